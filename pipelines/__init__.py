@@ -1,0 +1,1 @@
+"""Mealytics: the Dagster code location and the product's Python (extraction, CLI)."""

@@ -1,0 +1,142 @@
+"""The `mealytics` command."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+
+from pipelines import settings
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a bad argument ends with one clear line on stderr and exit code 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _non_negative_int(text: str) -> int:
+    value = _int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be zero or more, got {value}")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    value = _int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _int(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+
+
+def _cmd_source_generate(args: argparse.Namespace) -> int:
+    import seeds
+
+    seeds.generate(
+        args.url or settings.source_url(),
+        customers=args.customers,
+        days=args.days,
+        seed=args.seed,
+        start=args.start,
+        force=args.force,
+        progress=not args.quiet,
+    )
+    return 0
+
+
+def _cmd_source_advance(args: argparse.Namespace) -> int:
+    import seeds
+
+    seeds.advance(args.url or settings.source_url(), days=args.days, progress=not args.quiet)
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    import seeds
+
+    url = settings.source_url()
+    if not seeds.exists(url):
+        seeds.generate(url, progress=not args.quiet)
+    else:
+        print(f"The demo source {settings.mask_url(url)} exists; leaving it as it is.")
+    return 0
+
+
+def _date(text: str):
+    import datetime as dt
+
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="mealytics", description=__doc__)
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    demo = commands.add_parser("demo", help="generate the demo source if missing, then run")
+    demo.set_defaults(func=_cmd_demo)
+
+    source = commands.add_parser("source", help="the operational database: generate, advance")
+    source_commands = source.add_subparsers(dest="source_command", required=True)
+
+    generate = source_commands.add_parser(
+        "generate", help="write a deterministic demo operational database"
+    )
+    generate.add_argument("--customers", type=_positive_int, default=5000)
+    generate.add_argument("--days", type=_positive_int, default=180)
+    generate.add_argument("--seed", type=_non_negative_int, default=42)
+    generate.add_argument(
+        "--start",
+        type=_date,
+        default=None,
+        help="first business day (default: DAYS days before today, UTC)",
+    )
+    generate.add_argument("--url", help="SQLAlchemy URL (default: MEALYTICS_SOURCE_URL)")
+    generate.add_argument(
+        "--force", action="store_true", help="replace the tables of a non-empty target"
+    )
+    generate.set_defaults(func=_cmd_source_generate)
+
+    advance = source_commands.add_parser(
+        "advance", help="simulate more days of activity on an existing source"
+    )
+    advance.add_argument("--days", type=_positive_int, default=1)
+    advance.add_argument("--url", help="SQLAlchemy URL (default: MEALYTICS_SOURCE_URL)")
+    advance.set_defaults(func=_cmd_source_advance)
+    return parser
+
+
+def _known_errors() -> tuple[type[Exception], ...]:
+    import seeds
+
+    return (seeds.SourceError,)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    settings.load_dotenv_once()
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    func: Callable[[argparse.Namespace], int] = args.func
+    try:
+        return func(args)
+    except _known_errors() as exc:
+        print(f"mealytics: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("mealytics: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
