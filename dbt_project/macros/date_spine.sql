@@ -1,0 +1,19 @@
+{#
+    One row per day from start_column to end_column inclusive, for each row of `relation`
+    (e.g. per website): `select <key columns>, business_date`. Empty when start > end.
+#}
+{% macro days_between(relation, key_columns, start_column, end_column) -%}
+    {{ return(adapter.dispatch('days_between', 'mealytics')(relation, key_columns, start_column, end_column)) }}
+{%- endmacro %}
+
+{% macro default__days_between(relation, key_columns, start_column, end_column) -%}
+    select
+        {% for key in key_columns %}{{ key }},
+        {% endfor %}cast(unnest(generate_series(
+            cast({{ start_column }} as timestamp),
+            cast({{ end_column }} as timestamp),
+            interval 1 day
+        )) as date) as business_date
+    from {{ relation }}
+    where {{ start_column }} <= {{ end_column }}
+{%- endmacro %}

@@ -1,0 +1,102 @@
+"""Hand-written raw layers for dbt tests: the `raw` schema of a DuckDB warehouse, as the
+extractor lands it (SOURCE_SCHEMA.md types), filled with a few rows written in the test.
+
+Only the columns a test cares about need to be given: every other NOT NULL column gets a
+neutral default (0, '', false, the row's created_at), so a test row reads like the rule it
+checks.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import subprocess
+from collections.abc import Iterable, Mapping
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import sqlalchemy as sa
+
+from models import metadata
+
+DBT_PROJECT_DIR = Path(__file__).resolve().parents[1] / "dbt_project"
+DBT_BIN = Path(__file__).resolve().parents[1] / ".venv" / "bin" / "dbt"
+EPOCH = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+
+
+def duckdb_type(column: sa.Column) -> str:
+    """The DuckDB type the extractor lands a source column as (the raw contract)."""
+    kind = column.type
+    if isinstance(kind, sa.Boolean):
+        return "BOOLEAN"
+    if isinstance(kind, sa.BigInteger):
+        return "BIGINT"
+    if isinstance(kind, sa.Integer):
+        return "INTEGER"
+    if isinstance(kind, sa.Numeric):
+        return f"DECIMAL({kind.precision},{kind.scale})"
+    if isinstance(kind, sa.DateTime):
+        return "TIMESTAMPTZ"
+    if isinstance(kind, sa.Date):
+        return "DATE"
+    return "VARCHAR"
+
+
+def create_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
+    """Create every source table, empty, in schema `raw`."""
+    con.execute("create schema if not exists raw")
+    for table in metadata.sorted_tables:
+        columns = ", ".join(f'"{c.name}" {duckdb_type(c)}' for c in table.columns)
+        con.execute(f'create or replace table raw."{table.name}" ({columns})')
+
+
+def _default(column: sa.Column, row: Mapping[str, Any]) -> Any:
+    if column.nullable:
+        return None
+    kind = column.type
+    if isinstance(kind, sa.Boolean):
+        return False
+    if isinstance(kind, sa.Integer):
+        return 0
+    if isinstance(kind, sa.Numeric):
+        return Decimal("0")
+    if isinstance(kind, sa.DateTime):
+        return row.get("created_at") or row.get("date_joined") or EPOCH
+    if isinstance(kind, sa.Date):
+        return EPOCH.date()
+    if column.name == "timezone":
+        return "Africa/Kampala"
+    if column.name == "currency":
+        return "UGX"
+    return ""
+
+
+def insert(con: duckdb.DuckDBPyConnection, table_name: str, rows: Iterable[Mapping[str, Any]]) -> None:
+    """Insert rows into raw.<table_name>, defaulting the columns a row leaves out."""
+    table = metadata.tables[table_name]
+    names = [c.name for c in table.columns]
+    placeholders = ", ".join("?" for _ in names)
+    quoted = ", ".join(f'"{n}"' for n in names)
+    for row in rows:
+        unknown = set(row) - set(names)
+        if unknown:
+            raise KeyError(f"{table_name} has no column(s) {sorted(unknown)}")
+        values = [row[n] if n in row else _default(table.c[n], row) for n in names]
+        con.execute(f'insert into raw."{table_name}" ({quoted}) values ({placeholders})', values)
+
+
+def ts(text: str) -> dt.datetime:
+    """A UTC timestamp from 'YYYY-MM-DD HH:MM'."""
+    return dt.datetime.fromisoformat(text).replace(tzinfo=dt.UTC)
+
+
+def run_dbt(warehouse: Path, *args: str, as_of: str | None = None) -> subprocess.CompletedProcess:
+    """Run dbt against `warehouse` in a subprocess (dbt keeps global state in-process)."""
+    env = {**os.environ, "MEALYTICS_WAREHOUSE": str(warehouse), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    command = [str(DBT_BIN), *args, "--project-dir", str(DBT_PROJECT_DIR),
+               "--profiles-dir", str(DBT_PROJECT_DIR)]
+    if as_of is not None:
+        command += ["--vars", f"{{as_of: '{as_of}'}}"]
+    return subprocess.run(command, env=env, capture_output=True, text=True, cwd=DBT_PROJECT_DIR)
