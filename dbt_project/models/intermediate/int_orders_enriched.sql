@@ -1,0 +1,65 @@
+{#
+    Orders with what held at the moment they were placed: the customer's VIP tier (from
+    the upgrade history, not the current tier) and whether a subscription was active;
+    plus whether the order counts (status <> 'cancelled') and the customer's first
+    counted order date, which tells new from returning customers.
+#}
+with
+
+orders as (select * from {{ ref('stg_orders') }}),
+vip_periods as (select * from {{ ref('int_vip_upgrades_periodized') }}),
+subscription_periods as (select * from {{ ref('int_subscriptions_periodized') }}),
+method_groups as (select * from {{ ref('payment_method_groups') }}),
+
+vip_at_order as (
+
+    select
+        orders.order_id,
+        max(vip_periods.tier) as vip_tier_at_order
+    from orders
+    inner join vip_periods
+        on orders.user_id = vip_periods.user_id
+        and vip_periods.valid_from <= orders.created_at
+        and (vip_periods.valid_to is null or orders.created_at < vip_periods.valid_to)
+    group by orders.order_id
+
+),
+
+subscription_at_order as (
+
+    select distinct orders.order_id
+    from orders
+    inner join subscription_periods
+        on orders.user_id = subscription_periods.user_id
+        and subscription_periods.active_from <= orders.created_at
+        and (subscription_periods.active_to is null or orders.created_at < subscription_periods.active_to)
+
+),
+
+flagged as (
+
+    select
+        orders.*,
+        orders.status <> 'cancelled' as is_counted,
+        vip_at_order.vip_tier_at_order,
+        vip_at_order.order_id is not null as is_vip_at_order,
+        subscription_at_order.order_id is not null as has_subscription_at_order,
+        method_groups.method_group as payment_method_group
+    from orders
+    left join vip_at_order on orders.order_id = vip_at_order.order_id
+    left join subscription_at_order on orders.order_id = subscription_at_order.order_id
+    left join method_groups on orders.payment_method = method_groups.payment_method
+
+),
+
+final as (
+
+    select
+        flagged.*,
+        min(case when flagged.is_counted then flagged.created_date end)
+            over (partition by flagged.user_id) as customer_first_counted_date
+    from flagged
+
+)
+
+select * from final

@@ -1,0 +1,78 @@
+{#
+    Money actually moved, as signed events: a completed payment adds its amount on its
+    completed_at business date, a refund subtracts its amount on its own created_at
+    business date (METRICS.md, collected revenue). A payment "completed" when it has
+    completed_at and status completed or refunded: a refunded payment was collected
+    first, and its refund rows take the money back. Each event carries the revenue
+    channel of its payment (seed revenue_channels).
+#}
+with
+
+payments as (select * from {{ ref('stg_payments') }}),
+refunds as (select * from {{ ref('stg_refunds') }}),
+orders as (select * from {{ ref('stg_orders') }}),
+channels as (select * from {{ ref('revenue_channels') }}),
+
+payment_channels as (
+
+    select
+        payments.*,
+        channels.channel
+    from payments
+    left join orders on payments.order_id = orders.order_id
+    {#- An order payment whose order is gone counts as direct (the default channel). #}
+    left join channels
+        on (payments.purpose = 'order' and channels.order_channel = coalesce(orders.channel, 'direct'))
+        or (payments.purpose <> 'order' and channels.payment_purpose = payments.purpose)
+
+),
+
+collected as (
+
+    select
+        'payment' as movement_type,
+        payment_id as movement_id,
+        payment_id,
+        website_id,
+        user_id,
+        purpose,
+        channel,
+        payment_method,
+        completed_at as moved_at,
+        completed_date as business_date,
+        amount as amount,
+        1 as payment_count
+    from payment_channels
+    where completed_at is not null and status in ('completed', 'refunded')
+
+),
+
+refunded as (
+
+    select
+        'refund' as movement_type,
+        refunds.refund_id as movement_id,
+        refunds.payment_id,
+        refunds.website_id,
+        refunds.user_id,
+        payment_channels.purpose,
+        payment_channels.channel,
+        payment_channels.payment_method,
+        refunds.created_at as moved_at,
+        refunds.created_date as business_date,
+        -refunds.amount as amount,
+        0 as payment_count
+    from refunds
+    left join payment_channels on refunds.payment_id = payment_channels.payment_id
+
+),
+
+final as (
+
+    select * from collected
+    union all
+    select * from refunded
+
+)
+
+select * from final

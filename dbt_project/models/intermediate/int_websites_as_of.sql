@@ -1,0 +1,31 @@
+{#
+    The reporting "now" of each website: as_of_date (var('as_of'), or yesterday in the
+    website's time zone) and the instant that business date ends, before which every
+    "as of" fact must have happened.
+#}
+with
+
+websites as (select * from {{ ref('stg_websites') }}),
+
+dated as (
+
+    select
+        website_id,
+        timezone,
+        {{ as_of_date('timezone') }} as as_of_date
+    from websites
+
+),
+
+final as (
+
+    select
+        website_id,
+        timezone,
+        as_of_date,
+        {{ business_day_end('as_of_date', 'timezone') }} as as_of_end_at
+    from dated
+
+)
+
+select * from final
