@@ -1,0 +1,57 @@
+"""Extraction: copy the operational database into DuckDB schema `raw`, incrementally.
+
+Pure code, no Dagster (the assets in `pipelines.defs.raw` wrap it). The design, in short:
+
+- **What**: every table the source reflects, minus `TableSelection.exclude` patterns
+  (`django_*`, `seeds_*`, … by default; `include` narrows further). Each lands as
+  `raw.<table>` with faithful types (DECIMAL(p,s), TIMESTAMPTZ in UTC, BOOLEAN, DATE).
+- **Watermark**: `raw._sync_state` keeps, per table, the highest `updated_at` read
+  (`merge` tables) or the highest `id` (`append` ledgers without `updated_at`).
+- **Lookback**: the next run reads `updated_at >= watermark − lookback` (one hour by
+  default), because a transaction can commit after a later one with an earlier
+  `updated_at`; rows re-read unchanged are dropped before merging, so a quiet rerun loads
+  nothing.
+- **Merge**: changed rows are upserted by primary key (DuckDB `MERGE INTO`) from a staging
+  table; the first run (and `full_refresh`) copies everything.
+- **Atomicity**: a table's rows, its deletes, its audit rows and its watermark commit in
+  one DuckDB transaction; a crash leaves the previous state and the rerun resumes.
+- **Deletes**: primary keys only are streamed from the source and anti-joined with raw
+  (every run by default, or on a cadence); missing keys are deleted from raw and kept in
+  the audit trail `raw._deleted_rows` (table, id, key, time noticed, run id), because a
+  hard delete otherwise leaves no evidence anywhere (see `warehouse`).
+- **Drift**: new columns are added, safe widenings applied, dropped columns kept (NULL
+  from then on, with a warning); an incompatible type change fails that table only, with
+  a message naming table, column, old and new type.
+- **Speed**: Arrow record batches end to end (ADBC for SQLite and PostgreSQL, a
+  SQLAlchemy streaming cursor elsewhere), a reader thread overlapping with DuckDB's
+  ingest through a bounded queue; memory is bounded by batch size × queue depth.
+- **Read-only**: SQLite is opened `mode=ro`; PostgreSQL sessions have
+  `default_transaction_read_only=on` and read in a REPEATABLE READ READ ONLY transaction.
+"""
+
+from pipelines.extract.plan import DEFAULT_EXCLUDE, TablePlan, TableSelection, reflect_plans
+from pipelines.extract.replicate import (
+    ExtractOptions,
+    ExtractReport,
+    TableResult,
+    extract_all,
+    extract_table,
+)
+from pipelines.extract.source import Source, SourceUnavailableError
+from pipelines.extract.warehouse import SchemaDriftError, connect
+
+__all__ = [
+    "DEFAULT_EXCLUDE",
+    "ExtractOptions",
+    "ExtractReport",
+    "SchemaDriftError",
+    "Source",
+    "SourceUnavailableError",
+    "TablePlan",
+    "TableResult",
+    "TableSelection",
+    "connect",
+    "extract_all",
+    "extract_table",
+    "reflect_plans",
+]

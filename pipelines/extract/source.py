@@ -1,0 +1,486 @@
+"""Reading the operational database, only reading, as streams of Arrow record batches.
+
+One `Source` per URL. Readers, fastest reliable first:
+
+- SQLite: ADBC (`adbc_driver_sqlite`) on the file opened read-only (`file:…?mode=ro`).
+  The driver guesses each column's Arrow type from the first batch, and SQLite's
+  storage classes vary row by row (a NUMERIC holds INTEGER 12 next to REAL 12.5, an
+  all-NULL first batch looks like integers). So every column is CAST to one storage class
+  in the query, and a first "hint" row of typed constants fixes the types; it is dropped.
+- PostgreSQL: ADBC (`adbc_driver_postgresql`), which streams a query through
+  `COPY … TO STDOUT (FORMAT binary)`. COPY cannot take parameters, so the cursor
+  expression (built with bound parameters) is rendered with SQLAlchemy's own literal
+  processors for its typed values (a datetime, an integer), never by string formatting.
+  The session is read-only (`default_transaction_read_only=on`) and the data and key
+  queries of a table share one REPEATABLE READ snapshot.
+- Anything else SQLAlchemy can reach: a streaming cursor, chunked into Arrow batches (the
+  portable path, slower: it builds Python objects per row).
+
+Data queries carry the cursor as a SQLAlchemy expression (`updated_at >= :since`,
+`id > :after`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import queue
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pyarrow as pa
+import sqlalchemy as sa
+
+from pipelines.extract.plan import (
+    BOOLEAN,
+    DATE,
+    DECIMAL,
+    FLOAT,
+    INTEGER,
+    TEXT,
+    TIMESTAMP,
+    TablePlan,
+    TableSelection,
+    reflect_plans,
+)
+from pipelines.settings import mask_url
+
+DEFAULT_BATCH_ROWS = 65_536
+
+
+class SourceUnavailableError(RuntimeError):
+    """The source cannot be reached or opened; nothing was changed in the warehouse."""
+
+
+class Source:
+    """A read-only handle on the operational database at `url`."""
+
+    def __init__(
+        self, url: str | sa.URL, *, batch_rows: int = DEFAULT_BATCH_ROWS, reader: str = "auto"
+    ) -> None:
+        self.url = sa.make_url(url) if isinstance(url, str) else url
+        self.dialect = self.url.get_backend_name()
+        self.batch_rows = batch_rows
+        if reader == "auto":
+            reader = "adbc" if self.dialect in ("sqlite", "postgresql") else "sqlalchemy"
+        if reader not in ("adbc", "sqlalchemy"):
+            raise ValueError(f"unknown reader {reader!r}: 'auto', 'adbc' or 'sqlalchemy'")
+        self.reader = reader
+        self._engine: sa.Engine | None = None
+
+    @property
+    def masked_url(self) -> str:
+        return mask_url(self.url)
+
+    def __repr__(self) -> str:
+        return f"Source({self.masked_url!r}, reader={self.reader!r})"
+
+    # -- connections -------------------------------------------------------------------
+
+    @property
+    def sqlite_path(self) -> Path:
+        if not self.url.database or self.url.database == ":memory:":
+            raise SourceUnavailableError("an in-memory SQLite database cannot be a source")
+        return Path(self.url.database).resolve()
+
+    @property
+    def engine(self) -> sa.Engine:
+        """A SQLAlchemy engine that can only read (reflection, checks, the portable path)."""
+        if self._engine is None:
+            if self.dialect == "sqlite":
+                url = sa.URL.create(
+                    "sqlite", database=f"file:{self.sqlite_path}?mode=ro", query={"uri": "true"}
+                )
+                self._engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+            elif self.dialect == "postgresql":
+                self._engine = sa.create_engine(
+                    self.url,
+                    poolclass=sa.pool.NullPool,
+                    connect_args={
+                        "options": "-c default_transaction_read_only=on",
+                        "connect_timeout": 10,
+                    },
+                )
+            else:
+                self._engine = sa.create_engine(self.url, poolclass=sa.pool.NullPool)
+        return self._engine
+
+    def check(self) -> None:
+        """Raise `SourceUnavailableError` unless the source answers a query."""
+        if self.dialect == "sqlite" and not self.sqlite_path.is_file():
+            raise SourceUnavailableError(
+                f"source {self.masked_url} is unavailable: no such file {self.sqlite_path}"
+            )
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(sa.text("select 1")).scalar_one()
+        except sa.exc.SQLAlchemyError as exc:
+            reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+            raise SourceUnavailableError(
+                f"source {self.masked_url} is unavailable: {reason}"
+            ) from exc
+
+    def plans(
+        self, selection: TableSelection | None = None, *, tables: list[str] | None = None
+    ) -> list[TablePlan]:
+        """Reflect the source: one plan per selected table."""
+        self.check()
+        return reflect_plans(self.engine, selection, tables=tables)
+
+    def dispose(self) -> None:
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None
+
+    @contextmanager
+    def session(self) -> Iterator[ReadSession]:
+        """One read-only snapshot for a table's data and key queries."""
+        if self.reader == "sqlalchemy":
+            with self.engine.connect() as conn:
+                with conn.begin():
+                    yield _SqlAlchemySession(self, conn)
+            return
+        if self.dialect == "sqlite":
+            import adbc_driver_sqlite.dbapi as adbc
+
+            try:
+                conn = adbc.connect(f"file:{self.sqlite_path}?mode=ro", autocommit=True)
+            except Exception as exc:
+                raise SourceUnavailableError(
+                    f"source {self.masked_url} is unavailable: {exc}"
+                ) from exc
+            session: ReadSession = _SqliteSession(self, conn)
+        else:
+            import adbc_driver_postgresql.dbapi as adbc
+
+            uri = (
+                self.url.set(drivername="postgresql")
+                .update_query_dict(
+                    {"options": "-c default_transaction_read_only=on", "connect_timeout": "10"}
+                )
+                .render_as_string(hide_password=False)
+            )
+            try:
+                conn = adbc.connect(uri, autocommit=True)
+            except Exception as exc:
+                raise SourceUnavailableError(
+                    f"source {self.masked_url} is unavailable: {exc}"
+                ) from exc
+            session = _PostgresSession(self, conn)
+        try:
+            session.begin()
+            yield session
+        finally:
+            session.close()
+
+
+class ReadSession:
+    """Queries of one snapshot. `rows` and `keys` return Arrow record batch readers."""
+
+    def __init__(self, source: Source, conn) -> None:
+        self.source = source
+        self.conn = conn
+        self._cursors: list = []
+
+    def begin(self) -> None:
+        pass
+
+    def close(self) -> None:
+        for cur in self._cursors:
+            try:
+                cur.close()
+            except Exception:
+                pass
+        try:
+            self.conn.close()
+        except Exception:
+            pass
+
+    def execute(self, sql: str, params=None) -> None:
+        """Run a statement on the extraction connection (used by the read-only test)."""
+        cur = self.conn.cursor()
+        self._cursors.append(cur)
+        cur.execute(sql, params)
+
+    def rows(self, plan: TablePlan, since: object | None = None) -> pa.RecordBatchReader:
+        raise NotImplementedError
+
+    def keys(self, plan: TablePlan) -> pa.RecordBatchReader:
+        raise NotImplementedError
+
+
+def cursor_condition(plan: TablePlan, since: object | None, table: sa.Table):
+    """The cursor as a SQLAlchemy expression with a bound parameter (None: read all).
+
+    Merge tables read `updated_at >= since` (the caller has already subtracted the
+    lookback; `>=` because a re-read unchanged row is harmless and a missed one is not);
+    append tables read `id > since`.
+    """
+    if since is None or plan.cursor is None:
+        return None
+    col = table.c[plan.cursor]
+    if plan.mode == "append":
+        return col > sa.bindparam("after", int(since), type_=col.type)
+    since = _utc(since)
+    if plan.dialect == "sqlite":
+        # Django writes ISO text with or without 'T', fraction and offset, so text order is
+        # not time order; julianday() parses every form (and applies the offset). The
+        # day-earlier prefix compare keeps the index usable: each form starts YYYY-MM-DD.
+        day = (since - dt.timedelta(days=1)).strftime("%Y-%m-%d")
+        wm = since.strftime("%Y-%m-%d %H:%M:%S.%f")
+        return sa.and_(
+            col >= sa.bindparam("since_day", day, type_=sa.String),
+            sa.func.julianday(col) >= sa.func.julianday(sa.bindparam("since", wm, type_=sa.String)),
+        )
+    return col >= sa.bindparam("since", since, type_=sa.DateTime(timezone=True))
+
+
+def _utc(value: object) -> dt.datetime:
+    if not isinstance(value, dt.datetime):
+        raise TypeError(f"a timestamp watermark is needed, got {value!r}")
+    if value.tzinfo is None:
+        return value.replace(tzinfo=dt.UTC)
+    return value.astimezone(dt.UTC)
+
+
+# -- SQLite ----------------------------------------------------------------------------
+
+_SQLITE_CAST = {
+    INTEGER: (sa.Integer, "0"),
+    BOOLEAN: (sa.Integer, "0"),
+    DECIMAL: (sa.Float, "0.0"),  # NUMERIC affinity keeps fractions as REAL: rounded later
+    FLOAT: (sa.Float, "0.0"),
+    DATE: (sa.Text, "''"),
+    TIMESTAMP: (sa.Text, "''"),
+    TEXT: (sa.Text, "''"),
+}
+_HINT = "__mealytics_hint"
+
+
+class _SqliteSession(ReadSession):
+    def begin(self) -> None:
+        # One read transaction: the key query sees the same snapshot as the data query.
+        self.execute("BEGIN")
+
+    def _stream(
+        self, columns: list[tuple[str, str]], table: sa.Table, where
+    ) -> pa.RecordBatchReader:
+        hint = sa.select(
+            sa.literal_column("0").label(_HINT),
+            *[sa.literal_column(_SQLITE_CAST[kind][1]).label(name) for name, kind in columns],
+        )
+        body = sa.select(
+            sa.literal_column("1").label(_HINT),
+            *[sa.cast(table.c[name], _SQLITE_CAST[kind][0]).label(name) for name, kind in columns],
+        ).select_from(table)
+        if where is not None:
+            body = body.where(where)
+        compiled = sa.union_all(hint, body).compile(dialect=self.source.engine.dialect)
+        params = tuple(compiled.params[k] for k in (compiled.positiontup or ()))
+        cur = self.conn.cursor()
+        self._cursors.append(cur)
+        cur.adbc_statement.set_options(
+            **{"adbc.sqlite.query.batch_rows": str(self.source.batch_rows)}
+        )
+        cur.execute(str(compiled), params or None)
+        reader = cur.fetch_record_batch()
+        return _drop_hint(reader)
+
+    def rows(self, plan: TablePlan, since: object | None = None) -> pa.RecordBatchReader:
+        table = plan.table
+        cols = [(c.name, c.kind) for c in plan.columns]
+        return self._stream(cols, table, cursor_condition(plan, since, table))
+
+    def keys(self, plan: TablePlan) -> pa.RecordBatchReader:
+        cols = [(k, plan.column(k).kind) for k in plan.primary_key]
+        return self._stream(cols, plan.table, None)
+
+
+def _drop_hint(reader: pa.RecordBatchReader) -> pa.RecordBatchReader:
+    schema = reader.schema.remove(0)
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        first = True
+        for batch in reader:
+            if first:
+                first = False
+                if batch.num_rows == 0 or batch.column(0)[0].as_py() != 0:
+                    raise RuntimeError("SQLite reader: the type hint row did not come first")
+                batch = batch.slice(1)
+            if batch.num_rows:
+                yield pa.RecordBatch.from_arrays(batch.columns[1:], schema=schema)
+
+    return pa.RecordBatchReader.from_batches(schema, batches())
+
+
+# -- PostgreSQL ------------------------------------------------------------------------
+
+
+class _PostgresSession(ReadSession):
+    def begin(self) -> None:
+        self.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+
+    def close(self) -> None:
+        try:
+            self.execute("ROLLBACK")
+        except Exception:
+            pass
+        super().close()
+
+    def _stream(self, query: sa.Select) -> pa.RecordBatchReader:
+        # COPY takes no parameters: SQLAlchemy renders the bound values as typed literals.
+        sql = str(
+            query.compile(
+                dialect=self.source.engine.dialect, compile_kwargs={"literal_binds": True}
+            )
+        )
+        cur = self.conn.cursor()
+        self._cursors.append(cur)
+        cur.execute(sql)
+        return cur.fetch_record_batch()
+
+    def _select_columns(self, plan: TablePlan, names) -> list:
+        table = plan.table
+        out = []
+        for name in names:
+            col, cp = table.c[name], plan.column(name)
+            if cp.kind == TEXT and not isinstance(col.type, sa.String):
+                out.append(sa.cast(col, sa.Text).label(name))  # json, uuid, …: as text
+            elif cp.kind == DECIMAL:
+                out.append(sa.cast(col, sa.Text).label(name))  # exact, DuckDB casts it
+            else:
+                out.append(col)
+        return out
+
+    def rows(self, plan: TablePlan, since: object | None = None) -> pa.RecordBatchReader:
+        q = sa.select(*self._select_columns(plan, plan.column_names)).select_from(plan.table)
+        cond = cursor_condition(plan, since, plan.table)
+        if cond is not None:
+            q = q.where(cond)
+        return self._stream(q)
+
+    def keys(self, plan: TablePlan) -> pa.RecordBatchReader:
+        return self._stream(sa.select(*self._select_columns(plan, plan.primary_key)))
+
+
+# -- portable SQLAlchemy path ----------------------------------------------------------
+
+_ARROW = {
+    INTEGER: pa.int64(),
+    BOOLEAN: pa.bool_(),
+    DECIMAL: pa.string(),
+    FLOAT: pa.float64(),
+    DATE: pa.date32(),
+    TIMESTAMP: pa.timestamp("us", tz="UTC"),
+    TEXT: pa.string(),
+}
+
+
+class _SqlAlchemySession(ReadSession):
+    def _stream(self, plan: TablePlan, names, query) -> pa.RecordBatchReader:
+        kinds = [plan.column(n).kind for n in names]
+        schema = pa.schema([(n, _ARROW[k]) for n, k in zip(names, kinds, strict=True)])
+        result = self.conn.execution_options(
+            stream_results=True, yield_per=self.source.batch_rows
+        ).execute(query)
+
+        def convert(kind: str, values: tuple) -> pa.Array:
+            if kind in (DECIMAL, TEXT):
+                values = [None if v is None else str(v) for v in values]
+            elif kind == TIMESTAMP:
+                values = [None if v is None else _utc(v) for v in values]
+            return pa.array(values, type=_ARROW[kind])
+
+        def batches() -> Iterator[pa.RecordBatch]:
+            for chunk in result.partitions(self.source.batch_rows):
+                cols = list(zip(*chunk, strict=True))
+                yield pa.RecordBatch.from_arrays(
+                    [convert(k, c) for k, c in zip(kinds, cols, strict=True)], schema=schema
+                )
+
+        return pa.RecordBatchReader.from_batches(schema, batches())
+
+    def rows(self, plan: TablePlan, since: object | None = None) -> pa.RecordBatchReader:
+        q = sa.select(*[plan.table.c[n] for n in plan.column_names])
+        cond = cursor_condition(plan, since, plan.table)
+        if cond is not None:
+            q = q.where(cond)
+        return self._stream(plan, plan.column_names, q)
+
+    def keys(self, plan: TablePlan) -> pa.RecordBatchReader:
+        return self._stream(
+            plan, plan.primary_key, sa.select(*[plan.table.c[k] for k in plan.primary_key])
+        )
+
+    def execute(self, sql: str, params=None) -> None:
+        self.conn.exec_driver_sql(sql, params or ())
+
+
+# -- overlap: a reader thread feeding a bounded queue ------------------------------------
+
+_DONE = object()
+
+
+def prefetch(
+    reader: pa.RecordBatchReader,
+    *,
+    depth: int = 4,
+    on_batch: Callable[[pa.RecordBatch], None] | None = None,
+    errors: list[BaseException] | None = None,
+) -> pa.RecordBatchReader:
+    """The same stream, read ahead by a thread into a queue of at most `depth` batches.
+
+    Reading the source and writing DuckDB then overlap, and memory stays bounded by
+    `depth` batches. `on_batch` runs in the consuming thread for each batch (counting,
+    and the tests' crash injection). An error on either side stops the other; an error
+    raised in the stream is also appended to `errors`, because the consumer (DuckDB)
+    reports it wrapped in its own exception.
+    """
+    q: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for batch in reader:
+                while not stop.is_set():
+                    try:
+                        q.put(batch, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            item: object = _DONE
+        except BaseException as exc:  # handed to the consumer, which re-raises it
+            item = exc
+        while not stop.is_set():
+            try:
+                q.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    thread = threading.Thread(target=produce, name="extract-reader", daemon=True)
+
+    def consume() -> Iterator[pa.RecordBatch]:
+        thread.start()
+        try:
+            while True:
+                item = q.get()
+                if item is _DONE:
+                    return
+                if isinstance(item, BaseException):
+                    raise item
+                if on_batch is not None:
+                    on_batch(item)
+                yield item
+        except BaseException as exc:
+            if errors is not None:
+                errors.append(exc)
+            raise
+        finally:
+            stop.set()
+            thread.join(timeout=30)
+
+    return pa.RecordBatchReader.from_batches(reader.schema, consume())

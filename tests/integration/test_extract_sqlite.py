@@ -1,0 +1,344 @@
+"""Extraction from a real SQLite source into a real DuckDB warehouse."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import sqlite3
+from decimal import Decimal
+
+import duckdb
+import pytest
+from extract_support import TABLES, HandSource, assert_equal, table_hash, warehouse_rows
+
+from pipelines.extract import (
+    ExtractOptions,
+    SchemaDriftError,
+    Source,
+    SourceUnavailableError,
+    TableSelection,
+    extract_all,
+)
+
+
+@pytest.fixture
+def source(tmp_path) -> HandSource:
+    src = HandSource(f"sqlite:///{tmp_path / 'source.db'}")
+    src.populate()
+    return src
+
+
+@pytest.fixture
+def warehouse(tmp_path) -> str:
+    return str(tmp_path / "warehouse.duckdb")
+
+
+def counts(report) -> dict:
+    return {
+        name: (r.rows_inserted, r.rows_updated, r.rows_deleted, r.row_count)
+        for name, r in report.results.items()
+    }
+
+
+def snapshot(path: str) -> dict:
+    """Every raw table's content hash, and the sync state: what a crash must not change."""
+    con = duckdb.connect(path, read_only=True)
+    try:
+        state = con.execute(
+            "SELECT * EXCLUDE (duration_s) FROM raw._sync_state ORDER BY table_name"
+        ).fetchall()
+        deleted = con.execute("SELECT count(*) FROM raw._deleted_rows").fetchall()
+    finally:
+        con.close()
+    return {
+        "tables": {t: table_hash(warehouse_rows(path, t)) for t in TABLES},
+        "state": state,
+        "deleted": deleted,
+    }
+
+
+def test_first_copy_then_changes_then_quiet_rerun(source, warehouse):
+    first = extract_all(source.url, warehouse)
+    assert first.ok, first.errors
+    assert counts(first) == {
+        "accounts_user": (30, 0, 0, 30),
+        "accounts_website": (2, 0, 0, 2),
+        "corporate_contract": (3, 0, 0, 3),
+        "menu_meal": (6, 0, 0, 6),
+        "orders_order": (120, 0, 0, 120),
+        "payments_payment": (60, 0, 0, 60),
+        "payments_refund": (12, 0, 0, 12),
+    }
+    assert_equal(source.url, warehouse)
+
+    source.change()
+    second = extract_all(source.url, warehouse)
+    assert second.ok, second.errors
+    assert counts(second) == {
+        "accounts_user": (0, 1, 1, 29),
+        "accounts_website": (0, 0, 0, 2),
+        "corporate_contract": (0, 0, 0, 3),
+        "menu_meal": (0, 0, 0, 6),
+        "orders_order": (10, 4, 2, 128),
+        "payments_payment": (4, 0, 1, 63),
+        "payments_refund": (4, 0, 0, 16),
+    }
+    assert second.results["payments_refund"].mode == "append"
+    assert second.results["payments_refund"].watermark == "16"
+    assert_equal(source.url, warehouse)
+
+    con = duckdb.connect(warehouse, read_only=True)
+    audit = con.execute(
+        "SELECT table_name, row_id, row_key FROM raw._deleted_rows ORDER BY ALL"
+    ).fetchall()
+    con.close()
+    assert audit == [
+        ("accounts_user", 30, "30"),
+        ("orders_order", 6, "6"),
+        ("orders_order", 11, "11"),
+        ("payments_payment", 6, "6"),
+    ]
+
+    before = snapshot(warehouse)
+    third = extract_all(source.url, warehouse)
+    assert {n: r[:3] for n, r in counts(third).items()} == {t: (0, 0, 0) for t in TABLES}
+    after = snapshot(warehouse)
+    assert after["tables"] == before["tables"]
+    assert after["deleted"] == before["deleted"]
+
+
+def test_exact_types_and_every_timestamp_form(source, warehouse):
+    # Small batches: the first batches of delivered_at are all NULL, and NUMERIC values
+    # come as INTEGER and REAL storage classes mixed.
+    report = extract_all(Source(source.url, batch_rows=16), warehouse)
+    assert report.ok, report.errors
+    con = duckdb.connect(warehouse, read_only=True)
+    con.execute("SET TimeZone = 'UTC'")
+    types = dict(
+        con.execute(
+            "SELECT column_name, data_type FROM information_schema.columns "
+            "WHERE table_schema = 'raw' AND table_name = 'orders_order'"
+        ).fetchall()
+    )
+    assert types["subtotal"] == "DECIMAL(12,2)"
+    assert types["created_at"] == "TIMESTAMP WITH TIME ZONE"
+    assert types["id"] == "BIGINT"
+    assert types["status"] == "VARCHAR"
+    rows = con.execute("SELECT created_at FROM raw.accounts_website ORDER BY id").fetchall()
+    raw_text = (
+        sqlite3.connect(source.url.removeprefix("sqlite:///"))
+        .execute("SELECT created_at, updated_at FROM accounts_website ORDER BY id")
+        .fetchall()
+    )
+    # The source holds two different ISO forms; both land as the same kind of instant.
+    assert raw_text[0][0] == rows[0][0].strftime("%Y-%m-%d %H:%M:%S.%f")
+    assert rows[1][0] == dt.datetime.fromisoformat(raw_text[1][0]).replace(tzinfo=dt.UTC)
+    user_types = dict(
+        con.execute(
+            "SELECT column_name, data_type FROM information_schema.columns "
+            "WHERE table_schema = 'raw' AND table_name = 'accounts_user'"
+        ).fetchall()
+    )
+    assert user_types["is_active"] == "BOOLEAN"
+    contract = con.execute(
+        "SELECT start_date, contract_value FROM raw.corporate_contract WHERE id = 1"
+    ).fetchall()
+    assert contract[0][0] == dt.date(2026, 1, 1)
+    assert isinstance(contract[0][1], Decimal)
+    con.close()
+    assert_equal(source.url, warehouse)
+
+
+def test_real_money_rounding(tmp_path, warehouse):
+    """A NUMERIC stored as binary REAL comes back as the exact cents it meant."""
+    path = tmp_path / "money.db"
+    db = sqlite3.connect(path)
+    db.execute("CREATE TABLE ledger (id INTEGER PRIMARY KEY, amount NUMERIC(12,2))")
+    values = [0.29, 1234567890.12, 12, 0.1 + 0.2, 19.999999999, None, "7.05", 1e-3]
+    db.executemany("INSERT INTO ledger VALUES (?, ?)", list(enumerate(values, 1)))
+    db.commit()
+    db.close()
+    assert extract_all(f"sqlite:///{path}", warehouse).ok
+    con = duckdb.connect(warehouse, read_only=True)
+    got = [r[0] for r in con.execute("SELECT amount FROM raw.ledger ORDER BY id").fetchall()]
+    con.close()
+    assert got == [
+        Decimal("0.29"),
+        Decimal("1234567890.12"),
+        Decimal("12.00"),
+        Decimal("0.30"),
+        Decimal("20.00"),
+        None,
+        Decimal("7.05"),
+        Decimal("0.00"),
+    ]
+
+
+class Crash(RuntimeError):
+    pass
+
+
+def test_crash_mid_table_leaves_previous_state_and_rerun_converges(source, warehouse):
+    assert extract_all(source.url, warehouse).ok
+    source.change()
+    before = snapshot(warehouse)
+
+    seen = 0
+
+    def explode(batch):
+        nonlocal seen
+        seen += 1
+        if seen == 3:
+            raise Crash("killed after two batches")
+
+    small = Source(source.url, batch_rows=8)
+    report = extract_all(
+        small, warehouse, options=ExtractOptions(on_batch=explode), tables=["orders_order"]
+    )
+    assert isinstance(report.errors["orders_order"], Crash)
+    assert snapshot(warehouse) == before
+
+    rerun = extract_all(source.url, warehouse)
+    assert rerun.ok, rerun.errors
+    assert counts(rerun)["orders_order"] == (10, 4, 2, 128)
+    assert_equal(source.url, warehouse)
+
+
+def test_full_refresh_recopies_and_counts(source, warehouse):
+    assert extract_all(source.url, warehouse).ok
+    source.change()
+    report = extract_all(source.url, warehouse, options=ExtractOptions(full_refresh=True))
+    assert report.ok, report.errors
+    assert all(r.full_refresh for r in report.results.values())
+    assert counts(report)["orders_order"] == (10, 4, 2, 128)
+    assert_equal(source.url, warehouse)
+
+
+def test_delete_check_cadence(source, warehouse):
+    assert extract_all(source.url, warehouse).ok
+    source.change()
+    never = ExtractOptions(delete_check_every=None)
+    report = extract_all(source.url, warehouse, options=never, tables=["orders_order"])
+    assert counts(report)["orders_order"] == (10, 4, 0, 130)
+    daily = ExtractOptions(delete_check_every=dt.timedelta(days=1))
+    report = extract_all(source.url, warehouse, options=daily, tables=["orders_order"])
+    # The first run checked deletes less than a day ago: not due yet.
+    assert counts(report)["orders_order"] == (0, 0, 0, 130)
+    report = extract_all(source.url, warehouse, tables=["orders_order"])
+    assert counts(report)["orders_order"] == (0, 0, 2, 128)
+
+
+def test_selection_excludes_bookkeeping_tables(source, warehouse):
+    db = sqlite3.connect(source.url.removeprefix("sqlite:///"))
+    db.execute("CREATE TABLE seeds_simulation (id INTEGER PRIMARY KEY, day TEXT)")
+    db.execute("CREATE TABLE django_migrations (id INTEGER PRIMARY KEY, app TEXT)")
+    db.commit()
+    db.close()
+    report = extract_all(source.url, warehouse)
+    assert sorted(report.results) == sorted(TABLES)
+    only = TableSelection(include=("orders_*", "seeds_*"), exclude=())
+    report = extract_all(source.url, warehouse, selection=only)
+    assert sorted(report.results) == ["orders_order", "seeds_simulation"]
+
+
+def test_unreachable_source_changes_nothing(tmp_path, warehouse):
+    missing = tmp_path / "nope.db"
+    with pytest.raises(SourceUnavailableError, match="nope.db"):
+        extract_all(f"sqlite:///{missing}", warehouse)
+    assert not (tmp_path / "warehouse.duckdb").exists()
+    assert not missing.exists()
+
+
+def test_extraction_connection_cannot_write(source):
+    with Source(source.url).session() as session:
+        with pytest.raises(Exception, match="readonly|read-only|read only"):
+            session.execute("DELETE FROM orders_order")
+    with Source(source.url, reader="sqlalchemy").session() as session:
+        with pytest.raises(Exception, match="readonly|read-only|read only"):
+            session.execute("DELETE FROM orders_order")
+    db = sqlite3.connect(source.url.removeprefix("sqlite:///"))
+    assert db.execute("SELECT count(*) FROM orders_order").fetchone() == (120,)
+
+
+def test_drift_added_and_dropped_columns(source, warehouse, caplog):
+    assert extract_all(source.url, warehouse).ok
+    db = sqlite3.connect(source.url.removeprefix("sqlite:///"))
+    db.execute("ALTER TABLE menu_meal ADD COLUMN spice_level INTEGER")
+    db.execute("ALTER TABLE menu_meal DROP COLUMN category")
+    db.execute(
+        "UPDATE menu_meal SET spice_level = id * 2, updated_at = '2026-03-01 00:00:00' "
+        "WHERE id <= 2"
+    )
+    db.commit()
+    db.close()
+    with caplog.at_level(logging.WARNING):
+        report = extract_all(source.url, warehouse)
+    assert report.ok, report.errors
+    meal = report.results["menu_meal"]
+    assert (meal.columns_added, meal.columns_dropped) == (("spice_level",), ("category",))
+    assert "'category' is gone from the source" in caplog.text
+    con = duckdb.connect(warehouse, read_only=True)
+    rows = con.execute("SELECT id, spice_level, category FROM raw.menu_meal ORDER BY id").fetchall()
+    con.close()
+    # Updated rows carry the new column and NULL in the dropped one; others keep history.
+    assert rows == [
+        (1, 2, None),
+        (2, 4, None),
+        (3, None, "main"),
+        (4, None, "main"),
+        (5, None, "main"),
+        (6, None, "main"),
+    ]
+
+
+def test_drift_incompatible_type_fails_that_table_only(source, warehouse):
+    assert extract_all(source.url, warehouse).ok
+    db = sqlite3.connect(source.url.removeprefix("sqlite:///"))
+    db.executescript(
+        """
+        ALTER TABLE corporate_contract RENAME TO old_contract;
+        CREATE TABLE corporate_contract (id INTEGER PRIMARY KEY, website_id INTEGER,
+            company_name VARCHAR(200), contract_value VARCHAR(30), billing_cycle VARCHAR(20),
+            start_date DATE, end_date DATE, status VARCHAR(20), created_at DATETIME,
+            updated_at DATETIME);
+        INSERT INTO corporate_contract SELECT * FROM old_contract;
+        DROP TABLE old_contract;
+        """
+    )
+    db.close()
+    source.change()
+    report = extract_all(source.url, warehouse)
+    err = report.errors["corporate_contract"]
+    assert isinstance(err, SchemaDriftError)
+    message = str(err)
+    for part in ("corporate_contract", "contract_value", "DECIMAL(12,2)", "VARCHAR(30)"):
+        assert part in message
+    assert sorted(report.results) == sorted(set(TABLES) - {"corporate_contract"})
+    assert_equal(source.url, warehouse, tables=set(TABLES) - {"corporate_contract"})
+
+
+def test_drift_widening_is_followed(tmp_path, warehouse):
+    path = tmp_path / "w.db"
+    db = sqlite3.connect(path)
+    db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v NUMERIC(6,2), updated_at DATETIME)")
+    db.execute("INSERT INTO t VALUES (1, 1234.56, '2026-01-01 00:00:00')")
+    db.commit()
+    assert extract_all(f"sqlite:///{path}", warehouse).ok
+    db.executescript(
+        """
+        ALTER TABLE t RENAME TO t_old;
+        CREATE TABLE t (id INTEGER PRIMARY KEY, v NUMERIC(14,2), updated_at DATETIME);
+        INSERT INTO t SELECT * FROM t_old; DROP TABLE t_old;
+        INSERT INTO t VALUES (2, 123456789012.34, '2026-01-02 00:00:00');
+        """
+    )
+    db.close()
+    report = extract_all(f"sqlite:///{path}", warehouse)
+    assert report.ok, report.errors
+    assert report.results["t"].columns_widened == ("v",)
+    con = duckdb.connect(warehouse, read_only=True)
+    assert con.execute("SELECT v FROM raw.t ORDER BY id").fetchall() == [
+        (Decimal("1234.56"),),
+        (Decimal("123456789012.34"),),
+    ]
+    con.close()
