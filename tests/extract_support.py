@@ -24,6 +24,7 @@ T0 = dt.datetime(2026, 1, 1, 8, 0, tzinfo=UTC)
 #: Tables the hand-made source fills (with their parents).
 TABLES = (
     "accounts_website",
+    "campaigns_campaign",  # left empty: an empty table must copy too
     "accounts_user",
     "menu_meal",
     "orders_order",
@@ -258,6 +259,13 @@ class HandSource:
             )
             # Hard deletes: abandoned pending orders (with their payments), one user.
             for oid in (6, 11):
+                conn.execute(
+                    sa.text(
+                        "DELETE FROM payments_refund WHERE payment_id IN "
+                        "(SELECT id FROM payments_payment WHERE order_id = :o)"
+                    ),
+                    {"o": oid},
+                )
                 conn.execute(
                     sa.text("DELETE FROM payments_payment WHERE order_id = :o"), {"o": oid}
                 )

@@ -28,6 +28,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import quote, urlencode
 
 import pyarrow as pa
 import sqlalchemy as sa
@@ -154,12 +155,12 @@ class Source:
         else:
             import adbc_driver_postgresql.dbapi as adbc
 
+            # libpq URIs decode %20, not '+': encode the query ourselves.
+            query = {k: v for k, v in self.url.query.items() if isinstance(v, str)}
+            query |= {"options": "-c default_transaction_read_only=on", "connect_timeout": "10"}
+            base = self.url.set(drivername="postgresql", query={})
             uri = (
-                self.url.set(drivername="postgresql")
-                .update_query_dict(
-                    {"options": "-c default_transaction_read_only=on", "connect_timeout": "10"}
-                )
-                .render_as_string(hide_password=False)
+                base.render_as_string(hide_password=False) + "?" + urlencode(query, quote_via=quote)
             )
             try:
                 conn = adbc.connect(uri, autocommit=True)

@@ -1,0 +1,139 @@
+"""Extraction from a real PostgreSQL source (started on loopback) into DuckDB."""
+
+from __future__ import annotations
+
+import socket
+
+import duckdb
+import pytest
+import sqlalchemy as sa
+from extract_support import TABLES, HandSource, assert_equal
+
+from pipelines.extract import (
+    ExtractOptions,
+    SchemaDriftError,
+    Source,
+    SourceUnavailableError,
+    extract_all,
+)
+
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture
+def source(postgres_url) -> HandSource:
+    src = HandSource(postgres_url)
+    src.populate()
+    yield src
+    src.engine.dispose()
+
+
+def counts(report) -> dict:
+    return {
+        name: (r.rows_inserted, r.rows_updated, r.rows_deleted, r.row_count)
+        for name, r in report.results.items()
+    }
+
+
+@pytest.mark.parametrize("reader", ["adbc", "sqlalchemy"])
+def test_copy_change_copy_equal_and_quiet_rerun(source, tmp_path, reader):
+    warehouse = str(tmp_path / "w.duckdb")
+    src = Source(source.url, reader=reader, batch_rows=16)
+    first = extract_all(src, warehouse)
+    assert first.ok, first.errors
+    assert counts(first)["orders_order"] == (120, 0, 0, 120)
+    assert_equal(source.url, warehouse)
+    con = duckdb.connect(warehouse, read_only=True)
+    types = dict(
+        con.execute(
+            "SELECT column_name, data_type FROM information_schema.columns "
+            "WHERE table_schema = 'raw' AND table_name = 'orders_order'"
+        ).fetchall()
+    )
+    con.close()
+    assert (types["total"], types["created_at"], types["loyalty_points_used"]) == (
+        "DECIMAL(12,2)",
+        "TIMESTAMP WITH TIME ZONE",
+        "INTEGER",
+    )
+
+    source.change()
+    second = extract_all(src, warehouse)
+    assert second.ok, second.errors
+    assert counts(second) == {
+        "accounts_user": (0, 1, 1, 29),
+        "accounts_website": (0, 0, 0, 2),
+        "campaigns_campaign": (0, 0, 0, 0),
+        "corporate_contract": (0, 0, 0, 3),
+        "menu_meal": (0, 0, 0, 6),
+        "orders_order": (10, 4, 2, 128),
+        "payments_payment": (4, 0, 1, 63),
+        "payments_refund": (4, 0, 1, 15),
+    }
+    assert_equal(source.url, warehouse)
+    third = extract_all(src, warehouse)
+    assert {n: c[:3] for n, c in counts(third).items()} == {t: (0, 0, 0) for t in TABLES}
+
+
+def test_crash_then_rerun_converges(source, tmp_path):
+    warehouse = str(tmp_path / "w.duckdb")
+    assert extract_all(source.url, warehouse).ok
+    source.change()
+
+    def explode(batch):
+        raise RuntimeError("killed mid-table")
+
+    report = extract_all(
+        Source(source.url, batch_rows=4),
+        warehouse,
+        options=ExtractOptions(on_batch=explode),
+        tables=["orders_order"],
+    )
+    assert str(report.errors["orders_order"]) == "killed mid-table"
+    con = duckdb.connect(warehouse, read_only=True)
+    assert con.execute("SELECT count(*) FROM raw.orders_order").fetchall() == [(120,)]
+    con.close()
+    rerun = extract_all(source.url, warehouse)
+    assert counts(rerun)["orders_order"] == (10, 4, 2, 128)
+    assert_equal(source.url, warehouse)
+
+
+def test_extraction_session_is_read_only(source):
+    for reader in ("adbc", "sqlalchemy"):
+        with Source(source.url, reader=reader).session() as session:
+            with pytest.raises(Exception, match="read-only transaction"):
+                session.execute("DELETE FROM orders_order")
+    with source.engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM orders_order")).scalar() == 120
+
+
+def test_unreachable_postgres_changes_nothing(tmp_path):
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # closed once the block ends: nothing listens
+    url = f"postgresql+psycopg://alice:s3cret@127.0.0.1:{port}/shop"
+    with pytest.raises(SourceUnavailableError) as info:
+        extract_all(url, str(tmp_path / "w.duckdb"))
+    assert "s3cret" not in str(info.value)
+    assert f"127.0.0.1:{port}/shop" in str(info.value)
+    assert not (tmp_path / "w.duckdb").exists()
+
+
+def test_incompatible_type_change_names_table_column_types(source, tmp_path):
+    warehouse = str(tmp_path / "w.duckdb")
+    assert extract_all(source.url, warehouse).ok
+    with source.engine.begin() as conn:
+        conn.execute(sa.text("ALTER TABLE menu_meal ALTER COLUMN price TYPE text"))
+        conn.execute(sa.text("ALTER TABLE orders_order ADD COLUMN tip numeric(8,2)"))
+        conn.execute(sa.text("UPDATE orders_order SET tip = 1.25, updated_at = now()"))
+    report = extract_all(source.url, warehouse)
+    err = report.errors["menu_meal"]
+    assert isinstance(err, SchemaDriftError)
+    assert all(p in str(err) for p in ("menu_meal", "price", "DECIMAL(12,2)", "TEXT"))
+    assert report.results["orders_order"].columns_added == ("tip",)
+    assert report.results["orders_order"].rows_updated == 120
+    con = duckdb.connect(warehouse, read_only=True)
+    assert con.execute("SELECT DISTINCT CAST(tip AS VARCHAR) FROM raw.orders_order").fetchall() == [
+        ("1.25",)
+    ]
+    con.close()
