@@ -99,6 +99,7 @@ def test_first_copy_then_changes_then_quiet_rerun(source, warehouse):
         ("orders_order", 6, "6"),
         ("orders_order", 11, "11"),
         ("payments_payment", 6, "6"),
+        ("payments_refund", 2, "2"),
     ]
 
     before = snapshot(warehouse)
