@@ -1,0 +1,41 @@
+"""The raw layer in Dagster: extraction assets and source-vs-raw reconciliation checks."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from pipelines.defs.raw.assets import RawExtractConfig, asset_key, build_raw_assets, discover
+from pipelines.defs.raw.checks import build_raw_checks
+from pipelines.extract import TableSelection
+
+__all__ = [
+    "RawExtractConfig",
+    "asset_key",
+    "build_raw_assets",
+    "build_raw_checks",
+    "build_raw_defs",
+    "discover",
+]
+
+
+def build_raw_defs(
+    source_url: str | None = None,
+    *,
+    selection: TableSelection | None = None,
+    resources: dict | None = None,
+) -> dg.Definitions:
+    """Assets, checks and (by default, from the environment) resources of the raw layer.
+
+    For `dg.Definitions.merge` in `pipelines/definitions.py`; the resources are
+    `source` (`SourceDatabase`) and `warehouse` (`Warehouse`).
+    """
+    from pipelines.defs.resources import default_resources
+
+    resources = resources if resources is not None else default_resources()
+    url = source_url or resources["source"].url
+    plans = discover(url, selection)
+    return dg.Definitions(
+        assets=build_raw_assets(url, selection=selection, plans=plans),
+        asset_checks=build_raw_checks(plans),
+        resources=resources,
+    )

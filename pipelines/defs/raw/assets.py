@@ -1,0 +1,206 @@
+"""The `raw` assets: one per source table, generated from the source's reflected tables.
+
+Every table is an asset `raw/<table>` (group `raw`, kinds duckdb + the source dialect),
+matching dbt's `source('raw', '<table>')`. They are specs of one subsettable multi-asset
+because a DuckDB file has a single writer: the tables of a run load one after another
+through one connection, each in its own transaction (`pipelines.extract`). A table that
+fails (schema drift, a vanished table) does not stop the others; the step then fails,
+naming it.
+"""
+
+import datetime as dt
+import logging
+
+import dagster as dg
+
+from pipelines.defs.resources import SourceDatabase, Warehouse
+from pipelines.extract import (
+    ExtractOptions,
+    Source,
+    SourceUnavailableError,
+    TablePlan,
+    TableResult,
+    TableSelection,
+    extract_table,
+)
+from pipelines.extract import warehouse as wh
+from pipelines.settings import mask_url
+
+log = logging.getLogger(__name__)
+
+GROUP = "raw"
+#: Dagster's kind names (they carry icons) for SQLAlchemy dialects.
+_KINDS = {"postgresql": "postgres"}
+
+
+class RawExtractConfig(dg.Config):
+    """Run configuration of the raw extraction."""
+
+    full_refresh: bool = False
+    #: Re-read this many minutes below the watermark (late commits).
+    lookback_minutes: int = 60
+    #: Reconcile primary keys for hard deletes this often; 0 = every run, -1 = never.
+    delete_check_every_minutes: int = 0
+
+    def options(self, run_id: str | None = None) -> ExtractOptions:
+        every = self.delete_check_every_minutes
+        return ExtractOptions(
+            full_refresh=self.full_refresh,
+            lookback=dt.timedelta(minutes=self.lookback_minutes),
+            delete_check_every=None if every < 0 else dt.timedelta(minutes=every),
+            run_id=run_id,
+        )
+
+
+def asset_key(table: str) -> dg.AssetKey:
+    return dg.AssetKey([GROUP, table])
+
+
+def _describe(plan: TablePlan) -> str:
+    how = {
+        "merge": f"read by `{plan.cursor}` above the watermark (minus a lookback) and "
+        f"merged by primary key {plan.primary_key}",
+        "append": f"append-only: rows with `{plan.cursor}` above the watermark are new",
+        "replace": "no cursor and no integer key: copied whole each run",
+    }[plan.mode]
+    return (
+        f"Source table `{plan.name}` copied into `raw.{plan.name}` with its own column types; "
+        f"{how}. Hard deletes are found by primary-key reconciliation and recorded in "
+        "`raw._deleted_rows`. One row per source row."
+    )
+
+
+def _fallback_plans(selection: TableSelection) -> list[TablePlan]:
+    """The contract's tables (models.schema), when the source cannot be reflected yet."""
+    from models.schema import metadata
+    from pipelines.extract.plan import plan_table
+
+    return [
+        plan_table(t, "sqlite")
+        for t in sorted(metadata.tables.values(), key=lambda t: t.name)
+        if selection.wants(t.name)
+    ]
+
+
+def discover(source_url: str, selection: TableSelection | None = None) -> list[TablePlan]:
+    """The tables to expose as assets: reflected from the source, or the contract's.
+
+    A code location must load even when the source is down (the run then fails clearly),
+    so an unreachable source falls back to the tables of SOURCE_SCHEMA.md.
+    """
+    selection = selection or TableSelection()
+    try:
+        source = Source(source_url)
+        try:
+            return source.plans(selection)
+        finally:
+            source.dispose()
+    except SourceUnavailableError as exc:
+        log.warning("raw assets from the source contract, not reflection: %s", exc)
+        return _fallback_plans(selection)
+
+
+def _metadata(result: TableResult, source_url: str) -> dict:
+    md = {
+        "dagster/row_count": dg.MetadataValue.int(result.row_count),
+        "rows_read": dg.MetadataValue.int(result.rows_read),
+        "rows_inserted": dg.MetadataValue.int(result.rows_inserted),
+        "rows_updated": dg.MetadataValue.int(result.rows_updated),
+        "rows_deleted": dg.MetadataValue.int(result.rows_deleted),
+        "watermark": dg.MetadataValue.text(result.watermark or ""),
+        "mode": dg.MetadataValue.text(result.mode),
+        "full_refresh": dg.MetadataValue.bool(result.full_refresh),
+        "delete_checked": dg.MetadataValue.bool(result.delete_checked),
+        "duration_s": dg.MetadataValue.float(round(result.duration_s, 3)),
+        "rows_per_s": dg.MetadataValue.float(round(result.rows_per_s, 1)),
+        "source": dg.MetadataValue.text(mask_url(source_url)),
+    }
+    for name in ("columns_added", "columns_dropped", "columns_widened"):
+        if getattr(result, name):
+            md[name] = dg.MetadataValue.text(", ".join(getattr(result, name)))
+    return md
+
+
+def build_raw_assets(
+    source_url: str,
+    *,
+    selection: TableSelection | None = None,
+    plans: list[TablePlan] | None = None,
+) -> list[dg.AssetsDefinition]:
+    """The raw assets for the tables of the source at `source_url` (reflected now).
+
+    The run itself uses the `source` and `warehouse` resources (`SourceDatabase`,
+    `Warehouse`); `source_url` only decides which assets exist.
+    """
+    plans = plans if plans is not None else discover(source_url, selection)
+    if not plans:
+        return []
+    dialect = plans[0].dialect
+    kinds = {"duckdb", _KINDS.get(dialect, dialect)}
+    specs = [
+        dg.AssetSpec(
+            key=asset_key(p.name),
+            group_name=GROUP,
+            kinds=kinds,
+            description=_describe(p),
+            skippable=True,
+            metadata={
+                "source_table": p.name,
+                "mode": p.mode,
+                "primary_key": ", ".join(p.primary_key),
+                "cursor": p.cursor or "",
+            },
+            tags={"mealytics/layer": "raw"},
+        )
+        for p in plans
+    ]
+
+    @dg.multi_asset(name="raw_tables", specs=specs, can_subset=True)
+    def raw_tables(
+        context: dg.AssetExecutionContext,
+        config: RawExtractConfig,
+        source: SourceDatabase,
+        warehouse: Warehouse,
+    ):
+        """Copy the selected source tables into DuckDB schema `raw`, incrementally."""
+        tables = sorted(key.path[-1] for key in context.selected_asset_keys)
+        src = source.source()
+        try:
+            current = {p.name: p for p in src.plans(selection, tables=tables)}
+        except SourceUnavailableError as exc:
+            raise dg.Failure(description=str(exc)) from exc
+        options = config.options(run_id=context.run.run_id)
+        failures: dict[str, str] = {}
+        con = wh.connect(warehouse.path)
+        try:
+            for table in tables:
+                plan = current.get(table)
+                if plan is None:
+                    failures[table] = f"table {table!r} is no longer in the source"
+                    continue
+                try:
+                    with src.session() as session:
+                        result = extract_table(con, session, plan, options)
+                except Exception as exc:  # one table's failure must not stop the others
+                    context.log.error(f"raw.{table} failed: {exc}")
+                    failures[table] = f"{type(exc).__name__}: {exc}"
+                    continue
+                if result.columns_dropped:
+                    context.log.warning(
+                        f"raw.{table}: columns gone from the source, kept in raw (NULL from "
+                        f"now on): {', '.join(result.columns_dropped)}"
+                    )
+                yield dg.MaterializeResult(
+                    asset_key=asset_key(table), metadata=_metadata(result, source.url)
+                )
+        finally:
+            con.close()
+            src.dispose()
+        if failures:
+            raise dg.Failure(
+                description="raw extraction failed for "
+                + "; ".join(f"{t}: {m}" for t, m in sorted(failures.items())),
+                metadata={"failed_tables": dg.MetadataValue.text(", ".join(sorted(failures)))},
+            )
+
+    return [raw_tables]

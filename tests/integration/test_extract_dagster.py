@@ -1,0 +1,108 @@
+"""The raw assets and reconciliation checks, materialized by Dagster."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import dagster as dg
+import pytest
+from extract_support import TABLES, HandSource, assert_equal
+
+from pipelines.defs.raw import asset_key, build_raw_defs
+from pipelines.defs.resources import SourceDatabase, Warehouse
+
+
+@pytest.fixture
+def source(tmp_path) -> HandSource:
+    src = HandSource(f"sqlite:///{tmp_path / 'source.db'}")
+    src.populate()
+    return src
+
+
+def defs_for(url: str, warehouse: str) -> dg.Definitions:
+    return build_raw_defs(
+        resources={"source": SourceDatabase(url=url), "warehouse": Warehouse(path=warehouse)}
+    )
+
+
+def materializations(result) -> dict:
+    return {
+        e.asset_key.path[-1]: e.step_materialization_data.materialization.metadata
+        for e in result.get_asset_materialization_events()
+    }
+
+
+def test_assets_checks_and_metadata(source, tmp_path):
+    warehouse = str(tmp_path / "w.duckdb")
+    defs = defs_for(source.url, warehouse)
+    assets_def = defs.resolve_asset_graph().assets_defs[0]
+    assert sorted(k.path[-1] for k in assets_def.keys) == sorted(TABLES)
+    spec = next(s for s in assets_def.specs if s.key == asset_key("orders_order"))
+    assert spec.group_name == "raw"
+    assert spec.kinds == {"duckdb", "sqlite"}
+
+    job = defs.resolve_implicit_global_asset_job_def()
+    result = job.execute_in_process()
+    assert result.success
+    md = materializations(result)["orders_order"]
+    assert md["rows_inserted"].value == 120
+    assert md["dagster/row_count"].value == 120
+    assert md["mode"].value == "merge"
+    assert md["source"].value == source.url
+    checks = {
+        (e.asset_key.path[-1], e.check_name): e.passed for e in result.get_asset_check_evaluations()
+    }
+    assert checks[("orders_order", "row_count_matches_source")] is True
+    assert checks[("orders_order", "money_sums_match_source")] is True
+    assert ("accounts_user", "money_sums_match_source") not in checks
+    assert all(checks.values())
+
+    source.change()
+    result = job.execute_in_process(
+        run_config={"ops": {"raw_tables": {"config": {"full_refresh": True}}}}
+    )
+    md = materializations(result)["orders_order"]
+    assert (md["rows_inserted"].value, md["rows_updated"].value, md["rows_deleted"].value) == (
+        10,
+        4,
+        2,
+    )
+    assert md["full_refresh"].value is True
+    assert_equal(source.url, warehouse)
+
+
+def test_one_table_drifting_fails_alone(source, tmp_path):
+    warehouse = str(tmp_path / "w.duckdb")
+    defs = defs_for(source.url, warehouse)
+    job = defs.resolve_implicit_global_asset_job_def()
+    assert job.execute_in_process().success
+    db = sqlite3.connect(source.url.removeprefix("sqlite:///"))
+    db.executescript(
+        """
+        ALTER TABLE menu_meal RENAME TO m;
+        CREATE TABLE menu_meal (id INTEGER PRIMARY KEY, website_id INTEGER, name TEXT,
+            category TEXT, price TEXT, is_active BOOL, created_at DATETIME, updated_at DATETIME);
+        INSERT INTO menu_meal SELECT * FROM m; DROP TABLE m;
+        """
+    )
+    db.close()
+    source.change()
+    result = job.execute_in_process(raise_on_error=False)
+    assert not result.success
+    done = materializations(result)
+    assert "menu_meal" not in done
+    assert sorted(done) == sorted(set(TABLES) - {"menu_meal"})
+    failure = result.get_step_failure_events()[0].step_failure_data.error.message
+    assert "menu_meal" in failure and "price" in failure and "DECIMAL(12,2)" in failure
+
+
+def test_unreachable_source_fails_clearly(tmp_path):
+    url = "sqlite:///" + str(tmp_path / "gone.db")
+    warehouse = str(tmp_path / "w.duckdb")
+    defs = defs_for(url, warehouse)  # falls back to the contract's tables
+    job = defs.resolve_implicit_global_asset_job_def()
+    result = job.execute_in_process(raise_on_error=False)
+    assert not result.success
+    message = result.get_step_failure_events()[0].step_failure_data.error.message
+    assert "is unavailable" in message and "gone.db" in message
+    assert not (tmp_path / "w.duckdb").exists()
