@@ -17,3 +17,20 @@
     from {{ relation }}
     where {{ start_column }} <= {{ end_column }}
 {%- endmacro %}
+
+
+{#
+    One row per integer 0..max_column for each row of `relation`:
+    `select <key columns>, <name>`. Empty when max_column < 0.
+#}
+{% macro offsets_up_to(relation, key_columns, max_column, name) -%}
+    {{ return(adapter.dispatch('offsets_up_to', 'mealytics')(relation, key_columns, max_column, name)) }}
+{%- endmacro %}
+
+{% macro default__offsets_up_to(relation, key_columns, max_column, name) -%}
+    select
+        {% for key in key_columns %}{{ key }},
+        {% endfor %}cast(unnest(generate_series(0, {{ max_column }})) as integer) as {{ name }}
+    from {{ relation }}
+    where {{ max_column }} >= 0
+{%- endmacro %}
