@@ -73,7 +73,9 @@ def _default(column: sa.Column, row: Mapping[str, Any]) -> Any:
     return ""
 
 
-def insert(con: duckdb.DuckDBPyConnection, table_name: str, rows: Iterable[Mapping[str, Any]]) -> None:
+def insert(
+    con: duckdb.DuckDBPyConnection, table_name: str, rows: Iterable[Mapping[str, Any]]
+) -> None:
     """Insert rows into raw.<table_name>, defaulting the columns a row leaves out."""
     table = metadata.tables[table_name]
     names = [c.name for c in table.columns]
@@ -93,10 +95,21 @@ def ts(text: str) -> dt.datetime:
 
 
 def run_dbt(warehouse: Path, *args: str, as_of: str | None = None) -> subprocess.CompletedProcess:
-    """Run dbt against `warehouse` in a subprocess (dbt keeps global state in-process)."""
-    env = {**os.environ, "MEALYTICS_WAREHOUSE": str(warehouse), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
-    command = [str(DBT_BIN), *args, "--project-dir", str(DBT_PROJECT_DIR),
-               "--profiles-dir", str(DBT_PROJECT_DIR)]
+    """Run dbt against `warehouse` in a subprocess (dbt keeps global state in-process).
+
+    Artifacts and logs go beside the warehouse, so concurrent runs never share target/.
+    """
+    env = {
+        **os.environ,
+        "MEALYTICS_WAREHOUSE": str(warehouse),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        "DBT_TARGET_PATH": str(warehouse.parent / "dbt_target"),
+        "DBT_LOG_PATH": str(warehouse.parent / "dbt_logs"),
+    }
+    command = [
+        str(DBT_BIN), *args,
+        "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
+    ]
     if as_of is not None:
         command += ["--vars", f"{{as_of: '{as_of}'}}"]
     return subprocess.run(command, env=env, capture_output=True, text=True, cwd=DBT_PROJECT_DIR)
