@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from models import TABLES, metadata
+from seeds.errors import SourceError
 
 #: Money within half a cent is equal: SQLite sums NUMERIC(12,2) as binary floats.
 MONEY_TOLERANCE = 0.005
@@ -331,6 +332,8 @@ def check_invariants(source: sa.Engine | sa.Connection | str | sa.URL) -> list[V
     itself may not enforce (choice values, foreign keys, unique columns). Reads only, in one
     transaction, so a source that is being written to is judged at one point in time. A
     Connection is used as it is, inside whatever transaction it has open.
+
+    Raises SourceError when a table of the contract is missing: that is no source to judge.
     """
     if isinstance(source, sa.Connection):
         return _run(source)
@@ -348,4 +351,11 @@ def check_invariants(source: sa.Engine | sa.Connection | str | sa.URL) -> list[V
 
 
 def _run(conn: sa.Connection) -> list[Violation]:
+    present = set(sa.inspect(conn).get_table_names())
+    missing = [table.name for table in TABLES if table.name not in present]
+    if missing:
+        raise SourceError(
+            f"not a source: {len(missing)} of its {len(TABLES)} tables are missing "
+            f"({', '.join(missing[:3])}{', ...' if len(missing) > 3 else ''})"
+        )
     return sorted(violation for check in _CHECKS for violation in check(conn))

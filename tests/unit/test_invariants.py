@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.schema import CreateTable
 
 from models import metadata
+from seeds.errors import SourceError
 from seeds.invariants import Violation, check_invariants
 
 T0 = dt.datetime(2026, 1, 5, 9, 30, tzinfo=dt.UTC)
@@ -359,3 +360,10 @@ def test_the_same_checks_hold_on_postgresql(postgres_url):
         assert check_invariants(postgres_url) == []
     finally:
         engine.dispose()
+
+
+def test_a_missing_table_is_an_error_not_a_verdict(source):
+    with source.begin() as conn:
+        conn.exec_driver_sql("drop table support_ticket")
+    with pytest.raises(SourceError, match=r"1 of its 23 tables are missing \(support_ticket\)"):
+        check_invariants(source)
