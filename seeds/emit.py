@@ -207,3 +207,33 @@ def redemption_rows(red: dict, account_id: np.ndarray) -> dict:
         "status": en.labels(red["status"], ("completed", "reversed")),
         "created_at": red["created"], "updated_at": red["updated"],
     }
+
+
+def side_payments(seed, ids: en.Ids, rng, purpose, web, user_id, ref_id, method, amount,
+                  when, now) -> dict:
+    """A payment per purchase (subscription period, VIP tier, catering booking) at `when`;
+    8% fail first and a retry minutes later succeeds."""
+    from seeds.lifecycle import MINUTE
+
+    n = len(ref_id)
+    fails = rng.random(n) < 0.08
+    t1 = when + (rng.uniform(5, 60, n) * 1_000_000).astype(np.int64)
+    t2 = t1 + (rng.uniform(2, 8, n) * MINUTE).astype(np.int64)
+    t2 = np.where(t2 <= now, t2, FAR)
+    done1 = t1 + 30 * 1_000_000
+    ok1 = ~fails & (done1 <= now)
+    first_status = np.where(fails, lc_.P_FAILED, np.where(ok1, lc_.P_COMPLETED, lc_.P_PENDING))
+    first_updated = np.where(fails, t1 + MINUTE, np.where(ok1, done1, t1))
+    rows = [payment_rows(
+        seed, ids.take("payments_payment", n), web, user_id, purpose, NULL,
+        ref_id, method, amount, first_status, t1, np.minimum(first_updated, now),
+        np.where(ok1, done1, NULL))]
+    r = np.flatnonzero(fails & (t2 < FAR))
+    done2 = t2[r] + 30 * 1_000_000
+    ok2 = done2 <= now
+    rows.append(payment_rows(
+        seed, ids.take("payments_payment", len(r)), web[r], user_id[r], purpose,
+        NULL, ref_id[r], method[r], amount[r],
+        np.where(ok2, lc_.P_COMPLETED, lc_.P_PENDING), t2[r], np.where(ok2, done2, t2[r]),
+        np.where(ok2, done2, NULL)))
+    return en.concat(rows)

@@ -348,7 +348,9 @@ def loyalty_window(world: World, rng: np.random.Generator, ids: Ids, *, web: np.
     # Redemptions.
     cheapest = np.full(len(world.offset), np.iinfo(np.int64).max)
     np.minimum.at(cheapest, world.reward_web, world.reward_points)
-    want = (~expires & (balance >= cheapest[web]) & (rng.random(n) < 0.25) & (ws < hi))
+    # About one redemption per affordable account every two months.
+    p = 1.0 - np.exp(-(we - ws) / DAY / 60.0)
+    want = (~expires & (balance >= cheapest[web]) & (rng.random(n) < p) & (ws < hi))
     cand = np.flatnonzero(want)
     red = {"pos": np.zeros(0, np.int64)}
     if len(cand) == 0:

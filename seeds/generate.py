@@ -334,10 +334,15 @@ class _Generator:
         o = en.take(o, order)
         m = en.size(o)
         o["id"] = self.ids.take("orders_order", m)
+        # The application purges abandoned orders a day later (their ids stay unused).
+        lc = lc_.order_lifecycle(self.seed, o["id"], o["created"])
+        kept = ~((lc["outcome"] == lc_.O_ABANDONED) & (o["created"] < self.now - DAY))
+        o = en.take(o, kept)
+        o["lc"] = en.take(lc, kept)
+        m = en.size({"id": o["id"]})
         oweb = web[o["pos"]]
         items = en.add_items(w, rng, o, oweb)
         o["method"] = en.payment_methods(w, oweb, tr["pay_u"][o["pos"]], o["channel"], rng)
-        o["lc"] = lc_.order_lifecycle(self.seed, o["id"], o["created"])
         o["discount_type"] = np.full(m, -1, dtype=np.int8)
         o["discount"] = np.zeros(m, dtype=np.int64)
         o["points_used"] = np.zeros(m, dtype=np.int64)
@@ -622,31 +627,12 @@ class _Generator:
         })
 
     def write_side_payments(self, purpose, web, user_id, ref_id, method, amount, when) -> None:
-        """A payment per purchase; 8% fail first and a retry minutes later succeeds."""
         n = len(ref_id)
         rng = np.random.default_rng(
             [self.seed, 5, em.PURPOSES.index(purpose), int(ref_id[0]) if n else 0, n])
-        fails = rng.random(n) < 0.08
-        t1 = when + (rng.uniform(5, 60, n) * 1_000_000).astype(np.int64)
-        t2 = t1 + (rng.uniform(2, 8, n) * MINUTE).astype(np.int64)
-        t2 = np.where(t2 <= self.now, t2, FAR)
-        done1 = t1 + 30 * 1_000_000
-        ok1 = ~fails & (done1 <= self.now)
-        first_status = np.where(fails, lc_.P_FAILED, np.where(ok1, lc_.P_COMPLETED, lc_.P_PENDING))
-        first_updated = np.where(fails, t1 + MINUTE, np.where(ok1, done1, t1))
-        rows = [em.payment_rows(
-            self.seed, self.ids.take("payments_payment", n), web, user_id, purpose, NULL,
-            ref_id, method, amount, first_status, t1, np.minimum(first_updated, self.now),
-            np.where(ok1, done1, NULL))]
-        r = np.flatnonzero(fails & (t2 < FAR))
-        done2 = t2[r] + 30 * 1_000_000
-        ok2 = done2 <= self.now
-        rows.append(em.payment_rows(
-            self.seed, self.ids.take("payments_payment", len(r)), web[r], user_id[r], purpose,
-            NULL, ref_id[r], method[r], amount[r],
-            np.where(ok2, lc_.P_COMPLETED, lc_.P_PENDING), t2[r], np.where(ok2, done2, t2[r]),
-            np.where(ok2, done2, NULL)))
-        self.insert("payments_payment", en.concat(rows))
+        self.insert("payments_payment", em.side_payments(
+            self.seed, self.ids, rng, purpose, web, user_id, ref_id, method, amount, when,
+            self.now))
 
     def write_subscriptions(self, subs, user_ids, web, tr) -> None:
         sp = subs["sp"]
