@@ -1,0 +1,111 @@
+"""The dbt models as Dagster assets, below the raw assets they read.
+
+Keys are `[schema, model]` (`staging/stg_orders`, `marts/dim_customers`) and groups are the
+schemas, so the graph reads raw → staging → intermediate → marts. A dbt source
+`source('raw', t)` is the raw asset `raw/t` itself, so the lineage has no gap. dbt tests
+become asset checks (dagster-dbt's default), unit tests run inside `dbt build`.
+"""
+
+import contextlib
+import os
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+from dagster_dbt import (
+    DagsterDbtTranslator,
+    DagsterDbtTranslatorSettings,
+    DbtCliResource,
+    DbtProject,
+    dbt_assets,
+)
+
+from pipelines.dbt_args import dbt_build_args
+from pipelines.defs.dbt.project import dbt_executable
+from pipelines.defs.raw.assets import asset_key as raw_asset_key
+from pipelines.defs.resources import Warehouse
+
+DBT_ASSETS_NAME = "dbt_models"
+#: The dbt source whose tables the raw assets land.
+RAW_SOURCE = "raw"
+
+
+class MealyticsDbtTranslator(DagsterDbtTranslator):
+    """dbt nodes → asset keys `[schema, name]`, groups by schema; `source('raw', t)` → `raw/t`."""
+
+    def __init__(self) -> None:
+        super().__init__(DagsterDbtTranslatorSettings(enable_asset_checks=True))
+
+    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
+        if dbt_resource_props["resource_type"] == "source":
+            if dbt_resource_props["source_name"] == RAW_SOURCE:
+                return raw_asset_key(dbt_resource_props["name"])
+            return super().get_asset_key(dbt_resource_props)
+        return dg.AssetKey([dbt_resource_props["schema"], dbt_resource_props["name"]])
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        if dbt_resource_props["resource_type"] == "source":
+            return None
+        # Reference seeds live in schema staging, beside the models that read them.
+        return dbt_resource_props["schema"]
+
+
+class DbtBuildConfig(dg.Config):
+    """Run configuration of the dbt build."""
+
+    #: Rebuild incremental models and seeds from scratch (`dbt build --full-refresh`).
+    full_refresh: bool = False
+    #: The business date the marts describe as "now" (YYYY-MM-DD); empty: yesterday, per
+    #: website time zone.
+    as_of: str | None = None
+
+
+@contextlib.contextmanager
+def _environ(**values: str) -> Iterator[None]:
+    """Set environment variables while dbt's subprocess starts (it copies os.environ)."""
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def dbt_resource(project: DbtProject) -> DbtCliResource:
+    """The dbt CLI for `project`, with the venv's dbt executable."""
+    return DbtCliResource(project_dir=project, dbt_executable=dbt_executable())
+
+
+def build_dbt_assets(project: DbtProject) -> dg.AssetsDefinition:
+    """One `@dbt_assets` over every model, seed and test of `project`."""
+
+    @dbt_assets(
+        manifest=project.manifest_path,
+        project=project,
+        dagster_dbt_translator=MealyticsDbtTranslator(),
+        name=DBT_ASSETS_NAME,
+        op_tags={"mealytics/writes": "warehouse"},
+    )
+    def dbt_models(
+        context: dg.AssetExecutionContext,
+        config: DbtBuildConfig,
+        dbt: DbtCliResource,
+        warehouse: Warehouse,
+    ):
+        """`dbt build` of the selected models: staging views, intermediate views, mart tables,
+        each followed by its tests. It starts after the raw extraction it depends on, and
+        holds the DuckDB file's single write lock for the whole build."""
+        args = dbt_build_args(full_refresh=config.full_refresh, as_of=config.as_of)
+        context.log.info(f"dbt {' '.join(args)}")
+        # The profile reads the warehouse path from MEALYTICS_WAREHOUSE: give dbt the very
+        # file the `warehouse` resource names, absolute because dbt runs in dbt_project/.
+        with _environ(MEALYTICS_WAREHOUSE=str(Path(warehouse.path).resolve())):
+            invocation = dbt.cli(args, context=context)
+        yield from invocation.stream()
+
+    return dbt_models

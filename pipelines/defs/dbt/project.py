@@ -1,0 +1,84 @@
+"""The dbt project, with a manifest that matches its files, behind one cached function.
+
+`dagster dev` re-parses through `DbtProject.prepare_if_dev()`; everywhere else (a fresh
+clone, `mealytics run`, the tests) the manifest is parsed when it is missing or older than
+any file of the project, so no step of the README depends on a committed `target/`.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from dagster._utils import run_with_concurrent_update_guard
+from dagster_dbt import DbtProject
+
+log = logging.getLogger(__name__)
+
+DBT_PROJECT_DIR = Path(__file__).resolve().parents[3] / "dbt_project"
+#: What dbt reads when it parses; target/, logs/ and packages are its own output.
+_PARSED = ("dbt_project.yml", "profiles.yml", "models", "macros", "seeds", "snapshots",
+           "tests", "analyses", "packages.yml", "dependencies.yml")
+
+
+def _newest_input(project_dir: Path) -> float:
+    newest = 0.0
+    for name in _PARSED:
+        path = project_dir / name
+        if path.is_file():
+            newest = max(newest, path.stat().st_mtime)
+        elif path.is_dir():
+            for child in path.rglob("*"):
+                if child.is_file():
+                    newest = max(newest, child.stat().st_mtime)
+    return newest
+
+
+def manifest_is_stale(project_dir: Path, manifest_path: Path) -> bool:
+    """True when manifest.json is missing or older than a file dbt parses."""
+    if not manifest_path.exists():
+        return True
+    return _newest_input(project_dir) > manifest_path.stat().st_mtime
+
+
+def dbt_executable() -> str:
+    """The `dbt` beside this Python (the venv's), so an unactivated venv still finds it."""
+    beside = Path(sys.executable).parent / "dbt"
+    return str(beside) if beside.exists() else (shutil.which("dbt") or "dbt")
+
+
+def _parse(project: DbtProject) -> None:
+    env = {
+        **os.environ,
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        "DBT_TARGET_PATH": str(project.target_path),
+        "DBT_LOG_PATH": str(project.target_path),
+    }
+    done = subprocess.run(
+        [dbt_executable(), "parse", "--quiet", "--project-dir", str(project.project_dir),
+         "--profiles-dir", str(project.profiles_dir)],
+        cwd=project.project_dir, env=env, capture_output=True, text=True,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(
+            f"dbt parse failed in {project.project_dir}:\n{done.stdout[-4000:]}{done.stderr[-2000:]}"
+        )
+
+
+@functools.cache
+def dbt_project(project_dir: str | Path | None = None) -> DbtProject:
+    """The dbt project at `project_dir` (default: the repository's), its manifest prepared."""
+    path = Path(project_dir or DBT_PROJECT_DIR).resolve()
+    project = DbtProject(project_dir=path, profiles_dir=path)
+    project.prepare_if_dev()
+    if manifest_is_stale(project.project_dir, project.manifest_path):
+        log.info("parsing the dbt project %s (manifest missing or outdated)", path)
+        project.manifest_path.parent.mkdir(parents=True, exist_ok=True)
+        # One parse at a time per manifest, as dagster-dbt's own preparer does.
+        run_with_concurrent_update_guard(project.manifest_path, _parse, project=project)
+    return project
