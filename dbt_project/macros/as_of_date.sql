@@ -1,12 +1,16 @@
 {#
     The business date the marts describe as "now": var('as_of') when given (YYYY-MM-DD),
     otherwise yesterday in the website's time zone, so a run at 02:00 describes complete
-    days (METRICS.md, Time).
+    days (METRICS.md, Time). A malformed as_of stops the run instead of reaching SQL.
 #}
 {% macro as_of_date(tz_column) -%}
     {%- set as_of = var('as_of', none) -%}
     {%- if as_of is not none and as_of | string | trim not in ('', 'None', 'null') -%}
-        cast('{{ as_of }}' as date)
+        {%- set text = as_of | string | trim -%}
+        {%- if not modules.re.match('^[0-9]{4}-[0-9]{2}-[0-9]{2}$', text) -%}
+            {{ exceptions.raise_compiler_error("var as_of must be a date YYYY-MM-DD, got '" ~ text ~ "'") }}
+        {%- endif -%}
+        cast('{{ text }}' as date)
     {%- else -%}
         cast({{ business_date(dbt.current_timestamp(), tz_column) }} - interval 1 day as date)
     {%- endif -%}

@@ -54,7 +54,8 @@ without_history as (
         vip_tiers.upgraded_at as valid_from,
         vip_tiers.expires_at as valid_to
     from vip_tiers
-    where vip_tiers.user_id not in (select upgrades.user_id from upgrades)
+    left join upgrades on vip_tiers.user_id = upgrades.user_id
+    where upgrades.user_id is null
 
 ),
 
