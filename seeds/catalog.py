@@ -105,6 +105,8 @@ PLANS = {
 # name, category, item_type, points_required, value (hundredths of the website currency)
 REWARDS = {
     1: (
+        ("Free passion juice", "Drinks", "free_meal", 150, 4_000_00),
+        ("UGX 1,000 wallet credit", "Cash", "wallet_credit", 200, 1_000_00),
         ("UGX 2,000 wallet credit", "Cash", "wallet_credit", 500, 2_000_00),
         ("UGX 5,000 wallet credit", "Cash", "wallet_credit", 1_200, 5_000_00),
         ("UGX 10,000 discount code", "Discounts", "discount_code", 2_000, 10_000_00),
@@ -115,6 +117,8 @@ REWARDS = {
         ("Insulated lunch bag", "Merchandise", "merchandise", 9_000, 40_000_00),
     ),
     2: (
+        ("Free zobo", "Drinks", "free_meal", 120, 700_00),
+        ("NGN 250 wallet credit", "Cash", "wallet_credit", 200, 250_00),
         ("NGN 500 wallet credit", "Cash", "wallet_credit", 500, 500_00),
         ("NGN 1,000 discount code", "Discounts", "discount_code", 900, 1_000_00),
         ("NGN 2,500 discount code", "Discounts", "discount_code", 2_000, 2_500_00),

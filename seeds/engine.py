@@ -348,8 +348,8 @@ def loyalty_window(world: World, rng: np.random.Generator, ids: Ids, *, web: np.
     # Redemptions.
     cheapest = np.full(len(world.offset), np.iinfo(np.int64).max)
     np.minimum.at(cheapest, world.reward_web, world.reward_points)
-    # About one redemption per affordable account every two months.
-    p = 1.0 - np.exp(-(we - ws) / DAY / 60.0)
+    # About one redemption per affordable account every six weeks.
+    p = 1.0 - np.exp(-(we - ws) / DAY / 45.0)
     want = (~expires & (balance >= cheapest[web]) & (rng.random(n) < p) & (ws < hi))
     cand = np.flatnonzero(want)
     red = {"pos": np.zeros(0, np.int64)}

@@ -229,10 +229,13 @@ class _Simulator:
         entries.append(self.recipients(rng, users))
         entries = en.concat([e for e in entries if en.size(e)]) or en.ledger(
             [], [], [], en.L_EARN, en.SRC_ORDER)
+        self.later = []
         self.loyalty(rng, users, entries, new)
         en.finish_orders(self.world, new, new["web"])
         self.write_new_orders(new, users)
         self.write_existing_orders(existing)
+        for action, table, rows in self.later:
+            getattr(self, action)(table, rows)
         self.subscriptions(rng, users)
         self.vip(rng, users)
         self.side_tables(rng, users)
@@ -598,9 +601,12 @@ class _Simulator:
                                       balance=balance, last_ts=last_ts, entries=entries,
                                       orders=new, ws=self.t0, we=self.t1, now=self.t1)
         entries = en.concat([entries, more]) if en.size(more) else entries
+        # Written after the day's orders, which redemptions and entries point at.
         if red:
-            self.insert("loyalty_redemption", em.redemption_rows(red, account_id))
-        self.insert("loyalty_loyaltytransaction", em.ledger_rows(self.ids, entries, account_id))
+            self.later.append(("insert", "loyalty_redemption",
+                               em.redemption_rows(red, account_id)))
+        self.later.append(("insert", "loyalty_loyaltytransaction",
+                           em.ledger_rows(self.ids, entries, account_id)))
         touched = np.unique(entries["pos"])
         if not len(touched):
             return
@@ -611,11 +617,11 @@ class _Simulator:
         newest = updated.copy()
         np.maximum.at(newest, entries["pos"], entries["ts"])
         life = lifetime[touched] + gained[touched]
-        self.update("loyalty_loyaltyaccount", {
+        self.later.append(("update", "loyalty_loyaltyaccount", {
             "id": account_id[touched], "points_balance": balance[touched] + delta[touched],
             "lifetime_points": life, "tier": en.loyalty_tier(life),
             "updated_at": newest[touched],
-        })
+        }))
 
     # -- subscriptions and VIP ---------------------------------------------------------------
     def open_subscriptions(self) -> dict:
