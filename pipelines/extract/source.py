@@ -31,6 +31,7 @@ from pathlib import Path
 from urllib.parse import quote, urlencode
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import sqlalchemy as sa
 
 from pipelines.extract.plan import (
@@ -286,7 +287,7 @@ class _SqliteSession(ReadSession):
         )
         cur.execute(str(compiled), params or None)
         reader = cur.fetch_record_batch()
-        return _drop_hint(reader)
+        return _sqlite_batches(reader, {n for n, k in columns if k == TIMESTAMP})
 
     def rows(self, plan: TablePlan, since: object | None = None) -> pa.RecordBatchReader:
         table = plan.table
@@ -298,8 +299,32 @@ class _SqliteSession(ReadSession):
         return self._stream(cols, plan.table, None)
 
 
-def _drop_hint(reader: pa.RecordBatchReader) -> pa.RecordBatchReader:
-    schema = reader.schema.remove(0)
+_UTC_US = pa.timestamp("us", tz="UTC")
+_OFFSET = r"(Z|z|[+-]\d\d(:?\d\d)?)$"
+
+
+def parse_timestamps(text: pa.Array) -> pa.Array:
+    """ISO-8601 text as Django writes it on SQLite → timestamp[us, UTC].
+
+    With or without 'T', fraction, 'Z' or an offset (applied); text without an offset is
+    UTC. Arrow's parser is vectorized and releases the GIL, so this runs in the reader
+    thread, in parallel with DuckDB's ingest.
+    """
+    try:  # Django's own form: no offset, UTC implied
+        return pc.cast(text, pa.timestamp("us")).cast(_UTC_US)
+    except pa.ArrowInvalid:
+        pass
+    has_offset = pc.match_substring_regex(text, _OFFSET)
+    with_offset = pc.if_else(
+        pc.fill_null(has_offset, True), text, pc.binary_join_element_wise(text, "+00:00", "")
+    )
+    return pc.cast(with_offset, _UTC_US)
+
+
+def _sqlite_batches(reader: pa.RecordBatchReader, timestamps: set[str]) -> pa.RecordBatchReader:
+    """Drop the type hint row and column; parse timestamp text."""
+    fields = [pa.field(f.name, _UTC_US) if f.name in timestamps else f for f in reader.schema][1:]
+    schema = pa.schema(fields)
 
     def batches() -> Iterator[pa.RecordBatch]:
         first = True
@@ -310,7 +335,11 @@ def _drop_hint(reader: pa.RecordBatchReader) -> pa.RecordBatchReader:
                     raise RuntimeError("SQLite reader: the type hint row did not come first")
                 batch = batch.slice(1)
             if batch.num_rows:
-                yield pa.RecordBatch.from_arrays(batch.columns[1:], schema=schema)
+                cols = [
+                    parse_timestamps(col) if name in timestamps else col
+                    for name, col in zip(batch.schema.names[1:], batch.columns[1:], strict=True)
+                ]
+                yield pa.RecordBatch.from_arrays(cols, schema=schema)
 
     return pa.RecordBatchReader.from_batches(schema, batches())
 
