@@ -1,0 +1,56 @@
+"""The Dagster code location: one `Definitions` for the whole graph.
+
+source → raw/* (extraction) → staging/* → intermediate/* → marts/* (dbt), with the raw
+reconciliation checks, the dbt tests as checks, freshness checks on the marts, a daily
+schedule and a run-failure sensor. `dagster dev -m pipelines.definitions` loads `defs`.
+
+Steps run in one process, one after another: the warehouse is a DuckDB file with a single
+writer, so extraction, its checks and dbt must never overlap (dagster_home/dagster.yaml
+also lets one run at a time).
+"""
+
+from pathlib import Path
+
+import dagster as dg
+
+from pipelines.defs.dbt import build_dbt_assets, dbt_project, dbt_resource
+from pipelines.defs.freshness import build_mart_freshness
+from pipelines.defs.raw import build_raw_defs
+from pipelines.defs.resources import default_resources
+from pipelines.defs.schedules import all_assets_job, daily_schedule
+from pipelines.defs.sensors import report_run_failures
+
+MARTS = "marts"
+
+
+def build_definitions(
+    *,
+    resources: dict | None = None,
+    dbt_project_dir: str | Path | None = None,
+    timezone: str | None = None,
+) -> dg.Definitions:
+    """The whole code location; `resources` default to the environment (or `.env`)."""
+    resources = dict(resources) if resources is not None else default_resources()
+    raw = build_raw_defs(resources=resources)
+    project = dbt_project(dbt_project_dir)
+    dbt_models = build_dbt_assets(project)
+    marts = sorted((k for k in dbt_models.keys if k.path[0] == MARTS), key=lambda k: k.path)
+    freshness_checks, freshness_sensors = build_mart_freshness(marts)
+    job = all_assets_job()
+    return dg.Definitions.merge(
+        raw,
+        dg.Definitions(
+            assets=[dbt_models],
+            asset_checks=freshness_checks,
+            jobs=[job],
+            schedules=[daily_schedule(job, timezone)],
+            sensors=[report_run_failures, *freshness_sensors],
+            resources={"dbt": dbt_resource(project)},
+            executor=dg.in_process_executor,
+        ),
+    )
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    return build_definitions()

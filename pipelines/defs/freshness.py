@@ -1,0 +1,25 @@
+"""Freshness of the marts: each was rebuilt within the last 26 hours (a daily run + slack)."""
+
+import datetime as dt
+from collections.abc import Sequence
+
+import dagster as dg
+
+MAX_AGE = dt.timedelta(hours=26)
+
+
+def build_mart_freshness(
+    mart_keys: Sequence[dg.AssetKey],
+) -> tuple[list[dg.AssetChecksDefinition], list[dg.SensorDefinition]]:
+    """One last-update freshness check per mart, and the sensor that evaluates them."""
+    if not mart_keys:
+        return [], []
+    checks = list(
+        dg.build_last_update_freshness_checks(assets=list(mart_keys), lower_bound_delta=MAX_AGE)
+    )
+    sensor = dg.build_sensor_for_freshness_checks(
+        freshness_checks=checks,
+        name="marts_freshness",
+        default_status=dg.DefaultSensorStatus.RUNNING,
+    )
+    return checks, [sensor]
