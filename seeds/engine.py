@@ -24,8 +24,9 @@ S_USER_LAM, S_USER_NEVER, S_USER_LIFE, S_USER_PAY, S_USER_WEB, S_USER_CORP = ran
 
 #: Mean orders per customer-day while a customer is active, before the weekday thinning;
 #: calibrated so that a population averages about 10 orders in 180 days.
-BASE_RATE = 0.172
+BASE_RATE = 0.18
 LAM_SIGMA = 1.1
+MAX_RATE = 1.5
 LIFE_MEAN_DAYS = 240.0
 WEEKDAY_WEIGHT = np.array([0.80, 0.80, 0.85, 0.90, 1.10, 1.20, 1.00])  # Mon..Sun
 WEEKDAY_ACCEPT = WEEKDAY_WEIGHT / WEEKDAY_WEIGHT.max()
@@ -152,6 +153,8 @@ def user_traits(seed: int, ids: np.ndarray) -> dict[str, np.ndarray]:
     ids = np.asarray(ids, dtype=np.int64)
     web = np.where(uniform(seed, S_USER_WEB, ids) < catalog.WEBSITES[0].share, 1, 2)
     lam = BASE_RATE * np.exp(LAM_SIGMA * normal(seed, S_USER_LAM, ids) - LAM_SIGMA**2 / 2)
+    # Nobody keeps up more than about two orders a day for long.
+    lam = np.minimum(lam, MAX_RATE)
     lam = np.where(uniform(seed, S_USER_NEVER, ids) < 0.15, 0.0, lam)
     life = (-np.log1p(-uniform(seed, S_USER_LIFE, ids)) * LIFE_MEAN_DAYS * DAY).astype(np.int64)
     return {
@@ -204,6 +207,14 @@ def local_time_of_day(rng: np.random.Generator, n: int, lunch_only: np.ndarray) 
     hours = np.where(kind > 0.9, rng.uniform(7.0, 23.0, n), hours)
     hours = np.where(lunch_only, rng.normal(12.5, 0.6, n), hours)
     return (np.clip(hours, 6.5, 23.9) * HOUR).astype(np.int64)
+
+
+def shape_times(world: World, rng: np.random.Generator, t: np.ndarray,
+                web: np.ndarray) -> np.ndarray:
+    """Move instants to a lunch or dinner time of the same local day."""
+    off = world.offset[web]
+    local_day = (t + off) // DAY
+    return local_day * DAY + local_time_of_day(rng, len(t), np.zeros(len(t), bool)) - off
 
 
 def sample_orders(world: World, rng: np.random.Generator, users: dict, lo: int,

@@ -475,6 +475,9 @@ class _Generator:
             count = rng.poisson(rate * frac)
             idx = np.repeat(np.arange(len(chosen)), count)
             t = lo[idx] + (rng.random(len(idx)) * np.maximum(hi - lo, 0)[idx]).astype(np.int64)
+            t = en.shape_times(self.world, rng, t, users["web"][chosen[idx]])
+            ok = (t >= lo[idx]) & (t < hi[idx])
+            idx, t = idx[ok], t[ok]
             extra.append({"pos": chosen[idx], "created": t,
                           "channel": np.zeros(len(idx), np.int8),
                           "campaign_id": np.full(len(idx), cp["id"][i])})

@@ -352,6 +352,9 @@ class _Simulator:
         count = np.where(ok, rng.poisson(rate * frac), 0)
         idx = np.repeat(np.arange(len(pos)), count)
         t = lo[idx] + (rng.random(len(idx)) * (hi - lo)[idx]).astype(np.int64)
+        t = en.shape_times(self.world, rng, t, users["web"][pos[idx]])
+        ok = (t >= lo[idx]) & (t < hi[idx])
+        idx, t = idx[ok], t[ok]
         return {"pos": pos[idx], "created": t, "channel": np.zeros(len(idx), np.int8),
                 "campaign_id": r["campaign_id"][idx]}
 
