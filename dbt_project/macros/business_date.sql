@@ -21,5 +21,5 @@
 {%- endmacro %}
 
 {% macro default__business_day_end(date_column, tz_column) -%}
-    (cast(cast({{ date_column }} as date) + interval 1 day as timestamp) at time zone {{ tz_column }})
+    (cast(cast({{ date_column }} as date) + interval '1 day' as timestamp) at time zone {{ tz_column }})
 {%- endmacro %}

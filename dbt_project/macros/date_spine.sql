@@ -12,7 +12,7 @@
         {% endfor %}cast(unnest(generate_series(
             cast({{ start_column }} as timestamp),
             cast({{ end_column }} as timestamp),
-            interval 1 day
+            interval '1 day'
         )) as date) as business_date
     from {{ relation }}
     where {{ start_column }} <= {{ end_column }}
