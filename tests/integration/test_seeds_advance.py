@@ -1,0 +1,214 @@
+"""`seeds.advance` on SQLite: the business goes on, rows change and disappear, health stays."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+import seeds
+from models import TABLES, metadata
+from seeds.db import read_state
+from seeds.invariants import check_invariants
+from seeds.simulate import delete_rows
+
+START = dt.date(2026, 1, 5)
+SMALL = {"customers": 500, "days": 30, "seed": 6, "start": START, "progress": False}
+
+
+def url_of(path: Path) -> str:
+    return f"sqlite:///{path}"
+
+
+def rows(url: str, sql: str, **params) -> list[tuple]:
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return [tuple(r) for r in conn.execute(sa.text(sql), params)]
+    finally:
+        engine.dispose()
+
+
+def dump(url: str) -> dict[str, list[tuple]]:
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return {t.name: conn.execute(sa.select(t).order_by(t.c.id)).all() for t in TABLES}
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("adv") / "generated.db"
+    seeds.generate(url_of(path), **SMALL)
+    return path
+
+
+@pytest.fixture(scope="module")
+def advanced(generated, tmp_path_factory) -> tuple[str, str, seeds.Summary]:
+    """(url before, url after three simulated days, the summary of advance)."""
+    path = tmp_path_factory.mktemp("adv") / "advanced.db"
+    shutil.copy2(generated, path)
+    summary = seeds.advance(url_of(path), days=3, progress=False)
+    return url_of(generated), url_of(path), summary
+
+
+def test_advance_keeps_every_invariant(advanced):
+    _, after, _ = advanced
+    assert check_invariants(after) == []
+
+
+def test_advance_moves_the_clock_three_days(advanced):
+    before, after, summary = advanced
+    engine = sa.create_engine(after)
+    with engine.connect() as conn:
+        state = read_state(conn)
+    engine.dispose()
+    through = dt.datetime.fromtimestamp(state["through"] / 1e6, dt.UTC)
+    assert through == dt.datetime(2026, 2, 6, 17, 0, tzinfo=dt.UTC)
+    assert summary.through == dt.date(2026, 2, 6)
+    newest = rows(after, "SELECT MAX(created_at) FROM orders_order")[0][0]
+    assert "2026-02-04" <= newest[:10] <= "2026-02-06"
+
+
+def test_advance_adds_rows_of_many_kinds(advanced):
+    before, after, summary = advanced
+    for table in ("accounts_user", "orders_order", "orders_orderitem", "payments_payment",
+                  "delivery_delivery", "loyalty_loyaltytransaction"):
+        assert summary.rows.get(table, 0) > 0, table
+    old_max = rows(before, "SELECT MAX(id) FROM orders_order")[0][0]
+    new_orders = rows(after, "SELECT COUNT(*) FROM orders_order WHERE id > :m", m=old_max)[0][0]
+    assert new_orders == summary.rows["orders_order"]
+
+
+def test_pre_existing_rows_are_updated_with_updated_at_bumped(advanced):
+    before, after, summary = advanced
+    old = {r[0]: r[1:] for r in rows(before, "SELECT id, status, updated_at FROM orders_order")}
+    new = {r[0]: r[1:] for r in rows(after, "SELECT id, status, updated_at FROM orders_order")}
+    moved = [i for i in old if i in new and new[i][0] != old[i][0]]
+    assert moved, "no order that was in progress moved on"
+    for i in moved:
+        assert new[i][1] > old[i][1]
+        assert new[i][1] > "2026-02-03 17:00:00"
+    # Every row whose content changed has a newer updated_at, in every table that has one.
+    b, a = dump(before), dump(after)
+    changed_tables = set()
+    for table in TABLES:
+        if "updated_at" not in table.c:
+            continue
+        k = list(table.c.keys()).index("updated_at")
+        was = {r[0]: r for r in b[table.name]}
+        for r in a[table.name]:
+            if r[0] in was and r != was[r[0]]:
+                assert r[k] > was[r[0]][k], (table.name, r[0])
+                changed_tables.add(table.name)
+    assert {"orders_order", "loyalty_loyaltyaccount"} <= changed_tables
+    assert summary.updated["orders_order"] >= len(moved)
+
+
+def test_abandoned_orders_are_hard_deleted_with_their_dependents(advanced):
+    before, after, summary = advanced
+    pending = rows(before, "SELECT id FROM orders_order WHERE status = 'pending'")
+    gone = [i for (i,) in pending
+            if not rows(after, "SELECT 1 FROM orders_order WHERE id = :i", i=i)]
+    assert gone, "no abandoned order was purged"
+    for i in gone:
+        assert rows(before, "SELECT COUNT(*) FROM orders_orderitem WHERE order_id = :i",
+                    i=i)[0][0] > 0
+        assert rows(after, "SELECT COUNT(*) FROM orders_orderitem WHERE order_id = :i",
+                    i=i)[0][0] == 0
+        assert rows(after, "SELECT COUNT(*) FROM payments_payment WHERE order_id = :i",
+                    i=i)[0][0] == 0
+    assert summary.deleted["orders_order"] >= len(gone)
+
+
+def test_advance_is_deterministic(generated, tmp_path):
+    results = []
+    for name in ("one.db", "two.db"):
+        path = tmp_path / name
+        shutil.copy2(generated, path)
+        seeds.advance(url_of(path), days=2, progress=False)
+        results.append(dump(url_of(path)))
+    assert results[0] == results[1]
+
+
+def test_advance_twice_continues_where_it_stopped(generated, tmp_path):
+    path = tmp_path / "twice.db"
+    shutil.copy2(generated, path)
+    seeds.advance(url_of(path), days=1, progress=False)
+    seeds.advance(url_of(path), days=1, progress=False)
+    assert check_invariants(url_of(path)) == []
+    ids = [i for (i,) in rows(url_of(path), "SELECT id FROM orders_order ORDER BY id")]
+    assert len(ids) == len(set(ids))
+
+
+def test_advance_on_a_missing_database_creates_nothing(tmp_path):
+    missing = tmp_path / "missing.db"
+    with pytest.raises(seeds.SourceError):
+        seeds.advance(url_of(missing), days=1, progress=False)
+    assert not missing.exists()
+
+
+def test_advance_on_an_empty_database_is_refused(tmp_path):
+    path = tmp_path / "empty.db"
+    sa.create_engine(url_of(path)).connect().close()
+    with pytest.raises(seeds.SourceError, match="generate"):
+        seeds.advance(url_of(path), days=1, progress=False)
+
+
+@pytest.mark.parametrize("days", [0, -2])
+def test_bad_days_change_nothing(generated, tmp_path, days):
+    path = tmp_path / "copy.db"
+    shutil.copy2(generated, path)
+    before = path.read_bytes()
+    with pytest.raises(seeds.SourceError):
+        seeds.advance(url_of(path), days=days, progress=False)
+    assert path.read_bytes() == before
+
+
+def test_erasing_a_customer_follows_on_delete(generated, tmp_path):
+    """CASCADE removes the customer's rows, SET_NULL detaches the customers it referred."""
+    path = tmp_path / "erase.db"
+    shutil.copy2(generated, path)
+    url = url_of(path)
+    (referrer,) = rows(url, "SELECT referred_by_id FROM accounts_user WHERE referred_by_id "
+                            "IS NOT NULL AND referred_by_id IN (SELECT user_id FROM "
+                            "orders_order) ORDER BY id LIMIT 1")[0]
+    referred = [i for (i,) in rows(url, "SELECT id FROM accounts_user WHERE referred_by_id = :u",
+                                   u=referrer)]
+    orders = [i for (i,) in rows(url, "SELECT id FROM orders_order WHERE user_id = :u",
+                                 u=referrer)]
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        deleted = delete_rows(conn, metadata.tables["accounts_user"], [referrer],
+                              now=1_800_000_000_000_000)
+    engine.dispose()
+    assert deleted["accounts_user"] == 1 and deleted["orders_order"] == len(orders)
+    assert deleted["loyalty_loyaltyaccount"] == 1
+    for table, column in (("orders_order", "user_id"), ("payments_payment", "user_id"),
+                          ("loyalty_loyaltyaccount", "user_id"),
+                          ("referrals_referral", "referrer_id")):
+        assert rows(url, f"SELECT COUNT(*) FROM {table} WHERE {column} = :u",
+                    u=referrer)[0][0] == 0
+    assert rows(url, "SELECT COUNT(*) FROM orders_orderitem WHERE order_id IN "
+                     f"({','.join(map(str, orders))})")[0][0] == 0
+    for user in referred:  # still there, no longer pointing at the erased customer
+        (ref, updated), = rows(url, "SELECT referred_by_id, updated_at FROM accounts_user "
+                                    "WHERE id = :u", u=user)
+        assert ref is None and updated.startswith("2027-01-15")
+    assert check_invariants(url) == []
+
+
+def test_protect_blocks_a_delete(generated, tmp_path):
+    path = tmp_path / "protect.db"
+    shutil.copy2(generated, path)
+    engine = sa.create_engine(url_of(path))
+    with pytest.raises(seeds.SourceError, match="protects"):
+        with engine.begin() as conn:
+            delete_rows(conn, metadata.tables["menu_meal"], [1], now=0)
+    engine.dispose()
+    assert rows(url_of(path), "SELECT COUNT(*) FROM menu_meal WHERE id = 1")[0][0] == 1
