@@ -72,6 +72,18 @@ def run_generate(url: str, customers: int, days: int, seed: int, start: str) -> 
     return {"wall_s": round(wall, 2), "peak_rss_mib": round(usage.ru_maxrss / 1024, 1)}
 
 
+def code_version() -> str:
+    """The commit measured, with '+dirty' if seeds/ or models/ differ from it."""
+
+    def git(*args: str) -> str:
+        return subprocess.run(
+            ["git", *args], cwd=ROOT, capture_output=True, text=True
+        ).stdout.strip()
+
+    dirty = git("status", "--porcelain", "--", "seeds", "models", "pipelines/cli.py")
+    return git("rev-parse", "--short", "HEAD") + ("+dirty" if dirty else "")
+
+
 def count_rows(url: str) -> dict[str, int]:
     engine = sa.create_engine(url)
     try:
@@ -163,6 +175,8 @@ def main(argv: list[str] | None = None) -> int:
         flush=True,
     )
     print(HEADER, flush=True)
+    version = code_version()
+    print(f"# code {version}", flush=True)
     results = []
     for backend in args.backends:
         with BACKENDS[backend]() as target:
@@ -177,6 +191,7 @@ def main(argv: list[str] | None = None) -> int:
                     "bytes": size(),
                     "tables": rows,
                     "seed": args.seed,
+                    "code": version,
                     "start": args.start,
                     "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
                 }
