@@ -1,0 +1,34 @@
+{#
+    materialized='table_macro': the model's SQL becomes a DuckDB table macro
+    `<schema>.<model>(<parameters>)`, a parameterized view that analysts call in plain
+    SQL (`select * from marts.loyalty_calculate(date '2026-01-01', date '2026-01-31')`).
+    dbt creates it after the models it refs (DuckDB binds a macro's tables at creation)
+    and replaces it on every run, so it is idempotent. Parameters come from
+    config(parameters=[...]); `name := default` makes one optional.
+
+    Inside the model, a parameter is written {{ table_macro_arg('name') }}: it renders
+    as the bare parameter name, except in a dbt unit test, which passes literal values
+    through the var `table_macro_args` so the macro's SQL can be tested like a model.
+#}
+{% materialization table_macro, adapter='duckdb' %}
+    {%- set parameters = config.get('parameters', []) -%}
+    {{ run_hooks(pre_hooks) }}
+    {% call statement('main') -%}
+        create or replace macro {{ this.schema }}.{{ this.identifier }}({{ parameters | join(', ') }}) as table
+        {{ sql }}
+    {%- endcall %}
+    {{ adapter.commit() }}
+    {{ run_hooks(post_hooks) }}
+    {{ return({'relations': []}) }}
+{% endmaterialization %}
+
+{% materialization table_macro, default %}
+    {{ exceptions.raise_compiler_error(
+        "table_macro is implemented for DuckDB only; on " ~ adapter.type()
+        ~ " create " ~ this.identifier ~ " as a set-returning function or a view") }}
+{% endmaterialization %}
+
+{% macro table_macro_arg(name) -%}
+    {%- set given = var('table_macro_args', {}) -%}
+    {%- if name in given -%}({{ given[name] }}){%- else -%}{{ name }}{%- endif -%}
+{%- endmacro %}
