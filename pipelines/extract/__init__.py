@@ -18,7 +18,9 @@ Pure code, no Dagster (the assets in `pipelines.defs.raw` wrap it). The design, 
 - **Deletes**: primary keys only are streamed from the source and anti-joined with raw
   (every run by default, or on a cadence); missing keys are deleted from raw and kept in
   the audit trail `raw._deleted_rows` (table, id, key, time noticed, run id), because a
-  hard delete otherwise leaves no evidence anywhere (see `warehouse`).
+  hard delete otherwise leaves no evidence anywhere (see `warehouse`). Keys the source
+  has and raw lacks (rows the cursor could not see: committed after the lookback, or a
+  ledger id committed after a higher one) are fetched by key: "backfilled".
 - **Drift**: new columns are added, safe widenings applied, dropped columns kept (NULL
   from then on, with a warning); an incompatible type change fails that table only, with
   a message naming table, column, old and new type.

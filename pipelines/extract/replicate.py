@@ -17,7 +17,10 @@ Per table, in ONE DuckDB transaction:
 4. Hard deletes: stream the source's primary keys (keys only) into a temporary table and
    delete from raw every key the source no longer has, recording each in
    `raw._deleted_rows`. Runs every run by default, or on a cadence
-   (`delete_check_every`); a full refresh always does it.
+   (`delete_check_every`); a full refresh always does it. The same key set also shows
+   the opposite: source keys raw lacks although the cursor window passed them (a row
+   committed later than the lookback allows, a ledger id committed after a higher one).
+   Those rows are fetched by key (`pk IN (…)`, bound) and inserted: "backfilled".
 5. Write `raw._sync_state` (watermark = the highest cursor value read, counts), COMMIT.
 
 A crash anywhere before COMMIT rolls everything back: raw, the audit trail and the
@@ -71,6 +74,8 @@ class TableResult:
     watermark: str | None
     duration_s: float
     delete_checked: bool
+    #: Rows the cursor missed but key reconciliation found (counted in rows_inserted too).
+    rows_backfilled: int = 0
     columns_added: tuple[str, ...] = ()
     columns_dropped: tuple[str, ...] = ()
     columns_widened: tuple[str, ...] = ()
@@ -191,7 +196,7 @@ def extract_table(
         finally:
             _unregister(con, src)
 
-        inserted = updated = deleted = 0
+        inserted = updated = deleted = backfilled = 0
         high = None
         if empty:
             inserted = rows_read
@@ -254,6 +259,8 @@ def extract_table(
                 finally:
                     _unregister(con, src)
                 deleted = _record_deletes(con, plan, target, keys, run_id, now)
+                backfilled = _backfill(con, session, plan, target, keys, options, stream_errors)
+                inserted += backfilled
                 wh.run(con, f"DROP TABLE {keys}")
 
         watermark_ts = state.watermark_ts if state and not full else None
@@ -311,6 +318,7 @@ def extract_table(
         watermark=watermark,
         duration_s=time.perf_counter() - started,
         delete_checked=check_deletes,
+        rows_backfilled=backfilled,
         columns_added=drift.added,
         columns_dropped=drift.dropped,
         columns_widened=tuple(c for c, _, _ in drift.widened),
@@ -331,6 +339,52 @@ def _prev(con: duckdb.DuckDBPyConnection, table: str, column: str):
         con, f"SELECT {column} FROM {wh.RAW}.{wh.SYNC_STATE} WHERE table_name = ?", [table]
     )
     return rows[0][0] if rows else None
+
+
+#: Keys per `IN (…)` query when fetching rows the cursor missed.
+BACKFILL_CHUNK = 500
+
+
+def _backfill(
+    con, session: ReadSession, plan: TablePlan, target: str, keys: str, options, errors
+) -> int:
+    """Fetch the source rows whose keys raw lacks although the cursor window passed them.
+
+    A row the cursor cannot see: committed later than the lookback allows (its
+    `updated_at` already below the window) or, in a ledger, an id below the watermark
+    committed after a higher one. Key reconciliation finds them; this copies them.
+    """
+    pk = plan.primary_key
+    if len(pk) != 1 or plan.column(pk[0]).kind != "integer":
+        return 0
+    missing = [
+        r[0]
+        for r in wh.run(
+            con,
+            f"SELECT k.{quote(pk[0])} FROM {keys} k ANTI JOIN {target} r "
+            f"ON {_join('k', 'r', pk)} ORDER BY 1",
+        )
+    ]
+    if not missing:
+        return 0
+    log.warning("raw.%s: %d rows the cursor missed, copied by key", plan.name, len(missing))
+    src = "__extract_backfill"
+    for i in range(0, len(missing), BACKFILL_CHUNK):
+        reader = prefetch(
+            session.rows(plan, keys=missing[i : i + BACKFILL_CHUNK]),
+            depth=options.queue_depth,
+            errors=errors,
+        )
+        con.register(src, reader)
+        try:
+            wh.run(
+                con,
+                f"INSERT INTO {target} ({quoted(plan.column_names)}) "
+                f"{_select_typed(plan, plan.column_names, reader, src)}",
+            )
+        finally:
+            _unregister(con, src)
+    return len(missing)
 
 
 def _record_deletes(con, plan: TablePlan, target: str, keys: str, run_id: str, now) -> int:

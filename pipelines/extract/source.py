@@ -205,11 +205,22 @@ class ReadSession:
         self._cursors.append(cur)
         cur.execute(sql, params)
 
-    def rows(self, plan: TablePlan, since: object | None = None) -> pa.RecordBatchReader:
+    def rows(
+        self, plan: TablePlan, since: object | None = None, keys: list | None = None
+    ) -> pa.RecordBatchReader:
+        """The table's rows: all, above the cursor `since`, or those with primary `keys`."""
         raise NotImplementedError
 
     def keys(self, plan: TablePlan) -> pa.RecordBatchReader:
         raise NotImplementedError
+
+
+def row_condition(plan: TablePlan, since: object | None, keys: list | None, table: sa.Table):
+    """The cursor condition, or `pk IN (:keys)` (an expanding bound parameter)."""
+    if keys is None:
+        return cursor_condition(plan, since, table)
+    (pk,) = plan.primary_key
+    return table.c[pk].in_(sa.bindparam("keys", list(keys), expanding=True))
 
 
 def cursor_condition(plan: TablePlan, since: object | None, table: sa.Table):
@@ -278,7 +289,9 @@ class _SqliteSession(ReadSession):
         ).select_from(table)
         if where is not None:
             body = body.where(where)
-        compiled = sa.union_all(hint, body).compile(dialect=self.source.engine.dialect)
+        compiled = sa.union_all(hint, body).compile(
+            dialect=self.source.engine.dialect, compile_kwargs={"render_postcompile": True}
+        )
         params = tuple(compiled.params[k] for k in (compiled.positiontup or ()))
         cur = self.conn.cursor()
         self._cursors.append(cur)
@@ -289,10 +302,12 @@ class _SqliteSession(ReadSession):
         reader = cur.fetch_record_batch()
         return _sqlite_batches(reader, {n for n, k in columns if k == TIMESTAMP})
 
-    def rows(self, plan: TablePlan, since: object | None = None) -> pa.RecordBatchReader:
+    def rows(
+        self, plan: TablePlan, since: object | None = None, keys: list | None = None
+    ) -> pa.RecordBatchReader:
         table = plan.table
         cols = [(c.name, c.kind) for c in plan.columns]
-        return self._stream(cols, table, cursor_condition(plan, since, table))
+        return self._stream(cols, table, row_condition(plan, since, keys, table))
 
     def keys(self, plan: TablePlan) -> pa.RecordBatchReader:
         cols = [(k, plan.column(k).kind) for k in plan.primary_key]
@@ -383,9 +398,11 @@ class _PostgresSession(ReadSession):
                 out.append(col)
         return out
 
-    def rows(self, plan: TablePlan, since: object | None = None) -> pa.RecordBatchReader:
+    def rows(
+        self, plan: TablePlan, since: object | None = None, keys: list | None = None
+    ) -> pa.RecordBatchReader:
         q = sa.select(*self._select_columns(plan, plan.column_names)).select_from(plan.table)
-        cond = cursor_condition(plan, since, plan.table)
+        cond = row_condition(plan, since, keys, plan.table)
         if cond is not None:
             q = q.where(cond)
         return self._stream(q)
@@ -431,9 +448,11 @@ class _SqlAlchemySession(ReadSession):
 
         return pa.RecordBatchReader.from_batches(schema, batches())
 
-    def rows(self, plan: TablePlan, since: object | None = None) -> pa.RecordBatchReader:
+    def rows(
+        self, plan: TablePlan, since: object | None = None, keys: list | None = None
+    ) -> pa.RecordBatchReader:
         q = sa.select(*[plan.table.c[n] for n in plan.column_names])
-        cond = cursor_condition(plan, since, plan.table)
+        cond = row_condition(plan, since, keys, plan.table)
         if cond is not None:
             q = q.where(cond)
         return self._stream(plan, plan.column_names, q)

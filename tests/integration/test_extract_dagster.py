@@ -35,7 +35,7 @@ def materializations(result) -> dict:
 def test_assets_checks_and_metadata(source, tmp_path):
     warehouse = str(tmp_path / "w.duckdb")
     defs = defs_for(source.url, warehouse)
-    assets_def = defs.resolve_asset_graph().assets_defs[0]
+    assets_def = defs.resolve_asset_graph().assets_def_for_key(asset_key("orders_order"))
     assert sorted(k.path[-1] for k in assets_def.keys) == sorted(TABLES)
     spec = next(s for s in assets_def.specs if s.key == asset_key("orders_order"))
     assert spec.group_name == "raw"

@@ -137,3 +137,21 @@ def test_incompatible_type_change_names_table_column_types(source, tmp_path):
         ("1.25",)
     ]
     con.close()
+
+
+def test_rows_the_cursor_cannot_see_are_backfilled_by_key(source, tmp_path):
+    warehouse = str(tmp_path / "w.duckdb")
+    insert = sa.text(
+        "INSERT INTO payments_refund (id, payment_id, amount, reason, created_at) "
+        "VALUES (:i, 1, 1.10, 'gap', now())"
+    )
+    with source.engine.begin() as conn:
+        conn.execute(insert, {"i": 100})
+    assert extract_all(source.url, warehouse).ok
+    with source.engine.begin() as conn:  # a lower id committing after a higher one
+        conn.execute(insert, {"i": 50})
+    report = extract_all(source.url, warehouse)
+    refund = report.results["payments_refund"]
+    assert (refund.rows_read, refund.rows_backfilled, refund.row_count) == (0, 1, 14)
+    assert refund.watermark == "100"
+    assert_equal(source.url, warehouse)

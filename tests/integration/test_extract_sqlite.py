@@ -345,3 +345,29 @@ def test_drift_widening_is_followed(tmp_path, warehouse):
         (Decimal("123456789012.34"),),
     ]
     con.close()
+
+
+def test_rows_the_cursor_cannot_see_are_backfilled_by_key(source, warehouse):
+    assert extract_all(source.url, warehouse).ok
+    db = sqlite3.connect(source.url.removeprefix("sqlite:///"))
+    # A refund committed after a higher id was already copied (sequence order ≠ commit
+    # order), and an order whose updated_at is older than watermark − lookback.
+    db.execute("INSERT INTO payments_refund VALUES (40, 1, 3.5, 'late', '2026-01-01 09:00:00')")
+    db.commit()
+    assert extract_all(source.url, warehouse, tables=["payments_refund"]).ok
+    db.execute("INSERT INTO payments_refund VALUES (30, 1, 2.25, 'later', '2026-01-01 09:00:00')")
+    db.execute(
+        "INSERT INTO orders_order SELECT 500, website_id, user_id, status, channel, subtotal, "
+        "discount_amount, discount_type, delivery_fee, total, payment_method, payment_status, "
+        "campaign_id, loyalty_points_used, '2025-12-01 00:00:00', '2025-12-01 00:00:00', "
+        "delivered_at, cancelled_at FROM orders_order WHERE id = 1"
+    )
+    db.commit()
+    db.close()
+    report = extract_all(source.url, warehouse)
+    assert report.ok, report.errors
+    assert report.results["payments_refund"].rows_backfilled == 1
+    assert report.results["orders_order"].rows_backfilled == 1
+    assert counts(report)["orders_order"] == (1, 0, 0, 121)
+    assert report.results["payments_refund"].watermark == "40"
+    assert_equal(source.url, warehouse)

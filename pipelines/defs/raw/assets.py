@@ -107,6 +107,7 @@ def _metadata(result: TableResult, source_url: str) -> dict:
         "rows_inserted": dg.MetadataValue.int(result.rows_inserted),
         "rows_updated": dg.MetadataValue.int(result.rows_updated),
         "rows_deleted": dg.MetadataValue.int(result.rows_deleted),
+        "rows_backfilled": dg.MetadataValue.int(result.rows_backfilled),
         "watermark": dg.MetadataValue.text(result.watermark or ""),
         "mode": dg.MetadataValue.text(result.mode),
         "full_refresh": dg.MetadataValue.bool(result.full_refresh),
