@@ -79,6 +79,27 @@ def _date(text: str):
         raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
 
 
+def _cmd_loyalty_analytics(args: argparse.Namespace) -> int:
+    """Request 003's `calculate` as JSON: one object with --website, else a list."""
+    from pipelines import loyalty_analytics
+
+    if args.date_from > args.date_to:
+        print("mealytics: error: --from is after --to", file=sys.stderr)
+        return 2
+    try:
+        rows = loyalty_analytics.calculate(
+            args.warehouse or settings.warehouse_path(), args.date_from, args.date_to, args.website
+        )
+    except loyalty_analytics.LoyaltyAnalyticsError as exc:
+        print(f"mealytics: error: {exc}", file=sys.stderr)
+        return 1
+    if args.website is not None and not rows:
+        print(f"mealytics: error: website {args.website} has no loyalty data", file=sys.stderr)
+        return 1
+    print(loyalty_analytics.to_json(rows[0] if args.website is not None else rows))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="mealytics", description=__doc__)
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
@@ -114,6 +135,14 @@ def build_parser() -> argparse.ArgumentParser:
     advance.add_argument("--days", type=_positive_int, default=1)
     advance.add_argument("--url", help="SQLAlchemy URL (default: MEALYTICS_SOURCE_URL)")
     advance.set_defaults(func=_cmd_source_advance)
+    loyalty = commands.add_parser(
+        "loyalty-analytics", help="request 003's loyalty `calculate` for a date window, as JSON"
+    )
+    loyalty.add_argument("--from", dest="date_from", type=_date, required=True, help="YYYY-MM-DD")
+    loyalty.add_argument("--to", dest="date_to", type=_date, required=True, help="YYYY-MM-DD")
+    loyalty.add_argument("--website", type=_positive_int, default=None, help="one website's id")
+    loyalty.add_argument("--warehouse", help="DuckDB file (default: MEALYTICS_WAREHOUSE)")
+    loyalty.set_defaults(func=_cmd_loyalty_analytics)
     return parser
 
 
