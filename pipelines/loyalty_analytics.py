@@ -114,7 +114,10 @@ def to_json(value: Any, indent: int = 2, _level: int = 0) -> str:
     if isinstance(value, dict):
         if not value:
             return "{}"
-        items = (f"{inner}{json.dumps(str(k))}: {to_json(v, indent, _level + 1)}" for k, v in value.items())
+        items = (
+            f"{inner}{json.dumps(str(k))}: {to_json(v, indent, _level + 1)}"
+            for k, v in value.items()
+        )
         return "{\n" + ",\n".join(items) + f"\n{pad}}}"
     if isinstance(value, list):
         if not value:

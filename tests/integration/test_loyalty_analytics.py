@@ -33,10 +33,20 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     root = tmp_path_factory.mktemp("loyalty")
     source = root / "source.db"
     warehouse = root / "warehouse.duckdb"
-    seeds.generate(f"sqlite:///{source}", customers=400, days=60, seed=7, start=START, progress=False)
+    seeds.generate(
+        f"sqlite:///{source}", customers=400, days=60, seed=7, start=START, progress=False
+    )
     report = extract_all(f"sqlite:///{source}", str(warehouse))
     assert report.ok, report.errors
-    result = run_dbt(warehouse, "build", "--select", "+loyalty_calculate", "--indirect-selection", "cautious", as_of=AS_OF)
+    result = run_dbt(
+        warehouse,
+        "build",
+        "--select",
+        "+loyalty_calculate",
+        "--indirect-selection",
+        "cautious",
+        as_of=AS_OF,
+    )
     assert result.returncode == 0, result.stdout[-4000:]
     return source, warehouse
 
@@ -45,7 +55,9 @@ def _rounded(numerator: int, denominator: int) -> float | None:
     """numerator / denominator to 2 decimals, half away from zero; None for 0."""
     if not denominator:
         return None
-    return float((Decimal(numerator) / Decimal(denominator)).quantize(Decimal("0.01"), ROUND_HALF_UP))
+    return float(
+        (Decimal(numerator) / Decimal(denominator)).quantize(Decimal("0.01"), ROUND_HALF_UP)
+    )
 
 
 def _expected(source: Path, date_from: str, date_to: str) -> list[dict]:
@@ -54,10 +66,13 @@ def _expected(source: Path, date_from: str, date_to: str) -> list[dict]:
         websites = pd.read_sql("select id, timezone from accounts_website", con)
         accounts = pd.read_sql("select id, website_id from loyalty_loyaltyaccount", con)
         ledger = pd.read_sql(
-            "select account_id, points, transaction_type, created_at from loyalty_loyaltytransaction", con
+            "select account_id, points, transaction_type, created_at"
+            " from loyalty_loyaltytransaction",
+            con,
         )
         redemptions = pd.read_sql(
-            "select account_id, item_id, points_spent, status, created_at from loyalty_redemption", con
+            "select account_id, item_id, points_spent, status, created_at from loyalty_redemption",
+            con,
         )
         items = pd.read_sql("select id, name from loyalty_redemptionitem", con)
     zones = dict(zip(websites.id, websites.timezone, strict=True))
@@ -72,7 +87,10 @@ def _expected(source: Path, date_from: str, date_to: str) -> list[dict]:
         )
 
     ledger["website"], ledger["day"] = ledger.account_id.map(site_of), local_dates(ledger)
-    redemptions["website"], redemptions["day"] = redemptions.account_id.map(site_of), local_dates(redemptions)
+    redemptions["website"], redemptions["day"] = (
+        redemptions.account_id.map(site_of),
+        local_dates(redemptions),
+    )
     ledger = ledger[ledger.day <= AS_OF]
     completed = redemptions[(redemptions.status == "completed") & (redemptions.day <= AS_OF)]
 
@@ -89,38 +107,46 @@ def _expected(source: Path, date_from: str, date_to: str) -> list[dict]:
             earned = lifetime.get(account, 0)
             tiers[next(tier for floor, tier in THRESHOLDS if earned >= floor)] += 1
         spent = completed[
-            (completed.website == website) & (completed.day >= date_from) & (completed.day <= date_to)
+            (completed.website == website)
+            & (completed.day >= date_from)
+            & (completed.day <= date_to)
         ]
         counts = spent.groupby("item_id").size()
         top = min(counts.index, key=lambda item: (-counts[item], item)) if len(counts) else None
         redeemers = spent.account_id.nunique()
         balance = int(balances.sum())
-        answers.append({
-            "website": int(website),
-            "date_from": date_from,
-            "date_to": date_to,
-            "total_active_clients": len(active),
-            "total_points_issued": int(window[window.points > 0].points.sum()),
-            "total_points_redeemed": int(-window[window.transaction_type == "redeem"].points.sum()),
-            "total_points_balance": balance,
-            "total_redemptions": len(spent),
-            "total_redemption_value": int(spent.points_spent.sum()),
-            "most_popular_item": None if top is None else int(top),
-            "most_popular_item_name": None if top is None else items.set_index("id").name[top],
-            "bronze_count": tiers["bronze"],
-            "silver_count": tiers["silver"],
-            "gold_count": tiers["gold"],
-            "platinum_count": tiers["platinum"],
-            "active_redemptions_ratio": _rounded(100 * redeemers, len(active)),
-            "average_points_per_client": _rounded(balance, len(active)),
-        })
+        answers.append(
+            {
+                "website": int(website),
+                "date_from": date_from,
+                "date_to": date_to,
+                "total_active_clients": len(active),
+                "total_points_issued": int(window[window.points > 0].points.sum()),
+                "total_points_redeemed": int(
+                    -window[window.transaction_type == "redeem"].points.sum()
+                ),
+                "total_points_balance": balance,
+                "total_redemptions": len(spent),
+                "total_redemption_value": int(spent.points_spent.sum()),
+                "most_popular_item": None if top is None else int(top),
+                "most_popular_item_name": None if top is None else items.set_index("id").name[top],
+                "bronze_count": tiers["bronze"],
+                "silver_count": tiers["silver"],
+                "gold_count": tiers["gold"],
+                "platinum_count": tiers["platinum"],
+                "active_redemptions_ratio": _rounded(100 * redeemers, len(active)),
+                "average_points_per_client": _rounded(balance, len(active)),
+            }
+        )
     return answers
 
 
 @pytest.mark.parametrize(("date_from", "date_to"), WINDOWS)
 def test_cli_json_matches_the_source_ledger(built, capsys, date_from: str, date_to: str) -> None:
     source, warehouse = built
-    code = cli.main(["loyalty-analytics", "--from", date_from, "--to", date_to, "--warehouse", str(warehouse)])
+    code = cli.main(
+        ["loyalty-analytics", "--from", date_from, "--to", date_to, "--warehouse", str(warehouse)]
+    )
     output = capsys.readouterr().out
     assert code == 0
     got = json.loads(output)
@@ -134,10 +160,19 @@ def test_cli_json_matches_the_source_ledger(built, capsys, date_from: str, date_
 
 def test_one_website_is_one_object_with_two_decimal_ratios(built, capsys) -> None:
     _, warehouse = built
-    code = cli.main([
-        "loyalty-analytics", "--from", "2026-01-01", "--to", AS_OF, "--website", "1",
-        "--warehouse", str(warehouse),
-    ])
+    code = cli.main(
+        [
+            "loyalty-analytics",
+            "--from",
+            "2026-01-01",
+            "--to",
+            AS_OF,
+            "--website",
+            "1",
+            "--warehouse",
+            str(warehouse),
+        ]
+    )
     output = capsys.readouterr().out
     assert code == 0
     row = json.loads(output)
@@ -147,16 +182,34 @@ def test_one_website_is_one_object_with_two_decimal_ratios(built, capsys) -> Non
 
 
 def test_missing_warehouse_or_marts_is_one_line_and_exit_1(tmp_path: Path, capsys) -> None:
-    code = cli.main(["loyalty-analytics", "--from", "2026-01-01", "--to", "2026-01-31",
-                     "--warehouse", str(tmp_path / "missing.duckdb")])
+    code = cli.main(
+        [
+            "loyalty-analytics",
+            "--from",
+            "2026-01-01",
+            "--to",
+            "2026-01-31",
+            "--warehouse",
+            str(tmp_path / "missing.duckdb"),
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 1
     assert err.count("\n") == 1 and "no warehouse" in err
 
     empty = tmp_path / "empty.duckdb"
     duckdb.connect(str(empty)).close()
-    code = cli.main(["loyalty-analytics", "--from", "2026-01-01", "--to", "2026-01-31",
-                     "--warehouse", str(empty)])
+    code = cli.main(
+        [
+            "loyalty-analytics",
+            "--from",
+            "2026-01-01",
+            "--to",
+            "2026-01-31",
+            "--warehouse",
+            str(empty),
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 1
     assert err.count("\n") == 1 and "loyalty_calculate" in err
