@@ -1,5 +1,6 @@
 """The whole batch path on a small generated business: demo generator → SQLite source →
-extractor → DuckDB raw → `dbt build`. The marts must agree with figures computed straight
+extractor → two more simulated days (updates, cancellations, hard deletes) → incremental
+extraction → DuckDB raw → `dbt build`. The marts must agree with figures computed straight
 from the operational database (pandas on the SQLite rows), and every dbt test must pass
 (the singular reconciliation tests included).
 """
@@ -21,7 +22,7 @@ from pipelines.extract import extract_all
 
 START = dt.date(2026, 1, 1)
 DAYS = 45
-AS_OF = START + dt.timedelta(days=DAYS - 2)
+AS_OF = START + dt.timedelta(days=DAYS + 1)  # the last simulated day
 
 
 @pytest.fixture(scope="module")
@@ -30,6 +31,9 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     source, warehouse = root / "operational.db", root / "warehouse.duckdb"
     seeds.generate(f"sqlite:///{source}", customers=300, days=DAYS, seed=7, start=START,
                    progress=False)
+    report = extract_all(f"sqlite:///{source}", str(warehouse))
+    assert not report.errors
+    seeds.advance(f"sqlite:///{source}", days=2, progress=False)
     report = extract_all(f"sqlite:///{source}", str(warehouse))
     assert not report.errors
     result = run_dbt(warehouse, "build", as_of=AS_OF.isoformat())
