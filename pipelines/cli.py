@@ -67,7 +67,43 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         seeds.generate(url, progress=not args.quiet)
     else:
         print(f"The demo source {settings.mask_url(url)} exists; leaving it as it is.")
-    return 0
+    return _cmd_run(args)
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    """Materialize every asset once through Dagster; exit 1 on any failure."""
+    import datetime as dt
+    import os
+
+    from rich.console import Console
+
+    from pipelines import run
+
+    as_of = getattr(args, "as_of", None) or os.environ.get("MEALYTICS_AS_OF") or None
+    try:
+        from pipelines.dbt_args import parse_as_of
+
+        as_of = parse_as_of(as_of)
+    except ValueError as exc:
+        print(f"mealytics: error: MEALYTICS_AS_OF: {exc}", file=sys.stderr)
+        return 2
+    console = Console(stderr=False)
+    console.print(
+        f"Running every asset: {settings.mask_url(settings.source_url())} → "
+        f"{settings.warehouse_path()}"
+        + (" (full refresh)" if getattr(args, "full_refresh", False) else "")
+        + (f", as of {as_of}" if as_of else "")
+    )
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
+    report = run.execute(
+        full_refresh=getattr(args, "full_refresh", False),
+        as_of=as_of,
+        console=console,
+        progress=not args.quiet,
+        log_path=settings.warehouse_path().resolve().parent / "logs" / f"run-{stamp}.log",
+    )
+    run.print_summary(report, console)
+    return report.exit_code
 
 
 def _date(text: str):
@@ -107,6 +143,22 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser("demo", help="generate the demo source if missing, then run")
     demo.set_defaults(func=_cmd_demo)
+
+    run = commands.add_parser(
+        "run", help="materialize every asset once through Dagster, as the schedule does"
+    )
+    run.add_argument(
+        "--full-refresh",
+        action="store_true",
+        help="re-extract every table and rebuild every dbt model from scratch",
+    )
+    run.add_argument(
+        "--as-of",
+        type=_date,
+        default=None,
+        help="the marts' as_of date, YYYY-MM-DD (default: MEALYTICS_AS_OF, else yesterday)",
+    )
+    run.set_defaults(func=_cmd_run)
 
     source = commands.add_parser("source", help="the operational database: generate, advance")
     source_commands = source.add_subparsers(dest="source_command", required=True)

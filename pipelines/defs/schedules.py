@@ -27,7 +27,7 @@ def all_assets_job() -> UnresolvedAssetJobDefinition:
     """Every asset with its checks: source → raw → staging → intermediate → marts."""
     return dg.define_asset_job(
         ALL_ASSETS_JOB,
-        selection=dg.AssetSelection.all(include_sources=False),
+        selection=dg.AssetSelection.all(),
         description="Extract every source table into raw, then dbt build, with all checks.",
         tags={"mealytics/writes": "warehouse"},
     )

@@ -28,11 +28,24 @@ def failure_report(
     return "\n".join(lines)
 
 
-def _error_message(event: dg.DagsterEvent) -> str:
+#: Dagster's wrappers around the error a step raised: the report names the error itself.
+_WRAPPERS = {"DagsterExecutionStepExecutionError", "DagsterUserCodeExecutionError"}
+
+
+def error_text(error) -> str:
+    """'Class: message' of the error a step raised (a `SerializableErrorInfo`), unwrapped."""
+    while error.cls_name in _WRAPPERS and (error.cause or error.context):
+        error = error.cause or error.context
+    message = (error.message or "").strip()
+    if error.cls_name and not message.startswith(error.cls_name):
+        return f"{error.cls_name}: {message}"
+    return message
+
+
+def step_error(event: dg.DagsterEvent) -> str:
+    """The error of a STEP_FAILURE event, as `error_text` words it."""
     error = getattr(event.event_specific_data, "error", None)
-    if error is None:
-        return event.message or ""
-    return f"{error.cls_name}: {error.message}" if error.cls_name else error.message
+    return error_text(error) if error is not None else (event.message or "")
 
 
 @dg.run_failure_sensor(
@@ -44,7 +57,7 @@ def report_run_failures(context: dg.RunFailureSensorContext) -> None:
     report = failure_report(
         job_name=context.dagster_run.job_name,
         run_id=context.dagster_run.run_id,
-        steps=[(e.step_key or "?", _error_message(e)) for e in context.get_step_failure_events()],
+        steps=[(e.step_key or "?", step_error(e)) for e in context.get_step_failure_events()],
         run_error=context.failure_event.message,
     )
     context.log.error(report)

@@ -8,6 +8,7 @@ become asset checks (dagster-dbt's default), unit tests run inside `dbt build`.
 
 import contextlib
 import os
+import subprocess
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -76,6 +77,16 @@ def _environ(**values: str) -> Iterator[None]:
                 os.environ[name] = value
 
 
+def _stop(process: subprocess.Popen, timeout_s: float = 30) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
 def dbt_resource(project: DbtProject) -> DbtCliResource:
     """The dbt CLI for `project`, with the venv's dbt executable."""
     return DbtCliResource(project_dir=project, dbt_executable=dbt_executable())
@@ -106,6 +117,11 @@ def build_dbt_assets(project: DbtProject) -> dg.AssetsDefinition:
         # file the `warehouse` resource names, absolute because dbt runs in dbt_project/.
         with _environ(MEALYTICS_WAREHOUSE=str(Path(warehouse.path).resolve())):
             invocation = dbt.cli(args, context=context)
-        yield from invocation.stream()
+        try:
+            yield from invocation.stream()
+        except BaseException:
+            # dbt must not outlive a failed step: it would keep the warehouse's write lock.
+            _stop(invocation.process)
+            raise
 
     return dbt_models

@@ -66,7 +66,8 @@ def _parse(project: DbtProject) -> None:
     )
     if done.returncode != 0:
         raise RuntimeError(
-            f"dbt parse failed in {project.project_dir}:\n{done.stdout[-4000:]}{done.stderr[-2000:]}"
+            f"dbt parse failed in {project.project_dir}:\n"
+            f"{done.stdout[-4000:]}{done.stderr[-2000:]}"
         )
 
 

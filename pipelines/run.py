@@ -1,0 +1,332 @@
+"""`mealytics run`: every asset and check once, through Dagster, as the schedule does.
+
+The run executes in this process (`execute_in_process` of the `all_assets` job) against the
+instance in `DAGSTER_HOME` (default `dagster_home/`, so `make dev` shows the run), or an
+ephemeral one. A listener on the run's events drives a live progress display; the closing
+summary lists rows per raw table, the marts built, the checks and the duration.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pipelines.dbt_args import parse_as_of
+
+if TYPE_CHECKING:
+    import dagster as dg
+    from rich.console import Console
+
+RAW_OP = "raw_tables"
+DBT_OP = "dbt_models"
+
+
+def run_config(
+    *, full_refresh: bool = False, as_of: str | dt.date | None = None, log_level: str = "CRITICAL"
+) -> dict[str, Any]:
+    """The run config of one run: full refresh reaches extraction and dbt, `as_of` dbt.
+
+    The console logger stays quiet: the progress display and the summary report the run,
+    and every event is in the Dagster instance (and failures' tracebacks in the log file).
+    """
+    date = parse_as_of(as_of)
+    return {
+        "ops": {
+            RAW_OP: {"config": {"full_refresh": full_refresh}},
+            DBT_OP: {
+                "config": {
+                    "full_refresh": full_refresh,
+                    "as_of": date.isoformat() if date else None,
+                }
+            },
+        },
+        "loggers": {"console": {"config": {"log_level": log_level}}},
+    }
+
+
+@dataclass
+class CheckOutcome:
+    asset: str
+    check: str
+    passed: bool
+    severity: str
+
+
+@dataclass
+class RunReport:
+    """What a run did, gathered from its events."""
+
+    run_id: str
+    success: bool = False
+    duration_s: float = 0.0
+    #: raw table → (rows in raw after the run, rows inserted, updated, deleted by the run)
+    raw: dict[str, tuple[int, int, int, int]] = field(default_factory=dict)
+    #: mart → rows (None for a table macro, or when the warehouse could not be read)
+    marts: dict[str, int | None] = field(default_factory=dict)
+    materialized: list[str] = field(default_factory=list)
+    checks: list[CheckOutcome] = field(default_factory=list)
+    #: (step, error) of each failed step
+    failures: list[tuple[str, str]] = field(default_factory=list)
+    run_error: str | None = None
+    log_path: Path | None = None
+
+    @property
+    def checks_failed(self) -> list[CheckOutcome]:
+        return [c for c in self.checks if not c.passed]
+
+    @property
+    def blocking_failures(self) -> list[CheckOutcome]:
+        """Failed checks of severity ERROR: they fail the command, WARN ones are reported."""
+        return [c for c in self.checks_failed if c.severity == "ERROR"]
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.success and not self.blocking_failures else 1
+
+
+def _key(asset_key) -> str:
+    return "/".join(asset_key.path)
+
+
+class _Tracker:
+    """Turns the run's event log entries into a RunReport and progress updates."""
+
+    def __init__(self, report: RunReport, progress=None) -> None:
+        self.report = report
+        self.progress = progress
+        self.planned_assets = 0
+        self.planned_checks = 0
+        self.tracebacks: list[str] = []
+        self.assets_task = (
+            progress.add_task("starting", total=None, label="assets") if progress else None
+        )
+        self.checks_task = progress.add_task("", total=None, label="checks") if progress else None
+
+    def _update(self, **fields) -> None:
+        if self.progress is not None:
+            self.progress.update(self.assets_task, **fields)
+
+    def __call__(self, entry) -> None:
+        from dagster import DagsterEventType as T
+
+        event = entry.dagster_event
+        if event is None:
+            return
+        kind = event.event_type
+        data = event.event_specific_data
+        if kind == T.ASSET_MATERIALIZATION_PLANNED:
+            self.planned_assets += 1
+            if self.progress:
+                self.progress.update(self.assets_task, total=self.planned_assets)
+        elif kind == T.ASSET_CHECK_EVALUATION_PLANNED:
+            self.planned_checks += 1
+            if self.progress:
+                self.progress.update(self.checks_task, total=self.planned_checks)
+        elif kind == T.STEP_START:
+            label = {RAW_OP: "extracting the source into raw", DBT_OP: "dbt build"}.get(
+                event.step_key, event.step_key
+            )
+            self._update(description=label)
+        elif kind == T.ASSET_MATERIALIZATION:
+            materialization = data.materialization
+            name = _key(materialization.asset_key)
+            self.report.materialized.append(name)
+            md = materialization.metadata
+            if materialization.asset_key.path[0] == "raw" and "dagster/row_count" in md:
+                self.report.raw[materialization.asset_key.path[-1]] = tuple(
+                    int(md[k].value) if k in md else 0
+                    for k in ("dagster/row_count", "rows_inserted", "rows_updated", "rows_deleted")
+                )
+            if self.progress:
+                self.progress.update(self.assets_task, advance=1, description=name)
+        elif kind == T.ASSET_CHECK_EVALUATION:
+            outcome = CheckOutcome(
+                asset=_key(data.asset_key),
+                check=data.check_name,
+                passed=bool(data.passed),
+                severity=data.severity.value if data.severity else "ERROR",
+            )
+            self.report.checks.append(outcome)
+            if self.progress:
+                self.progress.update(self.checks_task, advance=1)
+                if not outcome.passed:
+                    self.progress.console.print(
+                        f"[yellow]check failed ({outcome.severity}):[/] "
+                        f"{outcome.asset} {outcome.check}"
+                    )
+        elif kind == T.STEP_FAILURE:
+            from pipelines.defs.sensors import step_error
+
+            self.report.failures.append((event.step_key or "?", step_error(event).strip()))
+            error = getattr(data, "error", None)
+            if error is not None:
+                self.tracebacks.append(f"step {event.step_key}:\n{error.to_string()}")
+            if self.progress:
+                self.progress.console.print(f"[red]step failed:[/] {event.step_key}")
+        elif kind == T.RUN_FAILURE:
+            self.report.run_error = event.message
+
+
+def cli_instance() -> dg.DagsterInstance:
+    """The instance of `DAGSTER_HOME` (default `dagster_home/`) if configured, else ephemeral."""
+    import dagster as dg
+
+    home = Path(os.environ.get("DAGSTER_HOME") or "dagster_home").resolve()
+    if (home / "dagster.yaml").exists():
+        return dg.DagsterInstance.from_config(str(home))
+    return dg.DagsterInstance.ephemeral()
+
+
+def _mart_rows(warehouse: str, marts: list[str]) -> dict[str, int | None]:
+    import duckdb
+
+    rows: dict[str, int | None] = dict.fromkeys(marts)
+    try:
+        con = duckdb.connect(warehouse, read_only=True)
+    except duckdb.Error:
+        return rows
+    try:
+        # Only tables and views have rows; a mart can also be a table macro (a function).
+        relations = {
+            name
+            for (name,) in con.execute(
+                "select table_name from information_schema.tables where table_schema = 'marts'"
+            ).fetchall()
+        }
+        for mart in marts:
+            if mart in relations:
+                with contextlib.suppress(duckdb.Error):
+                    rows[mart] = con.execute(f'select count(*) from marts."{mart}"').fetchone()[0]
+    finally:
+        con.close()
+    return rows
+
+
+@contextlib.contextmanager
+def _stdout_to(path: Path | None) -> Iterator[None]:
+    """dbt's own console output (dagster-dbt echoes it) goes to the run's log file."""
+    if path is None:
+        yield
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", encoding="utf-8") as log, contextlib.redirect_stdout(log):
+        yield
+
+
+def execute(
+    *,
+    full_refresh: bool = False,
+    as_of: str | dt.date | None = None,
+    defs: dg.Definitions | None = None,
+    instance: dg.DagsterInstance | None = None,
+    console: Console | None = None,
+    progress: bool = True,
+    log_path: Path | None = None,
+) -> RunReport:
+    """Materialize every asset once and run every check; never raises for a failed step."""
+    from dagster._core.utils import make_new_run_id
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        SpinnerColumn,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    from pipelines.definitions import build_definitions
+    from pipelines.defs.schedules import ALL_ASSETS_JOB
+
+    began = time.perf_counter()
+    defs = defs if defs is not None else build_definitions()
+    job = defs.resolve_job_def(ALL_ASSETS_JOB)
+    instance = instance if instance is not None else cli_instance()
+    run_id = make_new_run_id()
+    report = RunReport(run_id=run_id, log_path=log_path)
+    config = run_config(full_refresh=full_refresh, as_of=as_of)
+
+    display = None
+    if progress and console is not None:
+        display = Progress(
+            SpinnerColumn(),
+            TextColumn("{task.fields[label]:<7}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TextColumn("[dim]{task.description}"),
+            console=console,
+            transient=True,
+        )
+    tracker = _Tracker(report, display)
+    instance.add_event_listener(run_id, tracker)
+    with display or contextlib.nullcontext(), _stdout_to(log_path):
+        result = job.execute_in_process(
+            run_config=config, instance=instance, run_id=run_id, raise_on_error=False
+        )
+    report.success = result.success
+    if log_path is not None and tracker.tracebacks:
+        with open(log_path, "a", encoding="utf-8") as log:
+            log.write("\n\n".join(["", *tracker.tracebacks]))
+    warehouse = defs.resources["warehouse"].path if defs.resources else None
+    marts = sorted(
+        name.split("/", 1)[1] for name in report.materialized if name.startswith("marts/")
+    )
+    if warehouse:
+        report.marts = _mart_rows(str(warehouse), marts)
+    report.duration_s = time.perf_counter() - began
+    return report
+
+
+def print_summary(report: RunReport, console: Console) -> None:
+    """The closing summary: raw rows, marts, checks, failures, duration."""
+    from rich.table import Table
+
+    from pipelines.defs.sensors import failure_report
+
+    if report.raw:
+        table = Table(title="raw tables", title_justify="left", box=None, pad_edge=False)
+        for column in ("table", "rows", "inserted", "updated", "deleted"):
+            table.add_column(column, justify="left" if column == "table" else "right")
+        for name, (rows, ins, upd, dele) in sorted(report.raw.items()):
+            table.add_row(name, f"{rows:,}", f"{ins:,}", f"{upd:,}", f"{dele:,}")
+        console.print(table)
+    if report.marts:
+        table = Table(title="marts built", title_justify="left", box=None, pad_edge=False)
+        table.add_column("mart")
+        table.add_column("rows", justify="right")
+        for name, rows in report.marts.items():
+            table.add_row(f"marts.{name}", "-" if rows is None else f"{rows:,}")
+        console.print(table)
+    failed = report.checks_failed
+    passed = len(report.checks) - len(failed)
+    console.print(
+        f"checks: [green]{passed} passed[/], "
+        + (f"[red]{len(failed)} failed[/]" if failed else "0 failed")
+    )
+    for check in failed:
+        console.print(f"  [red]✗[/] {check.asset} {check.check} ({check.severity})")
+    if report.failures or not report.success:
+        console.print(
+            failure_report(
+                job_name="all_assets",
+                run_id=report.run_id,
+                steps=report.failures,
+                run_error=report.run_error,
+            ),
+            style="red",
+            markup=False,
+            highlight=False,
+        )
+    status = "[green]succeeded[/]" if report.exit_code == 0 else "[red]failed[/]"
+    console.print(
+        f"run {report.run_id[:8]} {status}: {len(report.materialized)} assets materialized "
+        f"in {report.duration_s:.1f} s"
+    )
+    if report.log_path is not None:
+        console.print(f"[dim]dbt output: {report.log_path}[/]")
