@@ -435,15 +435,16 @@ def extract_all(
     source = Source(source) if isinstance(source, str) else source
     plans = source.plans(selection, tables=tables)
     report = ExtractReport()
-    con = wh.connect(warehouse)
-    try:
-        for plan in plans:
-            try:
-                with source.session() as session:
-                    report.results[plan.name] = extract_table(con, session, plan, options)
-            except Exception as exc:
-                log.exception("raw.%s failed: %s", plan.name, exc)
-                report.errors[plan.name] = exc
-    finally:
-        con.close()
+    with source.connected():
+        con = wh.connect(warehouse)
+        try:
+            for plan in plans:
+                try:
+                    with source.session() as session:
+                        report.results[plan.name] = extract_table(con, session, plan, options)
+                except Exception as exc:
+                    log.exception("raw.%s failed: %s", plan.name, exc)
+                    report.errors[plan.name] = exc
+        finally:
+            con.close()
     return report

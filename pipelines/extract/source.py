@@ -70,6 +70,7 @@ class Source:
             raise ValueError(f"unknown reader {reader!r}: 'auto', 'adbc' or 'sqlalchemy'")
         self.reader = reader
         self._engine: sa.Engine | None = None
+        self._shared = None  # an ADBC connection kept open by `connected()`
 
     @property
     def masked_url(self) -> str:
@@ -135,6 +136,44 @@ class Source:
             self._engine.dispose()
             self._engine = None
 
+    def _connect_adbc(self):
+        """A new ADBC connection (read-only), or `SourceUnavailableError`."""
+        if self.dialect == "sqlite":
+            import adbc_driver_sqlite.dbapi as adbc
+
+            target = f"file:{self.sqlite_path}?mode=ro"
+        else:
+            import adbc_driver_postgresql.dbapi as adbc
+
+            # libpq URIs decode %20, not '+': encode the query ourselves.
+            query = {k: v for k, v in self.url.query.items() if isinstance(v, str)}
+            query |= {"options": "-c default_transaction_read_only=on", "connect_timeout": "10"}
+            base = self.url.set(drivername="postgresql", query={})
+            target = (
+                base.render_as_string(hide_password=False) + "?" + urlencode(query, quote_via=quote)
+            )
+        try:
+            return adbc.connect(target, autocommit=True)
+        except Exception as exc:
+            raise SourceUnavailableError(f"source {self.masked_url} is unavailable: {exc}") from exc
+
+    @contextmanager
+    def connected(self) -> Iterator[Source]:
+        """Keep one connection open for the sessions inside (an ADBC PostgreSQL connect
+        costs ~0.1 s: it loads the server's type catalog)."""
+        if self.reader == "sqlalchemy" or self._shared is not None:
+            yield self
+            return
+        self._shared = self._connect_adbc()
+        try:
+            yield self
+        finally:
+            conn, self._shared = self._shared, None
+            try:
+                conn.close()
+            except Exception:
+                pass
+
     @contextmanager
     def session(self) -> Iterator[ReadSession]:
         """One read-only snapshot for a table's data and key queries."""
@@ -143,38 +182,20 @@ class Source:
                 with conn.begin():
                     yield _SqlAlchemySession(self, conn)
             return
-        if self.dialect == "sqlite":
-            import adbc_driver_sqlite.dbapi as adbc
-
-            try:
-                conn = adbc.connect(f"file:{self.sqlite_path}?mode=ro", autocommit=True)
-            except Exception as exc:
-                raise SourceUnavailableError(
-                    f"source {self.masked_url} is unavailable: {exc}"
-                ) from exc
-            session: ReadSession = _SqliteSession(self, conn)
-        else:
-            import adbc_driver_postgresql.dbapi as adbc
-
-            # libpq URIs decode %20, not '+': encode the query ourselves.
-            query = {k: v for k, v in self.url.query.items() if isinstance(v, str)}
-            query |= {"options": "-c default_transaction_read_only=on", "connect_timeout": "10"}
-            base = self.url.set(drivername="postgresql", query={})
-            uri = (
-                base.render_as_string(hide_password=False) + "?" + urlencode(query, quote_via=quote)
-            )
-            try:
-                conn = adbc.connect(uri, autocommit=True)
-            except Exception as exc:
-                raise SourceUnavailableError(
-                    f"source {self.masked_url} is unavailable: {exc}"
-                ) from exc
-            session = _PostgresSession(self, conn)
+        shared = self._shared
+        conn = shared if shared is not None else self._connect_adbc()
+        kind = _SqliteSession if self.dialect == "sqlite" else _PostgresSession
+        session: ReadSession = kind(self, conn)
         try:
             session.begin()
             yield session
         finally:
-            session.close()
+            session.end()
+            if shared is None:
+                try:
+                    conn.close()
+                except Exception:
+                    pass
 
 
 class ReadSession:
@@ -188,16 +209,24 @@ class ReadSession:
     def begin(self) -> None:
         pass
 
-    def close(self) -> None:
+    def end(self) -> None:
+        """Close this session's statements and end its read transaction."""
         for cur in self._cursors:
             try:
                 cur.close()
             except Exception:
                 pass
+        self._cursors.clear()
         try:
-            self.conn.close()
+            self.execute("ROLLBACK")  # a read-only transaction: nothing to keep
         except Exception:
             pass
+        for cur in self._cursors:
+            try:
+                cur.close()
+            except Exception:
+                pass
+        self._cursors.clear()
 
     def execute(self, sql: str, params=None) -> None:
         """Run a statement on the extraction connection (used by the read-only test)."""
@@ -365,13 +394,6 @@ def _sqlite_batches(reader: pa.RecordBatchReader, timestamps: set[str]) -> pa.Re
 class _PostgresSession(ReadSession):
     def begin(self) -> None:
         self.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-
-    def close(self) -> None:
-        try:
-            self.execute("ROLLBACK")
-        except Exception:
-            pass
-        super().close()
 
     def _stream(self, query: sa.Select) -> pa.RecordBatchReader:
         # COPY takes no parameters: SQLAlchemy renders the bound values as typed literals.

@@ -172,30 +172,14 @@ def build_raw_assets(
             raise dg.Failure(description=str(exc)) from exc
         options = config.options(run_id=context.run.run_id)
         failures: dict[str, str] = {}
-        con = wh.connect(warehouse.path)
         try:
-            for table in tables:
-                plan = current.get(table)
-                if plan is None:
-                    failures[table] = f"table {table!r} is no longer in the source"
-                    continue
-                try:
-                    with src.session() as session:
-                        result = extract_table(con, session, plan, options)
-                except Exception as exc:  # one table's failure must not stop the others
-                    context.log.error(f"raw.{table} failed: {exc}")
-                    failures[table] = f"{type(exc).__name__}: {exc}"
-                    continue
-                if result.columns_dropped:
-                    context.log.warning(
-                        f"raw.{table}: columns gone from the source, kept in raw (NULL from "
-                        f"now on): {', '.join(result.columns_dropped)}"
-                    )
-                yield dg.MaterializeResult(
-                    asset_key=asset_key(table), metadata=_metadata(result, source.url)
+            with src.connected():
+                yield from _extract_tables(
+                    context, src, current, tables, options, warehouse, failures
                 )
+        except SourceUnavailableError as exc:
+            raise dg.Failure(description=str(exc)) from exc
         finally:
-            con.close()
             src.dispose()
         if failures:
             raise dg.Failure(
@@ -205,3 +189,31 @@ def build_raw_assets(
             )
 
     return [raw_tables]
+
+
+def _extract_tables(context, src, current, tables, options, warehouse, failures):
+    """Load each table in turn; a failure is recorded and the next table goes on."""
+    con = wh.connect(warehouse.path)
+    try:
+        for table in tables:
+            plan = current.get(table)
+            if plan is None:
+                failures[table] = f"table {table!r} is no longer in the source"
+                continue
+            try:
+                with src.session() as session:
+                    result = extract_table(con, session, plan, options)
+            except Exception as exc:  # one table's failure must not stop the others
+                context.log.error(f"raw.{table} failed: {exc}")
+                failures[table] = f"{type(exc).__name__}: {exc}"
+                continue
+            if result.columns_dropped:
+                context.log.warning(
+                    f"raw.{table}: columns gone from the source, kept in raw (NULL from "
+                    f"now on): {', '.join(result.columns_dropped)}"
+                )
+            yield dg.MaterializeResult(
+                asset_key=asset_key(table), metadata=_metadata(result, src.url)
+            )
+    finally:
+        con.close()
