@@ -1,0 +1,77 @@
+with
+
+recipients as (select * from {{ ref('int_campaign_recipients_converted') }}),
+
+variant_totals as (
+
+    select
+        campaign_id,
+        website_id,
+        variant,
+        count(*) as recipients,
+        sum(case when has_converted then 1 else 0 end) as converters
+    from recipients
+    group by campaign_id, website_id, variant
+
+),
+
+{#- Each variant beside its campaign's control group. -#}
+compared as (
+
+    select
+        variant_totals.*,
+        control.recipients as control_recipients,
+        control.converters as control_converters
+    from variant_totals
+    left join variant_totals as control
+        on variant_totals.campaign_id = control.campaign_id
+        and control.variant = 'control'
+        and variant_totals.variant <> 'control'
+
+),
+
+{#- Two-proportion z statistic with the pooled proportion (doubles: a test statistic). -#}
+tested as (
+
+    select
+        compared.*,
+        cast(converters + control_converters as double) / (recipients + control_recipients) as pooled_rate,
+        cast(converters as double) / recipients
+            - cast(control_converters as double) / control_recipients as rate_difference
+    from compared
+
+),
+
+scored as (
+
+    select
+        tested.*,
+        case
+            when pooled_rate > 0 and pooled_rate < 1
+                then rate_difference / sqrt(
+                    pooled_rate * (1 - pooled_rate) * (1.0 / recipients + 1.0 / control_recipients)
+                )
+        end as z_score
+    from tested
+
+),
+
+final as (
+
+    select
+        campaign_id,
+        website_id,
+        cast(variant as varchar) as variant,
+        cast(recipients as bigint) as recipients,
+        cast(converters as bigint) as converters,
+        {{ pct('converters', 'recipients') }} as conversion_rate,
+        cast({{ decimal_div(
+            '(converters * control_recipients - control_converters * recipients) * 100',
+            'control_converters * recipients', 2) }} as decimal(18, 2)) as lift_over_control,
+        cast(round(z_score, 4) as double) as z_score,
+        round({{ two_sided_p_value('z_score') }}, 6) as p_value
+    from scored
+
+)
+
+select * from final
