@@ -15,7 +15,7 @@ import numpy as np
 from models import schema
 from seeds import catalog
 from seeds import lifecycle as lc_
-from seeds.lifecycle import DAY, FAR, HOUR, MINUTE
+from seeds.lifecycle import DAY, FAR, HOUR
 from seeds.rand import normal, uniform
 from seeds.writer import NULL
 

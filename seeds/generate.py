@@ -27,12 +27,12 @@ from seeds import engine as en
 from seeds import lifecycle as lc_
 from seeds.db import make_engine, nonempty_tables, seeds_simulation, write_state
 from seeds.errors import SourceError
-from seeds.lifecycle import DAY, FAR, HOUR, MINUTE
-from seeds.progress import Progress
+from seeds.lifecycle import DAY, FAR, HOUR
+from seeds.progress import Progress, report
 from seeds.summary import Summary
 from seeds.writer import NULL, Writer, tune_sqlite_for_bulk_load
 
-CHUNK = 50_000
+CHUNK = 25_000
 T = metadata.tables
 
 
@@ -87,10 +87,12 @@ def generate(url: str, *, customers: int = 5000, days: int = 180, seed: int = 42
                 write_state(conn, gen.state())
     finally:
         engine.dispose()
-    return Summary(
+    summary = Summary(
         action="generate", rows=dict(writer.rows_written), updated={}, deleted={},
         seconds=time.perf_counter() - began, through=gen.end_date - dt.timedelta(days=1),
     )
+    report(progress, str(summary))
+    return summary
 
 
 def _drop(conn: sa.Connection) -> None:
@@ -506,8 +508,8 @@ class _Generator:
         has_campaign = o["campaign_id"] != NULL
         if has_campaign.any():
             ci = np.searchsorted(cp["id"], np.where(has_campaign, o["campaign_id"], cp["id"][0]))
-            amount = np.where(cp["percent"][ci], en.discount_amount(sub_total, cp["value"][ci] // 100,
-                                                                     unit), cp["value"][ci])
+            by_percent = en.discount_amount(sub_total, cp["value"][ci] // 100, unit)
+            amount = np.where(cp["percent"][ci], by_percent, cp["value"][ci])
             en.apply_discount(o, has_campaign, en.D_CAMPAIGN, amount)
         tier = self.vip_at(vip, o["pos"], o["created"])
         pct = np.array([5, 10, 15, 0])[tier]

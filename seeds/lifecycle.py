@@ -72,9 +72,8 @@ def order_lifecycle(seed: int, ids: np.ndarray, created: np.ndarray) -> dict[str
     t_cancel = np.full(len(ids), FAR, dtype=np.int64)
     early = outcome == O_CANCEL_EARLY
     frac = uniform(seed, S_CANCEL, ids)
-    t_cancel[early] = created[early] + ((t_ofd - created)[early] * (0.05 + 0.85 * frac[early])).astype(
-        np.int64
-    )
+    before_dispatch = (t_ofd - created)[early] * (0.05 + 0.85 * frac[early])
+    t_cancel[early] = created[early] + before_dispatch.astype(np.int64)
     failed = outcome == O_DELIVERY_FAILED
     t_cancel[failed] = t_done[failed]
     t_delivered = np.where(outcome == O_DELIVERED, t_done, FAR)

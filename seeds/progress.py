@@ -34,3 +34,9 @@ class Progress:
     def __exit__(self, *exc) -> None:
         if self._progress is not None:
             self._progress.__exit__(*exc)
+
+
+def report(enabled: bool, text: str) -> None:
+    """One closing line on the terminal (not when quiet or redirected)."""
+    if enabled and sys.stderr.isatty():
+        print(text, file=sys.stderr)

@@ -36,12 +36,11 @@ from seeds import lifecycle as lc_
 from seeds.db import make_engine, nonempty_tables, read_state, write_state
 from seeds.errors import SourceError
 from seeds.lifecycle import DAY, FAR, HOUR
-from seeds.progress import Progress
+from seeds.progress import Progress, report
 from seeds.summary import Summary
 from seeds.writer import NULL, Writer
 
 T = metadata.tables
-IN_PROGRESS = ("pending", "confirmed", "preparing", "out_for_delivery")
 
 
 def exists(url: str) -> bool:
@@ -85,9 +84,11 @@ def advance(url: str, *, days: int = 1, progress: bool = True) -> Summary:
     finally:
         engine.dispose()
     through = dt.datetime.fromtimestamp(sim.state["through"] / 1e6, dt.UTC).date()
-    return Summary(action="advance", rows=dict(writer.rows_written),
-                   updated=dict(writer.rows_updated), deleted=dict(sim.deleted),
-                   seconds=time.perf_counter() - began, through=through)
+    summary = Summary(action="advance", rows=dict(writer.rows_written),
+                      updated=dict(writer.rows_updated), deleted=dict(sim.deleted),
+                      seconds=time.perf_counter() - began, through=through)
+    report(progress, str(summary))
+    return summary
 
 
 # -- reading back -------------------------------------------------------------------------
@@ -214,6 +215,7 @@ class _Simulator:
         t0 = int(self.state["through"])
         t1 = t0 + DAY
         self.t0, self.t1 = t0, t1
+        self.since = t0 - 8 * DAY
         day_no = int((t1 - self.start_us()) // DAY)
         rng = np.random.default_rng([self.seed, 9, day_no])
         self.rng = rng
@@ -239,6 +241,7 @@ class _Simulator:
         self.subscriptions(rng, users)
         self.vip(rng, users)
         self.side_tables(rng, users)
+        self.contracts(rng, users)
         self.late_payments()
         self.deletes(rng, users)
         self.state["through"] = t1
@@ -293,12 +296,16 @@ class _Simulator:
 
     # -- orders -------------------------------------------------------------------------
     def existing_orders(self) -> dict:
-        """Orders that may still change: in progress, or recent enough for a refund."""
+        """Orders that may still change: in progress, or recent enough for a refund.
+
+        An order finishes within hours and is refunded within 6 days of finishing, and an
+        abandoned one is purged a day later, so every such order was touched (updated_at,
+        indexed) in the last 8 days.
+        """
         o = self.q(
             "SELECT id, website_id, user_id, created_at, payment_method, subtotal, total, "
-            "channel FROM orders_order WHERE created_at >= :since OR status IN :open "
-            "ORDER BY id",
-            {"since": _dt(self.t0 - 12 * DAY), "open": list(IN_PROGRESS)},
+            "channel FROM orders_order WHERE updated_at >= :since ORDER BY id",
+            {"since": _dt(self.since)},
             ts=("created_at",), money=("subtotal", "total"))
         o["created"] = o.pop("created_at")
         o["web"] = o.pop("website_id")
@@ -437,9 +444,11 @@ class _Simulator:
             "updated_at": new["updated_at"][changed],
         })
         # Payments: attempts already written move on; attempts due now are written.
-        p = self.q("SELECT id, order_id FROM payments_payment WHERE order_id IN :ids "
-                   "ORDER BY id", {"ids": _ids_param(o["id"])})
+        p = self.q("SELECT id, order_id FROM payments_payment WHERE updated_at >= :since "
+                   "AND order_id IS NOT NULL ORDER BY id", {"since": _dt(self.since)})
         ix = pd.Index(o["id"]).get_indexer(p["order_id"])
+        p = {k: v[ix >= 0] for k, v in p.items()}
+        ix = ix[ix >= 0]
         first_seen = np.r_[True, p["order_id"][1:] != p["order_id"][:-1]] if len(ix) else \
             np.zeros(0, bool)
         p1 = np.full(len(o["id"]), NULL, dtype=np.int64)
@@ -467,10 +476,12 @@ class _Simulator:
         pay = np.where(p2 != NULL, p2, p1)
         self.insert("payments_refund", em.refund_rows(self.ids, o, pay, t1, t0))
         # Deliveries.
-        d = self.q("SELECT id, order_id FROM delivery_delivery WHERE order_id IN :ids",
-                   {"ids": _ids_param(o["id"])})
+        d = self.q("SELECT id, order_id FROM delivery_delivery WHERE updated_at >= :since",
+                   {"since": _dt(self.since)})
+        j = pd.Index(o["id"]).get_indexer(d["order_id"])
+        d = {k: v[j >= 0] for k, v in d.items()}
+        j = j[j >= 0]
         if len(d["id"]):
-            j = pd.Index(o["id"]).get_indexer(d["order_id"])
             sub_dp = {k: v[j] for k, v in o["dp"].items()}
             sub_lc = {k: v[j] for k, v in o["lc"].items()}
             s0, c0 = lc_.delivery_status_at(sub_dp, sub_lc, t0)
@@ -492,10 +503,10 @@ class _Simulator:
                    "WHERE status IN ('pending', 'qualified') ORDER BY id")
         if not len(r["id"]):
             return {}
-        first = self.q(
+        first = en.concat([self.q(
             "SELECT user_id, MIN(delivered_at) AS first_at FROM orders_order WHERE "
             "delivered_at IS NOT NULL AND user_id IN :ids GROUP BY user_id",
-            {"ids": _ids_param(r["referee_id"])}, ts=("first_at",))
+            {"ids": part}, ts=("first_at",)) for part in _parts(_ids_param(r["referee_id"]))])
         best = pd.Series(FAR, index=pd.Index(np.unique(r["referee_id"])), dtype=np.int64)
         for uid, t in ((first["user_id"], first["first_at"]),
                        (existing["user_id"], existing["lc"]["delivered"]),
@@ -573,7 +584,8 @@ class _Simulator:
             "description": [f"{value // 100}% off" if percent else f"{value // 100} off"],
             "discount_type": ["percent" if percent else "fixed"], "discount_value": [value],
             "status": ["draft"], "start_date": [start], "end_date": [end],
-            "target_audience": ["all customers"], "budget": [int(rng.integers(50, 500)) * 10_000_00],
+            "target_audience": ["all customers"],
+            "budget": [int(rng.integers(50, 500)) * 10_000_00],
             "created_at": [self.t0 + int(rng.random() * DAY)],
             "updated_at": [self.t0 + int(rng.random() * DAY)],
         })
@@ -583,8 +595,6 @@ class _Simulator:
         a = self.q("SELECT a.id, a.user_id, a.points_balance, a.lifetime_points, "
                    "a.created_at, a.updated_at FROM loyalty_loyaltyaccount a ORDER BY a.id",
                    ts=("created_at", "updated_at"))
-        last = self.q("SELECT account_id, MAX(created_at) AS last_at FROM "
-                      "loyalty_loyaltytransaction GROUP BY account_id", ts=("last_at",))
         apos = self.pos_of.get_indexer(a["user_id"])
         account_id = np.full(n, NULL, dtype=np.int64)
         balance = np.zeros(n, dtype=np.int64)
@@ -595,10 +605,9 @@ class _Simulator:
         balance[apos[ok]] = a["points_balance"][ok]
         lifetime[apos[ok]] = a["lifetime_points"][ok]
         updated[apos[ok]] = a["updated_at"][ok]
-        last_ts = np.full(n, NULL, dtype=np.int64)
-        lix = pd.Index(account_id).get_indexer(last["account_id"])
-        good = lix >= 0
-        last_ts[lix[good]] = last["last_at"][good]
+        # An account's updated_at is its last ledger entry (or its creation, when it has
+        # none, and then its balance is 0 and nothing can expire).
+        last_ts = np.where(balance > 0, updated, NULL)
         entries = en.take(entries, np.flatnonzero(account_id[entries["pos"]] != NULL))
         more, red = en.loyalty_window(self.world, rng, self.ids, web=users["web"],
                                       balance=balance, last_ts=last_ts, entries=entries,
@@ -819,10 +828,52 @@ class _Simulator:
                     bk["user_id"][paid], bk["id"][paid], np.full(len(paid), lc_.M_BANK),
                     bk["amount"][paid], bp["confirm_at"][paid], t1))
 
+    def contracts(self, rng, users) -> None:
+        """Corporate contracts end on their end date and bill each cycle by bank transfer."""
+        c = self.q("SELECT id, website_id, contract_value, billing_cycle, start_date, "
+                   "end_date, status FROM corporate_contract WHERE status = 'active' "
+                   "ORDER BY id", money=("contract_value",))
+        if not len(c["id"]):
+            return
+        epoch = dt.date(1970, 1, 1).toordinal()
+        start = np.array([dt.date.fromisoformat(str(x)[:10]).toordinal() - epoch
+                          for x in c["start_date"]], dtype=np.int64)
+        end = np.array([dt.date.fromisoformat(str(x)[:10]).toordinal() - epoch
+                        for x in c["end_date"]], dtype=np.int64)
+        ended = end * DAY <= self.t1
+        self.update("corporate_contract", {
+            "id": c["id"][ended], "status": np.full(int(ended.sum()), "ended", object),
+            "updated_at": np.maximum(end[ended] * DAY, self.t0 + 1),
+        })
+        cycle = np.where(c["billing_cycle"] == "quarterly", 90, 30)
+        months = np.maximum((end - start) // 30, 1)
+        amount = c["contract_value"] // np.where(cycle == 90, np.maximum(months // 3, 1), months)
+        # Invoices fall at 09:00 UTC on start + k cycles; bill those due today.
+        base = start * DAY + 9 * HOUR
+        k = (self.t1 - base) // (cycle * DAY)
+        due = base + k * cycle * DAY
+        bill = np.flatnonzero((due > self.t0) & (due <= self.t1) & (due < end * DAY) & (k >= 0))
+        if not len(bill):
+            return
+        payer = self.q("SELECT reference_id, user_id FROM payments_payment WHERE purpose = "
+                       "'corporate' ORDER BY id")
+        last = dict(zip(payer["reference_id"].tolist(), payer["user_id"].tolist(), strict=True))
+        alive = set(users["id"].tolist())
+        contact = np.array([
+            last[i] if last.get(i) in alive
+            else int(users["id"][users["web"] == w][0]) if (users["web"] == w).any()
+            else int(users["id"][0])
+            for i, w in zip(c["id"][bill].tolist(), c["website_id"][bill].tolist(), strict=True)
+        ], dtype=np.int64)
+        self.insert("payments_payment", em.side_payments(
+            self.seed, self.ids, rng, "corporate", c["website_id"][bill], contact,
+            c["id"][bill], np.full(len(bill), lc_.M_BANK), amount[bill], due[bill], self.t1))
+
     def late_payments(self) -> None:
         """Non-order payments left pending (a slow provider) complete 30 s after creation."""
-        p = self.q("SELECT id, created_at FROM payments_payment WHERE status = 'pending' AND "
-                   "order_id IS NULL ORDER BY id", ts=("created_at",))
+        p = self.q("SELECT id, created_at FROM payments_payment WHERE updated_at >= :since "
+                   "AND status = 'pending' AND order_id IS NULL ORDER BY id",
+                   {"since": _dt(self.since)}, ts=("created_at",))
         done = np.maximum(p["created_at"] + 30 * 1_000_000, self.t0 + 1)
         self.update("payments_payment", {
             "id": p["id"], "status": np.full(len(p["id"]), "completed", object),
@@ -832,11 +883,12 @@ class _Simulator:
     # -- hard deletes ------------------------------------------------------------------------
     def deletes(self, rng, users) -> None:
         """Abandoned orders are purged a day later; a few customers erase their account."""
-        o = self.q("SELECT id, created_at FROM orders_order WHERE status = 'pending' AND "
-                   "created_at < :cut ORDER BY id", {"cut": _dt(self.t1 - DAY)},
+        o = self.q("SELECT id, created_at FROM orders_order WHERE updated_at >= :since AND "
+                   "status = 'pending' ORDER BY id", {"since": _dt(self.since)},
                    ts=("created_at",))
         lc = lc_.order_lifecycle(self.seed, o["id"], o["created_at"])
-        gone = o["id"][lc["outcome"] == lc_.O_ABANDONED]
+        old = o["created_at"] < self.t1 - DAY
+        gone = o["id"][(lc["outcome"] == lc_.O_ABANDONED) & old]
         delete_rows(self.conn, T["orders_order"], gone, now=self.t1, deleted=self.deleted)
         k = rng.poisson(0.0003 * len(users["id"]))
         if k and len(users["id"]):

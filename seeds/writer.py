@@ -203,5 +203,4 @@ def tune_sqlite_for_bulk_load(conn: sa.Connection) -> None:
     """
     conn.exec_driver_sql("PRAGMA journal_mode = MEMORY")
     conn.exec_driver_sql("PRAGMA synchronous = OFF")
-    conn.exec_driver_sql("PRAGMA cache_size = -200000")
-    conn.exec_driver_sql("PRAGMA temp_store = MEMORY")
+    conn.exec_driver_sql("PRAGMA cache_size = -65536")
