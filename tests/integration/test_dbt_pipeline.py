@@ -97,3 +97,64 @@ def test_delivered_orders_per_customer_match_the_source(built):
     got = dim.set_index("user_id")["total_orders"]
     assert (got.reindex(expected.index) == expected).all()
     assert got.drop(expected.index, errors="ignore").eq(0).all()
+
+
+def test_vip_subscription_and_new_customers_match_the_source(built):
+    """Point-in-time rules, recomputed naively order by order from the source rows."""
+    source, warehouse = built
+    zones = dict(_source(source, "select id, timezone from accounts_website").values)
+    orders = _source(source, "select id, website_id, user_id, status, created_at "
+                             "from orders_order where status <> 'cancelled'")
+    orders["at"] = pd.to_datetime(orders["created_at"], utc=True, format="ISO8601")
+    orders["business_date"] = _local_dates(orders, "created_at", zones)
+    orders = orders[orders["business_date"] <= AS_OF]
+    upgrades = _source(source, "select user_id, created_at from vip_vipupgrade")
+    upgrades["at"] = pd.to_datetime(upgrades["created_at"], utc=True, format="ISO8601")
+    tiers = _source(source, "select user_id, expires_at from vip_viptier")
+    expires = dict(zip(tiers["user_id"],
+                       pd.to_datetime(tiers["expires_at"], utc=True, format="ISO8601"),
+                       strict=True))
+    subscriptions = _source(source, "select user_id, status, started_at, current_period_end, "
+                                    "cancelled_at from subscriptions_subscription")
+    for column in ("started_at", "current_period_end", "cancelled_at"):
+        subscriptions[column] = pd.to_datetime(subscriptions[column], utc=True, format="ISO8601")
+
+    def is_vip(user_id: int, at: pd.Timestamp) -> bool:
+        mine = upgrades.loc[upgrades["user_id"] == user_id, "at"]
+        if not (mine <= at).any():
+            return False
+        if (mine > at).any():  # superseded by a later purchase, not expired
+            return True
+        expiry = expires.get(user_id)
+        return expiry is None or pd.isna(expiry) or at < expiry
+
+    def has_subscription(user_id: int, at: pd.Timestamp) -> bool:
+        for row in subscriptions[subscriptions["user_id"] == user_id].itertuples():
+            end = row.cancelled_at
+            if pd.isna(end) and row.status == "EXPIRED":
+                end = row.current_period_end
+            if row.started_at <= at and (pd.isna(end) or at < end):
+                return True
+        return False
+
+    orders["vip"] = [is_vip(u, t) for u, t in zip(orders["user_id"], orders["at"], strict=True)]
+    orders["sub"] = [has_subscription(u, t)
+                     for u, t in zip(orders["user_id"], orders["at"], strict=True)]
+    every_counted = _source(source, "select website_id, user_id, created_at from orders_order "
+                                    "where status <> 'cancelled'")
+    every_counted["business_date"] = _local_dates(every_counted, "created_at", zones)
+    first_dates = every_counted.groupby("user_id")["business_date"].min()
+    new = first_dates[first_dates <= AS_OF]
+
+    snapshot = _mart(warehouse, "select website_id, sum(vip_orders) as vip, "
+                                "sum(subscription_orders) as sub, sum(new_customers) as new "
+                                "from marts.fct_daily_snapshot group by website_id")
+    snapshot = snapshot.set_index("website_id")
+    users = _source(source, "select id, website_id from accounts_user").set_index("id")
+    for website_id in zones:
+        mine = orders[orders["website_id"] == website_id]
+        assert snapshot.loc[website_id, "vip"] == mine["vip"].sum()
+        assert snapshot.loc[website_id, "sub"] == mine["sub"].sum()
+        assert snapshot.loc[website_id, "new"] == (
+            users.loc[new.index, "website_id"] == website_id).sum()
+    assert orders["vip"].any() and orders["sub"].any()
