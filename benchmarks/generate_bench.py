@@ -174,9 +174,9 @@ def main(argv: list[str] | None = None) -> int:
         f"{os.cpu_count()} cores, {platform.python_implementation()} {platform.python_version()}",
         flush=True,
     )
-    print(HEADER, flush=True)
     version = code_version()
     print(f"# code {version}", flush=True)
+    print(HEADER, flush=True)
     results = []
     for backend in args.backends:
         with BACKENDS[backend]() as target:
