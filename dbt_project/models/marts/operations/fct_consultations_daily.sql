@@ -1,0 +1,45 @@
+with
+
+days as (select * from {{ ref('int_website_days_spined') }}),
+consultations as (select * from {{ ref('stg_consultations') }}),
+
+consultation_days as (
+
+    select
+        website_id,
+        scheduled_date as business_date,
+        count(*) as consultations,
+        sum(case when status = 'booked' then 1 else 0 end) as booked,
+        sum(case when status = 'completed' then 1 else 0 end) as completed,
+        sum(case when status = 'no_show' then 1 else 0 end) as no_show,
+        sum(case when status = 'cancelled' then 1 else 0 end) as cancelled,
+        sum(case when status = 'booked' then fee else 0 end) as booked_fees,
+        sum(case when status = 'completed' then fee else 0 end) as completed_fees,
+        sum(case when status = 'no_show' then fee else 0 end) as no_show_fees
+    from consultations
+    group by website_id, scheduled_date
+
+),
+
+final as (
+
+    select
+        days.website_id,
+        days.business_date,
+        cast(coalesce(consultation_days.consultations, 0) as bigint) as consultations,
+        cast(coalesce(consultation_days.booked, 0) as bigint) as booked,
+        cast(coalesce(consultation_days.completed, 0) as bigint) as completed,
+        cast(coalesce(consultation_days.no_show, 0) as bigint) as no_show,
+        cast(coalesce(consultation_days.cancelled, 0) as bigint) as cancelled,
+        cast(coalesce(consultation_days.booked_fees, 0) as decimal(18, 2)) as booked_fees,
+        cast(coalesce(consultation_days.completed_fees, 0) as decimal(18, 2)) as completed_fees,
+        cast(coalesce(consultation_days.no_show_fees, 0) as decimal(18, 2)) as no_show_fees,
+        {{ pct('consultation_days.no_show', 'consultation_days.completed + consultation_days.no_show') }} as no_show_rate
+    from days
+    left join consultation_days
+        on days.website_id = consultation_days.website_id
+        and days.business_date = consultation_days.business_date
+
+)
+
+select * from final

@@ -1,0 +1,44 @@
+with
+
+days as (select * from {{ ref('int_website_days_spined') }}),
+deliveries as (select * from {{ ref('int_deliveries_timed') }}),
+
+delivery_days as (
+
+    select
+        website_id,
+        order_date as business_date,
+        count(*) as deliveries,
+        sum(case when is_delivered then 1 else 0 end) as delivered_deliveries,
+        sum(case when is_failed then 1 else 0 end) as failed_deliveries,
+        sum(case when is_on_time then 1 else 0 end) as on_time_deliveries,
+        sum(delivery_minutes) as delivery_minutes_total,
+        percentile_cont(0.5) within group (order by delivery_minutes) as median_delivery_minutes,
+        percentile_cont(0.9) within group (order by delivery_minutes) as p90_delivery_minutes
+    from deliveries
+    group by website_id, order_date
+
+),
+
+final as (
+
+    select
+        days.website_id,
+        days.business_date,
+        cast(coalesce(delivery_days.deliveries, 0) as bigint) as deliveries,
+        cast(coalesce(delivery_days.delivered_deliveries, 0) as bigint) as delivered_deliveries,
+        cast(coalesce(delivery_days.failed_deliveries, 0) as bigint) as failed_deliveries,
+        cast(coalesce(delivery_days.on_time_deliveries, 0) as bigint) as on_time_deliveries,
+        cast(coalesce(delivery_days.delivery_minutes_total, 0) as decimal(18, 2)) as delivery_minutes_total,
+        cast({{ decimal_div('delivery_days.delivery_minutes_total', 'delivery_days.delivered_deliveries', 2) }} as decimal(12, 2)) as average_delivery_minutes,
+        cast(round(delivery_days.median_delivery_minutes, 2) as decimal(12, 2)) as median_delivery_minutes,
+        cast(round(delivery_days.p90_delivery_minutes, 2) as decimal(12, 2)) as p90_delivery_minutes,
+        {{ pct('delivery_days.on_time_deliveries', 'delivery_days.delivered_deliveries') }} as on_time_rate
+    from days
+    left join delivery_days
+        on days.website_id = delivery_days.website_id
+        and days.business_date = delivery_days.business_date
+
+)
+
+select * from final

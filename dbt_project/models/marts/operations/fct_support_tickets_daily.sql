@@ -1,0 +1,54 @@
+with
+
+days as (select * from {{ ref('int_website_days_spined') }}),
+tickets as (select * from {{ ref('stg_support_tickets') }}),
+
+opened_days as (
+
+    select
+        website_id,
+        created_date as business_date,
+        count(*) as tickets_opened,
+        count(first_response_at) as first_responses,
+        sum({{ dbt.datediff('created_at', 'first_response_at', 'second') }}) as first_response_seconds
+    from tickets
+    group by website_id, created_date
+
+),
+
+resolved_days as (
+
+    select
+        website_id,
+        resolved_date as business_date,
+        count(*) as tickets_resolved,
+        sum({{ dbt.datediff('created_at', 'resolved_at', 'second') }}) as resolution_seconds
+    from tickets
+    where resolved_at is not null
+    group by website_id, resolved_date
+
+),
+
+final as (
+
+    select
+        days.website_id,
+        days.business_date,
+        cast(coalesce(opened_days.tickets_opened, 0) as bigint) as tickets_opened,
+        cast(coalesce(resolved_days.tickets_resolved, 0) as bigint) as tickets_resolved,
+        cast(coalesce(opened_days.first_responses, 0) as bigint) as first_responses,
+        cast(coalesce({{ decimal_div('opened_days.first_response_seconds', 3600, 2) }}, 0) as decimal(18, 2)) as first_response_hours_total,
+        cast({{ decimal_div('opened_days.first_response_seconds', 'opened_days.first_responses * 3600', 2) }} as decimal(12, 2)) as average_first_response_hours,
+        cast(coalesce({{ decimal_div('resolved_days.resolution_seconds', 3600, 2) }}, 0) as decimal(18, 2)) as resolution_hours_total,
+        cast({{ decimal_div('resolved_days.resolution_seconds', 'resolved_days.tickets_resolved * 3600', 2) }} as decimal(12, 2)) as average_resolution_hours
+    from days
+    left join opened_days
+        on days.website_id = opened_days.website_id
+        and days.business_date = opened_days.business_date
+    left join resolved_days
+        on days.website_id = resolved_days.website_id
+        and days.business_date = resolved_days.business_date
+
+)
+
+select * from final
