@@ -165,13 +165,17 @@ def phase_dlt(url: str, warehouse: str, backend: str) -> dict:
     return {"rows": rows}
 
 
-def run_phase(name: str, url: str, warehouse: str) -> dict:
-    """Run a phase in a subprocess: its result, wall time and peak RSS."""
+def run_phase(name: str, url: str, warehouse: str, *extra: str) -> dict:
+    """Run a phase in a subprocess: its result, wall time and peak RSS.
+
+    Generation runs in a subprocess too: Linux carries a parent's RSS high-water mark
+    into a forked child's `ru_maxrss`, so the parent must stay small.
+    """
     out = WORK / "extract_phase.log"
     with out.open("w") as log:
         began = time.perf_counter()
         proc = subprocess.Popen(
-            [sys.executable, __file__, "_phase", name, url, warehouse],
+            [sys.executable, __file__, "_phase", name, url, warehouse, *extra],
             cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
         )  # fmt: skip
         _, status, usage = os.wait4(proc.pid, 0)
@@ -243,7 +247,11 @@ def main(argv: list[str] | None = None) -> int:
     if argv is None and len(sys.argv) > 1 and sys.argv[1] == "_phase":
         name, url, warehouse = sys.argv[2:5]
         began = time.perf_counter()
-        if name == "floor":
+        if name == "generate":
+            result = {"rows": 0, "how": generate(url, int(sys.argv[5]), int(sys.argv[6]))}
+        elif name == "advance":
+            result = {"rows": 0, "how": advance(url, int(sys.argv[5]))}
+        elif name == "floor":
             result = phase_floor(url, warehouse)
         elif name in ("full", "noop", "incremental"):
             result = phase_extract(url, warehouse)
@@ -272,15 +280,15 @@ def main(argv: list[str] | None = None) -> int:
         with TARGETS[backend]() as make:
             for customers in args.customers:
                 url = make(customers)
-                began = time.perf_counter()
-                how = generate(url, customers, args.seed)
-                gen_s = time.perf_counter() - began
+                gen = run_phase("generate", url, "-", str(customers), str(args.seed))
+                if "error" in gen:
+                    raise SystemExit(f"generate failed: {gen['error']}")
                 warehouse = WORK / f"extract_wh_{backend}_{customers}.duckdb"
                 warehouse.unlink(missing_ok=True)
                 phases = [run_phase("floor", url, str(warehouse))]
                 phases.append(run_phase("full", url, str(warehouse)))
                 phases.append(run_phase("noop", url, str(warehouse)))
-                changed = advance(url, args.seed)
+                changed = run_phase("advance", url, "-", str(args.seed))
                 phases.append(run_phase("incremental", url, str(warehouse)))
                 for dlt_backend in args.dlt_backends:
                     dlt_wh = WORK / f"extract_dlt_{backend}_{customers}_{dlt_backend}.duckdb"
@@ -293,8 +301,9 @@ def main(argv: list[str] | None = None) -> int:
                 for p in phases:
                     print(row(backend, customers, total, p, ours), flush=True)
                 record = {
-                    "backend": backend, "customers": customers, "source": how, "change": changed,
-                    "generate_s": round(gen_s, 1), "phases": phases,
+                    "backend": backend, "customers": customers, "source": gen["how"],
+                    "change": changed.get("how", changed.get("error")),
+                    "generate_s": gen["wall_s"], "phases": phases,
                     "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
                 }  # fmt: skip
                 with results_log.open("a") as out:

@@ -244,12 +244,20 @@ def test_selection_excludes_bookkeeping_tables(source, warehouse):
     assert sorted(report.results) == ["orders_order", "seeds_simulation"]
 
 
-def test_unreachable_source_changes_nothing(tmp_path, warehouse):
+def test_unreachable_source_changes_nothing(source, tmp_path, warehouse):
     missing = tmp_path / "nope.db"
     with pytest.raises(SourceUnavailableError, match="nope.db"):
-        extract_all(f"sqlite:///{missing}", warehouse)
-    assert not (tmp_path / "warehouse.duckdb").exists()
+        extract_all(f"sqlite:///{missing}", str(tmp_path / "fresh.duckdb"))
+    assert not (tmp_path / "fresh.duckdb").exists()
     assert not missing.exists()
+
+    assert extract_all(source.url, warehouse).ok
+    before = snapshot(warehouse)
+    source_file = tmp_path / "source.db"
+    source_file.rename(tmp_path / "moved.db")
+    with pytest.raises(SourceUnavailableError, match="source.db"):
+        extract_all(source.url, warehouse)
+    assert snapshot(warehouse) == before
 
 
 def test_extraction_connection_cannot_write(source):
