@@ -209,35 +209,13 @@ def extract_table(
                 else None
             )
             pk = plan.primary_key
-            if full:
-                # The stage holds every source row: raw keys missing from it were deleted.
-                deleted = _record_deletes(con, plan, target, stage, run_id, now)
-            # The lookback re-reads rows: drop those identical to raw before merging.
-            same = " AND ".join(
-                f"s.{quote(c)} IS NOT DISTINCT FROM r.{quote(c)}" for c in plan.column_names
-            )
-            match = f"{_join('s', 'r', pk)} AND {same}" if pk else same
-            wh.run(con, f"DELETE FROM {stage} AS s USING {target} AS r WHERE {match}")
             if pk:
-                updated = _scalar(
-                    con,
-                    f"SELECT count(*) FROM {stage} s SEMI JOIN {target} r ON {_join('s', 'r', pk)}",
-                )
-                inserted = _scalar(con, f"SELECT count(*) FROM {stage}") - updated
-                sets = [f"{quote(c)} = s.{quote(c)}" for c in plan.column_names if c not in pk]
-                sets += [f"{quote(c)} = NULL" for c in drift.dropped]
-                when_matched = f"WHEN MATCHED THEN UPDATE SET {', '.join(sets)}" if sets else ""
-                wh.run(
-                    con,
-                    f"""
-                    MERGE INTO {target} AS r USING {stage} AS s ON ({_join("r", "s", pk)})
-                    {when_matched}
-                    WHEN NOT MATCHED THEN INSERT ({quoted(plan.column_names)})
-                        VALUES ({", ".join("s." + quote(c) for c in plan.column_names)})
-                    """,
-                )
+                if full:
+                    # The stage holds every source row: raw keys absent from it were deleted.
+                    deleted = _record_deletes(con, plan, target, stage, run_id, now)
+                inserted, updated = _merge(con, plan, target, stage, drift)
             else:
-                # No key: replace mode, the stage is the whole table.
+                # No key (replace mode): the stage is the whole table, swapped in.
                 deleted = _scalar(con, f"SELECT count(*) FROM {target}")
                 wh.run(con, f"DELETE FROM {target}")
                 inserted = _scalar(con, f"SELECT count(*) FROM {stage}")
@@ -325,6 +303,36 @@ def extract_table(
     )
     log.info("raw.%s: %s", plan.name, result.as_dict())
     return result
+
+
+def _merge(con, plan: TablePlan, target: str, stage: str, drift: wh.Drift) -> tuple[int, int]:
+    """Upsert the stage into raw by primary key: (inserted, updated)."""
+    pk = plan.primary_key
+    # The lookback re-reads rows: drop those identical to raw first, so they count as
+    # nothing and a quiet rerun writes nothing.
+    same = " AND ".join(
+        f"s.{quote(c)} IS NOT DISTINCT FROM r.{quote(c)}" for c in plan.column_names
+    )
+    wh.run(
+        con, f"DELETE FROM {stage} AS s USING {target} AS r WHERE {_join('s', 'r', pk)} AND {same}"
+    )
+    updated = _scalar(
+        con, f"SELECT count(*) FROM {stage} s SEMI JOIN {target} r ON {_join('s', 'r', pk)}"
+    )
+    inserted = _scalar(con, f"SELECT count(*) FROM {stage}") - updated
+    sets = [f"{quote(c)} = s.{quote(c)}" for c in plan.column_names if c not in pk]
+    sets += [f"{quote(c)} = NULL" for c in drift.dropped]
+    when_matched = f"WHEN MATCHED THEN UPDATE SET {', '.join(sets)}" if sets else ""
+    wh.run(
+        con,
+        f"""
+        MERGE INTO {target} AS r USING {stage} AS s ON ({_join("r", "s", pk)})
+        {when_matched}
+        WHEN NOT MATCHED THEN INSERT ({quoted(plan.column_names)})
+            VALUES ({", ".join("s." + quote(c) for c in plan.column_names)})
+        """,
+    )
+    return inserted, updated
 
 
 def _unregister(con: duckdb.DuckDBPyConnection, name: str) -> None:

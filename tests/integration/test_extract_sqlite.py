@@ -379,3 +379,26 @@ def test_rows_the_cursor_cannot_see_are_backfilled_by_key(source, warehouse):
     assert counts(report)["orders_order"] == (1, 0, 0, 121)
     assert report.results["payments_refund"].watermark == "40"
     assert_equal(source.url, warehouse)
+
+
+def test_table_without_key_or_cursor_is_replaced_whole(tmp_path, warehouse):
+    path = tmp_path / "lookup.db"
+    db = sqlite3.connect(path)
+    db.execute("CREATE TABLE lookup (code TEXT, label TEXT)")
+    db.executemany("INSERT INTO lookup VALUES (?, ?)", [("a", "A"), ("b", "B"), ("b", "B")])
+    db.commit()
+    url = f"sqlite:///{path}"
+    first = extract_all(url, warehouse)
+    assert first.results["lookup"].mode == "replace"
+    db.execute("DELETE FROM lookup WHERE code = 'a'")
+    db.execute("INSERT INTO lookup VALUES ('c', 'C')")
+    db.commit()
+    second = extract_all(url, warehouse).results["lookup"]
+    assert (second.rows_inserted, second.rows_deleted, second.row_count) == (3, 3, 3)
+    con = duckdb.connect(warehouse, read_only=True)
+    assert con.execute("SELECT * FROM raw.lookup ORDER BY ALL").fetchall() == [
+        ("b", "B"),
+        ("b", "B"),
+        ("c", "C"),
+    ]
+    con.close()
