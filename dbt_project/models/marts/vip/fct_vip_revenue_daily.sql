@@ -1,0 +1,38 @@
+with
+
+days as (select * from {{ ref('int_website_days_spined') }}),
+orders as (select * from {{ ref('int_orders_to_date') }}),
+
+order_days as (
+
+    select
+        website_id,
+        created_date as business_date,
+        count(*) as total_orders,
+        sum(total) as gross_revenue,
+        sum(case when is_vip_at_order then 1 else 0 end) as vip_orders,
+        sum(case when is_vip_at_order then total else 0 end) as vip_revenue
+    from orders
+    where is_counted
+    group by website_id, created_date
+
+),
+
+final as (
+
+    select
+        days.website_id,
+        days.business_date,
+        cast(coalesce(order_days.total_orders, 0) as bigint) as total_orders,
+        cast(coalesce(order_days.gross_revenue, 0) as decimal(18, 2)) as gross_revenue,
+        cast(coalesce(order_days.vip_orders, 0) as bigint) as vip_orders,
+        cast(coalesce(order_days.vip_revenue, 0) as decimal(18, 2)) as vip_revenue,
+        {{ pct('order_days.vip_revenue', 'order_days.gross_revenue') }} as vip_revenue_share
+    from days
+    left join order_days
+        on days.website_id = order_days.website_id
+        and days.business_date = order_days.business_date
+
+)
+
+select * from final
