@@ -106,3 +106,25 @@ def test_unreachable_source_fails_clearly(tmp_path):
     message = result.get_step_failure_events()[0].step_failure_data.error.message
     assert "is unavailable" in message and "gone.db" in message
     assert not (tmp_path / "w.duckdb").exists()
+
+
+def test_reconcile_sees_a_raw_table_that_drifted_from_its_source(source, tmp_path):
+    import duckdb
+
+    from pipelines.defs.raw.checks import reconcile
+    from pipelines.extract import Source, extract_all
+
+    warehouse = str(tmp_path / "w.duckdb")
+    assert extract_all(source.url, warehouse).ok
+    src = Source(source.url)
+    plan = next(p for p in src.plans() if p.name == "payments_payment")
+    con = duckdb.connect(warehouse)
+    (src_rows, raw_rows), sums = reconcile(src.engine, con, plan)
+    assert src_rows == raw_rows == 60
+    assert sums["amount"][0] == sums["amount"][1]
+    amount = con.execute("SELECT amount FROM raw.payments_payment WHERE id = 7").fetchall()[0][0]
+    con.execute("DELETE FROM raw.payments_payment WHERE id = 7")
+    (src_rows, raw_rows), sums = reconcile(src.engine, con, plan)
+    con.close()
+    assert (src_rows, raw_rows) == (60, 59)
+    assert sums["amount"][0] - sums["amount"][1] == amount
