@@ -83,7 +83,7 @@ def generate(url: str, *, customers: int = 5000, days: int = 180, seed: int = 42
                     for index in table.indexes:
                         index.create(conn)
                 if conn.dialect.name == "postgresql":
-                    _sync_sequences(conn)
+                    sync_sequences(conn)
                 write_state(conn, gen.state())
     finally:
         engine.dispose()
@@ -100,7 +100,7 @@ def _drop(conn: sa.Connection) -> None:
     metadata.drop_all(conn, checkfirst=True)
 
 
-def _sync_sequences(conn: sa.Connection) -> None:
+def sync_sequences(conn: sa.Connection) -> None:
     """Explicit ids leave PostgreSQL's sequences behind: move them past the data."""
     for table in metadata.sorted_tables:
         conn.exec_driver_sql(

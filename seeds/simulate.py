@@ -80,6 +80,10 @@ def advance(url: str, *, days: int = 1, progress: bool = True) -> Summary:
                     for _ in range(days):
                         sim.day()
                         bar.advance()
+                if conn.dialect.name == "postgresql":
+                    from seeds.generate import sync_sequences
+
+                    sync_sequences(conn)
                 write_state(conn, sim.state)
     finally:
         engine.dispose()
