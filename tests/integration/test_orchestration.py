@@ -1,0 +1,243 @@
+"""The whole code location: definitions, schedule, and two runs through Dagster.
+
+One small generated source (200 customers, 20 days from 2026-01-01) and a copy of the dbt
+project without `target/` (a fresh clone) are shared by the module. The marts' figures are
+checked against an independent computation on the SOURCE database, in Python.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import shutil
+import sqlite3
+from collections import defaultdict
+from decimal import Decimal
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import dagster as dg
+import duckdb
+import pytest
+from rich.console import Console
+
+import seeds
+from models import metadata
+from pipelines import run
+from pipelines.definitions import build_definitions
+from pipelines.defs.dbt import DBT_ASSETS_NAME
+from pipelines.defs.dbt.project import DBT_PROJECT_DIR
+from pipelines.defs.resources import SourceDatabase, Warehouse
+from pipelines.defs.schedules import ALL_ASSETS_JOB
+
+START = dt.date(2026, 1, 1)
+DAYS = 20
+FIRST_AS_OF = dt.date(2026, 1, 21)  # the generated days end 2026-01-20 (UTC)
+ADVANCE_DAYS = 3
+SECOND_AS_OF = dt.date(2026, 1, 24)
+CENT = Decimal("0.01")
+
+
+class Pipeline:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.source_path = root / "source.db"
+        self.url = f"sqlite:///{self.source_path}"
+        self.warehouse = root / "warehouse.duckdb"
+        self.dbt_dir = root / "dbt_project"
+        shutil.copytree(
+            DBT_PROJECT_DIR,
+            self.dbt_dir,
+            ignore=shutil.ignore_patterns("target", "logs", "dbt_packages", ".user.yml"),
+        )
+        self.had_manifest = (self.dbt_dir / "target" / "manifest.json").exists()
+        seeds.generate(self.url, customers=200, days=DAYS, seed=11, start=START, progress=False)
+        self.defs = self.build()
+
+    def build(self) -> dg.Definitions:
+        return build_definitions(
+            resources={
+                "source": SourceDatabase(url=self.url),
+                "warehouse": Warehouse(path=str(self.warehouse)),
+            },
+            dbt_project_dir=self.dbt_dir,
+            timezone="Africa/Kampala",
+        )
+
+    def execute(self, as_of: dt.date) -> run.RunReport:
+        return run.execute(
+            as_of=as_of, defs=self.defs, instance=dg.DagsterInstance.ephemeral(), progress=False
+        )
+
+    def query(self, sql: str, *params) -> list[tuple]:
+        con = duckdb.connect(str(self.warehouse), read_only=True)
+        try:
+            return con.execute(sql, params).fetchall()
+        finally:
+            con.close()
+
+
+@pytest.fixture(scope="module")
+def pipeline(tmp_path_factory) -> Pipeline:
+    return Pipeline(tmp_path_factory.mktemp("orchestration"))
+
+
+# --- the independent computation, on the source -------------------------------------------
+
+
+def _source_orders(path: Path) -> list[dict]:
+    """Orders with their business date (created_at in the website's zone) and exact total."""
+    db = sqlite3.connect(path)
+    try:
+        zones = dict(db.execute("select id, timezone from accounts_website"))
+        rows = db.execute(
+            "select website_id, user_id, status, total, created_at from orders_order"
+        ).fetchall()
+    finally:
+        db.close()
+    orders = []
+    for website_id, user_id, status, total, created_at in rows:
+        utc = dt.datetime.fromisoformat(created_at).replace(tzinfo=dt.UTC)
+        orders.append(
+            {
+                "website_id": website_id,
+                "user_id": user_id,
+                "status": status,
+                "total": Decimal(str(total)).quantize(CENT),
+                "business_date": utc.astimezone(ZoneInfo(zones[website_id])).date(),
+            }
+        )
+    return orders
+
+
+def source_daily(path: Path, day: dt.date) -> dict[int, tuple[int, Decimal]]:
+    """website → (counted orders, Σ total) placed on business date `day` (METRICS.md)."""
+    out: dict[int, list] = defaultdict(lambda: [0, Decimal("0.00")])
+    for order in _source_orders(path):
+        if order["business_date"] == day and order["status"] != "cancelled":
+            out[order["website_id"]][0] += 1
+            out[order["website_id"]][1] += order["total"]
+    return {website: (n, total) for website, (n, total) in out.items()}
+
+
+def source_total_spent(path: Path, as_of: dt.date) -> dict[int, Decimal]:
+    """user → Σ total of delivered orders placed up to `as_of` (METRICS.md, Customers)."""
+    spent: dict[int, Decimal] = defaultdict(lambda: Decimal("0.00"))
+    for order in _source_orders(path):
+        if order["status"] == "delivered" and order["business_date"] <= as_of:
+            spent[order["user_id"]] += order["total"]
+    return dict(spent)
+
+
+def source_counts(path: Path) -> dict[str, int]:
+    """Rows per table of the source contract (the seeder's own state table is not one)."""
+    db = sqlite3.connect(path)
+    try:
+        tables = sorted(metadata.tables)
+        return {t: db.execute(f'select count(*) from "{t}"').fetchone()[0] for t in tables}
+    finally:
+        db.close()
+
+
+def assert_marts_match_source(pipeline: Pipeline, day: dt.date, as_of: dt.date) -> None:
+    expected = source_daily(pipeline.source_path, day)
+    assert expected, f"the source has no orders on {day}: pick another date"
+    actual = {
+        website: (orders, revenue)
+        for website, orders, revenue in pipeline.query(
+            "select website_id, total_orders, gross_revenue from marts.fct_daily_snapshot "
+            "where business_date = ? and total_orders > 0",
+            day,
+        )
+    }
+    assert actual == expected
+
+    spent = source_total_spent(pipeline.source_path, as_of)
+    top_user = max(spent, key=lambda user: (spent[user], user))
+    rows = pipeline.query(
+        "select user_id, total_spent from marts.dim_customers where total_spent > 0"
+    )
+    assert dict(rows) == spent
+    assert dict(rows)[top_user] == spent[top_user]
+
+
+# --- definitions ----------------------------------------------------------------------------
+
+
+def test_definitions_load_from_a_fresh_clone(pipeline):
+    assert not pipeline.had_manifest
+    assert (pipeline.dbt_dir / "target" / "manifest.json").exists()
+    dg.Definitions.validate_loadable(pipeline.defs)
+    repo = pipeline.defs.get_repository_def()
+    assert repo.get_job(ALL_ASSETS_JOB)
+    assert {s.name for s in repo.sensor_defs} >= {"report_run_failures", "marts_freshness"}
+
+
+def test_graph_reads_source_raw_staging_intermediate_marts(pipeline):
+    graph = pipeline.defs.resolve_asset_graph()
+    raw = {k for k in graph.materializable_asset_keys if k.path[0] == "raw"}
+    assert {k.path[1] for k in raw} == set(source_counts(pipeline.source_path))
+    # No dbt source is left without its raw asset: nothing in the graph is external.
+    assert not graph.external_asset_keys
+    dbt_def = next(a for a in graph.assets_defs if a.node_def.name == DBT_ASSETS_NAME)
+    sources = {dep.asset_key for spec in dbt_def.specs for dep in spec.deps} - set(dbt_def.keys)
+    assert sources and sources <= raw
+    groups = {dbt_def.group_names_by_key[k] for k in dbt_def.keys}
+    assert groups == {"staging", "intermediate", "marts"}
+    stg_orders = dg.AssetKey(["staging", "stg_orders"])
+    assert dg.AssetKey(["raw", "orders_order"]) in graph.get(stg_orders).parent_keys
+    daily = dg.AssetKey(["marts", "fct_daily_snapshot"])
+    assert graph.get(daily).group_name == "marts"
+    checks = {k.name for k in graph.asset_check_keys if k.asset_key == daily}
+    assert any(name.startswith("freshness") for name in checks)  # the 26-hour freshness check
+    assert any(name.startswith("unique_") for name in checks)  # a dbt test as a check
+    raw_checks = {k.name for k in graph.asset_check_keys if k.asset_key.path[0] == "raw"}
+    assert raw_checks == {"row_count_matches_source", "money_sums_match_source"}
+
+
+def test_schedule_runs_the_whole_graph_at_two_in_the_morning(pipeline, monkeypatch):
+    schedule = pipeline.defs.get_schedule_def("daily_refresh")
+    assert (schedule.cron_schedule, schedule.execution_timezone) == ("0 2 * * *", "Africa/Kampala")
+    at = dt.datetime(2026, 3, 1, 2, 0, tzinfo=ZoneInfo("Africa/Kampala"))
+    with dg.build_schedule_context(scheduled_execution_time=at) as context:
+        data = schedule.evaluate_tick(context)
+    assert len(data.run_requests) == 1
+    assert schedule.job_name == ALL_ASSETS_JOB
+    job = pipeline.defs.resolve_job_def(ALL_ASSETS_JOB)
+    graph = pipeline.defs.resolve_asset_graph()
+    assert set(job.asset_layer.selected_asset_keys) == set(graph.materializable_asset_keys)
+
+    from pipelines.defs.schedules import all_assets_job, daily_schedule
+
+    monkeypatch.setenv("MEALYTICS_SCHEDULE_TIMEZONE", "Africa/Lagos")
+    assert daily_schedule(all_assets_job()).execution_timezone == "Africa/Lagos"
+
+
+# --- runs -----------------------------------------------------------------------------------
+
+
+def test_two_runs_through_dagster_follow_the_source(pipeline):
+    report = pipeline.execute(FIRST_AS_OF)
+    assert report.exit_code == 0, report.failures
+    counts = source_counts(pipeline.source_path)
+    assert {t: rows for t, (rows, *_) in report.raw.items()} == counts
+    assert report.marts.get("fct_daily_snapshot") and report.marts.get("dim_customers") == 200
+    assert report.checks and not report.checks_failed
+    assert_marts_match_source(pipeline, dt.date(2026, 1, 15), FIRST_AS_OF)
+    assert pipeline.query(
+        "select count(*) from marts.fct_daily_snapshot where business_date > ?", FIRST_AS_OF
+    ) == [(0,)]
+
+    seeds.advance(pipeline.url, days=ADVANCE_DAYS, progress=False)
+    report = pipeline.execute(SECOND_AS_OF)
+    assert report.exit_code == 0, report.failures
+    assert {t: rows for t, (rows, *_) in report.raw.items()} == source_counts(pipeline.source_path)
+    assert report.raw["orders_order"][1] > 0  # new orders were inserted, not reloaded whole
+    assert report.raw["orders_order"][1] < report.raw["orders_order"][0]
+    assert not report.checks_failed
+    assert_marts_match_source(pipeline, dt.date(2026, 1, 22), SECOND_AS_OF)
+
+    console = Console(file=io.StringIO(), width=120)
+    run.print_summary(report, console)
+    text = console.file.getvalue()
+    assert "marts.fct_daily_snapshot" in text and "succeeded" in text
