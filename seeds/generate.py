@@ -55,6 +55,11 @@ def generate(url: str, *, customers: int = 5000, days: int = 180, seed: int = 42
         start = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=days)
     if isinstance(start, dt.datetime):
         start = start.date()
+    elif isinstance(start, str):
+        try:
+            start = dt.date.fromisoformat(start)
+        except ValueError:
+            raise SourceError(f"start must be a date (YYYY-MM-DD), got {start!r}") from None
     began = time.perf_counter()
     engine = make_engine(url, create=True)
     try:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import re
 import shutil
+import sqlite3
 from decimal import Decimal
 from pathlib import Path
 
@@ -218,3 +220,28 @@ def test_exists_tells_an_empty_target_from_a_generated_one(small, tmp_path):
     missing = tmp_path / "missing.db"
     assert not seeds.exists(url_of(missing))
     assert not missing.exists()
+
+
+def test_sqlite_stores_values_as_django_does(small):
+    """Timestamps as UTC ISO text without offset, booleans 0/1, NUMERIC as numbers."""
+    conn = sqlite3.connect(sa.make_url(small).database)
+    try:
+        row = conn.execute(
+            "SELECT typeof(date_joined), date_joined, typeof(is_active), is_active "
+            "FROM accounts_user ORDER BY id LIMIT 1").fetchone()
+        money = conn.execute("SELECT DISTINCT typeof(total) FROM orders_order").fetchall()
+        day = conn.execute("SELECT event_date FROM catering_booking LIMIT 1").fetchone()
+    finally:
+        conn.close()
+    assert row[0] == "text" and re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6}", row[1])
+    assert row[2] == "integer" and row[3] in (0, 1)
+    assert {t for (t,) in money} <= {"integer", "real"}
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d", day[0])
+
+
+def test_a_start_given_as_text_is_the_same_start(small, tmp_path):
+    url = url_of(tmp_path / "text.db")
+    seeds.generate(url, **{**SMALL, "start": "2026-01-05"})
+    assert table_hashes(url)["orders_order"] == table_hashes(small)["orders_order"]
+    with pytest.raises(seeds.SourceError, match="start"):
+        seeds.generate(url_of(tmp_path / "bad.db"), **{**SMALL, "start": "2026-13-01"})
