@@ -1,0 +1,59 @@
+"""`mealytics run` and `mealytics demo` hand their options to the run, and exit with it."""
+
+import datetime as dt
+
+import pytest
+
+from pipelines import cli, run
+
+
+@pytest.fixture
+def calls(monkeypatch, tmp_path):
+    seen = []
+
+    def fake_execute(**kwargs):
+        seen.append(kwargs)
+        report = run.RunReport(run_id="0" * 32, success=not kwargs.get("full_refresh"))
+        return report
+
+    monkeypatch.setattr(run, "execute", fake_execute)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MEALYTICS_AS_OF", raising=False)
+    monkeypatch.setenv("MEALYTICS_WAREHOUSE", str(tmp_path / "w.duckdb"))
+    return seen
+
+
+def test_run_passes_as_of_and_full_refresh(calls):
+    assert cli.main(["-q", "run", "--as-of", "2026-01-31"]) == 0
+    assert calls[-1]["as_of"] == dt.date(2026, 1, 31)
+    assert calls[-1]["full_refresh"] is False
+    assert calls[-1]["progress"] is False
+    assert cli.main(["-q", "run", "--full-refresh"]) == 1  # the fake run fails then
+    assert calls[-1]["full_refresh"] is True
+    assert calls[-1]["as_of"] is None
+
+
+def test_as_of_from_the_environment(calls, monkeypatch):
+    monkeypatch.setenv("MEALYTICS_AS_OF", "2026-02-02")
+    assert cli.main(["-q", "run"]) == 0
+    assert calls[-1]["as_of"] == dt.date(2026, 2, 2)
+    assert cli.main(["-q", "run", "--as-of", "2026-02-03"]) == 0
+    assert calls[-1]["as_of"] == dt.date(2026, 2, 3)
+
+
+def test_bad_as_of(calls, monkeypatch, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["run", "--as-of", "tomorrow"])
+    assert exit_.value.code == 2
+    monkeypatch.setenv("MEALYTICS_AS_OF", "soon")
+    assert cli.main(["run"]) == 2
+    assert "MEALYTICS_AS_OF" in capsys.readouterr().err
+    assert not calls
+
+
+def test_exit_code_follows_error_checks_not_warnings():
+    report = run.RunReport(run_id="r", success=True)
+    report.checks.append(run.CheckOutcome("raw/orders_order", "row_count", False, "WARN"))
+    assert report.exit_code == 0
+    report.checks.append(run.CheckOutcome("marts/x", "unique_x", False, "ERROR"))
+    assert report.exit_code == 1
