@@ -114,10 +114,11 @@ def phase_floor(url: str, _warehouse: str) -> dict:
 
     source = Source(url)
     rows = 0
-    for plan in source.plans():
-        with source.session() as session:
-            for batch in session.rows(plan):
-                rows += batch.num_rows
+    with source.connected():
+        for plan in source.plans():
+            with source.session() as session:
+                for batch in session.rows(plan):
+                    rows += batch.num_rows
     return {"rows": rows}
 
 
