@@ -52,17 +52,17 @@ def make_engine(url: str, *, create: bool) -> sa.Engine:
     try:
         engine = sa.create_engine(parsed)
     except Exception as exc:  # missing driver, bad options
-        raise SourceError(f"cannot use {mask_url(url)}: {_one_line(exc)}") from None
+        raise SourceError(f"cannot use {mask_url(url)}: {one_line(exc)}") from None
     try:
         with engine.connect() as conn:
             conn.exec_driver_sql("SELECT 1")
     except sa.exc.SQLAlchemyError as exc:
         engine.dispose()
-        raise SourceError(f"cannot reach {mask_url(url)}: {_one_line(exc)}") from None
+        raise SourceError(f"cannot reach {mask_url(url)}: {one_line(exc)}") from None
     return engine
 
 
-def _one_line(exc: BaseException) -> str:
+def one_line(exc: BaseException) -> str:
     orig = getattr(exc, "orig", None) or exc
     text = str(orig).strip().splitlines()
     return text[0] if text else type(orig).__name__

@@ -21,11 +21,12 @@ import sqlalchemy as sa
 
 from models import metadata
 from models import schema as s
+from pipelines.settings import mask_url
 from seeds import catalog
 from seeds import emit as em
 from seeds import engine as en
 from seeds import lifecycle as lc_
-from seeds.db import make_engine, nonempty_tables, seeds_simulation, write_state
+from seeds.db import make_engine, nonempty_tables, one_line, seeds_simulation, write_state
 from seeds.errors import SourceError
 from seeds.lifecycle import DAY, FAR, HOUR
 from seeds.progress import Progress, report
@@ -66,8 +67,6 @@ def generate(url: str, *, customers: int = 5000, days: int = 180, seed: int = 42
         with engine.connect() as conn:
             full = nonempty_tables(conn)
         if full and not force:
-            from pipelines.settings import mask_url
-
             raise SourceError(
                 f"{mask_url(url)} already holds data ({', '.join(full[:3])}"
                 f"{', ...' if len(full) > 3 else ''}); use --force to replace it"
@@ -90,6 +89,10 @@ def generate(url: str, *, customers: int = 5000, days: int = 180, seed: int = 42
                 if conn.dialect.name == "postgresql":
                     sync_sequences(conn)
                 write_state(conn, gen.state())
+    except sa.exc.SQLAlchemyError as exc:
+        # A database that fails mid-way (a file that is not a database, a full disk, a
+        # server that went away): one line for the command line, the cause chained.
+        raise SourceError(f"{mask_url(url)}: {one_line(exc)}") from exc
     finally:
         engine.dispose()
     summary = Summary(

@@ -29,11 +29,12 @@ import sqlalchemy as sa
 
 from models import metadata
 from models import schema as s
+from pipelines.settings import mask_url
 from seeds import catalog
 from seeds import emit as em
 from seeds import engine as en
 from seeds import lifecycle as lc_
-from seeds.db import make_engine, nonempty_tables, read_state, write_state
+from seeds.db import make_engine, nonempty_tables, one_line, read_state, write_state
 from seeds.errors import SourceError
 from seeds.lifecycle import DAY, FAR, HOUR
 from seeds.progress import Progress, report
@@ -66,9 +67,7 @@ def advance(url: str, *, days: int = 1, progress: bool = True) -> Summary:
         with engine.connect() as conn:
             state = read_state(conn)
             if not state or not nonempty_tables(conn):
-                from pipelines.settings import mask_url
-
-                raise SourceError(
+                    raise SourceError(
                     f"{mask_url(url)} holds no generated source; run "
                     "`mealytics source generate` first"
                 )
@@ -85,6 +84,10 @@ def advance(url: str, *, days: int = 1, progress: bool = True) -> Summary:
 
                     sync_sequences(conn)
                 write_state(conn, sim.state)
+    except sa.exc.SQLAlchemyError as exc:
+        # A database that fails mid-way (a file that is not a database, a full disk, a
+        # server that went away): one line for the command line, the cause chained.
+        raise SourceError(f"{mask_url(url)}: {one_line(exc)}") from exc
     finally:
         engine.dispose()
     through = dt.datetime.fromtimestamp(sim.state["through"] / 1e6, dt.UTC).date()

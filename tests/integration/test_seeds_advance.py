@@ -212,3 +212,29 @@ def test_protect_blocks_a_delete(generated, tmp_path):
             delete_rows(conn, metadata.tables["menu_meal"], [1], now=0)
     engine.dispose()
     assert rows(url_of(path), "SELECT COUNT(*) FROM menu_meal WHERE id = 1")[0][0] == 1
+
+
+@pytest.mark.postgres
+def test_advance_and_erasure_on_postgresql_respect_foreign_keys(postgres_url):
+    """PostgreSQL enforces the foreign keys that SQLite does not: every write of advance
+    and of an erasure must come in a valid order, and the sequences must follow the ids."""
+    seeds.generate(postgres_url, **{**SMALL, "customers": 200, "days": 15})
+    summary = seeds.advance(postgres_url, days=2, progress=False)
+    assert summary.rows["orders_order"] > 0
+    assert check_invariants(postgres_url) == []
+    engine = sa.create_engine(postgres_url)
+    try:
+        with engine.begin() as conn:
+            (user,) = conn.execute(sa.text(
+                "SELECT user_id FROM orders_order ORDER BY id LIMIT 1")).one()
+            deleted = delete_rows(conn, metadata.tables["accounts_user"], [user],
+                                  now=1_800_000_000_000_000)
+            new_id = conn.execute(sa.text(
+                "INSERT INTO accounts_website (name, domain, currency, timezone, created_at, "
+                "updated_at) VALUES ('New', 'new.example', 'UGX', 'Africa/Kampala', now(), "
+                "now()) RETURNING id")).scalar_one()
+    finally:
+        engine.dispose()
+    assert deleted["accounts_user"] == 1 and deleted["orders_order"] >= 1
+    assert new_id == 3  # the sequence is past the generated ids
+    assert check_invariants(postgres_url) == []
