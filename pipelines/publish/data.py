@@ -1,0 +1,341 @@
+"""What the dashboard embeds: the daily mart rows it windows in the browser, plus the few
+figures that cannot be summed from daily rows (distinct customers and loyalty engagement of
+a window), computed here for the four windows the page offers.
+
+Everything is read from the warehouse through a read-only connection; a mart that is not
+built (yet) is simply absent from the payload and its panel says so.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import duckdb
+
+MARTS = "marts"
+#: The page's period selector: a window of N business days ending at as_of (request 000's
+#: day / week / month / year).
+PERIODS: dict[str, int] = {"day": 1, "week": 7, "month": 30, "year": 365}
+#: Daily rows kept: the longest window and the one before it, for the change figures.
+HISTORY_DAYS = 2 * max(PERIODS.values())
+#: Churn-risk customers listed per website (ids and figures only: no names, no contacts).
+CHURN_LIST = 10
+
+
+def _plain(value: Any) -> Any:
+    """A JSON-ready value: decimals as floats (2 decimals suffice), dates as ISO text."""
+    if isinstance(value, decimal.Decimal):
+        return float(value)
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return value
+
+
+def _table(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] = ()) -> dict:
+    """A query's result as {"cols": [...], "rows": [[...], ...]} (compact, column names once)."""
+    relation = con.execute(sql, list(params))
+    cols = [d[0] for d in relation.description]
+    rows = [[_plain(v) for v in row] for row in relation.fetchall()]
+    return {"cols": cols, "rows": rows}
+
+
+def mart_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """The tables (not views, not table macros) of schema marts, by name."""
+    return [
+        name
+        for (name,) in con.execute(
+            "select table_name from information_schema.tables "
+            "where table_schema = ? and table_type = 'BASE TABLE' order by table_name",
+            [MARTS],
+        ).fetchall()
+    ]
+
+
+def _has_macro(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    return bool(
+        con.execute(
+            "select count(*) from duckdb_functions() where schema_name = ? and function_name = ?",
+            [MARTS, name],
+        ).fetchone()[0]
+    )
+
+
+def _relation_exists(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> bool:
+    return bool(
+        con.execute(
+            "select count(*) from information_schema.tables "
+            "where table_schema = ? and table_name = ?",
+            [schema, name],
+        ).fetchone()[0]
+    )
+
+
+def _websites(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+    """Each website with its currency and its as_of: the last date of its daily snapshot."""
+    rows = con.execute(
+        """
+        select
+            websites.website_id,
+            websites.website_name,
+            websites.currency,
+            websites.timezone,
+            snapshot.as_of_date
+        from staging.stg_websites as websites
+        inner join (
+            select website_id, max(business_date) as as_of_date
+            from marts.fct_daily_snapshot
+            group by website_id
+        ) as snapshot on websites.website_id = snapshot.website_id
+        order by websites.website_id
+        """
+    ).fetchall()
+    return [
+        {"id": r[0], "name": r[1], "currency": r[2], "timezone": r[3], "as_of": r[4].isoformat()}
+        for r in rows
+    ]
+
+
+def _since(websites: Iterable[dict[str, Any]]) -> str:
+    earliest = min(dt.date.fromisoformat(w["as_of"]) for w in websites)
+    return (earliest - dt.timedelta(days=HISTORY_DAYS - 1)).isoformat()
+
+
+def _window_figures(con: duckdb.DuckDBPyConnection, websites: list[dict[str, Any]]) -> dict:
+    """Per website and period: distinct ordering customers (this window and the previous
+    one) and request 003's engagement stats for the window. Neither sums from daily rows."""
+    out: dict[str, dict[str, Any]] = {}
+    engagement = _has_macro(con, "loyalty_engagement_stats")
+    for website in websites:
+        as_of = dt.date.fromisoformat(website["as_of"])
+        for period, days in PERIODS.items():
+            start = as_of - dt.timedelta(days=days - 1)
+            prev_start = start - dt.timedelta(days=days)
+            current, previous = con.execute(
+                """
+                select
+                    count(distinct user_id) filter (where created_date >= ?),
+                    count(distinct user_id) filter (where created_date < ?)
+                from intermediate.int_orders_enriched
+                where website_id = ? and is_counted and created_date between ? and ?
+                """,
+                [start, start, website["id"], prev_start, as_of],
+            ).fetchone()
+            figures: dict[str, Any] = {"customers": current, "customers_prev": previous}
+            if engagement:
+                stats = _table(
+                    con,
+                    "select total_clients, active_clients, clients_with_redemptions, "
+                    "clients_with_transactions, engagement_rate, redemption_rate "
+                    "from marts.loyalty_engagement_stats(?, days := ?, website := ?)",
+                    [as_of, days, website["id"]],
+                )
+                if stats["rows"]:
+                    figures["engagement"] = dict(zip(stats["cols"], stats["rows"][0], strict=True))
+            out[f"{website['id']}|{period}"] = figures
+    return out
+
+
+#: Daily marts embedded as rows (columns the page uses), each limited to the last
+#: HISTORY_DAYS days. Money stays per website: the page never adds two currencies.
+DAILY_QUERIES: dict[str, str] = {
+    "daily": """
+        select website_id, business_date, total_orders, gross_revenue, total_discount,
+            unique_customers, new_customers, returning_customers, cancelled_orders,
+            collected_revenue, refunds, vip_orders, subscription_orders
+        from marts.fct_daily_snapshot where business_date >= ?
+        order by website_id, business_date""",
+    "channels": """
+        select website_id, business_date, channel, kind, amount, transaction_count
+        from marts.fct_revenue_by_channel
+        where business_date >= ? and (amount <> 0 or transaction_count <> 0)
+        order by website_id, business_date, channel""",
+    "payments": """
+        select website_id, business_date, payment_method, order_count, gross_revenue
+        from marts.fct_payment_methods where business_date >= ?
+        order by website_id, business_date, payment_method""",
+    "statuses": """
+        select website_id, business_date, status, order_count
+        from marts.fct_order_status where business_date >= ?
+        order by website_id, business_date, status""",
+    "items": """
+        select website_id, business_date, meal_id, quantity_sold, line_total
+        from marts.fct_item_sales where business_date >= ?
+        order by website_id, business_date, meal_id""",
+    "discounts": """
+        select website_id, business_date, discount_type, order_count, discount_total
+        from marts.fct_discounts where business_date >= ?
+        order by website_id, business_date, discount_type""",
+    "points": """
+        select website_id, business_date, points_issued, points_redeemed, points_expired,
+            points_balance, active_clients
+        from marts.fct_loyalty_points_daily where business_date >= ?
+        order by website_id, business_date""",
+    "redemptions": """
+        select website_id, business_date, redemption_item_id, redemption_count, points_spent
+        from marts.fct_redemption_items where business_date >= ?
+        order by website_id, business_date, redemption_item_id""",
+}
+
+#: The mart each daily query reads (a query runs only when its mart is built).
+DAILY_SOURCES = {
+    "daily": "fct_daily_snapshot",
+    "channels": "fct_revenue_by_channel",
+    "payments": "fct_payment_methods",
+    "statuses": "fct_order_status",
+    "items": "fct_item_sales",
+    "discounts": "fct_discounts",
+    "points": "fct_loyalty_points_daily",
+    "redemptions": "fct_redemption_items",
+}
+
+
+def _customer_panels(con: duckdb.DuckDBPyConnection, payload: dict, marts: set[str]) -> None:
+    if "dim_customers" in marts:
+        payload["vip_tiers"] = _table(
+            con,
+            """
+            select website_id, coalesce(vip_tier_current, 'none') as vip_tier, count(*) as customers
+            from marts.dim_customers group by all order by website_id, vip_tier""",
+        )
+        payload["ltv_segments"] = _table(
+            con,
+            """
+            select website_id, ltv_segment, count(*) as customers
+            from marts.dim_customers group by all order by website_id, ltv_segment""",
+        )
+        payload["churn_list"] = _table(
+            con,
+            """
+            select website_id, user_id, days_since_last_order, total_orders, lifetime_value,
+                ltv_segment, coalesce(vip_tier_current, '') as vip_tier
+            from marts.dim_customers
+            where churn_risk
+            qualify row_number() over (
+                partition by website_id order by lifetime_value desc, user_id
+            ) <= ?
+            order by website_id, lifetime_value desc, user_id""",
+            [CHURN_LIST],
+        )
+    if "fct_customer_rates" in marts:
+        payload["rates"] = _table(
+            con,
+            """
+            select website_id, customers, ordering_customers, at_risk_customers,
+                repeat_customers, churn_rate, repeat_purchase_rate
+            from marts.fct_customer_rates order by website_id""",
+        )
+    if "fct_customer_cohorts" in marts:
+        payload["cohorts"] = _table(
+            con,
+            """
+            select website_id, cohort_month, month_number, cohort_size, active_customers
+            from marts.fct_customer_cohorts order by website_id, cohort_month, month_number""",
+        )
+
+
+def _loyalty_panels(con: duckdb.DuckDBPyConnection, payload: dict, marts: set[str]) -> None:
+    if "fct_loyalty_tier_daily" in marts:
+        # The distribution at each website's last business date (its as_of).
+        payload["loyalty_tiers"] = _table(
+            con,
+            """
+            select tiers.website_id, tiers.tier, tiers.tier_rank, tiers.active_clients,
+                tiers.threshold
+            from marts.fct_loyalty_tier_daily as tiers
+            inner join (
+                select website_id, max(business_date) as business_date
+                from marts.fct_loyalty_tier_daily group by website_id
+            ) as latest
+                on tiers.website_id = latest.website_id
+                and tiers.business_date = latest.business_date
+            order by tiers.website_id, tiers.tier_rank""",
+        )
+    if "fct_redemption_items" in marts:
+        payload["redemption_item_names"] = _table(
+            con,
+            """
+            select redemption_item_id, any_value(item_name order by business_date desc),
+                any_value(category order by business_date desc)
+            from marts.fct_redemption_items group by redemption_item_id
+            order by redemption_item_id""",
+        )
+
+
+def _campaign_panels(con: duckdb.DuckDBPyConnection, payload: dict, marts: set[str]) -> None:
+    if "fct_campaign_performance" in marts:
+        payload["campaigns"] = _table(
+            con, "select * from marts.fct_campaign_performance order by website_id, campaign_id"
+        )
+    if "fct_campaign_variants" in marts:
+        payload["campaign_variants"] = _table(
+            con, "select * from marts.fct_campaign_variants order by all"
+        )
+
+
+def _operations_panels(con: duckdb.DuckDBPyConnection, payload: dict, marts: set[str]) -> None:
+    """Delivery performance: the operations marts' daily rows, whatever their columns (the
+    page charts the ones it knows and lists the rest)."""
+    delivery = sorted(m for m in marts if "deliver" in m)
+    if not delivery:
+        return
+    mart = delivery[0]
+    columns = [
+        c
+        for (c,) in con.execute(
+            "select column_name from information_schema.columns "
+            "where table_schema = ? and table_name = ? order by ordinal_position",
+            [MARTS, mart],
+        ).fetchall()
+    ]
+    where = " where business_date >= ?" if "business_date" in columns else ""
+    params = [payload["since"]] if where else []
+    payload["deliveries"] = {"mart": mart, **_table(con, f'select * from marts."{mart}"{where}',
+                                                    params)}
+
+
+def collect(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
+    """The dashboard's payload from an open warehouse connection."""
+    marts = set(mart_tables(con))
+    if "fct_daily_snapshot" not in marts:
+        raise LookupError("marts.fct_daily_snapshot is missing: build the marts first")
+    websites = _websites(con)
+    if not websites:
+        raise LookupError("marts.fct_daily_snapshot has no rows: nothing to publish")
+    since = _since(websites)
+    payload: dict[str, Any] = {
+        "generated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "periods": PERIODS,
+        "websites": websites,
+        "since": since,
+        "marts": sorted(marts),
+    }
+    for key, sql in DAILY_QUERIES.items():
+        if DAILY_SOURCES[key] in marts:
+            payload[key] = _table(con, sql, [since])
+    if "fct_item_sales" in marts:
+        payload["meal_names"] = _table(
+            con,
+            "select meal_id, any_value(meal_name order by business_date desc) "
+            "from marts.fct_item_sales group by meal_id order by meal_id",
+        )
+    if _relation_exists(con, "intermediate", "int_orders_enriched"):
+        payload["windows"] = _window_figures(con, websites)
+    _customer_panels(con, payload, marts)
+    _loyalty_panels(con, payload, marts)
+    _campaign_panels(con, payload, marts)
+    _operations_panels(con, payload, marts)
+    return payload
+
+
+def collect_from(warehouse_path: str) -> dict[str, Any]:
+    """`collect` over a read-only connection to the warehouse file."""
+    con = duckdb.connect(str(warehouse_path), read_only=True)
+    try:
+        return collect(con)
+    finally:
+        con.close()

@@ -1,0 +1,556 @@
+/* Mealytics static dashboard: windows the embedded daily mart rows in the browser and draws
+   hand-written SVG charts. Every chart container gets data-rendered = the number of data
+   points it drew (0: nothing in the window), or data-missing = the mart it needs when that
+   mart is not built. Money is never added across currencies: with "all websites", money
+   figures and charts are shown per currency. */
+(function () {
+  "use strict";
+  const D = JSON.parse(document.getElementById("payload").textContent);
+  const PALETTE = ["#2e6bd1", "#e07a1f", "#12805c", "#9b4dca", "#c0362c", "#0f9bb0", "#b58900", "#6b7280", "#d6457b", "#4b5bd6"];
+  const SVGNS = "http://www.w3.org/2000/svg";
+  const state = { period: "month", website: "all" };
+
+  /* ---------- data access ---------- */
+  const cache = {};
+  function T(name) {
+    if (!(name in cache)) {
+      const t = D[name];
+      cache[name] = t ? t.rows.map((r) => Object.fromEntries(t.cols.map((c, i) => [c, r[i]]))) : null;
+    }
+    return cache[name];
+  }
+  const sites = D.websites;
+  const siteById = Object.fromEntries(sites.map((s) => [String(s.id), s]));
+  function addDays(iso, n) {
+    const d = new Date(iso + "T00:00:00Z");
+    d.setUTCDate(d.getUTCDate() + n);
+    return d.toISOString().slice(0, 10);
+  }
+  function windowOf(site) {
+    const n = D.periods[state.period];
+    const end = site.as_of, start = addDays(end, -(n - 1));
+    return { start, end, prevStart: addDays(start, -n), prevEnd: addDays(start, -1) };
+  }
+  function selected() {
+    return state.website === "all" ? sites : [siteById[state.website]];
+  }
+  function byCurrency(list) {
+    const groups = new Map();
+    for (const s of list) {
+      if (!groups.has(s.currency)) groups.set(s.currency, []);
+      groups.get(s.currency).push(s);
+    }
+    return [...groups.entries()].map(([currency, members]) => ({ currency, sites: members }));
+  }
+  /* Rows of a daily table for `list` of websites inside their window (or previous one). */
+  function windowRows(name, list, previous) {
+    const rows = T(name) || [];
+    const wins = Object.fromEntries(list.map((s) => [String(s.id), windowOf(s)]));
+    return rows.filter((r) => {
+      const w = wins[String(r.website_id)];
+      if (!w) return false;
+      const lo = previous ? w.prevStart : w.start, hi = previous ? w.prevEnd : w.end;
+      return r.business_date >= lo && r.business_date <= hi;
+    });
+  }
+  function sum(rows, col) { let t = 0; for (const r of rows) t += Number(r[col] || 0); return t; }
+  function sumBy(rows, keyFn, col) {
+    const m = new Map();
+    for (const r of rows) { const k = keyFn(r); m.set(k, (m.get(k) || 0) + Number(r[col] || 0)); }
+    return m;
+  }
+  function forSites(name, list) {
+    const ids = new Set(list.map((s) => String(s.id)));
+    return (T(name) || []).filter((r) => ids.has(String(r.website_id)));
+  }
+  function dateAxis(list) {
+    const wins = list.map(windowOf);
+    let lo = wins[0].start, hi = wins[0].end;
+    for (const w of wins) { if (w.start < lo) lo = w.start; if (w.end > hi) hi = w.end; }
+    const out = [];
+    for (let d = lo; d <= hi; d = addDays(d, 1)) out.push(d);
+    return out;
+  }
+
+  /* ---------- formatting ---------- */
+  const r2 = (x) => Math.round(x * 100) / 100;
+  const fmtInt = (x) => Math.round(x).toLocaleString("en-US");
+  const fmtMoney = (x, cur) => cur + " " + x.toLocaleString("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+  const fmtPct = (x) => (x == null ? "n/a" : x.toLocaleString("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 2 }) + "%");
+  function compact(x) {
+    const a = Math.abs(x);
+    if (a >= 1e9) return (x / 1e9).toFixed(a >= 1e10 ? 0 : 1) + "B";
+    if (a >= 1e6) return (x / 1e6).toFixed(a >= 1e7 ? 0 : 1) + "M";
+    if (a >= 1e3) return (x / 1e3).toFixed(a >= 1e4 ? 0 : 1) + "K";
+    return String(r2(x));
+  }
+  const label = (s) => String(s).replace(/_/g, " ");
+
+  /* ---------- DOM and SVG helpers ---------- */
+  function el(tag, attrs, ...kids) {
+    const e = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) {
+      if (k === "text") e.textContent = v; else if (k === "cls") e.className = v; else e.setAttribute(k, v);
+    }
+    for (const k of kids) if (k != null) e.append(k);
+    return e;
+  }
+  function s(tag, attrs, text) {
+    const e = document.createElementNS(SVGNS, tag);
+    for (const [k, v] of Object.entries(attrs || {})) e.setAttribute(k, v);
+    if (text != null) e.textContent = text;
+    return e;
+  }
+  function tip(node, text) { node.append(s("title", {}, text)); return node; }
+  function legend(items) {
+    const box = el("div", { cls: "legend" });
+    items.forEach(([name, color]) => box.append(el("span", { style: "--c:" + color, text: name })));
+    return box;
+  }
+  function niceMax(v) {
+    if (v <= 0) return 1;
+    const p = Math.pow(10, Math.floor(Math.log10(v)));
+    for (const m of [1, 2, 2.5, 5, 10]) if (m * p >= v) return m * p;
+    return 10 * p;
+  }
+  /* Charts draw at their container's pixel width, so text stays legible at any width. */
+  function widthOf(target) { return Math.max(260, Math.round(target.clientWidth || 640)); }
+  function empty(target, text) { target.append(el("p", { cls: "empty", text: text || "No data in this window." })); return 0; }
+
+  /* A line chart over `labels` (dates); series: [{name, values, color, dash}]. */
+  function lineChart(target, labels, series, fmt) {
+    const W = widthOf(target), H = W < 420 ? 180 : 220, L = 46, R = 10, TOP = 10, B = 24;
+    const all = series.flatMap((x) => x.values);
+    if (!labels.length || !all.some((v) => v !== 0)) return empty(target);
+    const lo = Math.min(0, ...all), hi = niceMax(Math.max(...all));
+    const x = (i) => L + (labels.length === 1 ? (W - L - R) / 2 : (i * (W - L - R)) / (labels.length - 1));
+    const y = (v) => TOP + (H - TOP - B) * (1 - (v - lo) / (hi - lo || 1));
+    const svg = s("svg", { viewBox: `0 0 ${W} ${H}`, role: "img" });
+    for (let k = 0; k <= 4; k++) {
+      const v = lo + ((hi - lo) * k) / 4;
+      svg.append(s("line", { x1: L, x2: W - R, y1: y(v), y2: y(v), stroke: "#e4e7ec" }));
+      svg.append(s("text", { x: L - 6, y: y(v) + 4, "text-anchor": "end" }, compact(v)));
+    }
+    const ticks = labels.length === 1 ? [0] : [0, Math.floor((labels.length - 1) / 2), labels.length - 1];
+    for (const i of ticks) svg.append(s("text", { x: x(i), y: H - 6, "text-anchor": i === 0 && labels.length > 1 ? "start" : i === labels.length - 1 && labels.length > 1 ? "end" : "middle" }, labels[i]));
+    let points = 0;
+    for (const ser of series) {
+      const d = ser.values.map((v, i) => (i ? "L" : "M") + x(i).toFixed(1) + " " + y(v).toFixed(1)).join(" ");
+      svg.append(s("path", { d, fill: "none", stroke: ser.color, "stroke-width": 2, "stroke-dasharray": ser.dash ? "5 4" : "none" }));
+      if (labels.length <= 62) {
+        ser.values.forEach((v, i) => svg.append(tip(s("circle", { cx: x(i), cy: y(v), r: labels.length === 1 ? 5 : 2.5, fill: ser.color }), `${labels[i]} ${ser.name}: ${fmt(v)}`)));
+      }
+      points += ser.values.length;
+    }
+    target.append(svg, legend(series.map((x) => [x.name, x.color])));
+    return points;
+  }
+
+  /* Horizontal bars: items [{label, value, color, text}]. */
+  function hbars(target, items, fmt) {
+    items = items.filter((i) => i.value !== 0);
+    if (!items.length) return empty(target);
+    const W = widthOf(target), row = 24, H = items.length * row + 6;
+    const texts = items.map((it) => (it.text != null ? it.text : fmt(it.value)));
+    const R = Math.min(W * 0.4, 10 + 6.3 * Math.max(...texts.map((x) => x.length)));
+    const L = Math.min(160, W * 0.34), chars = Math.floor(L / 6.4);
+    const max = Math.max(...items.map((i) => Math.abs(i.value)));
+    const svg = s("svg", { viewBox: `0 0 ${W} ${H}`, role: "img" });
+    items.forEach((it, k) => {
+      const yy = 3 + k * row, w = ((W - L - R) * Math.abs(it.value)) / (max || 1);
+      const name = String(it.label);
+      svg.append(s("text", { x: L - 8, y: yy + 16, "text-anchor": "end" }, name.length > chars ? name.slice(0, chars - 1) + "…" : name));
+      svg.append(tip(s("rect", { x: L, y: yy + 3, width: Math.max(w, 1), height: row - 8, rx: 3, fill: it.color || PALETTE[0] }), `${name}: ${fmt(it.value)}`));
+      svg.append(s("text", { x: L + w + 6, y: yy + 16, class: "val" }, texts[k]));
+    });
+    target.append(svg);
+    return items.length;
+  }
+
+  /* Vertical stacked bars per label; series [{name, values, color}]. */
+  function stacked(target, labels, series, fmt) {
+    const totals = labels.map((_, i) => series.reduce((t, x) => t + x.values[i], 0));
+    if (!labels.length || !totals.some((v) => v > 0)) return empty(target);
+    const W = widthOf(target), H = W < 420 ? 160 : 200, L = 40, R = 8, TOP = 8, B = 24;
+    const hi = niceMax(Math.max(...totals));
+    const bw = (W - L - R) / labels.length;
+    const y = (v) => TOP + (H - TOP - B) * (1 - v / hi);
+    const svg = s("svg", { viewBox: `0 0 ${W} ${H}`, role: "img" });
+    for (let k = 0; k <= 4; k++) {
+      const v = (hi * k) / 4;
+      svg.append(s("line", { x1: L, x2: W - R, y1: y(v), y2: y(v), stroke: "#e4e7ec" }));
+      svg.append(s("text", { x: L - 6, y: y(v) + 4, "text-anchor": "end" }, compact(v)));
+    }
+    let points = 0;
+    labels.forEach((lab, i) => {
+      let base = 0;
+      for (const ser of series) {
+        const v = ser.values[i];
+        if (v > 0) {
+          svg.append(tip(s("rect", { x: L + i * bw + bw * 0.1, y: y(base + v), width: Math.max(bw * 0.8, 0.5), height: y(base) - y(base + v), fill: ser.color }), `${lab} ${ser.name}: ${fmt(v)}`));
+          points++;
+        }
+        base += v;
+      }
+    });
+    const ticks = labels.length === 1 ? [0] : [0, labels.length - 1];
+    for (const i of ticks) svg.append(s("text", { x: L + i * bw + bw / 2, y: H - 6, "text-anchor": labels.length === 1 ? "middle" : i === 0 ? "start" : "end" }, labels[i]));
+    target.append(svg, legend(series.map((x) => [x.name, x.color])));
+    return points;
+  }
+
+  /* Donut with a legend of value and share. */
+  function donut(target, items, fmt) {
+    items = items.filter((i) => i.value > 0);
+    const total = items.reduce((t, i) => t + i.value, 0);
+    if (!total) return empty(target);
+    const svg = s("svg", { viewBox: "0 0 200 200", role: "img", style: "max-width:220px;margin:auto" });
+    let a = -Math.PI / 2;
+    items.forEach((it, k) => {
+      const frac = it.value / total, color = PALETTE[k % PALETTE.length];
+      let node;
+      if (frac >= 0.9999) node = s("circle", { cx: 100, cy: 100, r: 70, fill: "none", stroke: color, "stroke-width": 36 });
+      else {
+        const b = a + frac * 2 * Math.PI, large = frac > 0.5 ? 1 : 0;
+        const p = (t) => `${(100 + 70 * Math.cos(t)).toFixed(2)} ${(100 + 70 * Math.sin(t)).toFixed(2)}`;
+        node = s("path", { d: `M ${p(a)} A 70 70 0 ${large} 1 ${p(b)}`, fill: "none", stroke: color, "stroke-width": 36 });
+        a = b;
+      }
+      svg.append(tip(node, `${label(it.label)}: ${fmt(it.value)} (${fmtPct((100 * it.value) / total)})`));
+    });
+    svg.append(s("text", { x: 100, y: 106, "text-anchor": "middle", class: "val", style: "font-size:18px" }, compact(total)));
+    target.append(svg, legend(items.map((it, k) => [`${label(it.label)} ${fmt(it.value)} (${fmtPct((100 * it.value) / total)})`, PALETTE[k % PALETTE.length]])));
+    return items.length;
+  }
+
+  function table(target, cols, rows) {
+    const t = el("table");
+    t.append(el("thead", {}, el("tr", {}, ...cols.map((c) => el("th", { text: c })))));
+    const body = el("tbody");
+    rows.forEach((r) => body.append(el("tr", {}, ...r.map((v) => el("td", { text: v == null ? "" : String(v) })))));
+    t.append(body);
+    target.append(el("div", { cls: "scroll" }, t));
+    return rows.length;
+  }
+  function stats(target, items) {
+    const box = el("div", { cls: "stats" });
+    items.forEach(([name, value]) => box.append(el("div", { cls: "stat" }, el("b", { text: value }), el("small", { text: name }))));
+    target.append(box);
+  }
+  /* Money panels: one facet per currency of the selected websites. */
+  function facets(target, draw) {
+    const groups = byCurrency(selected());
+    let points = 0;
+    for (const g of groups) {
+      const box = el("div", { cls: "facet", "data-currency": g.currency });
+      if (groups.length > 1 || state.website === "all") box.append(el("p", { cls: "facet-title", text: `${g.currency} · ${g.sites.map((x) => x.name).join(", ")}` }));
+      target.append(box);
+      points += draw(box, g);
+    }
+    return points;
+  }
+
+  /* ---------- metric cards ---------- */
+  function delta(cur, prev) {
+    if (!prev) return { text: "no previous data", cls: "flat", value: "" };
+    const pct = r2((100 * (cur - prev)) / Math.abs(prev));
+    return { text: (pct > 0 ? "▲ " : pct < 0 ? "▼ " : "") + fmtPct(Math.abs(pct)) + " vs previous", cls: pct > 0 ? "up" : pct < 0 ? "down" : "flat", value: String(pct) };
+  }
+  function figure(box, value, text, prev, currency) {
+    const d = delta(value, prev);
+    const f = el("div", { cls: "figure" },
+      el("span", { cls: "value", "data-value": String(r2(value)), text }),
+      el("span", { cls: "delta " + d.cls, "data-value": d.value, "data-previous": String(r2(prev)), text: d.text }));
+    if (currency) f.setAttribute("data-currency", currency);
+    box.append(f);
+  }
+  function renderCards() {
+    const list = selected();
+    const card = (m) => { const b = document.querySelector(`.card[data-metric="${m}"] .figures`); b.textContent = ""; return b; };
+    const rev = card("revenue"), aov = card("aov");
+    for (const g of byCurrency(list)) {
+      const cur = windowRows("daily", g.sites, false), prev = windowRows("daily", g.sites, true);
+      const rc = sum(cur, "gross_revenue"), rp = sum(prev, "gross_revenue");
+      const oc = sum(cur, "total_orders"), op = sum(prev, "total_orders");
+      figure(rev, rc, fmtMoney(rc, g.currency), rp, g.currency);
+      const ac = oc ? rc / oc : 0, ap = op ? rp / op : 0;
+      figure(aov, ac, oc ? fmtMoney(ac, g.currency) : "n/a", ap, g.currency);
+    }
+    const oc = sum(windowRows("daily", list, false), "total_orders"), op = sum(windowRows("daily", list, true), "total_orders");
+    figure(card("orders"), oc, fmtInt(oc), op);
+    const win = D.windows || {};
+    let cc = 0, cp = 0;
+    for (const x of list) { const w = win[`${x.id}|${state.period}`] || {}; cc += w.customers || 0; cp += w.customers_prev || 0; }
+    figure(card("customers"), cc, fmtInt(cc), cp);
+  }
+
+  /* ---------- panels ---------- */
+  const CHARTS = {
+    revenue_trend: { mart: "daily", draw: (t) => facets(t, (box, g) => {
+      const labels = dateAxis(g.sites), rows = windowRows("daily", g.sites, false);
+      const gross = sumBy(rows, (r) => r.business_date, "gross_revenue"), coll = sumBy(rows, (r) => r.business_date, "collected_revenue");
+      return lineChart(box, labels, [
+        { name: "gross revenue", values: labels.map((d) => gross.get(d) || 0), color: PALETTE[0] },
+        { name: "collected revenue", values: labels.map((d) => coll.get(d) || 0), color: PALETTE[2], dash: true },
+      ], (v) => fmtMoney(v, g.currency));
+    }) },
+    channels: { mart: "channels", draw: (t) => facets(t, (box, g) => {
+      const rows = windowRows("channels", g.sites, false);
+      const by = sumBy(rows, (r) => r.channel + "|" + r.kind, "amount");
+      const items = [...by.entries()].map(([k, v]) => { const [ch, kind] = k.split("|"); return { label: label(ch), value: v, color: kind === "revenue" ? PALETTE[0] : PALETTE[1] }; }).sort((a, b) => b.value - a.value);
+      const n = hbars(box, items, (v) => fmtMoney(v, g.currency));
+      if (n) {
+        const revenue = sum(rows.filter((r) => r.kind === "revenue"), "amount"), incent = sum(rows.filter((r) => r.kind === "incentive"), "amount");
+        box.append(legend([["revenue " + fmtMoney(revenue, g.currency), PALETTE[0]], ["incentives " + fmtMoney(incent, g.currency), PALETTE[1]], ["net " + fmtMoney(revenue - incent, g.currency), "#fff"]]));
+      }
+      return n;
+    }) },
+    payments: { mart: "payments", draw: (t) => {
+      const by = sumBy(windowRows("payments", selected(), false), (r) => r.payment_method, "order_count");
+      return donut(t, [...by.entries()].map(([k, v]) => ({ label: k, value: v })).sort((a, b) => b.value - a.value), fmtInt);
+    } },
+    statuses: { mart: "statuses", draw: (t) => {
+      const by = sumBy(windowRows("statuses", selected(), false), (r) => r.status, "order_count");
+      return donut(t, [...by.entries()].map(([k, v]) => ({ label: k, value: v })).sort((a, b) => b.value - a.value), fmtInt);
+    } },
+    top_items: { mart: "items", draw: (t) => {
+      const names = Object.fromEntries((D.meal_names ? D.meal_names.rows : []).map((r) => [String(r[0]), r[1]]));
+      const by = sumBy(windowRows("items", selected(), false), (r) => String(r.meal_id), "quantity_sold");
+      const top = [...by.entries()].sort((a, b) => b[1] - a[1] || Number(a[0]) - Number(b[0])).slice(0, 10);
+      return hbars(t, top.map(([id, v]) => ({ label: names[id] || "meal " + id, value: v })), fmtInt);
+    } },
+    acquisition: { mart: "daily", draw: (t) => {
+      const list = selected(), labels = dateAxis(list), rows = windowRows("daily", list, false);
+      const nw = sumBy(rows, (r) => r.business_date, "new_customers"), ret = sumBy(rows, (r) => r.business_date, "returning_customers");
+      const totalNew = sum(rows, "new_customers");
+      let distinct = 0;
+      for (const x of list) distinct += ((D.windows || {})[`${x.id}|${state.period}`] || {}).customers || 0;
+      stats(t, [["new customers", fmtInt(totalNew)], ["returning customers", fmtInt(Math.max(distinct - totalNew, 0))], ["new share", distinct ? fmtPct((100 * totalNew) / distinct) : "n/a"]]);
+      return stacked(t, labels, [
+        { name: "new", values: labels.map((d) => nw.get(d) || 0), color: PALETTE[1] },
+        { name: "returning", values: labels.map((d) => ret.get(d) || 0), color: PALETTE[0] },
+      ], fmtInt);
+    } },
+    discounts: { mart: "discounts", draw: (t) => facets(t, (box, g) => {
+      const rows = windowRows("discounts", g.sites, false);
+      const gross = sum(windowRows("daily", g.sites, false), "gross_revenue");
+      const by = sumBy(rows, (r) => r.discount_type, "discount_total");
+      const items = [...by.entries()].map(([k, v]) => ({ label: label(k), value: v, text: fmtMoney(v, g.currency) + (gross ? ` (${fmtPct((100 * v) / gross)})` : "") })).sort((a, b) => b.value - a.value);
+      return hbars(box, items, (v) => fmtMoney(v, g.currency));
+    }) },
+    vip_tiers: { mart: "vip_tiers", draw: (t) => {
+      const rows = forSites("vip_tiers", selected());
+      const by = sumBy(rows, (r) => r.vip_tier, "customers");
+      const none = by.get("none") || 0;
+      by.delete("none");
+      stats(t, [["VIP customers", fmtInt([...by.values()].reduce((a, b) => a + b, 0))], ["without a VIP tier", fmtInt(none)]]);
+      return hbars(t, [...by.entries()].sort((a, b) => b[1] - a[1]).map(([k, v], i) => ({ label: label(k), value: v, color: PALETTE[(i + 3) % PALETTE.length] })), fmtInt) || (none ? 1 : 0);
+    } },
+    ltv: { mart: "ltv_segments", draw: (t) => {
+      const by = sumBy(forSites("ltv_segments", selected()), (r) => r.ltv_segment, "customers");
+      const order = ["0-10K", "10-50K", "50K+"];
+      const keys = [...by.keys()].sort((a, b) => (order.indexOf(a) + 99) % 100 - (order.indexOf(b) + 99) % 100);
+      return hbars(t, keys.map((k, i) => ({ label: k, value: by.get(k), color: PALETTE[i % PALETTE.length] })), fmtInt);
+    } },
+    churn: { mart: "rates", draw: (t) => {
+      const list = selected(), rates = forSites("rates", list);
+      const ordering = sum(rates, "ordering_customers"), risk = sum(rates, "at_risk_customers"), repeat = sum(rates, "repeat_customers");
+      stats(t, [["customers at risk", fmtInt(risk)], ["churn rate", ordering ? fmtPct(r2((100 * risk) / ordering)) : "n/a"], ["repeat purchase rate", ordering ? fmtPct(r2((100 * repeat) / ordering)) : "n/a"], ["ordering customers", fmtInt(ordering)]]);
+      const rows = forSites("churn_list", list).sort((a, b) => b.lifetime_value - a.lifetime_value).slice(0, 10);
+      const n = rows.length ? table(t, ["customer id", "website", "days since last order", "delivered orders", "lifetime value", "segment", "VIP tier"],
+        rows.map((r) => { const site = siteById[String(r.website_id)]; return [r.user_id, site.name, r.days_since_last_order, r.total_orders, fmtMoney(r.lifetime_value, site.currency), r.ltv_segment, r.vip_tier]; }))
+        : (t.append(el("p", { cls: "empty", text: "No customer at risk." })), 0);
+      return Math.max(n, rates.length);
+    } },
+    cohorts: { mart: "cohorts", draw: (t) => {
+      const rows = forSites("cohorts", selected());
+      if (!rows.length) return empty(t);
+      const size = new Map(), active = new Map();
+      let maxK = 0;
+      for (const r of rows) {
+        size.set(r.cohort_month, (size.get(r.cohort_month) || 0) + (r.month_number === 0 ? r.cohort_size : 0));
+        active.set(r.cohort_month + "|" + r.month_number, (active.get(r.cohort_month + "|" + r.month_number) || 0) + r.active_customers);
+        maxK = Math.max(maxK, r.month_number);
+      }
+      const months = [...size.keys()].sort();
+      const tbl = el("table", { cls: "heat" });
+      tbl.append(el("thead", {}, el("tr", {}, el("th", { text: "cohort" }), el("th", { text: "size" }), ...Array.from({ length: maxK + 1 }, (_, k) => el("th", { text: "M" + k })))));
+      const body = el("tbody");
+      let cells = 0;
+      for (const m of months) {
+        const tr = el("tr", {}, el("td", { text: m.slice(0, 7) }), el("td", { text: fmtInt(size.get(m)) }));
+        for (let k = 0; k <= maxK; k++) {
+          const a = active.get(m + "|" + k);
+          if (a == null || !size.get(m)) { tr.append(el("td")); continue; }
+          const pct = (100 * a) / size.get(m);
+          tr.append(el("td", { style: `background:rgba(46,107,209,${(0.08 + 0.85 * pct / 100).toFixed(2)});color:${pct > 55 ? "#fff" : "inherit"}`, title: `${a} of ${size.get(m)}`, text: pct.toFixed(0) + "%" }));
+          cells++;
+        }
+        body.append(tr);
+      }
+      tbl.append(body);
+      t.append(el("div", { cls: "scroll" }, tbl));
+      return cells;
+    } },
+    points: { mart: "points", draw: (t) => {
+      const list = selected(), labels = dateAxis(list), rows = windowRows("points", list, false);
+      const at = (c) => { const m = sumBy(rows, (r) => r.business_date, c); return labels.map((d) => m.get(d) || 0); };
+      const last = list.map((x) => (T("points") || []).filter((r) => String(r.website_id) === String(x.id) && r.business_date <= x.as_of).pop()).filter(Boolean);
+      stats(t, [["points issued", fmtInt(sum(rows, "points_issued"))], ["points redeemed", fmtInt(sum(rows, "points_redeemed"))], ["balance at as_of", fmtInt(sum(last, "points_balance"))], ["active clients", fmtInt(sum(last, "active_clients"))]]);
+      return lineChart(t, labels, [
+        { name: "issued", values: at("points_issued"), color: PALETTE[2] },
+        { name: "redeemed", values: at("points_redeemed"), color: PALETTE[1] },
+        { name: "expired", values: at("points_expired"), color: PALETTE[4], dash: true },
+      ], fmtInt);
+    } },
+    loyalty_tiers: { mart: "loyalty_tiers", draw: (t) => {
+      const rows = forSites("loyalty_tiers", selected());
+      const by = sumBy(rows, (r) => r.tier_rank + "|" + r.tier + "|" + r.threshold, "active_clients");
+      const total = [...by.values()].reduce((a, b) => a + b, 0);
+      const items = [...by.entries()].sort((a, b) => parseInt(a[0]) - parseInt(b[0])).map(([k, v], i) => {
+        const [, tier, threshold] = k.split("|");
+        return { label: `${tier[0].toUpperCase() + tier.slice(1)} (${fmtInt(Number(threshold))}+)`, value: v, color: ["#b87333", "#9ca3af", "#d4a017", "#5b6b8c"][i % 4], text: `${fmtInt(v)} · ${total ? fmtPct(r2((100 * v) / total)) : "n/a"}` };
+      });
+      return hbars(t, items, fmtInt);
+    } },
+    top_redemptions: { mart: "redemptions", draw: (t) => {
+      const names = Object.fromEntries((D.redemption_item_names ? D.redemption_item_names.rows : []).map((r) => [String(r[0]), r[1]]));
+      const by = sumBy(windowRows("redemptions", selected(), false), (r) => String(r.redemption_item_id), "redemption_count");
+      const top = [...by.entries()].sort((a, b) => b[1] - a[1] || Number(a[0]) - Number(b[0])).slice(0, 10);
+      return hbars(t, top.map(([id, v]) => ({ label: names[id] || "item " + id, value: v, color: PALETTE[3] })), fmtInt);
+    } },
+    engagement: { mart: "windows", draw: (t) => {
+      const list = selected();
+      const e = { total_clients: 0, active_clients: 0, clients_with_redemptions: 0, clients_with_transactions: 0 };
+      let found = false;
+      for (const x of list) {
+        const w = ((D.windows || {})[`${x.id}|${state.period}`] || {}).engagement;
+        if (w) { found = true; for (const k in e) e[k] += w[k] || 0; }
+      }
+      const rates = forSites("rates", list);
+      const ordering = sum(rates, "ordering_customers");
+      const items = [];
+      if (found) {
+        items.push({ label: "loyalty engagement", value: e.total_clients ? r2((100 * e.clients_with_transactions) / e.total_clients) : 0 });
+        items.push({ label: "redemption rate", value: e.active_clients ? r2((100 * e.clients_with_redemptions) / e.active_clients) : 0 });
+      }
+      if (rates.length && ordering) {
+        items.push({ label: "repeat purchase", value: r2((100 * sum(rates, "repeat_customers")) / ordering) });
+        items.push({ label: "churn", value: r2((100 * sum(rates, "at_risk_customers")) / ordering) });
+      }
+      if (found) stats(t, [["loyalty clients", fmtInt(e.total_clients)], ["with ledger activity", fmtInt(e.clients_with_transactions)], ["with redemptions", fmtInt(e.clients_with_redemptions)]]);
+      return hbars(t, items.map((x, i) => ({ ...x, color: PALETTE[(i + 5) % PALETTE.length] })), fmtPct);
+    } },
+    campaigns: { mart: "campaigns", draw: (t) => {
+      const rows = forSites("campaigns", selected());
+      if (!rows.length) return empty(t, "No campaign for this website.");
+      const name = (r) => r.campaign_name || r.name || "campaign " + r.campaign_id;
+      let n = hbars(t, rows.filter((r) => r.roi != null).sort((a, b) => b.roi - a.roi).map((r) => ({ label: name(r), value: Number(r.roi), color: Number(r.roi) >= 0 ? PALETTE[2] : PALETTE[4], text: fmtPct(Number(r.roi)) + " ROI" })), fmtPct);
+      n += table(t, ["campaign", "currency", "orders", "revenue", "cost", "reached", "conversion", "ROI", "budget used"], rows.map((r) => {
+        const cur = (siteById[String(r.website_id)] || {}).currency || "";
+        return [name(r), cur, r.orders_influenced, r.revenue_generated != null ? fmtMoney(r.revenue_generated, cur) : "", r.campaign_cost != null ? fmtMoney(r.campaign_cost, cur) : "", r.customers_reached, fmtPct(r.conversion_rate), fmtPct(r.roi), fmtPct(r.budget_used)];
+      }));
+      const variants = T("campaign_variants");
+      if (variants) {
+        const ids = new Set(rows.map((r) => String(r.campaign_id)));
+        const vs = variants.filter((v) => ids.has(String(v.campaign_id)));
+        if (vs.length) {
+          t.append(el("p", { cls: "facet-title", text: "A/B variants" }));
+          const cols = Object.keys(vs[0]).filter((c) => c !== "website_id");
+          n += table(t, cols.map(label), vs.map((v) => cols.map((c) => (typeof v[c] === "number" && !Number.isInteger(v[c]) ? r2(v[c]) : v[c]))));
+        }
+      }
+      return n;
+    } },
+    deliveries: { mart: "deliveries", draw: (t) => {
+      const all = T("deliveries");
+      const rows = all[0] && "website_id" in all[0] ? forSites("deliveries", selected()) : all;
+      const inWin = rows[0] && "business_date" in rows[0] ? windowRows("deliveries", selected(), false) : rows;
+      if (!inWin.length) return empty(t);
+      const cols = D.deliveries.cols.filter((c) => !["website_id", "business_date"].includes(c));
+      const numeric = cols.filter((c) => inWin.every((r) => r[c] == null || typeof r[c] === "number"));
+      let n = 0;
+      if ("business_date" in inWin[0]) {
+        const labels = dateAxis(selected());
+        const pick = numeric.filter((c) => /minutes|rate|pct/.test(c)).slice(0, 4);
+        if (pick.length) {
+          n += lineChart(t, labels, pick.map((c, i) => {
+            const m = new Map();
+            for (const r of inWin) if (r[c] != null) m.set(r.business_date, r[c]);
+            return { name: label(c), values: labels.map((d) => m.get(d) || 0), color: PALETTE[i] };
+          }), (v) => String(r2(v)));
+        }
+        const totals = numeric.filter((c) => /count|deliveries|failed|orders/.test(c) && !/rate|pct|minutes/.test(c));
+        if (totals.length) stats(t, totals.map((c) => [label(c), fmtInt(sum(inWin, c))]));
+      } else {
+        n += table(t, cols.map(label), inWin.map((r) => cols.map((c) => r[c])));
+      }
+      return n || inWin.length;
+    } },
+  };
+
+  function renderCharts() {
+    for (const node of document.querySelectorAll(".chart")) {
+      const name = node.dataset.chart, spec = CHARTS[name];
+      node.textContent = "";
+      node.removeAttribute("data-missing");
+      const source = spec.mart;
+      if (!D[source] || (source === "daily" && !D.daily)) {
+        const marts = { campaigns: "fct_campaign_performance", deliveries: "an operations delivery mart", windows: "intermediate.int_orders_enriched" };
+        node.dataset.missing = marts[source] || source;
+        node.dataset.rendered = "0";
+        node.append(el("p", { cls: "empty", text: `Not available: ${node.dataset.missing} is not built yet.` }));
+        continue;
+      }
+      try {
+        node.dataset.rendered = String(spec.draw(node) || 0);
+      } catch (err) {
+        node.dataset.rendered = "0";
+        node.dataset.error = String(err);
+        console.error("chart " + name + " failed:", err);
+      }
+    }
+  }
+
+  function render() {
+    const list = selected();
+    const wins = list.map(windowOf);
+    document.getElementById("window").textContent = list.map((x, i) => `${x.name}: ${wins[i].start} – ${wins[i].end} (${x.currency})`).join(" · ") +
+      ` · compared with the ${D.periods[state.period]} day(s) before`;
+    renderCards();
+    renderCharts();
+    document.body.dataset.period = state.period;
+    document.body.dataset.website = state.website;
+  }
+
+  function init() {
+    const pick = document.getElementById("website");
+    pick.append(el("option", { value: "all", text: "All websites" + (new Set(sites.map((x) => x.currency)).size > 1 ? " (per currency)" : "") }));
+    for (const x of sites) pick.append(el("option", { value: String(x.id), text: `${x.name} (${x.currency})` }));
+    const params = new URLSearchParams(location.hash.slice(1));
+    if (params.get("period") in D.periods) state.period = params.get("period");
+    if (params.get("website") && (params.get("website") === "all" || siteById[params.get("website")])) state.website = params.get("website");
+    const period = document.getElementById("period");
+    period.value = state.period;
+    pick.value = state.website;
+    const change = () => {
+      state.period = period.value; state.website = pick.value;
+      try { history.replaceState(null, "", `#period=${state.period}&website=${state.website}`); } catch (e) { /* some file:// contexts refuse */ }
+      render();
+    };
+    period.addEventListener("change", change);
+    pick.addEventListener("change", change);
+    document.getElementById("meta").textContent = `as of ${[...new Set(sites.map((x) => x.as_of))].join(" / ")} · generated ${D.generated_at}`;
+    document.getElementById("foot").textContent = `Data: DuckDB marts (${D.marts.length} tables) embedded at publish time. Amounts are in each website's currency and never added across currencies.`;
+    let lastWidth = window.innerWidth, timer = null;
+    window.addEventListener("resize", () => {
+      if (window.innerWidth === lastWidth) return;
+      lastWidth = window.innerWidth;
+      clearTimeout(timer);
+      timer = setTimeout(renderCharts, 120);
+    });
+    render();
+    document.body.dataset.ready = "1";
+  }
+  init();
+})();
