@@ -7,8 +7,8 @@ redeem loyalty points, buy VIP tiers, subscribe, refer friends, answer campaigns
 caterers and nutritionists and open support tickets. Every row is written as it stands at
 the end of the period, so orders placed in the last hour are still in progress.
 
-Customers are generated in chunks of CHUNK (their rows depend only on the seed and the
-chunk), so memory stays bounded at any size, and each table is written in bulk.
+Customers are generated in chunks of at most CHUNK (their rows depend only on the seed
+and the chunk), so memory stays bounded at any size, and each table is written in bulk.
 """
 
 from __future__ import annotations
@@ -34,6 +34,12 @@ from seeds.summary import Summary
 from seeds.writer import NULL, Writer, tune_sqlite_for_bulk_load
 
 CHUNK = 25_000
+
+
+def chunk_size(customers: int) -> int:
+    """At most CHUNK customers at a time (memory), and about 20 chunks for a progress bar
+    that moves, but not under 1,000 (per-chunk overhead)."""
+    return min(CHUNK, max(1000, -(-customers // 20)))
 T = metadata.tables
 
 
@@ -148,8 +154,9 @@ class _Generator:
     def run(self, bar) -> None:
         self.reference()
         joined = self.sign_ups()
-        for c, first in enumerate(range(0, self.n, CHUNK)):
-            ids = np.arange(first + 1, min(first + CHUNK, self.n) + 1, dtype=np.int64)
+        size = chunk_size(self.n)
+        for c, first in enumerate(range(0, self.n, size)):
+            ids = np.arange(first + 1, min(first + size, self.n) + 1, dtype=np.int64)
             self.chunk(c, ids, joined[ids - 1])
             bar.advance(len(ids))
         self.contracts()
