@@ -50,8 +50,37 @@ HEADER = (
 )
 
 
-def run_generate(url: str, customers: int, days: int, seed: int, start: str) -> dict:
-    """Run the command once; its wall time (s), peak RSS (MiB) and exit code."""
+def snapshot(rev: str) -> tuple[str, Path]:
+    """The product's code at `rev`, exported under benchmarks/work/: other engineers keep
+    committing while a long run goes on, and the two backends must run the same code."""
+    sha = subprocess.run(
+        ["git", "rev-parse", "--short", rev],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    target = WORK / f"code-{sha}"
+    if not target.exists():
+        target.mkdir(parents=True)
+        archive = subprocess.run(
+            ["git", "archive", sha, "models", "seeds", "pipelines"],
+            cwd=ROOT,
+            capture_output=True,
+            check=True,
+        ).stdout
+        subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
+    return sha, target
+
+
+def run_generate(
+    url: str, customers: int, days: int, seed: int, start: str, code: Path | None = None
+) -> dict:
+    """Run the command once; its wall time (s) and peak RSS (MiB).
+
+    With `code`, the console command imports the product from that directory (PYTHONPATH
+    comes before the editable install) instead of the working tree.
+    """
     command = [
         str(MEALYTICS), "-q", "source", "generate",
         "--customers", str(customers), "--days", str(days), "--seed", str(seed),
@@ -60,7 +89,8 @@ def run_generate(url: str, customers: int, days: int, seed: int, start: str) -> 
     output = WORK / "generate_last.log"  # a file, not a pipe: a full pipe would block it
     with output.open("w") as out:
         began = time.perf_counter()
-        process = subprocess.Popen(command, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+        env = dict(os.environ, PYTHONPATH=str(code)) if code else None
+        process = subprocess.Popen(command, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, env=env)
         _, status, usage = os.wait4(process.pid, 0)
         wall = time.perf_counter() - began
     process.returncode = os.waitstatus_to_exitcode(status)
@@ -163,6 +193,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--start", default="2026-01-01", help="first business day")
     parser.add_argument(
+        "--rev", help="measure the code of this git revision (default: the working tree)"
+    )
+    parser.add_argument(
         "--keep", action="store_true", help="keep the SQLite files (PostgreSQL goes anyway)"
     )
     args = parser.parse_args(argv)
@@ -174,7 +207,11 @@ def main(argv: list[str] | None = None) -> int:
         f"{os.cpu_count()} cores, {platform.python_implementation()} {platform.python_version()}",
         flush=True,
     )
-    version = code_version()
+    code = None
+    if args.rev:
+        version, code = snapshot(args.rev)
+    else:
+        version = code_version()
     print(f"# code {version}", flush=True)
     print(HEADER, flush=True)
     results = []
@@ -183,7 +220,7 @@ def main(argv: list[str] | None = None) -> int:
             for customers in args.customers:
                 url, size = target(customers)
                 result = {"backend": backend, "customers": customers, "days": args.days}
-                result |= run_generate(url, customers, args.days, args.seed, args.start)
+                result |= run_generate(url, customers, args.days, args.seed, args.start, code)
                 rows = count_rows(url)
                 result |= {
                     "orders": rows["orders_order"],
