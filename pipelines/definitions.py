@@ -1,6 +1,7 @@
 """The Dagster code location: one `Definitions` for the whole graph.
 
-source → raw/* (extraction) → staging/* → intermediate/* → marts/* (dbt), with the raw
+source → raw/* (extraction) → staging/* → intermediate/* → marts/* (dbt) → publish/* (Parquet
+files and the static dashboard), with the raw
 reconciliation checks, the dbt tests as checks, freshness checks on the marts, a daily
 schedule and a run-failure sensor. `dagster dev -m pipelines.definitions` loads `defs`.
 
@@ -15,6 +16,7 @@ import dagster as dg
 
 from pipelines.defs.dbt import build_dbt_assets, dbt_project, dbt_resource
 from pipelines.defs.freshness import build_mart_freshness
+from pipelines.defs.publish import build_publish_assets
 from pipelines.defs.raw import build_raw_defs
 from pipelines.defs.resources import default_resources
 from pipelines.defs.schedules import all_assets_job, daily_schedule
@@ -40,7 +42,7 @@ def build_definitions(
     return dg.Definitions.merge(
         raw,
         dg.Definitions(
-            assets=[dbt_models],
+            assets=[dbt_models, *build_publish_assets(marts)],
             asset_checks=freshness_checks,
             jobs=[job],
             schedules=[daily_schedule(job, timezone)],

@@ -1,0 +1,80 @@
+"""Publishing after each run: `publish/parquet` (every mart as a Parquet file) and
+`publish/dashboard` (the static HTML dashboard), both downstream of every mart.
+
+They are thin wrappers around `pipelines.publish`; the files land beside the warehouse
+(by default `data/parquet/` and `data/dashboard.html`), or under `MEALYTICS_PUBLISH_DIR`.
+Both only read the warehouse, after dbt has released its write lock.
+"""
+
+import os
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import dagster as dg
+
+from pipelines.defs.resources import Warehouse
+from pipelines.publish import export_parquet, write_dashboard
+
+GROUP = "publish"
+PARQUET_KEY = dg.AssetKey([GROUP, "parquet"])
+DASHBOARD_KEY = dg.AssetKey([GROUP, "dashboard"])
+
+
+def publish_dir(warehouse_path: str | os.PathLike) -> Path:
+    """`MEALYTICS_PUBLISH_DIR`, else the warehouse's folder (read when a run asks)."""
+    configured = os.environ.get("MEALYTICS_PUBLISH_DIR")
+    return Path(configured) if configured else Path(warehouse_path).resolve().parent
+
+
+def build_publish_assets(marts: Sequence[dg.AssetKey]) -> list[dg.AssetsDefinition]:
+    """The two publishing assets, each depending on every mart in `marts`."""
+    deps = list(marts)
+
+    @dg.asset(
+        key=PARQUET_KEY,
+        deps=deps,
+        group_name=GROUP,
+        kinds={"parquet", "duckdb"},
+    )
+    def publish_parquet(context: dg.AssetExecutionContext, warehouse: Warehouse):
+        """Every table of schema `marts` as `<publish dir>/parquet/<mart>.parquet`, each file
+        written under a temporary name and renamed over the old one, so readers never see a
+        half-written file."""
+        began = time.perf_counter()
+        out_dir = publish_dir(warehouse.path) / "parquet"
+        rows = export_parquet(warehouse.path, out_dir)
+        context.log.info(f"{len(rows)} marts written to {out_dir}")
+        return dg.MaterializeResult(
+            metadata={
+                "path": dg.MetadataValue.path(str(out_dir)),
+                "marts": len(rows),
+                "dagster/row_count": sum(rows.values()),
+                "rows_per_mart": dg.MetadataValue.json(rows),
+                "duration_s": round(time.perf_counter() - began, 3),
+            }
+        )
+
+    @dg.asset(
+        key=DASHBOARD_KEY,
+        deps=deps,
+        group_name=GROUP,
+        kinds={"html"},
+    )
+    def publish_dashboard(context: dg.AssetExecutionContext, warehouse: Warehouse):
+        """The static dashboard `<publish dir>/dashboard.html`: one self-contained page (data,
+        styles and SVG charts inlined) with request 000's and 003's views, a period selector
+        (day, week, month, year ending at as_of) and a website selector. Opens offline."""
+        began = time.perf_counter()
+        path = write_dashboard(warehouse.path, publish_dir(warehouse.path) / "dashboard.html")
+        context.log.info(f"dashboard written to {path}")
+        return dg.MaterializeResult(
+            metadata={
+                "path": dg.MetadataValue.path(str(path)),
+                "url": dg.MetadataValue.url(path.resolve().as_uri()),
+                "size_bytes": path.stat().st_size,
+                "duration_s": round(time.perf_counter() - began, 3),
+            }
+        )
+
+    return [publish_parquet, publish_dashboard]
