@@ -178,7 +178,10 @@ def extract_table(
             wh.create_table(con, plan)
         elif drift:
             wh.apply_drift(con, plan, drift)
-        empty = existing is None or _scalar(con, f"SELECT count(*) = 0 FROM {target}")
+        # A copy of everything into an empty table needs no staging, merge or key check.
+        empty = (full or since is None) and (
+            existing is None or _scalar(con, f"SELECT count(*) = 0 FROM {target}")
+        )
         reader = prefetch(
             session.rows(plan, since),
             depth=options.queue_depth,
@@ -272,7 +275,10 @@ def extract_table(
         )
         wh.run(con, "COMMIT")
     except BaseException as exc:
-        wh.run(con, "ROLLBACK")
+        try:
+            wh.run(con, "ROLLBACK")
+        except duckdb.Error:
+            pass  # no transaction left to roll back (COMMIT itself failed)
         _unregister(con, src)
         if stream_errors and stream_errors[0] is not exc:
             # DuckDB wraps an error raised while it read the stream: surface the original.
