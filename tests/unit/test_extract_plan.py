@@ -11,7 +11,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from models.schema import APPEND_ONLY, metadata
 from pipelines.extract.plan import TableSelection, classify, plan_table
-from pipelines.extract.source import cursor_condition, prefetch
+from pipelines.extract.source import cursor_condition, parse_timestamps, prefetch
 from pipelines.extract.warehouse import SchemaDriftError, compare, widens
 
 
@@ -165,3 +165,26 @@ def test_prefetch_hands_reader_errors_to_the_consumer():
     with pytest.raises(Exception, match="source broke"):
         out.read_all()
     assert [type(e) for e in errors] == [ValueError]
+
+
+@pytest.mark.parametrize(
+    ("texts", "expected"),
+    [
+        (["2026-03-01 10:30:15.123456", None], ["2026-03-01T10:30:15.123456+00:00", None]),
+        (["2026-03-01 10:30:15"], ["2026-03-01T10:30:15+00:00"]),
+        (["2026-03-01T10:30:15"], ["2026-03-01T10:30:15+00:00"]),
+        (
+            ["2026-03-01 10:30:15+03:00", "2026-03-01T10:30:15.5Z", "2026-03-01 10:30:15"],
+            [
+                "2026-03-01T07:30:15+00:00",
+                "2026-03-01T10:30:15.500000+00:00",
+                "2026-03-01T10:30:15+00:00",
+            ],
+        ),
+        (["2026-03-01 23:30:00.000001-05:30"], ["2026-03-02T05:00:00.000001+00:00"]),
+    ],
+)
+def test_parse_timestamps_every_django_form(texts, expected):
+    parsed = parse_timestamps(pa.array(texts, pa.string()))
+    assert parsed.type == pa.timestamp("us", tz="UTC")
+    assert [None if v is None else v.isoformat() for v in parsed.to_pylist()] == expected
