@@ -153,7 +153,7 @@ class _Generator:
     # -- reference data ----------------------------------------------------------------
     def run(self, bar) -> None:
         self.reference()
-        joined = self.sign_ups()
+        joined = self.joined = self.sign_ups()
         size = chunk_size(self.n)
         for c, first in enumerate(range(0, self.n, size)):
             ids = np.arange(first + 1, min(first + size, self.n) + 1, dtype=np.int64)
@@ -298,9 +298,10 @@ class _Generator:
         idx = np.repeat(np.arange(n), count)
         k = np.arange(len(idx)) - np.repeat(np.cumsum(count) - count, count)
         t = (start_day[idx] + k * cycle[idx]) * DAY + 9 * HOUR
-        keep = (t >= self.start) & (t < self.now)
-        idx, t = idx[keep], t[keep]
         contact = self.contacts(web)
+        # Invoices are paid by the contact, from when the contact has an account.
+        keep = (t >= self.joined[contact[idx] - 1]) & (t < self.now)
+        idx, t = idx[keep], t[keep]
         amount = value[idx] // np.where(quarterly, months // 3, months)[idx]
         pids = self.ids.take("payments_payment", len(idx))
         done = t + 2 * DAY
@@ -313,7 +314,7 @@ class _Generator:
         ))
 
     def contacts(self, web: np.ndarray) -> np.ndarray:
-        """A contact customer per contract: an early customer of its website."""
+        """A contact customer per contract: one of the first customers of its website."""
         users = np.arange(1, self.n + 1)
         traits = en.user_traits(self.seed, users[: min(self.n, 5000)])
         out = np.empty(len(web), dtype=np.int64)
@@ -321,7 +322,7 @@ class _Generator:
             pool = users[: len(traits["web"])][traits["web"] == w]
             if len(pool) == 0:
                 pool = users[:1]
-            out[i] = pool[(i * 7919) % len(pool)]
+            out[i] = pool[i % min(len(pool), 3)]
         return out
 
     # -- one chunk of customers ------------------------------------------------------------
