@@ -8,7 +8,7 @@ import dagster as dg
 import pytest
 from extract_support import TABLES, HandSource, assert_equal
 
-from pipelines.defs.raw import asset_key, build_raw_defs
+from pipelines.defs.raw import asset_key, build_raw_defs, raw_run_config
 from pipelines.defs.resources import SourceDatabase, Warehouse
 
 
@@ -58,9 +58,7 @@ def test_assets_checks_and_metadata(source, tmp_path):
     assert all(checks.values())
 
     source.change()
-    result = job.execute_in_process(
-        run_config={"ops": {"raw_tables": {"config": {"full_refresh": True}}}}
-    )
+    result = job.execute_in_process(run_config=raw_run_config(full_refresh=True))
     md = materializations(result)["orders_order"]
     assert (md["rows_inserted"].value, md["rows_updated"].value, md["rows_deleted"].value) == (
         10,

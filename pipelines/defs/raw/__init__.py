@@ -15,7 +15,18 @@ __all__ = [
     "build_raw_checks",
     "build_raw_defs",
     "discover",
+    "raw_run_config",
 ]
+
+
+def raw_run_config(*, full_refresh: bool = False, **options) -> dict:
+    """Run config for the raw extraction op (`mealytics run --full-refresh`, schedules).
+
+    `options` are further `RawExtractConfig` fields (lookback_minutes,
+    delete_check_every_minutes).
+    """
+    config = RawExtractConfig(full_refresh=full_refresh, **options)
+    return {"ops": {"raw_tables": {"config": config.model_dump()}}}
 
 
 def build_raw_defs(
