@@ -126,3 +126,16 @@ def test_reconcile_sees_a_raw_table_that_drifted_from_its_source(source, tmp_pat
     con.close()
     assert (src_rows, raw_rows) == (60, 59)
     assert sums["amount"][0] - sums["amount"][1] == amount
+
+
+def test_unreachable_postgres_at_load_time_still_defines_every_contract_table():
+    from models.schema import metadata
+    from pipelines.defs.raw import build_raw_assets, discover
+
+    url = "postgresql+psycopg://u:secret@127.0.0.1:1/shop"
+    plans = discover(url)
+    assert sorted(p.name for p in plans) == sorted(metadata.tables)
+    (assets_def,) = build_raw_assets(url, plans=plans)
+    spec = next(s for s in assets_def.specs if s.key == asset_key("payments_refund"))
+    assert spec.kinds == {"duckdb", "postgres"}
+    assert spec.metadata["mode"] == "append"

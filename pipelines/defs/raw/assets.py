@@ -70,13 +70,13 @@ def _describe(plan: TablePlan) -> str:
     )
 
 
-def _fallback_plans(selection: TableSelection) -> list[TablePlan]:
+def _fallback_plans(selection: TableSelection, dialect: str) -> list[TablePlan]:
     """The contract's tables (models.schema), when the source cannot be reflected yet."""
     from models.schema import metadata
     from pipelines.extract.plan import plan_table
 
     return [
-        plan_table(t, "sqlite")
+        plan_table(t, dialect)
         for t in sorted(metadata.tables.values(), key=lambda t: t.name)
         if selection.wants(t.name)
     ]
@@ -89,15 +89,15 @@ def discover(source_url: str, selection: TableSelection | None = None) -> list[T
     so an unreachable source falls back to the tables of SOURCE_SCHEMA.md.
     """
     selection = selection or TableSelection()
+    source = Source(source_url)
     try:
-        source = Source(source_url)
         try:
             return source.plans(selection)
         finally:
             source.dispose()
     except SourceUnavailableError as exc:
         log.warning("raw assets from the source contract, not reflection: %s", exc)
-        return _fallback_plans(selection)
+        return _fallback_plans(selection, source.dialect)
 
 
 def _metadata(result: TableResult, source_url: str) -> dict:
