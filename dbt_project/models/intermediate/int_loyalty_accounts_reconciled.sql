@@ -8,7 +8,7 @@ with
 
 accounts as (select * from {{ ref('stg_loyalty_accounts') }}),
 ledger as (select * from {{ ref('stg_loyalty_transactions') }}),
-tiers as (select * from {{ ref('loyalty_tiers') }}),
+tier_bands as (select * from {{ ref('int_loyalty_tiers_banded') }}),
 
 ledger_totals as (
 
@@ -18,16 +18,6 @@ ledger_totals as (
         sum(case when points > 0 then points else 0 end) as ledger_lifetime_points
     from ledger
     group by loyalty_account_id
-
-),
-
-tier_bands as (
-
-    select
-        tier,
-        threshold_points,
-        lead(threshold_points) over (order by threshold_points) as next_threshold_points
-    from tiers
 
 ),
 

@@ -1,0 +1,65 @@
+{#
+    The loyalty activity of each account per business date, up to as_of: the day's ledger
+    flows (METRICS.md: issued = positive points, redeemed = -points of 'redeem', expired =
+    -points of 'expire') and its completed redemptions. A day with only a redemption
+    record (no ledger entry) still gets a row.
+#}
+with
+
+ledger as (select * from {{ ref('stg_loyalty_transactions') }}),
+redemptions as (select * from {{ ref('stg_redemptions') }}),
+websites as (select * from {{ ref('int_websites_as_of') }}),
+
+ledger_days as (
+
+    select
+        ledger.website_id,
+        ledger.loyalty_account_id,
+        ledger.created_date as business_date,
+        sum(case when ledger.points > 0 then ledger.points else 0 end) as points_issued,
+        sum(case when ledger.transaction_type = 'redeem' then -ledger.points else 0 end) as points_redeemed,
+        sum(case when ledger.transaction_type = 'expire' then -ledger.points else 0 end) as points_expired,
+        sum(ledger.points) as points_change,
+        count(*) as ledger_entries
+    from ledger
+    inner join websites on ledger.website_id = websites.website_id
+    where ledger.created_date <= websites.as_of_date
+    group by ledger.website_id, ledger.loyalty_account_id, ledger.created_date
+
+),
+
+redemption_days as (
+
+    select
+        redemptions.website_id,
+        redemptions.loyalty_account_id,
+        redemptions.created_date as business_date,
+        count(*) as redemptions
+    from redemptions
+    inner join websites on redemptions.website_id = websites.website_id
+    where redemptions.status = 'completed'
+        and redemptions.created_date <= websites.as_of_date
+    group by redemptions.website_id, redemptions.loyalty_account_id, redemptions.created_date
+
+),
+
+final as (
+
+    select
+        coalesce(ledger_days.website_id, redemption_days.website_id) as website_id,
+        coalesce(ledger_days.loyalty_account_id, redemption_days.loyalty_account_id) as loyalty_account_id,
+        coalesce(ledger_days.business_date, redemption_days.business_date) as business_date,
+        coalesce(ledger_days.points_issued, 0) as points_issued,
+        coalesce(ledger_days.points_redeemed, 0) as points_redeemed,
+        coalesce(ledger_days.points_expired, 0) as points_expired,
+        coalesce(ledger_days.points_change, 0) as points_change,
+        coalesce(ledger_days.ledger_entries, 0) as ledger_entries,
+        coalesce(redemption_days.redemptions, 0) as redemptions
+    from ledger_days
+    full outer join redemption_days
+        on ledger_days.loyalty_account_id = redemption_days.loyalty_account_id
+        and ledger_days.business_date = redemption_days.business_date
+
+)
+
+select * from final
