@@ -33,7 +33,7 @@ from seeds.progress import Progress, report
 from seeds.summary import Summary
 from seeds.writer import NULL, Writer, tune_sqlite_for_bulk_load
 
-CHUNK = 25_000
+CHUNK = 10_000
 
 
 def chunk_size(customers: int) -> int:
