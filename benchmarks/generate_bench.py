@@ -182,13 +182,26 @@ def human(n: float, unit: str = "") -> str:
 
 
 def markdown_row(result: dict) -> str:
+    cpu = f"{result['cpu_s']:,.1f} s" if "cpu_s" in result else "–"
     return (
         f"| {result['backend']} | {result['customers']:,} | {result['days']} "
         f"| {result['orders']:,} | {result['rows']:,} | {result['wall_s']:,.1f} s "
-        f"| {result['cpu_s']:,.1f} s "
+        f"| {cpu} "
         f"| {human(result['rows'] / result['wall_s'])} | {result['peak_rss_mib']:,.0f} MiB "
         f"| {result['bytes'] / 2**20:,.0f} MiB |"
     )
+
+
+def report(log: Path) -> int:
+    latest = {}
+    for line in log.read_text().splitlines():
+        result = json.loads(line)
+        latest[(result["backend"], result["customers"])] = result
+    print(HEADER)
+    for key in sorted(latest, key=lambda k: (list(BACKENDS).index(k[0]), k[1])):
+        result = latest[key]
+        print(markdown_row(result), f"<!-- code {result.get('code', '?')} -->")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -204,10 +217,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--keep", action="store_true", help="keep the SQLite files (PostgreSQL goes anyway)"
     )
+    parser.add_argument(
+        "--report",
+        action="store_true",
+        help="print the table of the results recorded so far (the latest per backend and size)",
+    )
     args = parser.parse_args(argv)
 
     WORK.mkdir(parents=True, exist_ok=True)
     log = WORK / "generate_results.jsonl"
+    if args.report:
+        return report(log)
     print(
         f"# generate benchmark, {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, "
         f"{os.cpu_count()} cores, {platform.python_implementation()} {platform.python_version()}",
