@@ -1,8 +1,8 @@
 """The dbt project, with a manifest that matches its files, behind one cached function.
 
-`dagster dev` re-parses through `DbtProject.prepare_if_dev()`; everywhere else (a fresh
-clone, `mealytics run`, the tests) the manifest is parsed when it is missing or older than
-any file of the project, so no step of the README depends on a committed `target/`.
+The manifest is parsed when it is missing or older than any file of the project (a fresh
+clone, an edited model under `dagster dev`, `mealytics run`, the tests), so no step of the
+README depends on a committed `target/`.
 """
 
 from __future__ import annotations
@@ -76,7 +76,8 @@ def dbt_project(project_dir: str | Path | None = None) -> DbtProject:
     """The dbt project at `project_dir` (default: the repository's), its manifest prepared."""
     path = Path(project_dir or DBT_PROJECT_DIR).resolve()
     project = DbtProject(project_dir=path, profiles_dir=path)
-    project.prepare_if_dev()
+    # Not `project.prepare_if_dev()`: its preparer looks for `dbt` on PATH, which an
+    # unactivated venv lacks; parsing whenever a file changed serves `dagster dev` as well.
     if manifest_is_stale(project.project_dir, project.manifest_path):
         log.info("parsing the dbt project %s (manifest missing or outdated)", path)
         project.manifest_path.parent.mkdir(parents=True, exist_ok=True)
