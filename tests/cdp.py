@@ -9,6 +9,7 @@ collected as they arrive.
 from __future__ import annotations
 
 import base64
+import contextlib
 import itertools
 import json
 import re
@@ -63,15 +64,16 @@ class Chromium:
             if pages or time.monotonic() > deadline:
                 break
             time.sleep(0.1)
-        self.ws = connect(pages[0]["webSocketDebuggerUrl"], max_size=64 * 2**20,
-                          open_timeout=20)
+        self._stack = contextlib.ExitStack()
+        self.ws = self._stack.enter_context(
+            connect(pages[0]["webSocketDebuggerUrl"], max_size=64 * 2**20, open_timeout=20))
         for domain in ("Page", "Runtime", "Log"):
             self.send(f"{domain}.enable")
         return self
 
     def __exit__(self, *exc: object) -> None:
         try:
-            self.ws.close()
+            self._stack.close()
         finally:
             self.process.terminate()
             try:

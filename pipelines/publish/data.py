@@ -61,7 +61,7 @@ def _has_macro(con: duckdb.DuckDBPyConnection, name: str) -> bool:
         con.execute(
             "select count(*) from duckdb_functions() where schema_name = ? and function_name = ?",
             [MARTS, name],
-        ).fetchone()[0]
+        ).fetchall()[0][0]
     )
 
 
@@ -71,7 +71,7 @@ def _relation_exists(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> 
             "select count(*) from information_schema.tables "
             "where table_schema = ? and table_name = ?",
             [schema, name],
-        ).fetchone()[0]
+        ).fetchall()[0][0]
     )
 
 
@@ -124,7 +124,7 @@ def _window_figures(con: duckdb.DuckDBPyConnection, websites: list[dict[str, Any
                 where website_id = ? and is_counted and created_date between ? and ?
                 """,
                 [start, start, website["id"], prev_start, as_of],
-            ).fetchone()
+            ).fetchall()[0]
             figures: dict[str, Any] = {"customers": current, "customers_prev": previous}
             if engagement:
                 stats = _table(
@@ -179,6 +179,26 @@ DAILY_QUERIES: dict[str, str] = {
         select website_id, business_date, redemption_item_id, redemption_count, points_spent
         from marts.fct_redemption_items where business_date >= ?
         order by website_id, business_date, redemption_item_id""",
+    "vip_revenue": """
+        select website_id, business_date, gross_revenue, vip_revenue
+        from marts.fct_vip_revenue_daily where business_date >= ?
+        order by website_id, business_date""",
+    "deliveries": """
+        select website_id, business_date, deliveries, delivered_deliveries, failed_deliveries,
+            on_time_deliveries, delivery_minutes_total, median_delivery_minutes,
+            p90_delivery_minutes
+        from marts.fct_deliveries_daily where business_date >= ?
+        order by website_id, business_date""",
+    "support": """
+        select website_id, business_date, tickets_opened, tickets_resolved, first_responses,
+            first_response_hours_total, resolution_hours_total
+        from marts.fct_support_tickets_daily where business_date >= ?
+        order by website_id, business_date""",
+    "consultations": """
+        select website_id, business_date, booked, completed, no_show, cancelled,
+            completed_fees
+        from marts.fct_consultations_daily where business_date >= ?
+        order by website_id, business_date""",
 }
 
 #: The mart each daily query reads (a query runs only when its mart is built).
@@ -191,6 +211,10 @@ DAILY_SOURCES = {
     "discounts": "fct_discounts",
     "points": "fct_loyalty_points_daily",
     "redemptions": "fct_redemption_items",
+    "vip_revenue": "fct_vip_revenue_daily",
+    "deliveries": "fct_deliveries_daily",
+    "support": "fct_support_tickets_daily",
+    "consultations": "fct_consultations_daily",
 }
 
 
@@ -277,27 +301,6 @@ def _campaign_panels(con: duckdb.DuckDBPyConnection, payload: dict, marts: set[s
         )
 
 
-def _operations_panels(con: duckdb.DuckDBPyConnection, payload: dict, marts: set[str]) -> None:
-    """Delivery performance: the operations marts' daily rows, whatever their columns (the
-    page charts the ones it knows and lists the rest)."""
-    delivery = sorted(m for m in marts if "deliver" in m)
-    if not delivery:
-        return
-    mart = delivery[0]
-    columns = [
-        c
-        for (c,) in con.execute(
-            "select column_name from information_schema.columns "
-            "where table_schema = ? and table_name = ? order by ordinal_position",
-            [MARTS, mart],
-        ).fetchall()
-    ]
-    where = " where business_date >= ?" if "business_date" in columns else ""
-    params = [payload["since"]] if where else []
-    payload["deliveries"] = {"mart": mart, **_table(con, f'select * from marts."{mart}"{where}',
-                                                    params)}
-
-
 def collect(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
     """The dashboard's payload from an open warehouse connection."""
     marts = set(mart_tables(con))
@@ -328,7 +331,6 @@ def collect(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
     _customer_panels(con, payload, marts)
     _loyalty_panels(con, payload, marts)
     _campaign_panels(con, payload, marts)
-    _operations_panels(con, payload, marts)
     return payload
 
 

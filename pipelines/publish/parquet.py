@@ -34,7 +34,7 @@ def export_parquet(warehouse_path: str | os.PathLike, out_dir: str | os.PathLike
                 os.replace(temporary, final)
             finally:
                 temporary.unlink(missing_ok=True)
-            rows[mart] = con.execute(f'select count(*) from marts."{mart}"').fetchone()[0]
+            rows[mart] = con.execute(f'select count(*) from marts."{mart}"').fetchall()[0][0]
     finally:
         con.close()
     return rows

@@ -122,7 +122,7 @@
     const W = widthOf(target), H = W < 420 ? 180 : 220, L = 46, R = 10, TOP = 10, B = 24;
     const all = series.flatMap((x) => x.values);
     if (!labels.length || !all.some((v) => v !== 0)) return empty(target);
-    const lo = Math.min(0, ...all), hi = niceMax(Math.max(...all));
+    const least = Math.min(0, ...all), lo = least < 0 ? -niceMax(-least) : 0, hi = niceMax(Math.max(...all));
     const x = (i) => L + (labels.length === 1 ? (W - L - R) / 2 : (i * (W - L - R)) / (labels.length - 1));
     const y = (v) => TOP + (H - TOP - B) * (1 - (v - lo) / (hi - lo || 1));
     const svg = s("svg", { viewBox: `0 0 ${W} ${H}`, role: "img" });
@@ -343,7 +343,11 @@
       const by = sumBy(rows, (r) => r.vip_tier, "customers");
       const none = by.get("none") || 0;
       by.delete("none");
-      stats(t, [["VIP customers", fmtInt([...by.values()].reduce((a, b) => a + b, 0))], ["without a VIP tier", fmtInt(none)]]);
+      const shares = T("vip_revenue") ? byCurrency(selected()).map((g) => {
+        const rows = windowRows("vip_revenue", g.sites, false), gross = sum(rows, "gross_revenue");
+        return [`VIP share of revenue (${g.currency}, window)`, gross ? fmtPct(r2((100 * sum(rows, "vip_revenue")) / gross)) : "n/a"];
+      }) : [];
+      stats(t, [["VIP customers", fmtInt([...by.values()].reduce((a, b) => a + b, 0))], ["without a VIP tier", fmtInt(none)], ...shares]);
       return hbars(t, [...by.entries()].sort((a, b) => b[1] - a[1]).map(([k, v], i) => ({ label: label(k), value: v, color: PALETTE[(i + 3) % PALETTE.length] })), fmtInt) || (none ? 1 : 0);
     } },
     ltv: { mart: "ltv_segments", draw: (t) => {
@@ -456,36 +460,44 @@
         const vs = variants.filter((v) => ids.has(String(v.campaign_id)));
         if (vs.length) {
           t.append(el("p", { cls: "facet-title", text: "A/B variants" }));
-          const cols = Object.keys(vs[0]).filter((c) => c !== "website_id");
-          n += table(t, cols.map(label), vs.map((v) => cols.map((c) => (typeof v[c] === "number" && !Number.isInteger(v[c]) ? r2(v[c]) : v[c]))));
+          const names = Object.fromEntries(rows.map((r) => [String(r.campaign_id), name(r)]));
+          const cols = Object.keys(vs[0]).filter((c) => c !== "website_id" && c !== "campaign_id");
+          const cell = (v) => (typeof v === "number" && !Number.isInteger(v) ? (Math.abs(v) < 0.01 && v !== 0 ? v.toExponential(2) : r2(v)) : v);
+          n += table(t, ["campaign", ...cols.map(label)], vs.map((v) => [names[String(v.campaign_id)], ...cols.map((c) => cell(v[c]))]));
         }
       }
       return n;
     } },
     deliveries: { mart: "deliveries", draw: (t) => {
-      const all = T("deliveries");
-      const rows = all[0] && "website_id" in all[0] ? forSites("deliveries", selected()) : all;
-      const inWin = rows[0] && "business_date" in rows[0] ? windowRows("deliveries", selected(), false) : rows;
-      if (!inWin.length) return empty(t);
-      const cols = D.deliveries.cols.filter((c) => !["website_id", "business_date"].includes(c));
-      const numeric = cols.filter((c) => inWin.every((r) => r[c] == null || typeof r[c] === "number"));
-      let n = 0;
-      if ("business_date" in inWin[0]) {
-        const labels = dateAxis(selected());
-        const pick = numeric.filter((c) => /minutes|rate|pct/.test(c)).slice(0, 4);
-        if (pick.length) {
-          n += lineChart(t, labels, pick.map((c, i) => {
-            const m = new Map();
-            for (const r of inWin) if (r[c] != null) m.set(r.business_date, r[c]);
-            return { name: label(c), values: labels.map((d) => m.get(d) || 0), color: PALETTE[i] };
-          }), (v) => String(r2(v)));
+      const list = selected(), labels = dateAxis(list), rows = windowRows("deliveries", list, false);
+      const delivered = sum(rows, "delivered_deliveries");
+      stats(t, [["deliveries", fmtInt(sum(rows, "deliveries"))], ["failed", fmtInt(sum(rows, "failed_deliveries"))],
+        ["on time (≤ 45 min)", delivered ? fmtPct(r2((100 * sum(rows, "on_time_deliveries")) / delivered)) : "n/a"],
+        ["average minutes", delivered ? String(r2(sum(rows, "delivery_minutes_total") / delivered)) : "n/a"]]);
+      if (list.length > 1) t.append(el("p", { cls: "note", text: "Median and p90 per website and day (percentiles do not add up across websites)." }));
+      const series = [];
+      list.forEach((x, i) => {
+        const mine = rows.filter((r) => String(r.website_id) === String(x.id));
+        for (const [col, nm, dash] of [["median_delivery_minutes", "median", false], ["p90_delivery_minutes", "p90", true]]) {
+          const m = new Map(mine.filter((r) => r[col] != null).map((r) => [r.business_date, r[col]]));
+          series.push({ name: (list.length > 1 ? x.name + " " : "") + nm + " minutes", values: labels.map((d) => m.get(d) || 0), color: PALETTE[(2 * i + (dash ? 1 : 0)) % PALETTE.length], dash });
         }
-        const totals = numeric.filter((c) => /count|deliveries|failed|orders/.test(c) && !/rate|pct|minutes/.test(c));
-        if (totals.length) stats(t, totals.map((c) => [label(c), fmtInt(sum(inWin, c))]));
-      } else {
-        n += table(t, cols.map(label), inWin.map((r) => cols.map((c) => r[c])));
-      }
-      return n || inWin.length;
+      });
+      return lineChart(t, labels, series, (v) => r2(v) + " min");
+    } },
+    operations: { mart: "support", draw: (t) => {
+      const list = selected(), rows = windowRows("support", list, false), cons = windowRows("consultations", list, false);
+      const responses = sum(rows, "first_responses"), resolved = sum(rows, "tickets_resolved");
+      stats(t, [["first response (h, avg)", responses ? String(r2(sum(rows, "first_response_hours_total") / responses)) : "n/a"],
+        ["resolution (h, avg)", resolved ? String(r2(sum(rows, "resolution_hours_total") / resolved)) : "n/a"]]);
+      const items = [
+        { label: "tickets opened", value: sum(rows, "tickets_opened"), color: PALETTE[0] },
+        { label: "tickets resolved", value: resolved, color: PALETTE[2] },
+        { label: "consultations booked", value: sum(cons, "booked"), color: PALETTE[3] },
+        { label: "consultations completed", value: sum(cons, "completed"), color: PALETTE[5] },
+        { label: "consultation no-shows", value: sum(cons, "no_show"), color: PALETTE[4] },
+      ];
+      return hbars(t, items, fmtInt);
     } },
   };
 
@@ -496,7 +508,7 @@
       node.removeAttribute("data-missing");
       const source = spec.mart;
       if (!D[source] || (source === "daily" && !D.daily)) {
-        const marts = { campaigns: "fct_campaign_performance", deliveries: "an operations delivery mart", windows: "intermediate.int_orders_enriched" };
+        const marts = { campaigns: "fct_campaign_performance", deliveries: "fct_deliveries_daily", support: "fct_support_tickets_daily", windows: "intermediate.int_orders_enriched", rates: "fct_customer_rates", vip_tiers: "dim_customers", ltv_segments: "dim_customers", cohorts: "fct_customer_cohorts", loyalty_tiers: "fct_loyalty_tier_daily", points: "fct_loyalty_points_daily", redemptions: "fct_redemption_items", items: "fct_item_sales", payments: "fct_payment_methods", statuses: "fct_order_status", channels: "fct_revenue_by_channel", discounts: "fct_discounts" };
         node.dataset.missing = marts[source] || source;
         node.dataset.rendered = "0";
         node.append(el("p", { cls: "empty", text: `Not available: ${node.dataset.missing} is not built yet.` }));

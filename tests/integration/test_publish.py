@@ -1,0 +1,280 @@
+"""Publishing: the Parquet export and the static dashboard, opened in a real headless
+Chromium (Debian's /usr/bin/chromium, driven over the DevTools protocol: tests/cdp.py).
+
+One small generated business (two websites, two currencies) is extracted and built once
+for the module. The dashboard's metric cards are compared, for every website selection and
+every period, with figures computed here in SQL from the staging orders (not from the marts
+the page embeds); the page must log no error, load nothing from the network, draw every
+chart and stay inside a phone's width. A screenshot is kept in tests/artifacts/.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import shutil
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pyarrow.parquet as pq
+import pytest
+from cdp import CHROMIUM, Chromium
+from dbt_helpers import run_dbt
+
+import seeds
+from pipelines.defs.publish import DASHBOARD_KEY, PARQUET_KEY, build_publish_assets
+from pipelines.defs.resources import Warehouse
+from pipelines.extract import extract_all
+from pipelines.publish import PERIODS, export_parquet, write_dashboard
+
+START = dt.date(2026, 3, 1)
+DAYS = 40
+AS_OF = START + dt.timedelta(days=DAYS - 1)  # the last generated day
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
+CENT = Decimal("0.01")
+
+
+@pytest.fixture(scope="module")
+def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("publish")
+    source, warehouse = root / "operational.db", root / "warehouse.duckdb"
+    seeds.generate(f"sqlite:///{source}", customers=150, days=DAYS, seed=7, start=START,
+                   progress=False)
+    assert not extract_all(f"sqlite:///{source}", str(warehouse)).errors
+    # dbt's tests are other modules' business: build the models and seeds only.
+    result = run_dbt(warehouse, "build", "--exclude", "resource_type:test",
+                     "resource_type:unit_test", as_of=AS_OF.isoformat())
+    assert result.returncode == 0, result.stdout[-5000:]
+    return warehouse
+
+
+def query(warehouse: Path, sql: str, *params) -> list[tuple]:
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        return con.execute(sql, list(params)).fetchall()
+    finally:
+        con.close()
+
+
+def marts(warehouse: Path) -> set[str]:
+    return {
+        name for (name,) in query(
+            warehouse, "select table_name from information_schema.tables "
+            "where table_schema = 'marts' and table_type = 'BASE TABLE'")
+    }
+
+
+# --- Parquet --------------------------------------------------------------------------------
+
+
+def test_every_mart_is_exported_to_parquet_whole(warehouse, tmp_path):
+    out = tmp_path / "parquet"
+    rows = export_parquet(warehouse, out)
+    assert set(rows) == marts(warehouse) and "fct_daily_snapshot" in rows
+    assert sorted(p.name for p in out.iterdir()) == sorted(f"{m}.parquet" for m in rows)
+    for mart, count in rows.items():
+        table = pq.read_table(out / f"{mart}.parquet")
+        [(in_mart,)] = query(warehouse, f"select count(*) from marts.{mart}")
+        assert table.num_rows == count == in_mart
+    # Figures survive the round trip exactly (decimals stay decimals).
+    [(parquet_sum,)] = query(
+        warehouse, f"select sum(gross_revenue) from '{out / 'fct_daily_snapshot.parquet'}'")
+    [(mart_sum,)] = query(warehouse, "select sum(gross_revenue) from marts.fct_daily_snapshot")
+    assert parquet_sum == mart_sum and isinstance(parquet_sum, Decimal)
+    # A second export replaces the files in place and leaves no temporary file behind.
+    export_parquet(warehouse, out)
+    assert len(list(out.iterdir())) == len(rows)
+
+
+def test_publish_assets_materialize_beside_the_warehouse(warehouse, tmp_path, monkeypatch):
+    monkeypatch.setenv("MEALYTICS_PUBLISH_DIR", str(tmp_path))
+    assets = build_publish_assets([dg.AssetKey(["marts", "fct_daily_snapshot"])])
+    result = dg.materialize(assets, resources={"warehouse": Warehouse(path=str(warehouse))})
+    assert result.success
+    keys = {e.asset_key for e in result.get_asset_materialization_events()}
+    assert keys == {PARQUET_KEY, DASHBOARD_KEY}
+    assert (tmp_path / "dashboard.html").stat().st_size > 10_000
+    assert (tmp_path / "parquet" / "fct_daily_snapshot.parquet").exists()
+
+
+# --- the dashboard --------------------------------------------------------------------------
+
+
+def expected_cards(warehouse: Path, website: int, days: int) -> dict:
+    """Revenue, orders, distinct customers and AOV of counted orders placed in the window of
+    `days` business days ending at AS_OF, and in the window before (from staging.stg_orders)."""
+    start = AS_OF - dt.timedelta(days=days - 1)
+    previous = start - dt.timedelta(days=days)
+    [(revenue, orders, customers, prev_revenue, prev_orders, prev_customers, currency)] = query(
+        warehouse,
+        """
+        select
+            coalesce(sum(total) filter (where orders.created_date >= ?), 0),
+            count(*) filter (where orders.created_date >= ?),
+            count(distinct user_id) filter (where orders.created_date >= ?),
+            coalesce(sum(total) filter (where orders.created_date < ?), 0),
+            count(*) filter (where orders.created_date < ?),
+            count(distinct user_id) filter (where orders.created_date < ?),
+            any_value(websites.currency)
+        from staging.stg_orders as orders
+        inner join staging.stg_websites as websites on orders.website_id = websites.website_id
+        where orders.website_id = ? and status <> 'cancelled'
+            and orders.created_date between ? and ?
+        """,
+        start, start, start, start, start, start, website, previous, AS_OF,
+    )
+    return {
+        "currency": currency, "revenue": revenue, "orders": orders, "customers": customers,
+        "prev_revenue": prev_revenue, "prev_orders": prev_orders,
+        "prev_customers": prev_customers,
+    }
+
+
+def money(currency: str, amount: Decimal) -> str:
+    return f"{currency} {amount.quantize(CENT, ROUND_HALF_UP):,.2f}"
+
+
+@pytest.fixture(scope="module")
+def page(warehouse):
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium (.ci/run does)",
+                    pytrace=False)
+    html = write_dashboard(warehouse, warehouse.parent / "dashboard.html")
+    with Chromium(width=1280, height=900) as browser:
+        browser.open(html.as_uri())
+        assert browser.eval("document.body.dataset.ready") == "1"
+        browser.html = html
+        yield browser
+
+
+def select(page: Chromium, period: str, website: str) -> None:
+    page.eval(
+        f"""(() => {{
+            for (const [id, value] of [["period", {json.dumps(period)}],
+                                       ["website", {json.dumps(website)}]]) {{
+                const node = document.getElementById(id);
+                node.value = value;
+                node.dispatchEvent(new Event("change"));
+            }}
+        }})()"""
+    )
+    assert page.eval("document.body.dataset.period") == period
+    assert page.eval("document.body.dataset.website") == website
+
+
+def cards(page: Chromium) -> dict:
+    return page.eval(
+        """Object.fromEntries([...document.querySelectorAll('.card')].map(card => [
+            card.dataset.metric,
+            [...card.querySelectorAll('.figure')].map(f => ({
+                currency: f.dataset.currency || null,
+                text: f.querySelector('.value').textContent,
+                value: f.querySelector('.value').dataset.value,
+                change: f.querySelector('.delta').dataset.value,
+            }))]))"""
+    )
+
+
+def test_the_page_is_self_contained_and_small(page):
+    text = page.html.read_text(encoding="utf-8")
+    assert len(text.encode()) < 2_000_000
+    # Nothing to fetch: no external script, style, image or font.
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", text)
+    assert "@import" not in text and "url(http" not in text
+    assert page.eval("performance.getEntriesByType('resource').length") == 0
+
+
+def test_every_chart_draws_its_data(page, warehouse):
+    select(page, "month", "all")
+    charts = page.eval(
+        """[...document.querySelectorAll('.chart')].map(c => ({
+            name: c.dataset.chart, rendered: Number(c.dataset.rendered),
+            missing: c.dataset.missing || null, error: c.dataset.error || null,
+            drawn: c.querySelectorAll('svg rect, svg path, svg circle, td, .stat').length }))"""
+    )
+    built = marts(warehouse)
+    assert len(charts) >= 18
+    for chart in charts:
+        assert chart["error"] is None, chart
+        if chart["missing"]:
+            # Only a mart that is really not built may leave its panel empty.
+            assert chart["missing"] not in built, chart
+            continue
+        assert chart["rendered"] > 0 and chart["drawn"] > 0, chart
+    assert not page.errors
+
+
+@pytest.mark.parametrize("period", list(PERIODS))
+def test_metric_cards_equal_the_warehouse_for_every_website_and_period(page, warehouse, period):
+    websites = [w for (w,) in query(warehouse, "select website_id from staging.stg_websites "
+                                               "order by website_id")]
+    expected = {w: expected_cards(warehouse, w, PERIODS[period]) for w in websites}
+    for choice in [*map(str, websites), "all"]:
+        select(page, period, choice)
+        shown = cards(page)
+        chosen = websites if choice == "all" else [int(choice)]
+        # Money per currency (each website has its own here), never summed across them.
+        revenue = {f["currency"]: f for f in shown["revenue"]}
+        aov = {f["currency"]: f for f in shown["aov"]}
+        assert set(revenue) == {expected[w]["currency"] for w in chosen}
+        for w in chosen:
+            e = expected[w]
+            figure = revenue[e["currency"]]
+            assert figure["text"] == money(e["currency"], e["revenue"]), (choice, period)
+            assert Decimal(figure["value"]) == e["revenue"]
+            if e["prev_revenue"]:
+                change = (e["revenue"] - e["prev_revenue"]) / e["prev_revenue"] * 100
+                assert abs(Decimal(figure["change"]) - change) <= CENT
+            if e["orders"]:
+                exact = e["revenue"] / e["orders"]
+                assert abs(Decimal(aov[e["currency"]]["value"]) - exact) <= CENT / 2
+                assert aov[e["currency"]]["text"] == money(e["currency"],
+                                                           Decimal(aov[e["currency"]]["value"]))
+        orders = sum(expected[w]["orders"] for w in chosen)
+        customers = sum(expected[w]["customers"] for w in chosen)
+        assert shown["orders"][0]["text"] == f"{orders:,}"
+        assert shown["customers"][0]["text"] == f"{customers:,}"
+        prev_orders = sum(expected[w]["prev_orders"] for w in chosen)
+        if prev_orders:
+            change = Decimal(orders - prev_orders) / prev_orders * 100
+            assert abs(Decimal(shown["orders"][0]["change"]) - change) <= CENT
+    assert not page.errors
+
+
+def test_the_selectors_change_the_figures(page):
+    select(page, "year", "all")
+    year = cards(page)
+    select(page, "day", "all")
+    day = cards(page)
+    assert int(year["orders"][0]["value"]) > int(day["orders"][0]["value"]) > 0
+    select(page, "month", "1")
+    one = cards(page)
+    assert [f["currency"] for f in one["revenue"]] == ["UGX"]
+    assert page.eval("location.hash") == "#period=month&website=1"
+
+
+def test_usable_at_phone_width_and_screenshots(page):
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    select(page, "month", "all")
+    page.screenshot(ARTIFACTS / "dashboard.png")
+    page.viewport(390, 844, mobile=True)
+    page.drain(0.5)  # the charts redraw at the new width
+    assert page.eval("document.documentElement.scrollWidth") <= 390
+    widths = page.eval("[...document.querySelectorAll('.chart svg')].map(s => "
+                       "s.getBoundingClientRect().right)")
+    assert widths and max(widths) <= 390
+    page.screenshot(ARTIFACTS / "dashboard-phone.png")
+    assert not page.errors
+
+
+def test_published_copy_reads_with_a_second_browser_offline(page, tmp_path):
+    # The file alone, moved elsewhere, still renders: nothing is read beside it.
+    moved = shutil.copy(page.html, tmp_path / "copy.html")
+    with Chromium() as other:
+        other.open(Path(moved).as_uri())
+        assert other.eval("document.body.dataset.ready") == "1"
+        assert other.eval("document.querySelectorAll('.card .value').length") >= 4
+        assert not other.errors
