@@ -86,6 +86,7 @@ def run_generate(
         "--customers", str(customers), "--days", str(days), "--seed", str(seed),
         "--start", start, "--url", url, "--force",
     ]  # fmt: skip
+    load_before = os.getloadavg()[1]
     output = WORK / "generate_last.log"  # a file, not a pipe: a full pipe would block it
     with output.open("w") as out:
         began = time.perf_counter()
@@ -104,6 +105,8 @@ def run_generate(
         # CPU time is steadier than wall time on a machine shared with other work.
         "cpu_s": round(usage.ru_utime + usage.ru_stime, 2),
         "peak_rss_mib": round(usage.ru_maxrss / 1024, 1),
+        # The machine's 5-minute load average before and after: other work skews wall time.
+        "load": [round(load_before, 1), round(os.getloadavg()[1], 1)],
     }
 
 
