@@ -57,3 +57,17 @@ def test_exit_code_follows_error_checks_not_warnings():
     assert report.exit_code == 0
     report.checks.append(run.CheckOutcome("marts/x", "unique_x", False, "ERROR"))
     assert report.exit_code == 1
+
+
+def test_demo_generates_a_missing_source_then_runs(calls, monkeypatch):
+    import seeds
+
+    generated = []
+    exists = {"value": False}
+    monkeypatch.setattr(seeds, "exists", lambda url: exists["value"])
+    monkeypatch.setattr(seeds, "generate", lambda url, **kw: generated.append(url))
+    assert cli.main(["-q", "demo"]) == 0
+    assert len(generated) == 1 and len(calls) == 1
+    exists["value"] = True
+    assert cli.main(["-q", "demo"]) == 0
+    assert len(generated) == 1 and len(calls) == 2
