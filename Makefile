@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test dev lint clean
+.PHONY: run test dev lint docs clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,14 @@ test: $(STAMP)
 
 dev: $(STAMP)
 	DAGSTER_HOME=$(CURDIR)/dagster_home $(BIN)/dagster dev -m pipelines.definitions
+
+# dbt's documentation of every model and column (with the warehouse's catalog after `make run`):
+# data/dbt_docs/static_index.html opens offline; the Dagster assets link to it (dbt_docs).
+docs: $(STAMP)
+	DBT_SEND_ANONYMOUS_USAGE_STATS=false $(BIN)/dbt docs generate --static \
+		--project-dir dbt_project --profiles-dir dbt_project \
+		--target-path $(CURDIR)/data/dbt_docs --log-path $(CURDIR)/data/dbt_docs/logs
+	@echo "open data/dbt_docs/static_index.html"
 
 lint: $(STAMP)
 	$(BIN)/ruff check pipelines models seeds tests benchmarks

@@ -26,6 +26,7 @@ from pipelines.dbt_args import dbt_build_args
 from pipelines.defs.dbt.project import dbt_executable
 from pipelines.defs.raw.assets import asset_key as raw_asset_key
 from pipelines.defs.resources import Warehouse
+from pipelines.publish.docs import dbt_docs_url
 
 DBT_ASSETS_NAME = "dbt_models"
 #: The dbt source whose tables the raw assets land.
@@ -44,6 +45,15 @@ class MealyticsDbtTranslator(DagsterDbtTranslator):
                 return raw_asset_key(dbt_resource_props["name"])
             return super().get_asset_key(dbt_resource_props)
         return dg.AssetKey([dbt_resource_props["schema"], dbt_resource_props["name"]])
+
+    def get_metadata(self, dbt_resource_props: Mapping[str, Any]) -> Mapping[str, Any]:
+        """dagster-dbt's metadata plus `dbt_docs`: the node's page in `make docs`' output."""
+        metadata = dict(super().get_metadata(dbt_resource_props))
+        kind = dbt_resource_props["resource_type"]
+        if kind in ("model", "seed", "snapshot"):
+            url = dbt_docs_url(dbt_resource_props["unique_id"], kind)
+            metadata["dbt_docs"] = dg.MetadataValue.url(url)
+        return metadata
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
         if dbt_resource_props["resource_type"] == "source":

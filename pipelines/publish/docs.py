@@ -1,0 +1,22 @@
+"""Where dbt's generated documentation lives, so the Dagster assets can link to it.
+
+`make docs` writes `data/dbt_docs/static_index.html` (dbt docs generate --static: manifest and
+catalog inlined, opens offline). `MEALYTICS_DBT_DOCS_URL` points the links at a hosted copy
+instead (the `index.html` URL of a served `dbt docs` site).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+DEFAULT_DOCS_DIR = Path("data") / "dbt_docs"
+STATIC_PAGE = "static_index.html"
+
+
+def dbt_docs_url(unique_id: str, resource_type: str = "model") -> str:
+    """The docs page of one dbt node, e.g. `…/static_index.html#!/model/model.mealytics.x`."""
+    base = os.environ.get("MEALYTICS_DBT_DOCS_URL") or (
+        (DEFAULT_DOCS_DIR.resolve() / STATIC_PAGE).as_uri()
+    )
+    return f"{base}#!/{resource_type}/{unique_id}"
