@@ -125,7 +125,7 @@ def phase_floor(url: str, _warehouse: str) -> dict:
 def phase_extract(url: str, warehouse: str) -> dict:
     from pipelines.extract import extract_all
 
-    report = extract_all(url, warehouse)
+    report = extract_all(url, warehouse, memory_limit=os.environ.get("EXTRACT_MEMORY_LIMIT"))
     if report.errors:
         raise SystemExit(f"extract failed: {report.errors}")
     res = report.results.values()
@@ -267,7 +267,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--backends", nargs="+", choices=list(TARGETS), default=["sqlite"])
     parser.add_argument("--dlt-backends", nargs="*", default=["connectorx", "pyarrow"])
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--memory-limit", help="DuckDB memory_limit for our extraction, e.g. 256MB")
     args = parser.parse_args(argv)
+    if args.memory_limit:
+        os.environ["EXTRACT_MEMORY_LIMIT"] = args.memory_limit
 
     WORK.mkdir(parents=True, exist_ok=True)
     results_log = WORK / "extract_results.jsonl"

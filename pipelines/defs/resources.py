@@ -33,6 +33,8 @@ class Warehouse(dg.ConfigurableResource):
     """The DuckDB warehouse file (`MEALYTICS_WAREHOUSE`)."""
 
     path: str
+    #: DuckDB memory_limit while extracting (e.g. "1GB"); None keeps DuckDB's 80 % of RAM.
+    memory_limit: str | None = None
 
 
 def default_resources() -> dict[str, dg.ConfigurableResource]:

@@ -441,6 +441,7 @@ def extract_all(
     options: ExtractOptions = ExtractOptions(),
     selection: TableSelection | None = None,
     tables: list[str] | None = None,
+    memory_limit: str | None = None,
 ) -> ExtractReport:
     """Extract every selected table; a failing table is reported, the others still load.
 
@@ -450,7 +451,7 @@ def extract_all(
     plans = source.plans(selection, tables=tables)
     report = ExtractReport()
     with source.connected():
-        con = wh.connect(warehouse)
+        con = wh.connect(warehouse, memory_limit=memory_limit)
         try:
             for plan in plans:
                 try:

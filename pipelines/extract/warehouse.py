@@ -50,12 +50,25 @@ def run(con: duckdb.DuckDBPyConnection, sql: str, params=None) -> list[tuple]:
     return con.execute(sql, params or []).fetchall()
 
 
-def connect(path: str) -> duckdb.DuckDBPyConnection:
-    """A DuckDB connection in UTC with `raw`, the sync state and the audit trail present."""
+def connect(path: str, *, memory_limit: str | None = None) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection in UTC with `raw`, the sync state and the audit trail present.
+
+    `memory_limit` (e.g. "512MB") caps DuckDB's buffer pool, which otherwise keeps written
+    blocks cached up to 80 % of RAM; beyond the cap it spills to disk.
+    """
     con = duckdb.connect(str(path))
     run(con, "SET TimeZone = 'UTC'")
+    if memory_limit:
+        run(con, f"SET memory_limit = '{_size(memory_limit)}'")
     ensure_meta(con)
     return con
+
+
+def _size(text: str) -> str:
+    """A DuckDB size such as 512MB or 2GiB, validated (it is spliced into a SET)."""
+    if not re.fullmatch(r"\d+(\.\d+)?\s*[KMGT]i?B", text.strip(), re.IGNORECASE):
+        raise ValueError(f"not a memory size: {text!r} (e.g. '512MB', '2GiB')")
+    return text.strip()
 
 
 def ensure_meta(con: duckdb.DuckDBPyConnection) -> None:

@@ -188,3 +188,16 @@ def test_parse_timestamps_every_django_form(texts, expected):
     parsed = parse_timestamps(pa.array(texts, pa.string()))
     assert parsed.type == pa.timestamp("us", tz="UTC")
     assert [None if v is None else v.isoformat() for v in parsed.to_pylist()] == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "ok"), [("512MB", True), ("2GiB", True), ("1.5 GB", True), ("1GB'; --", False)]
+)
+def test_memory_limit_is_validated(text, ok):
+    from pipelines.extract.warehouse import _size
+
+    if ok:
+        assert _size(text) == text
+    else:
+        with pytest.raises(ValueError, match="not a memory size"):
+            _size(text)

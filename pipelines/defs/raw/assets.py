@@ -193,7 +193,7 @@ def build_raw_assets(
 
 def _extract_tables(context, src, current, tables, options, warehouse, failures):
     """Load each table in turn; a failure is recorded and the next table goes on."""
-    con = wh.connect(warehouse.path)
+    con = wh.connect(warehouse.path, memory_limit=warehouse.memory_limit)
     try:
         for table in tables:
             plan = current.get(table)
