@@ -40,6 +40,11 @@ def test_assets_checks_and_metadata(source, tmp_path):
     spec = next(s for s in assets_def.specs if s.key == asset_key("orders_order"))
     assert spec.group_name == "raw"
     assert spec.kinds == {"duckdb", "sqlite"}
+    columns = {c.name: c.type for c in spec.metadata["dagster/column_schema"].columns}
+    assert (columns["total"], columns["created_at"]) == (
+        "DECIMAL(12,2)",
+        "TIMESTAMP WITH TIME ZONE",
+    )
 
     job = defs.resolve_implicit_global_asset_job_def()
     result = job.execute_in_process()

@@ -150,6 +150,12 @@ def build_raw_assets(
                 "mode": p.mode,
                 "primary_key": ", ".join(p.primary_key),
                 "cursor": p.cursor or "",
+                "dagster/column_schema": dg.TableSchema(
+                    columns=[
+                        dg.TableColumn(c.name, c.duck_type, description=f"source: {c.source_type}")
+                        for c in p.columns
+                    ]
+                ),
             },
             tags={"mealytics/layer": "raw"},
         )
