@@ -27,6 +27,9 @@ def build_mart_freshness(
         sensor = dg.build_sensor_for_freshness_checks(
             freshness_checks=checks,
             name="marts_freshness",
+            # A check is re-evaluated when it could have changed; an hour is fine-grained enough
+            # for a 26-hour bound, and keeps the one-run queue free for real runs.
+            minimum_interval_seconds=3600,
             default_status=dg.DefaultSensorStatus.RUNNING,
         )
     return checks, [sensor]
