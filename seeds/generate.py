@@ -133,9 +133,10 @@ class _Generator:
         self.start_date = start
         self.end_date = start + dt.timedelta(days=days)
         self.start = to_us(start)
-        # The snapshot is taken at 17:00 UTC on the last day, dinner time in both zones
-        # (20:00 in Kampala, 18:00 in Lagos), so the newest orders are still on their way.
-        self.now = to_us(self.end_date) - 7 * HOUR
+        # The snapshot is taken at 21:00 UTC on the last day: midnight in Kampala, so its
+        # last business day is complete, and 22:00 in Lagos, where the last dinners of the
+        # day are still on their way.
+        self.now = to_us(self.end_date) - 3 * HOUR
         self.world = en.World.build(seed)
         self.ids = en.Ids()
         self.rng = np.random.default_rng([seed, 0])

@@ -179,7 +179,7 @@ def test_state_table_records_the_run(small):
     engine.dispose()
     assert state["seed"] == 11 and state["start"] == "2026-01-05" and state["customers"] == 300
     through = dt.datetime.fromtimestamp(state["through"] / 1e6, dt.UTC)
-    assert through == dt.datetime(2026, 2, 3, 17, 0, tzinfo=dt.UTC)
+    assert through == dt.datetime(2026, 2, 3, 21, 0, tzinfo=dt.UTC)
 
 
 def test_a_non_empty_target_is_refused_and_left_alone(small, tmp_path):
