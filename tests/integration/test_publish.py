@@ -14,6 +14,7 @@ import datetime as dt
 import json
 import re
 import shutil
+import subprocess
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
@@ -312,3 +313,35 @@ def test_every_mart_and_its_columns_are_described_and_linked(warehouse, monkeypa
     metadata = MealyticsDbtTranslator().get_metadata(models[0])
     assert metadata["dbt_docs"].url == (
         f"https://docs.example/index.html#!/model/{models[0]['unique_id']}")
+
+
+# --- the README's BI connections ------------------------------------------------------------
+
+
+def test_bi_connections_in_the_readme_work(warehouse, tmp_path):
+    import sys
+
+    import pandas as pd
+    import sqlalchemy as sa
+
+    # SQLAlchemy (duckdb_engine), as Superset, Metabase's Python bridge or a notebook use it.
+    engine = sa.create_engine(f"duckdb:///{warehouse}", connect_args={"read_only": True})
+    try:
+        with engine.connect() as conn:
+            customers = conn.execute(sa.text("select count(*) from marts.dim_customers")).scalar()
+            assert "fct_daily_snapshot" in sa.inspect(conn).get_table_names(schema="marts")
+        frame = pd.read_sql("select * from marts.fct_daily_snapshot", engine)
+    finally:
+        engine.dispose()
+    assert customers == 150 and len(frame) > 0
+
+    # The duckdb CLI (PyPI duckdb-cli) on the Parquet export.
+    export_parquet(warehouse, tmp_path / "parquet")
+    cli = Path(sys.executable).with_name("duckdb")
+    result = subprocess.run(
+        [str(cli), "-csv", "-c",
+         f"select count(*) from '{tmp_path / 'parquet' / 'dim_customers.parquet'}'"],
+        capture_output=True, text=True, check=True,
+    )
+    assert result.stdout.split() == ["count_star()", "150"]
+    assert len(pd.read_parquet(tmp_path / "parquet" / "dim_customers.parquet")) == 150
