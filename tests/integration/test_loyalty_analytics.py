@@ -7,6 +7,7 @@ line and exit code 1.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import sqlite3
 from decimal import ROUND_HALF_UP, Decimal
@@ -24,7 +25,12 @@ from pipelines.extract import extract_all
 START = dt.date(2026, 1, 1)
 AS_OF = "2026-02-28"
 THRESHOLDS = [(10000, "platinum"), (5000, "gold"), (1000, "silver"), (0, "bronze")]
-WINDOWS = [("2026-01-01", "2026-01-31"), ("2026-02-10", "2026-02-28"), ("2026-01-20", "2026-01-20")]
+WINDOWS = [
+    ("2026-01-01", "2026-01-31"),
+    ("2026-02-01", "2026-02-01"),
+    ("2026-02-10", "2026-02-28"),
+    ("2026-01-20", "2026-01-20"),
+]
 
 
 @pytest.fixture(scope="module")
@@ -36,6 +42,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     seeds.generate(
         f"sqlite:///{source}", customers=400, days=60, seed=7, start=START, progress=False
     )
+    _add_expiries(source)
     report = extract_all(f"sqlite:///{source}", str(warehouse))
     assert report.ok, report.errors
     result = run_dbt(
@@ -43,12 +50,44 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
         "build",
         "--select",
         "+loyalty_calculate",
+        "+loyalty_points_trend",
         "--indirect-selection",
         "cautious",
         as_of=AS_OF,
     )
     assert result.returncode == 0, result.stdout[-4000:]
     return source, warehouse
+
+
+def _add_expiries(source: Path) -> None:
+    """The demo generator writes no 'expire' entries: add some, as the operational app
+    would. The 20 largest balances of each website lose 40% on 15 Feb; the 5 next lose all
+    of it (they stop being active) at 22:30 UTC on 31 Jan, which is 1 Feb in both zones."""
+    with sqlite3.connect(source) as con:
+        next_id = con.execute("select max(id) from loyalty_loyaltytransaction").fetchone()[0]
+        balances = con.execute(
+            """
+            select account.website_id, ledger.account_id, sum(ledger.points) as balance
+            from loyalty_loyaltytransaction as ledger
+            join loyalty_loyaltyaccount as account on account.id = ledger.account_id
+            where ledger.created_at < '2026-01-31 22:30:00'
+            group by account.website_id, ledger.account_id
+            order by account.website_id, balance desc, ledger.account_id
+            """
+        ).fetchall()
+        rows, ranks = [], {}
+        for website, account, balance in balances:
+            rank = ranks[website] = ranks.get(website, 0) + 1
+            if rank <= 20:
+                rows.append((account, -(balance * 2 // 5), "2026-02-15 12:00:00.000000"))
+            elif rank <= 25:
+                rows.append((account, -balance, "2026-01-31 22:30:00.000000"))
+        con.executemany(
+            "insert into loyalty_loyaltytransaction "
+            "(id, account_id, points, transaction_type, source, order_id, redemption_id,"
+            " created_at) values (?, ?, ?, 'expire', 'manual', null, null, ?)",
+            [(next_id + n, *row) for n, row in enumerate(rows, start=1)],
+        )
 
 
 def _rounded(numerator: int, denominator: int) -> float | None:
@@ -60,8 +99,10 @@ def _rounded(numerator: int, denominator: int) -> float | None:
     )
 
 
-def _expected(source: Path, date_from: str, date_to: str) -> list[dict]:
-    """Request 003's `calculate` per website, straight from the source tables (METRICS.md)."""
+@functools.cache
+def _source_frames(source: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """The source's ledger and completed redemptions up to AS_OF, each row with its website
+    and local business date, and the redemption items."""
     with sqlite3.connect(source) as con:
         websites = pd.read_sql("select id, timezone from accounts_website", con)
         accounts = pd.read_sql("select id, website_id from loyalty_loyaltyaccount", con)
@@ -93,7 +134,12 @@ def _expected(source: Path, date_from: str, date_to: str) -> list[dict]:
     )
     ledger = ledger[ledger.day <= AS_OF]
     completed = redemptions[(redemptions.status == "completed") & (redemptions.day <= AS_OF)]
+    return ledger, completed, items
 
+
+def _expected(source: Path, date_from: str, date_to: str) -> list[dict]:
+    """Request 003's `calculate` per website, straight from the source tables (METRICS.md)."""
+    ledger, completed, items = _source_frames(source)
     answers = []
     for website in sorted(ledger.website.unique()):
         rows = ledger[ledger.website == website]
@@ -213,3 +259,26 @@ def test_missing_warehouse_or_marts_is_one_line_and_exit_1(tmp_path: Path, capsy
     err = capsys.readouterr().err
     assert code == 1
     assert err.count("\n") == 1 and "loyalty_calculate" in err
+
+
+def test_points_daily_matches_the_source_ledger(built) -> None:
+    """Every day of fct_loyalty_points_daily (through the points_trend macro): flows,
+    balance and active clients, expiries included."""
+    source, warehouse = built
+    ledger, _, _ = _source_frames(source)
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        got = con.execute(
+            'select website_id, cast("date" as varchar), issued, redeemed, expired, balance,'
+            " active_clients from marts.loyalty_points_trend(?, 1000) order by 1, 2",
+            [dt.date.fromisoformat(AS_OF)],
+        ).fetchall()
+    assert got and sum(row[4] for row in got) > 0  # expiries are exercised
+    for website, day, issued, redeemed, expired, balance, active in got:
+        rows = ledger[ledger.website == website]
+        today, to_date = rows[rows.day == day], rows[rows.day <= day]
+        balances = to_date.groupby("account_id").points.sum()
+        assert issued == today[today.points > 0].points.sum(), day
+        assert redeemed == -today[today.transaction_type == "redeem"].points.sum(), day
+        assert expired == -today[today.transaction_type == "expire"].points.sum(), day
+        assert balance == balances.sum(), day
+        assert active == (balances > 0).sum(), day
