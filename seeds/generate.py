@@ -706,7 +706,8 @@ class _Generator:
             "updated_at": st["updated_at"],
         })
         # Nutrition consultations.
-        k = rng.poisson(np.where(users["lam"] > 0, 0.0004, 0.0001) * active_days * 1.5)
+        k = rng.poisson(np.where(users["lam"] > 0, 0.0008, 0.0002) * active_days)
+        k = _at_least(rng, k, span, 2)
         idx = np.repeat(np.arange(n), k)
         created = a[idx] + (rng.random(len(idx)) * span[idx]).astype(np.int64)
         order = np.argsort(created, kind="stable")
@@ -725,7 +726,8 @@ class _Generator:
             "updated_at": st["updated_at"],
         })
         # Catering bookings: corporate customers book most.
-        k = rng.poisson(np.where(users["corp"], 0.01, 0.0002) * active_days * 1.5)
+        k = rng.poisson(np.where(users["corp"], 0.015, 0.0003) * active_days)
+        k = _at_least(rng, k, span, 2)
         idx = np.repeat(np.arange(n), k)
         created = a[idx] + (rng.random(len(idx)) * span[idx]).astype(np.int64)
         order = np.argsort(created, kind="stable")
@@ -750,3 +752,14 @@ class _Generator:
             self.write_side_payments(
                 "catering", web[idx][p], user_ids[idx][p], bid[p],
                 np.full(len(p), lc_.M_BANK), amount[p], bp["confirm_at"][p])
+
+
+def _at_least(rng: np.random.Generator, k: np.ndarray, span: np.ndarray, least: int):
+    """Counts per customer, topped up so that even a tiny source has `least` rows of a
+    rare kind (the demo exercises every table): extra rows go to active customers."""
+    missing = least - int(k.sum())
+    active = np.flatnonzero(span > 0)
+    if missing > 0 and len(active):
+        k = k.copy()
+        np.add.at(k, active[rng.integers(0, len(active), missing)], 1)
+    return k
