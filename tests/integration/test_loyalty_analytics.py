@@ -51,6 +51,8 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
         "--select",
         "+loyalty_calculate",
         "+loyalty_points_trend",
+        "+loyalty_tier_distribution",
+        "+loyalty_engagement_stats",
         "--indirect-selection",
         "cautious",
         as_of=AS_OF,
@@ -282,3 +284,58 @@ def test_points_daily_matches_the_source_ledger(built) -> None:
         assert expired == -today[today.transaction_type == "expire"].points.sum(), day
         assert balance == balances.sum(), day
         assert active == (balances > 0).sum(), day
+
+
+@pytest.mark.parametrize("as_of", ["2026-01-15", "2026-02-01", AS_OF])
+def test_tier_distribution_and_engagement_match_the_source(built, as_of: str) -> None:
+    """Tiers of the active clients and the 30-day engagement stats at a date, against the
+    source ledger, redemptions and accounts."""
+    source, warehouse = built
+    ledger, completed, _ = _source_frames(source)
+    with sqlite3.connect(source) as con:
+        accounts = pd.read_sql("select id, website_id, created_at from loyalty_loyaltyaccount", con)
+        zones = dict(con.execute("select id, timezone from accounts_website").fetchall())
+    created = pd.to_datetime(accounts.created_at, utc=True, format="ISO8601")
+    accounts["day"] = [
+        ts.tz_convert(zones[w]).date().isoformat()
+        for ts, w in zip(created, accounts.website_id, strict=True)
+    ]
+    day = dt.date.fromisoformat(as_of)
+    start = (day - dt.timedelta(days=29)).isoformat()
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        tiers = con.execute(
+            'select website_id, tier, "count" from marts.loyalty_tier_distribution(?)', [day]
+        ).fetchall()
+        engagement = con.execute(
+            "select * from marts.loyalty_engagement_stats(?, 30) order by website_id", [day]
+        ).fetchall()
+    expected_tiers, expected_engagement = [], []
+    for website in sorted(ledger.website.unique()):
+        rows = ledger[(ledger.website == website) & (ledger.day <= as_of)]
+        balances = rows.groupby("account_id").points.sum()
+        lifetime = rows[rows.points > 0].groupby("account_id").points.sum()
+        active = balances[balances > 0].index
+        counts = {tier: 0 for _, tier in THRESHOLDS}
+        for account in active:
+            earned = lifetime.get(account, 0)
+            counts[next(tier for floor, tier in THRESHOLDS if earned >= floor)] += 1
+        expected_tiers += [(int(website), tier, n) for tier, n in counts.items()]
+        total = int(((accounts.website_id == website) & (accounts.day <= as_of)).sum())
+        moved = rows[rows.day >= start].account_id.nunique()
+        spent = completed[
+            (completed.website == website) & (completed.day >= start) & (completed.day <= as_of)
+        ].account_id.nunique()
+        expected_engagement.append(
+            (
+                int(website),
+                total,
+                len(active),
+                spent,
+                moved,
+                _rounded(100 * moved, total),
+                _rounded(100 * spent, len(active)),
+            )
+        )
+    assert sorted(tiers) == sorted(expected_tiers)
+    got = [(*row[:5], float(row[5]), float(row[6])) for row in engagement]
+    assert got == expected_engagement
