@@ -136,6 +136,16 @@ def _cmd_loyalty_analytics(args: argparse.Namespace) -> int:
     return 0
 
 
+def _quiet_option(parser: argparse.ArgumentParser) -> None:
+    """`mealytics source generate -q` as well as `mealytics -q source generate`.
+
+    SUPPRESS: a sub-command's default would otherwise overwrite the top-level flag.
+    """
+    parser.add_argument(
+        "-q", "--quiet", action="store_true", default=argparse.SUPPRESS, help="no progress bars"
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="mealytics", description=__doc__)
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
@@ -179,6 +189,7 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument(
         "--force", action="store_true", help="replace the tables of a non-empty target"
     )
+    _quiet_option(generate)
     generate.set_defaults(func=_cmd_source_generate)
 
     advance = source_commands.add_parser(
@@ -186,6 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     advance.add_argument("--days", type=_positive_int, default=1)
     advance.add_argument("--url", help="SQLAlchemy URL (default: MEALYTICS_SOURCE_URL)")
+    _quiet_option(advance)
     advance.set_defaults(func=_cmd_source_advance)
     loyalty = commands.add_parser(
         "loyalty-analytics", help="request 003's loyalty `calculate` for a date window, as JSON"
