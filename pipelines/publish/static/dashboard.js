@@ -107,12 +107,14 @@
     items.forEach(([name, color]) => box.append(el("span", { style: "--c:" + color, text: name })));
     return box;
   }
-  function niceMax(v) {
+  /* A round tick step (1, 2, 2.5 or 5 × 10^k) giving about four intervals up to `v`. */
+  function niceStep(v) {
     if (v <= 0) return 1;
-    const p = Math.pow(10, Math.floor(Math.log10(v)));
-    for (const m of [1, 2, 2.5, 5, 10]) if (m * p >= v) return m * p;
+    const raw = v / 4, p = Math.pow(10, Math.floor(Math.log10(raw)));
+    for (const m of [1, 2, 2.5, 5, 10]) if (m * p >= raw) return m * p;
     return 10 * p;
   }
+  function ticksOf(lo, hi, step) { const out = []; for (let v = lo; v <= hi + step / 2; v += step) out.push(v); return out; }
   /* Charts draw at their container's pixel width, so text stays legible at any width. */
   function widthOf(target) { return Math.max(260, Math.round(target.clientWidth || 640)); }
   function empty(target, text) { target.append(el("p", { cls: "empty", text: text || "No data in this window." })); return 0; }
@@ -122,12 +124,12 @@
     const W = widthOf(target), H = W < 420 ? 180 : 220, L = 46, R = 10, TOP = 10, B = 24;
     const all = series.flatMap((x) => x.values);
     if (!labels.length || !all.some((v) => v !== 0)) return empty(target);
-    const least = Math.min(0, ...all), lo = least < 0 ? -niceMax(-least) : 0, hi = niceMax(Math.max(...all));
+    const least = Math.min(0, ...all), most = Math.max(...all), step = niceStep(most - least);
+    const lo = -Math.ceil(-least / step) * step, hi = Math.max(Math.ceil(most / step), 1) * step;
     const x = (i) => L + (labels.length === 1 ? (W - L - R) / 2 : (i * (W - L - R)) / (labels.length - 1));
     const y = (v) => TOP + (H - TOP - B) * (1 - (v - lo) / (hi - lo || 1));
     const svg = s("svg", { viewBox: `0 0 ${W} ${H}`, role: "img" });
-    for (let k = 0; k <= 4; k++) {
-      const v = lo + ((hi - lo) * k) / 4;
+    for (const v of ticksOf(lo, hi, step)) {
       svg.append(s("line", { x1: L, x2: W - R, y1: y(v), y2: y(v), stroke: "#e4e7ec" }));
       svg.append(s("text", { x: L - 6, y: y(v) + 4, "text-anchor": "end" }, compact(v)));
     }
@@ -172,12 +174,11 @@
     const totals = labels.map((_, i) => series.reduce((t, x) => t + x.values[i], 0));
     if (!labels.length || !totals.some((v) => v > 0)) return empty(target);
     const W = widthOf(target), H = W < 420 ? 160 : 200, L = 40, R = 8, TOP = 8, B = 24;
-    const hi = niceMax(Math.max(...totals));
+    const step = niceStep(Math.max(...totals)), hi = Math.ceil(Math.max(...totals) / step) * step;
     const bw = (W - L - R) / labels.length;
     const y = (v) => TOP + (H - TOP - B) * (1 - v / hi);
     const svg = s("svg", { viewBox: `0 0 ${W} ${H}`, role: "img" });
-    for (let k = 0; k <= 4; k++) {
-      const v = (hi * k) / 4;
+    for (const v of ticksOf(0, hi, step)) {
       svg.append(s("line", { x1: L, x2: W - R, y1: y(v), y2: y(v), stroke: "#e4e7ec" }));
       svg.append(s("text", { x: L - 6, y: y(v) + 4, "text-anchor": "end" }, compact(v)));
     }
