@@ -58,6 +58,7 @@ def connect(path: str, *, memory_limit: str | None = None) -> duckdb.DuckDBPyCon
     """
     con = duckdb.connect(str(path))
     run(con, "SET TimeZone = 'UTC'")
+    run(con, "SET enable_progress_bar = false")  # it would print into logs
     if memory_limit:
         run(con, f"SET memory_limit = '{_size(memory_limit)}'")
     ensure_meta(con)
