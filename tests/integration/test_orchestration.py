@@ -196,7 +196,7 @@ def test_graph_reads_source_raw_staging_intermediate_marts(pipeline):
 
 
 def test_schedule_runs_the_whole_graph_at_two_in_the_morning(pipeline, monkeypatch):
-    schedule = pipeline.defs.get_schedule_def("daily_refresh")
+    schedule = pipeline.defs.get_repository_def().get_schedule_def("daily_refresh")
     assert (schedule.cron_schedule, schedule.execution_timezone) == ("0 2 * * *", "Africa/Kampala")
     at = dt.datetime(2026, 3, 1, 2, 0, tzinfo=ZoneInfo("Africa/Kampala"))
     with dg.build_schedule_context(scheduled_execution_time=at) as context:
@@ -211,6 +211,24 @@ def test_schedule_runs_the_whole_graph_at_two_in_the_morning(pipeline, monkeypat
 
     monkeypatch.setenv("MEALYTICS_SCHEDULE_TIMEZONE", "Africa/Lagos")
     assert daily_schedule(all_assets_job()).execution_timezone == "Africa/Lagos"
+
+
+def test_a_failed_run_exits_non_zero_and_names_the_step(pipeline, tmp_path):
+    defs = build_definitions(
+        resources={
+            "source": SourceDatabase(url=f"sqlite:///{tmp_path / 'missing' / 'source.db'}"),
+            "warehouse": Warehouse(path=str(tmp_path / "warehouse.duckdb")),
+        },
+        dbt_project_dir=pipeline.dbt_dir,
+    )
+    report = run.execute(defs=defs, instance=dg.DagsterInstance.ephemeral(), progress=False)
+    assert report.exit_code == 1
+    assert [step for step, _ in report.failures] == ["raw_tables"]
+    assert not report.materialized
+    console = Console(file=io.StringIO(), width=120)
+    run.print_summary(report, console)
+    text = console.file.getvalue()
+    assert "Failed step:\n  - raw_tables: Failure: " in text and "failed" in text
 
 
 # --- runs -----------------------------------------------------------------------------------
