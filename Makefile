@@ -23,11 +23,12 @@ dev: $(STAMP)
 
 # dbt's documentation of every model and column (with the warehouse's catalog after `make run`):
 # data/dbt_docs/static_index.html opens offline; the Dagster assets link to it (dbt_docs).
+DOCS_DIR ?= $(CURDIR)/data/dbt_docs
 docs: $(STAMP)
 	DBT_SEND_ANONYMOUS_USAGE_STATS=false $(BIN)/dbt docs generate --static \
 		--project-dir dbt_project --profiles-dir dbt_project \
-		--target-path $(CURDIR)/data/dbt_docs --log-path $(CURDIR)/data/dbt_docs/logs
-	@echo "open data/dbt_docs/static_index.html"
+		--target-path $(DOCS_DIR) --log-path $(DOCS_DIR)/logs
+	@echo "open $(DOCS_DIR)/static_index.html"
 
 lint: $(STAMP)
 	$(BIN)/ruff check pipelines models seeds tests benchmarks
