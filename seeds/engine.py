@@ -21,6 +21,7 @@ from seeds.writer import NULL
 
 # Streams of seeds.rand for per-user traits.
 S_USER_LAM, S_USER_NEVER, S_USER_LIFE, S_USER_PAY, S_USER_WEB, S_USER_CORP = range(100, 106)
+S_USER_ACTIVE = 106
 
 #: Mean orders per customer-day while a customer is active, before the weekday thinning;
 #: calibrated so that a population averages about 10 orders in 180 days.
@@ -156,6 +157,9 @@ def user_traits(seed: int, ids: np.ndarray) -> dict[str, np.ndarray]:
     # Nobody keeps up more than about two orders a day for long.
     lam = np.minimum(lam, MAX_RATE)
     lam = np.where(uniform(seed, S_USER_NEVER, ids) < 0.15, 0.0, lam)
+    # 2% of accounts are deactivated (is_active false) and never order.
+    active = uniform(seed, S_USER_ACTIVE, ids) >= 0.02
+    lam = np.where(active, lam, 0.0)
     life = (-np.log1p(-uniform(seed, S_USER_LIFE, ids)) * LIFE_MEAN_DAYS * DAY).astype(np.int64)
     return {
         "web": web.astype(np.int64),
@@ -163,6 +167,7 @@ def user_traits(seed: int, ids: np.ndarray) -> dict[str, np.ndarray]:
         "life": life,
         "pay_u": uniform(seed, S_USER_PAY, ids),
         "corp": uniform(seed, S_USER_CORP, ids) < 0.03,
+        "active": active,
     }
 
 
@@ -194,7 +199,8 @@ def user_rows(world: World, ids: np.ndarray, web: np.ndarray, joined: np.ndarray
     return {
         "id": ids, "website_id": web, "email": email, "phone": phone,
         "first_name": first_a, "last_name": last_a,
-        "is_active": rng.random(n) > 0.02, "referred_by_id": np.full(n, NULL),
+        "is_active": user_traits(world.seed, ids)["active"],
+        "referred_by_id": np.full(n, NULL),
         "date_joined": joined, "updated_at": joined,
     }
 
