@@ -37,6 +37,10 @@ def error_text(error) -> str:
     while error.cls_name in _WRAPPERS and (error.cause or error.context):
         error = error.cause or error.context
     message = (error.message or "").strip()
+    # Dagster words some messages "package.module.Class: text"; keep the class's short name.
+    head, sep, rest = message.partition(": ")
+    if sep and error.cls_name and head.endswith(f".{error.cls_name}"):
+        message = f"{error.cls_name}: {rest}"
     if error.cls_name and not message.startswith(error.cls_name):
         return f"{error.cls_name}: {message}"
     return message

@@ -39,3 +39,10 @@ def test_error_text_unwraps_dagster_wrappers():
     assert error_text(wrapper) == "IOException: lock held"
     plain = SerializableErrorInfo("no table", [], "ValueError")
     assert error_text(plain) == "ValueError: no table"
+
+
+def test_error_text_shortens_a_qualified_class_name():
+    error = SerializableErrorInfo(
+        "dagster._core.definitions.events.Failure: source is unavailable\n", [], "Failure"
+    )
+    assert error_text(error) == "Failure: source is unavailable"
