@@ -58,10 +58,14 @@ def step_error(event: dg.DagsterEvent) -> str:
     description="Logs every failed run of this code location: run, failed steps, errors.",
 )
 def report_run_failures(context: dg.RunFailureSensorContext) -> None:
-    report = failure_report(
+    context.log.error(report_for(context))
+
+
+def report_for(context: dg.RunFailureSensorContext) -> str:
+    """The `failure_report` of the failed run a sensor context describes."""
+    return failure_report(
         job_name=context.dagster_run.job_name,
         run_id=context.dagster_run.run_id,
         steps=[(e.step_key or "?", step_error(e)) for e in context.get_step_failure_events()],
         run_error=context.failure_event.message,
     )
-    context.log.error(report)
