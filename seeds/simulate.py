@@ -585,6 +585,7 @@ class _Simulator:
         value = int(rng.choice([10, 15, 20, 25])) * 100 if percent else (
             5000_00 if web == 1 else 1000_00)
         cid = self.ids.take("campaigns_campaign", 1)
+        created = self.t0 + int(rng.random() * DAY)
         themes = catalog.CAMPAIGN_THEMES
         self.insert("campaigns_campaign", {
             "id": cid, "website_id": [web], "name": [f"{themes[cid[0] % len(themes)]} {cid[0]}"],
@@ -593,8 +594,7 @@ class _Simulator:
             "status": ["draft"], "start_date": [start], "end_date": [end],
             "target_audience": ["all customers"],
             "budget": [int(rng.integers(50, 500)) * 10_000_00],
-            "created_at": [self.t0 + int(rng.random() * DAY)],
-            "updated_at": [self.t0 + int(rng.random() * DAY)],
+            "created_at": [created], "updated_at": [created],
         })
 
     def loyalty(self, rng, users, entries: dict, new: dict) -> None:
