@@ -7,7 +7,7 @@ import datetime as dt
 import duckdb
 import pytest
 import sqlalchemy as sa
-from extract_support import assert_equal, warehouse_rows
+from extract_support import assert_equal, source_rows, warehouse_rows
 
 import seeds
 from models.schema import metadata
@@ -23,28 +23,50 @@ def generate(url: str) -> None:
 
 
 def change(url: str) -> None:
-    """seeds.advance when it works; until then, a few changes of our own."""
-    try:
-        seeds.advance(url, days=2, progress=False)
-        return
-    except seeds.errors.SourceError:
-        pass
+    """Ten more days of activity: inserts, updates and hard deletes."""
+    seeds.advance(url, days=10, progress=False)
+
+
+def dated_after_the_simulation(url: str) -> dict[str, int]:
+    """Rows whose `updated_at` is later than the simulated "now" (seeds_simulation.through).
+
+    The contract (Django `auto_now`) makes that impossible; a row dated in the future
+    raises the watermark above the time of later real changes, which an `updated_at`
+    cursor then cannot see. Found here in the generator's planned campaigns.
+    """
     engine = sa.create_engine(url)
-    with engine.begin() as conn:
-        conn.execute(
-            sa.text(
-                "UPDATE orders_order SET status = 'cancelled', updated_at = :u WHERE id IN (1, 2)"
-            ),
-            {"u": dt.datetime(2027, 1, 1, tzinfo=dt.UTC)},
-        )
-        conn.execute(sa.text("DELETE FROM orders_orderitem WHERE id IN (3, 4)"))
-    engine.dispose()
+    try:
+        with engine.connect() as conn:
+            through = conn.execute(
+                sa.text("SELECT value FROM seeds_simulation WHERE key = 'through'")
+            ).scalar()
+            now = dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(
+                microseconds=int(str(through).strip('"'))
+            )
+            found = {}
+            for table in metadata.sorted_tables:
+                if "updated_at" not in table.c:
+                    continue
+                rows = conn.execute(
+                    sa.select(sa.func.count())
+                    .select_from(table)
+                    .where(
+                        table.c.updated_at > now
+                        if engine.dialect.name != "sqlite"
+                        else table.c.updated_at > now.strftime("%Y-%m-%d %H:%M:%S.%f")
+                    )
+                ).scalar()
+                if rows:
+                    found[table.name] = rows
+            return found
+    finally:
+        engine.dispose()
 
 
-def check_all(url: str, warehouse: str, report) -> None:
+def check_all(url: str, warehouse: str, report, *, allow: set[str] = frozenset()) -> None:
     assert report.ok, report.errors
     assert sorted(report.results) == list(ALL)  # seeds_simulation is excluded
-    assert_equal(url, warehouse, tables=ALL)
+    assert_equal(url, warehouse, tables=[t for t in ALL if t not in allow])
 
 
 def run_twice(url: str, warehouse: str) -> None:
@@ -53,14 +75,33 @@ def run_twice(url: str, warehouse: str) -> None:
     schemas = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
     con.close()
     assert "seeds_simulation" not in schemas
+    future = dated_after_the_simulation(url)
+    ids_before = {t: set(warehouse_rows(warehouse, t)) for t in ALL}
     change(url)
-    check_all(url, warehouse, extract_all(url, warehouse))
+    ids_after = {t: set(source_rows(url, t)) for t in ALL}
+    second = extract_all(url, warehouse)
+    check_all(url, warehouse, second, allow=set(future))
+    # Deleted = copied before and gone from the source now; the audit trail has each.
+    expected = {(t, i) for t in ALL if t not in future for i in ids_before[t] - ids_after[t]}
+    # (the simulator mostly deletes rows it created within the same days: often none here)
+    assert sum(r.rows_inserted for r in second.results.values()) > 0
+    assert sum(r.rows_updated for r in second.results.values()) > 0
+    con = duckdb.connect(warehouse, read_only=True)
+    audit = set(con.execute("SELECT table_name, row_id FROM raw._deleted_rows").fetchall())
+    con.close()
+    assert {(t, i) for t, i in audit if t not in future} == expected
+    assert {t: r.rows_deleted for t, r in second.results.items() if r.rows_deleted} == {
+        t: n for t in ALL if (n := sum(1 for tt, _ in audit if tt == t))
+    }
     before = {t: warehouse_rows(warehouse, t) for t in ALL}
     quiet = extract_all(url, warehouse)
     assert {(r.rows_inserted, r.rows_updated, r.rows_deleted) for r in quiet.results.values()} == {
         (0, 0, 0)
     }
     assert {t: warehouse_rows(warehouse, t) for t in ALL} == before
+    if future:
+        # Every other table was compared exactly above; these break the source contract.
+        pytest.xfail(f"seeds dates rows after the simulated now (updated_at): {future}")
 
 
 def test_seeded_sqlite(tmp_path):
