@@ -244,6 +244,18 @@ def extract_table(
                 inserted += backfilled
                 wh.run(con, f"DROP TABLE {keys}")
 
+        if plan.mode == "merge" and high is not None and high > now:
+            # A row dated in the future (a skewed application clock) must not lift the
+            # watermark above the time of changes still to come: cap it at this run's
+            # start, so those rows are re-read (and found unchanged) until time catches up.
+            log.warning(
+                "raw.%s: %s = %s is in the future; watermark capped at %s",
+                plan.name,
+                plan.cursor,
+                high,
+                now,
+            )
+            high = now
         watermark_ts = state.watermark_ts if state and not full else None
         watermark_id = state.watermark_id if state and not full else None
         if plan.mode == "merge" and high is not None:

@@ -402,3 +402,20 @@ def test_table_without_key_or_cursor_is_replaced_whole(tmp_path, warehouse):
         ("c", "C"),
     ]
     con.close()
+
+
+def test_future_dated_row_does_not_hide_later_changes(source, warehouse):
+    db = sqlite3.connect(source.url.removeprefix("sqlite:///"))
+    db.execute(
+        "UPDATE menu_meal SET name = 'Planned', updated_at = '2099-01-01 00:00:00' WHERE id = 1"
+    )
+    db.commit()
+    first = extract_all(source.url, warehouse).results["menu_meal"]
+    assert dt.datetime.fromisoformat(first.watermark) <= dt.datetime.now(dt.UTC)
+    real_now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    db.execute("UPDATE menu_meal SET name = 'Renamed', updated_at = ? WHERE id = 2", (real_now,))
+    db.commit()
+    db.close()
+    second = extract_all(source.url, warehouse).results["menu_meal"]
+    assert (second.rows_updated, second.rows_inserted) == (1, 0)
+    assert_equal(source.url, warehouse, tables=["menu_meal"])
