@@ -6,7 +6,8 @@ Pure code, no Dagster (the assets in `pipelines.defs.raw` wrap it). The design, 
   (`django_*`, `seeds_*`, … by default; `include` narrows further). Each lands as
   `raw.<table>` with faithful types (DECIMAL(p,s), TIMESTAMPTZ in UTC, BOOLEAN, DATE).
 - **Watermark**: `raw._sync_state` keeps, per table, the highest `updated_at` read
-  (`merge` tables) or the highest `id` (`append` ledgers without `updated_at`).
+  (`merge` tables; capped at the run's start, so a future-dated row cannot hide later
+  changes) or the highest `id` (`append` ledgers without `updated_at`).
 - **Lookback**: the next run reads `updated_at >= watermark − lookback` (one hour by
   default), because a transaction can commit after a later one with an earlier
   `updated_at`; rows re-read unchanged are dropped before merging, so a quiet rerun loads
