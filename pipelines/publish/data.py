@@ -179,6 +179,19 @@ DAILY_QUERIES: dict[str, str] = {
         select website_id, business_date, redemption_item_id, redemption_count, points_spent
         from marts.fct_redemption_items where business_date >= ?
         order by website_id, business_date, redemption_item_id""",
+    "redemption_categories": """
+        select website_id, business_date, category, redemption_count, points_spent
+        from marts.fct_redemption_categories where business_date >= ?
+        order by website_id, business_date, category""",
+    "redemption_patterns": """
+        select website_id, business_date, local_weekday, local_weekday_name, local_hour,
+            redemption_count
+        from marts.fct_redemption_patterns where business_date >= ?
+        order by website_id, business_date, local_weekday, local_hour""",
+    "wallet": """
+        select website_id, business_date, redemption_count, points_spent, value_amount
+        from marts.fct_wallet_conversions where business_date >= ?
+        order by website_id, business_date""",
     "vip_revenue": """
         select website_id, business_date, gross_revenue, vip_revenue
         from marts.fct_vip_revenue_daily where business_date >= ?
@@ -211,6 +224,9 @@ DAILY_SOURCES = {
     "discounts": "fct_discounts",
     "points": "fct_loyalty_points_daily",
     "redemptions": "fct_redemption_items",
+    "redemption_categories": "fct_redemption_categories",
+    "redemption_patterns": "fct_redemption_patterns",
+    "wallet": "fct_wallet_conversions",
     "vip_revenue": "fct_vip_revenue_daily",
     "deliveries": "fct_deliveries_daily",
     "support": "fct_support_tickets_daily",

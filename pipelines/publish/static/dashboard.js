@@ -424,6 +424,26 @@
       const top = [...by.entries()].sort((a, b) => b[1] - a[1] || Number(a[0]) - Number(b[0])).slice(0, 10);
       return hbars(t, top.map(([id, v]) => ({ label: names[id] || "item " + id, value: v, color: PALETTE[3] })), fmtInt);
     } },
+    redemption_insights: { mart: "redemption_categories", draw: (t) => {
+      const list = selected(), rows = windowRows("redemption_categories", list, false);
+      const count = sum(rows, "redemption_count");
+      const facts = [["redemptions", fmtInt(count)], ["points per redemption (avg)", count ? String(r2(sum(rows, "points_spent") / count)) : "n/a"]];
+      if (T("redemption_patterns")) {
+        const pat = windowRows("redemption_patterns", list, false);
+        const best = (m) => [...m.entries()].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))[0];
+        const day = best(sumBy(pat, (r) => r.local_weekday_name, "redemption_count")), hour = best(sumBy(pat, (r) => r.local_hour, "redemption_count"));
+        if (day) facts.push(["busiest weekday", day[0]], ["busiest hour (local)", String(hour[0]).padStart(2, "0") + ":00"]);
+      }
+      if (T("wallet")) {
+        for (const g of byCurrency(list)) {
+          const w = windowRows("wallet", g.sites, false);
+          facts.push([`to wallet (${g.currency}): ${fmtInt(sum(w, "redemption_count"))} conversions`, fmtMoney(sum(w, "value_amount"), g.currency)]);
+        }
+      }
+      stats(t, facts);
+      const by = sumBy(rows, (r) => r.category, "redemption_count");
+      return hbars(t, [...by.entries()].sort((a, b) => b[1] - a[1]).map(([k, v], i) => ({ label: label(k), value: v, color: PALETTE[(i + 6) % PALETTE.length] })), fmtInt);
+    } },
     engagement: { mart: "windows", draw: (t) => {
       const list = selected();
       const e = { total_clients: 0, active_clients: 0, clients_with_redemptions: 0, clients_with_transactions: 0 };
@@ -509,7 +529,7 @@
       node.removeAttribute("data-missing");
       const source = spec.mart;
       if (!D[source] || (source === "daily" && !D.daily)) {
-        const marts = { campaigns: "fct_campaign_performance", deliveries: "fct_deliveries_daily", support: "fct_support_tickets_daily", windows: "intermediate.int_orders_enriched", rates: "fct_customer_rates", vip_tiers: "dim_customers", ltv_segments: "dim_customers", cohorts: "fct_customer_cohorts", loyalty_tiers: "fct_loyalty_tier_daily", points: "fct_loyalty_points_daily", redemptions: "fct_redemption_items", items: "fct_item_sales", payments: "fct_payment_methods", statuses: "fct_order_status", channels: "fct_revenue_by_channel", discounts: "fct_discounts" };
+        const marts = { campaigns: "fct_campaign_performance", deliveries: "fct_deliveries_daily", support: "fct_support_tickets_daily", windows: "intermediate.int_orders_enriched", rates: "fct_customer_rates", vip_tiers: "dim_customers", ltv_segments: "dim_customers", cohorts: "fct_customer_cohorts", loyalty_tiers: "fct_loyalty_tier_daily", points: "fct_loyalty_points_daily", redemptions: "fct_redemption_items", redemption_categories: "fct_redemption_categories", items: "fct_item_sales", payments: "fct_payment_methods", statuses: "fct_order_status", channels: "fct_revenue_by_channel", discounts: "fct_discounts" };
         node.dataset.missing = marts[source] || source;
         node.dataset.rendered = "0";
         node.append(el("p", { cls: "empty", text: `Not available: ${node.dataset.missing} is not built yet.` }));
