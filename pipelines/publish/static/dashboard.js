@@ -282,7 +282,8 @@
     const win = D.windows || {};
     let cc = 0, cp = 0;
     for (const x of list) { const w = win[`${x.id}|${state.period}`] || {}; cc += w.customers || 0; cp += w.customers_prev || 0; }
-    figure(card("customers"), cc, fmtInt(cc), cp);
+    // Distinct customers come from the publish step's window figures; without them, say so.
+    figure(card("customers"), cc, D.windows ? fmtInt(cc) : "n/a", cp);
   }
 
   /* ---------- panels ---------- */
