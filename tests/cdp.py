@@ -12,10 +12,12 @@ import base64
 import contextlib
 import itertools
 import json
+import queue
 import re
 import shutil
 import subprocess
 import tempfile
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -84,19 +86,24 @@ class Chromium:
             shutil.rmtree(self.profile, ignore_errors=True)
 
     def _devtools_port(self) -> int:
-        deadline = time.monotonic() + 30
-        seen = []
-        while time.monotonic() < deadline:
-            line = self.process.stderr.readline()
-            if not line:
-                if self.process.poll() is not None:
-                    break
-                continue
-            seen.append(line)
-            match = re.search(r"DevTools listening on ws://[^:]+:(\d+)/", line)
-            if match:
-                return int(match.group(1))
-        raise RuntimeError("chromium did not start:\n" + "".join(seen[-20:]))
+        """The port chromium announces on stderr; stderr is drained for the browser's whole
+        life by a thread (a full pipe would block chromium)."""
+        found: queue.Queue[int] = queue.Queue()
+        self.stderr_lines: list[str] = []
+
+        def drain() -> None:
+            for line in self.process.stderr:
+                self.stderr_lines.append(line)
+                match = re.search(r"DevTools listening on ws://[^:]+:(\d+)/", line)
+                if match:
+                    found.put(int(match.group(1)))
+
+        threading.Thread(target=drain, daemon=True).start()
+        try:
+            return found.get(timeout=30)
+        except queue.Empty:
+            raise RuntimeError(
+                "chromium did not start:\n" + "".join(self.stderr_lines[-20:])) from None
 
     # --- protocol ---------------------------------------------------------------------------
     def _note(self, message: dict) -> None:
