@@ -6,10 +6,14 @@ Definitions are built, and `dg.EnvVar` can be passed instead for deployments.
 
 from __future__ import annotations
 
+import os
+
 import dagster as dg
 
 from pipelines import settings
 from pipelines.extract import Source
+
+SOURCE_URL_VAR = "MEALYTICS_SOURCE_URL"
 
 
 class SourceDatabase(dg.ConfigurableResource):
@@ -38,9 +42,20 @@ class Warehouse(dg.ConfigurableResource):
 
 
 def default_resources() -> dict[str, dg.ConfigurableResource]:
-    """{"source", "warehouse"} from the environment (or `.env`), read now."""
+    """{"source", "warehouse"} from the environment (or `.env`), read now.
+
+    A source URL set in the environment stays a `dg.EnvVar`: the UI shows the variable's
+    name, never its value (it may hold a password).
+    """
     settings.load_dotenv_once()
+    url = dg.EnvVar(SOURCE_URL_VAR) if os.environ.get(SOURCE_URL_VAR) else settings.source_url()
     return {
-        "source": SourceDatabase(url=settings.source_url()),
+        "source": SourceDatabase(url=url),
         "warehouse": Warehouse(path=str(settings.warehouse_path())),
     }
+
+
+def source_url_of(resource: SourceDatabase) -> str:
+    """The resource's URL, resolving an `EnvVar` (needed before a run, to reflect)."""
+    url = resource.url
+    return url.get_value() if isinstance(url, dg.EnvVar) else url

@@ -144,3 +144,17 @@ def test_unreachable_postgres_at_load_time_still_defines_every_contract_table():
     spec = next(s for s in assets_def.specs if s.key == asset_key("payments_refund"))
     assert spec.kinds == {"duckdb", "postgres"}
     assert spec.metadata["mode"] == "append"
+
+
+def test_source_url_from_the_environment_stays_hidden(source, tmp_path, monkeypatch):
+    from pipelines.defs.resources import default_resources
+
+    monkeypatch.setenv("MEALYTICS_SOURCE_URL", source.url)
+    monkeypatch.setenv("MEALYTICS_WAREHOUSE", str(tmp_path / "w.duckdb"))
+    resources = default_resources()
+    assert isinstance(resources["source"].url, dg.EnvVar)
+    defs = build_raw_defs(resources=resources)
+    job = defs.resolve_implicit_global_asset_job_def()
+    result = job.execute_in_process()
+    assert result.success
+    assert materializations(result)["orders_order"]["rows_inserted"].value == 120

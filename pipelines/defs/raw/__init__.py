@@ -40,10 +40,10 @@ def build_raw_defs(
     For `dg.Definitions.merge` in `pipelines/definitions.py`; the resources are
     `source` (`SourceDatabase`) and `warehouse` (`Warehouse`).
     """
-    from pipelines.defs.resources import default_resources
+    from pipelines.defs.resources import default_resources, source_url_of
 
     resources = resources if resources is not None else default_resources()
-    url = source_url or resources["source"].url
+    url = source_url or source_url_of(resources["source"])
     plans = discover(url, selection)
     return dg.Definitions(
         assets=build_raw_assets(url, selection=selection, plans=plans),
