@@ -245,6 +245,45 @@ def test_metric_cards_equal_the_warehouse_for_every_website_and_period(page, war
     assert not page.errors
 
 
+def test_charts_show_the_marts_figures(page, warehouse):
+    """Beyond the cards: the top item and the channel amounts of one website and window."""
+    select(page, "week", "1")
+    start = AS_OF - dt.timedelta(days=6)
+    [(meal, quantity)] = query(
+        warehouse,
+        """
+        select meal_name, sum(quantity_sold) as quantity from marts.fct_item_sales
+        where website_id = 1 and business_date between ? and ?
+        group by meal_id, meal_name order by quantity desc, meal_id limit 1""",
+        start, AS_OF,
+    )
+    top = page.eval("document.querySelector('[data-chart=top_items] svg rect title').textContent")
+    assert top == f"{meal}: {quantity:,}"
+    channels = dict(query(
+        warehouse,
+        """
+        select channel, sum(amount) from marts.fct_revenue_by_channel
+        where website_id = 1 and business_date between ? and ?
+        group by channel having sum(amount) <> 0""",
+        start, AS_OF,
+    ))
+    shown = page.eval("[...document.querySelectorAll('[data-chart=channels] svg rect title')]"
+                      ".map(t => t.textContent)")
+    expected = [f"{name.replace('_', ' ')}: {money('UGX', amount)}"
+                for name, amount in channels.items()]
+    assert sorted(shown) == sorted(expected)
+
+
+def test_publish_can_run_without_a_run(warehouse, tmp_path, capsys):
+    from pipelines.publish.__main__ import main
+
+    assert main(["--warehouse", str(warehouse), "--out", str(tmp_path)]) == 0
+    assert (tmp_path / "dashboard.html").exists()
+    assert (tmp_path / "parquet" / "dim_customers.parquet").exists()
+    assert main(["--warehouse", str(tmp_path / "missing.duckdb")]) == 1
+    assert "no warehouse" in capsys.readouterr().err
+
+
 def test_the_selectors_change_the_figures(page):
     select(page, "year", "all")
     year = cards(page)
