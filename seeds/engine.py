@@ -377,7 +377,7 @@ def loyalty_window(world: World, rng: np.random.Generator, ids: Ids, *, web: np.
     o_pos = orders["pos"]
     eligible = ((orders["lc"]["outcome"] == lc_.O_DELIVERED) & (orders["discount_type"] < 0)
                 & (orders["channel"] == C_DIRECT) & (orders["created"] >= ws)
-                & (orders["created"] < hi)) if size(orders) else np.zeros(0, bool)
+                & (orders["created"] < hi - 10 * 1_000_000)) if size(orders) else np.zeros(0, bool)
     first_order = np.full(n, -1, dtype=np.int64)
     if eligible.any():
         e = np.flatnonzero(eligible)

@@ -225,7 +225,9 @@ class _Generator:
                                   rng.choice([500, 1000], n) * 100))
         paused = rng.random(n) < 0.1
         status, changed = lc_.campaign_status_at(start, end, paused, self.now)
+        # Planned days ahead, and never later than the snapshot (no row from the future).
         created = start - (rng.uniform(2, 10, n) * DAY).astype(np.int64)
+        created = np.minimum(created, self.now - (rng.uniform(0.1, 2, n) * DAY).astype(np.int64))
         share = np.array([0, catalog.WEBSITES[0].share, catalog.WEBSITES[1].share])[web]
         avg_order = np.where(web == 1, 30_000_00, 7_000_00)
         expected_cost = self.n * share * 0.2 * 0.3 * avg_order * np.where(

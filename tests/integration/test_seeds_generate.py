@@ -245,3 +245,39 @@ def test_a_start_given_as_text_is_the_same_start(small, tmp_path):
     assert table_hashes(url)["orders_order"] == table_hashes(small)["orders_order"]
     with pytest.raises(seeds.SourceError, match="start"):
         seeds.generate(url_of(tmp_path / "bad.db"), **{**SMALL, "start": "2026-13-01"})
+
+
+#: Timestamps that may lie ahead of the snapshot: appointments, periods, terms, schedules.
+PLANNED = {("nutrition_consultation", "scheduled_at"), ("vip_viptier", "expires_at"),
+           ("subscriptions_subscription", "current_period_end"),
+           ("campaigns_campaign", "start_date"), ("campaigns_campaign", "end_date")}
+
+
+def rows_after_now(url: str) -> dict[tuple[str, str], int]:
+    """Rows with a timestamp later than the simulated now (`through`), by column."""
+    engine = sa.create_engine(url)
+    found = {}
+    try:
+        with engine.connect() as conn:
+            now = dt.datetime(1970, 1, 1) + dt.timedelta(microseconds=read_state(conn)["through"])
+            for table in TABLES:
+                for column in table.columns:
+                    if isinstance(column.type, sa.DateTime) and (
+                            table.name, column.name) not in PLANNED:
+                        n = conn.execute(sa.select(sa.func.count()).select_from(table).where(
+                            column > now.strftime("%Y-%m-%d %H:%M:%S.%f"))).scalar_one()
+                        if n:
+                            found[(table.name, column.name)] = n
+    finally:
+        engine.dispose()
+    return found
+
+
+def test_no_row_comes_from_the_future(small, tmp_path):
+    """created_at, updated_at and every event time are at most the snapshot's now, as in a
+    real database (an updated_at ahead of now would hide later changes from a cursor)."""
+    assert rows_after_now(small) == {}
+    path = tmp_path / "advanced.db"
+    shutil.copy2(sa.make_url(small).database, path)
+    seeds.advance(url_of(path), days=3, progress=False)
+    assert rows_after_now(url_of(path)) == {}
