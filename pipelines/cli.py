@@ -212,8 +212,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _known_errors() -> tuple[type[Exception], ...]:
     import seeds
+    from pipelines.run import DefinitionsError
 
-    return (seeds.SourceError,)
+    return (seeds.SourceError, DefinitionsError)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

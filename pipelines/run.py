@@ -27,6 +27,10 @@ RAW_OP = "raw_tables"
 DBT_OP = "dbt_models"
 
 
+class DefinitionsError(Exception):
+    """The code location cannot be built (the run never starts)."""
+
+
 def run_config(
     *, full_refresh: bool = False, as_of: str | dt.date | None = None, log_level: str = "CRITICAL"
 ) -> dict[str, Any]:
@@ -244,7 +248,11 @@ def execute(
     from pipelines.defs.schedules import ALL_ASSETS_JOB
 
     began = time.perf_counter()
-    defs = defs if defs is not None else build_definitions()
+    if defs is None:
+        try:
+            defs = build_definitions()
+        except Exception as exc:  # a broken dbt project or resource config: say so, briefly
+            raise DefinitionsError(f"the pipeline's definitions do not load: {exc}") from exc
     job = defs.resolve_job_def(ALL_ASSETS_JOB)
     instance = instance if instance is not None else cli_instance()
     run_id = make_new_run_id()
