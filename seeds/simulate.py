@@ -897,7 +897,7 @@ class _Simulator:
         old = o["created_at"] < self.t1 - DAY
         gone = o["id"][(lc["outcome"] == lc_.O_ABANDONED) & old]
         delete_rows(self.conn, T["orders_order"], gone, now=self.t1, deleted=self.deleted)
-        k = rng.poisson(0.0003 * len(users["id"]))
+        k = rng.poisson(0.0001 * len(users["id"]))  # about 1.8% of customers a half-year
         if k and len(users["id"]):
             who = np.unique(users["id"][rng.integers(0, len(users["id"]), k)])
             delete_rows(self.conn, T["accounts_user"], who, now=self.t1, deleted=self.deleted)
