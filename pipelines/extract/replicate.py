@@ -9,8 +9,9 @@ Per table, in ONE DuckDB transaction:
 2. Read the changed rows as Arrow batches: `merge` tables `updated_at >= watermark −
    lookback` (default one hour, for transactions that commit late with an earlier
    `updated_at`), `append` ledgers `id > watermark`; the first run and a full refresh read
-   everything. A reader thread fills a bounded queue while DuckDB ingests (memory bounded
-   by the batch size and queue depth, not the table).
+   everything. A reader thread fills a bounded queue while DuckDB ingests: Python holds
+   at most batch size × queue depth rows, whatever the table's size; DuckDB's own buffer
+   pool is capped by its `memory_limit` (see `warehouse.connect`).
 3. Stage them (typed: DECIMAL, TIMESTAMPTZ in UTC, BOOLEAN, DATE), drop the re-read rows
    that are identical to raw (the lookback re-reads some), then MERGE by primary key:
    update the matches, insert the rest. A first copy into an empty table inserts directly.
@@ -21,7 +22,8 @@ Per table, in ONE DuckDB transaction:
    the opposite: source keys raw lacks although the cursor window passed them (a row
    committed later than the lookback allows, a ledger id committed after a higher one).
    Those rows are fetched by key (`pk IN (…)`, bound) and inserted: "backfilled".
-5. Write `raw._sync_state` (watermark = the highest cursor value read, counts), COMMIT.
+5. Write `raw._sync_state` (watermark = the highest cursor value read, for `merge` capped
+   at the run's start against future-dated rows; counts), COMMIT.
 
 A crash anywhere before COMMIT rolls everything back: raw, the audit trail and the
 watermark stay at the previous run, and the next run reads the same window again, so
