@@ -419,3 +419,20 @@ def test_future_dated_row_does_not_hide_later_changes(source, warehouse):
     second = extract_all(source.url, warehouse).results["menu_meal"]
     assert (second.rows_updated, second.rows_inserted) == (1, 0)
     assert_equal(source.url, warehouse, tables=["menu_meal"])
+
+
+def test_wal_mode_source_reads_read_only(tmp_path, warehouse):
+    path = tmp_path / "wal.db"
+    db = sqlite3.connect(path)
+    db.execute("PRAGMA journal_mode = wal")
+    db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v NUMERIC(5,2), updated_at DATETIME)")
+    db.execute("INSERT INTO t VALUES (1, 1.5, '2026-01-01 00:00:00')")
+    db.commit()
+    # A writer still holds the database open (as a running application would).
+    db.execute("INSERT INTO t VALUES (2, 2.25, '2026-01-02 00:00:00')")
+    report = extract_all(f"sqlite:///{path}", warehouse)
+    assert report.ok, report.errors
+    assert report.results["t"].row_count == 1  # the uncommitted row is not visible
+    db.commit()
+    db.close()
+    assert extract_all(f"sqlite:///{path}", warehouse).results["t"].row_count == 2
