@@ -458,7 +458,13 @@ class _SqlAlchemySession(ReadSession):
             if kind in (DECIMAL, TEXT):
                 values = [None if v is None else str(v) for v in values]
             elif kind == TIMESTAMP:
+                if any(isinstance(v, str) for v in values):  # SQLite text, any ISO form
+                    text = [v if v is None or isinstance(v, str) else _utc(v).isoformat()
+                            for v in values]  # fmt: skip
+                    return parse_timestamps(pa.array(text, pa.string()))
                 values = [None if v is None else _utc(v) for v in values]
+            elif kind == DATE and any(isinstance(v, str) for v in values):
+                return pc.cast(pa.array(values, pa.string()), pa.date32())
             return pa.array(values, type=_ARROW[kind])
 
         def batches() -> Iterator[pa.RecordBatch]:
@@ -470,10 +476,18 @@ class _SqlAlchemySession(ReadSession):
 
         return pa.RecordBatchReader.from_batches(schema, batches())
 
+    def _column(self, plan: TablePlan, name: str):
+        col = plan.table.c[name]
+        if plan.dialect == "sqlite" and plan.column(name).kind in (TIMESTAMP, DATE, DECIMAL):
+            # SQLAlchemy's SQLite processors parse one text form only (and go through
+            # float for NUMERIC): take the stored value as it is, convert it here.
+            return sa.type_coerce(col, sa.String).label(name)
+        return col
+
     def rows(
         self, plan: TablePlan, since: object | None = None, keys: list | None = None
     ) -> pa.RecordBatchReader:
-        q = sa.select(*[plan.table.c[n] for n in plan.column_names])
+        q = sa.select(*[self._column(plan, n) for n in plan.column_names])
         cond = row_condition(plan, since, keys, plan.table)
         if cond is not None:
             q = q.where(cond)

@@ -57,8 +57,10 @@ def snapshot(path: str) -> dict:
     }
 
 
-def test_first_copy_then_changes_then_quiet_rerun(source, warehouse):
-    first = extract_all(source.url, warehouse)
+@pytest.mark.parametrize("reader", ["adbc", "sqlalchemy"])
+def test_first_copy_then_changes_then_quiet_rerun(source, warehouse, reader):
+    src = Source(source.url, reader=reader)
+    first = extract_all(src, warehouse)
     assert first.ok, first.errors
     assert counts(first) == {
         "accounts_user": (30, 0, 0, 30),
@@ -73,7 +75,7 @@ def test_first_copy_then_changes_then_quiet_rerun(source, warehouse):
     assert_equal(source.url, warehouse)
 
     source.change()
-    second = extract_all(source.url, warehouse)
+    second = extract_all(src, warehouse)
     assert second.ok, second.errors
     assert counts(second) == {
         "accounts_user": (0, 1, 1, 29),
@@ -103,7 +105,7 @@ def test_first_copy_then_changes_then_quiet_rerun(source, warehouse):
     ]
 
     before = snapshot(warehouse)
-    third = extract_all(source.url, warehouse)
+    third = extract_all(src, warehouse)
     assert {n: r[:3] for n, r in counts(third).items()} == {t: (0, 0, 0) for t in TABLES}
     after = snapshot(warehouse)
     assert after["tables"] == before["tables"]
