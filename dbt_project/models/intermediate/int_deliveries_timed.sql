@@ -21,8 +21,8 @@ timed as (
         deliveries.delivered_at,
         case
             when deliveries.status = 'delivered' and deliveries.delivered_at is not null
-                then {{ dbt.datediff('orders.created_at', 'deliveries.delivered_at', 'second') }}
-        end as delivery_seconds
+                then {{ dbt.datediff('orders.created_at', 'deliveries.delivered_at', 'microsecond') }}
+        end as delivery_microseconds
     from deliveries
     inner join orders on deliveries.order_id = orders.order_id
 
@@ -39,9 +39,10 @@ final as (
         cast(distance_km as decimal(6, 2)) as distance_km,
         order_created_at,
         delivered_at,
-        cast({{ decimal_div('delivery_seconds', 60, 2) }} as decimal(12, 2)) as delivery_minutes,
-        delivery_seconds is not null as is_delivered,
-        coalesce(delivery_seconds <= 45 * 60, false) as is_on_time,
+        delivery_microseconds,
+        cast({{ decimal_div('delivery_microseconds', 60000000, 2) }} as decimal(12, 2)) as delivery_minutes,
+        delivery_microseconds is not null as is_delivered,
+        coalesce(delivery_microseconds <= cast(2700000000 as bigint), false) as is_on_time,
         status = 'failed' as is_failed
     from timed
 

@@ -1,3 +1,4 @@
+{#- Percentiles interpolate between exact durations (microseconds), rounded once. -#}
 with
 
 days as (select * from {{ ref('int_website_days_spined') }}),
@@ -13,8 +14,8 @@ delivery_days as (
         sum(case when is_failed then 1 else 0 end) as failed_deliveries,
         sum(case when is_on_time then 1 else 0 end) as on_time_deliveries,
         sum(delivery_minutes) as delivery_minutes_total,
-        percentile_cont(0.5) within group (order by delivery_minutes) as median_delivery_minutes,
-        percentile_cont(0.9) within group (order by delivery_minutes) as p90_delivery_minutes
+        percentile_cont(0.5) within group (order by delivery_microseconds) as median_delivery_microseconds,
+        percentile_cont(0.9) within group (order by delivery_microseconds) as p90_delivery_microseconds
     from deliveries
     group by website_id, order_date
 
@@ -31,8 +32,8 @@ final as (
         cast(coalesce(delivery_days.on_time_deliveries, 0) as bigint) as on_time_deliveries,
         cast(coalesce(delivery_days.delivery_minutes_total, 0) as decimal(18, 2)) as delivery_minutes_total,
         cast({{ decimal_div('delivery_days.delivery_minutes_total', 'delivery_days.delivered_deliveries', 2) }} as decimal(12, 2)) as average_delivery_minutes,
-        cast(round(delivery_days.median_delivery_minutes, 2) as decimal(12, 2)) as median_delivery_minutes,
-        cast(round(delivery_days.p90_delivery_minutes, 2) as decimal(12, 2)) as p90_delivery_minutes,
+        cast(round(delivery_days.median_delivery_microseconds / 60000000.0, 2) as decimal(12, 2)) as median_delivery_minutes,
+        cast(round(delivery_days.p90_delivery_microseconds / 60000000.0, 2) as decimal(12, 2)) as p90_delivery_minutes,
         {{ pct('delivery_days.on_time_deliveries', 'delivery_days.delivered_deliveries') }} as on_time_rate
     from days
     left join delivery_days

@@ -10,7 +10,7 @@ opened_days as (
         created_date as business_date,
         count(*) as tickets_opened,
         count(first_response_at) as first_responses,
-        sum({{ dbt.datediff('created_at', 'first_response_at', 'second') }}) as first_response_seconds
+        sum({{ dbt.datediff('created_at', 'first_response_at', 'microsecond') }}) as first_response_microseconds
     from tickets
     group by website_id, created_date
 
@@ -22,7 +22,7 @@ resolved_days as (
         website_id,
         resolved_date as business_date,
         count(*) as tickets_resolved,
-        sum({{ dbt.datediff('created_at', 'resolved_at', 'second') }}) as resolution_seconds
+        sum({{ dbt.datediff('created_at', 'resolved_at', 'microsecond') }}) as resolution_microseconds
     from tickets
     where resolved_at is not null
     group by website_id, resolved_date
@@ -37,10 +37,10 @@ final as (
         cast(coalesce(opened_days.tickets_opened, 0) as bigint) as tickets_opened,
         cast(coalesce(resolved_days.tickets_resolved, 0) as bigint) as tickets_resolved,
         cast(coalesce(opened_days.first_responses, 0) as bigint) as first_responses,
-        cast(coalesce({{ decimal_div('opened_days.first_response_seconds', 3600, 2) }}, 0) as decimal(18, 2)) as first_response_hours_total,
-        cast({{ decimal_div('opened_days.first_response_seconds', 'opened_days.first_responses * 3600', 2) }} as decimal(12, 2)) as average_first_response_hours,
-        cast(coalesce({{ decimal_div('resolved_days.resolution_seconds', 3600, 2) }}, 0) as decimal(18, 2)) as resolution_hours_total,
-        cast({{ decimal_div('resolved_days.resolution_seconds', 'resolved_days.tickets_resolved * 3600', 2) }} as decimal(12, 2)) as average_resolution_hours
+        cast(coalesce({{ decimal_div('opened_days.first_response_microseconds', 3600000000, 2) }}, 0) as decimal(18, 2)) as first_response_hours_total,
+        cast({{ decimal_div('opened_days.first_response_microseconds', 'opened_days.first_responses * 3600000000', 2) }} as decimal(12, 2)) as average_first_response_hours,
+        cast(coalesce({{ decimal_div('resolved_days.resolution_microseconds', 3600000000, 2) }}, 0) as decimal(18, 2)) as resolution_hours_total,
+        cast({{ decimal_div('resolved_days.resolution_microseconds', 'resolved_days.tickets_resolved * 3600000000', 2) }} as decimal(12, 2)) as average_resolution_hours
     from days
     left join opened_days
         on days.website_id = opened_days.website_id
