@@ -155,9 +155,11 @@ def phase_dlt(url: str, warehouse: str, backend: str) -> dict:
     )
     engine.dispose()
     source = sql_database(credentials=url, table_names=tables, backend=backend)
-    info = pipeline.run(source, write_disposition="replace")
-    info.raise_on_failed_jobs()
-    shutil.rmtree(pipelines_dir, ignore_errors=True)
+    try:
+        info = pipeline.run(source, write_disposition="replace")
+        info.raise_on_failed_jobs()
+    finally:
+        shutil.rmtree(pipelines_dir, ignore_errors=True)
     import duckdb
 
     con = duckdb.connect(warehouse, read_only=True)
