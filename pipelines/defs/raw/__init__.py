@@ -6,12 +6,14 @@ import dagster as dg
 
 from pipelines.defs.raw.assets import RawExtractConfig, asset_key, build_raw_assets, discover
 from pipelines.defs.raw.checks import build_raw_checks
+from pipelines.defs.raw.quality import build_quality_checks
 from pipelines.extract import TableSelection
 
 __all__ = [
     "RawExtractConfig",
     "asset_key",
     "build_raw_assets",
+    "build_quality_checks",
     "build_raw_checks",
     "build_raw_defs",
     "discover",
@@ -47,6 +49,6 @@ def build_raw_defs(
     plans = discover(url, selection)
     return dg.Definitions(
         assets=build_raw_assets(url, selection=selection, plans=plans),
-        asset_checks=build_raw_checks(plans),
+        asset_checks=[*build_raw_checks(plans), *build_quality_checks(plans)],
         resources=resources,
     )

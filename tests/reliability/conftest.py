@@ -1,0 +1,35 @@
+"""Shared fixtures of the reliability suite: one small generated source per session.
+
+150 customers × 15 days (about 1,400 rows) keeps each extraction around a second, so the
+suite can afford a fresh warehouse per fault it injects.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+import seeds
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # extract_support, pgcluster
+
+SIZE = {"customers": 150, "days": 15, "seed": 11}
+
+
+@pytest.fixture(scope="session")
+def small_source_file(tmp_path_factory) -> Path:
+    """A generated SQLite source, never written after generation (copy it to change it)."""
+    path = tmp_path_factory.mktemp("source") / "operational.db"
+    seeds.generate(f"sqlite:///{path}", **SIZE)
+    return path
+
+
+@pytest.fixture
+def source_copy(small_source_file, tmp_path) -> Path:
+    """A private copy of the small source, for a test to damage."""
+    path = tmp_path / "operational.db"
+    shutil.copy(small_source_file, path)
+    return path
