@@ -16,7 +16,7 @@ import seeds
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # extract_support, pgcluster
 
-SIZE = {"customers": 150, "days": 15, "seed": 11}
+SIZE = {"customers": 150, "days": 15, "seed": 11, "start": "2026-10-01"}
 
 
 @pytest.fixture(scope="session")
