@@ -1,5 +1,6 @@
-"""Publishing after each run: `publish/parquet` (every mart as a Parquet file) and
-`publish/dashboard` (the static HTML dashboard), both downstream of every mart.
+"""Publishing after each run: `publish/parquet` (every mart as a Parquet file),
+`publish/dashboard` (the static HTML dashboard) and `publish/warehouse` (a complete copy of
+the warehouse for readers, swapped in atomically), all downstream of every mart.
 
 They are thin wrappers around `pipelines.publish`; the files land beside the warehouse
 (by default `data/parquet/` and `data/dashboard.html`), or under `MEALYTICS_PUBLISH_DIR`.
@@ -15,10 +16,12 @@ import dagster as dg
 
 from pipelines.defs.resources import Warehouse
 from pipelines.publish import export_parquet, write_dashboard
+from pipelines.publish.warehouse import publish_warehouse, published_path
 
 GROUP = "publish"
 PARQUET_KEY = dg.AssetKey([GROUP, "parquet"])
 DASHBOARD_KEY = dg.AssetKey([GROUP, "dashboard"])
+WAREHOUSE_KEY = dg.AssetKey([GROUP, "warehouse"])
 
 
 def publish_dir(warehouse_path: str | os.PathLike) -> Path:
@@ -28,7 +31,7 @@ def publish_dir(warehouse_path: str | os.PathLike) -> Path:
 
 
 def build_publish_assets(marts: Sequence[dg.AssetKey]) -> list[dg.AssetsDefinition]:
-    """The two publishing assets, each depending on every mart in `marts`."""
+    """The publishing assets, each depending on every mart in `marts`."""
     deps = list(marts)
 
     @dg.asset(
@@ -77,4 +80,29 @@ def build_publish_assets(marts: Sequence[dg.AssetKey]) -> list[dg.AssetsDefiniti
             }
         )
 
-    return [publish_parquet, publish_dashboard]
+    @dg.asset(
+        key=WAREHOUSE_KEY,
+        deps=deps,
+        group_name=GROUP,
+        kinds={"duckdb"},
+    )
+    def publish_warehouse_copy(context: dg.AssetExecutionContext, warehouse: Warehouse):
+        """The warehouse as readers should open it: `<publish dir>/published.duckdb` (or
+        `MEALYTICS_PUBLISHED`), a checkpointed copy of the build file with a manifest
+        (`publish.manifest`: rows and money sums per mart), fsynced, owner-only and renamed
+        over the previous copy. Readers holding the old copy keep a complete old version;
+        new readers get this one. The run never waits for readers."""
+        began = time.perf_counter()
+        target = published_path(warehouse.path, publish_dir(warehouse.path))
+        info = publish_warehouse(warehouse.path, target)
+        context.log.info(f"warehouse published to {target}")
+        return dg.MaterializeResult(
+            metadata={
+                "path": dg.MetadataValue.path(info["path"]),
+                "marts": info["marts"],
+                "size_bytes": info["bytes"],
+                "duration_s": round(time.perf_counter() - began, 3),
+            }
+        )
+
+    return [publish_parquet, publish_dashboard, publish_warehouse_copy]

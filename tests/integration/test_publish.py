@@ -26,7 +26,7 @@ from cdp import CHROMIUM, Chromium
 from dbt_helpers import run_dbt
 
 import seeds
-from pipelines.defs.publish import DASHBOARD_KEY, PARQUET_KEY, build_publish_assets
+from pipelines.defs.publish import DASHBOARD_KEY, PARQUET_KEY, WAREHOUSE_KEY, build_publish_assets
 from pipelines.defs.resources import Warehouse
 from pipelines.extract import extract_all
 from pipelines.publish import PERIODS, export_parquet, write_dashboard
@@ -42,12 +42,19 @@ CENT = Decimal("0.01")
 def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("publish")
     source, warehouse = root / "operational.db", root / "warehouse.duckdb"
-    seeds.generate(f"sqlite:///{source}", customers=150, days=DAYS, seed=7, start=START,
-                   progress=False)
+    seeds.generate(
+        f"sqlite:///{source}", customers=150, days=DAYS, seed=7, start=START, progress=False
+    )
     assert not extract_all(f"sqlite:///{source}", str(warehouse)).errors
     # dbt's tests are other modules' business: build the models and seeds only.
-    result = run_dbt(warehouse, "build", "--exclude", "resource_type:test",
-                     "resource_type:unit_test", as_of=AS_OF.isoformat())
+    result = run_dbt(
+        warehouse,
+        "build",
+        "--exclude",
+        "resource_type:test",
+        "resource_type:unit_test",
+        as_of=AS_OF.isoformat(),
+    )
     assert result.returncode == 0, result.stdout[-5000:]
     return warehouse
 
@@ -62,9 +69,12 @@ def query(warehouse: Path, sql: str, *params) -> list[tuple]:
 
 def marts(warehouse: Path) -> set[str]:
     return {
-        name for (name,) in query(
-            warehouse, "select table_name from information_schema.tables "
-            "where table_schema = 'marts' and table_type = 'BASE TABLE'")
+        name
+        for (name,) in query(
+            warehouse,
+            "select table_name from information_schema.tables "
+            "where table_schema = 'marts' and table_type = 'BASE TABLE'",
+        )
     }
 
 
@@ -82,7 +92,8 @@ def test_every_mart_is_exported_to_parquet_whole(warehouse, tmp_path):
         assert table.num_rows == count == in_mart
     # Figures survive the round trip exactly (decimals stay decimals).
     [(parquet_sum,)] = query(
-        warehouse, f"select sum(gross_revenue) from '{out / 'fct_daily_snapshot.parquet'}'")
+        warehouse, f"select sum(gross_revenue) from '{out / 'fct_daily_snapshot.parquet'}'"
+    )
     [(mart_sum,)] = query(warehouse, "select sum(gross_revenue) from marts.fct_daily_snapshot")
     assert parquet_sum == mart_sum and isinstance(parquet_sum, Decimal)
     # A second export replaces the files in place and leaves no temporary file behind.
@@ -96,7 +107,8 @@ def test_publish_assets_materialize_beside_the_warehouse(warehouse, tmp_path, mo
     result = dg.materialize(assets, resources={"warehouse": Warehouse(path=str(warehouse))})
     assert result.success
     keys = {e.asset_key for e in result.get_asset_materialization_events()}
-    assert keys == {PARQUET_KEY, DASHBOARD_KEY}
+    assert keys == {PARQUET_KEY, DASHBOARD_KEY, WAREHOUSE_KEY}
+    assert (tmp_path / "published.duckdb").exists()
     assert (tmp_path / "dashboard.html").stat().st_size > 10_000
     assert (tmp_path / "parquet" / "fct_daily_snapshot.parquet").exists()
 
@@ -125,11 +137,23 @@ def expected_cards(warehouse: Path, website: int, days: int) -> dict:
         where orders.website_id = ? and status <> 'cancelled'
             and orders.created_date between ? and ?
         """,
-        start, start, start, start, start, start, website, previous, AS_OF,
+        start,
+        start,
+        start,
+        start,
+        start,
+        start,
+        website,
+        previous,
+        AS_OF,
     )
     return {
-        "currency": currency, "revenue": revenue, "orders": orders, "customers": customers,
-        "prev_revenue": prev_revenue, "prev_orders": prev_orders,
+        "currency": currency,
+        "revenue": revenue,
+        "orders": orders,
+        "customers": customers,
+        "prev_revenue": prev_revenue,
+        "prev_orders": prev_orders,
         "prev_customers": prev_customers,
     }
 
@@ -141,8 +165,9 @@ def money(currency: str, amount: Decimal) -> str:
 @pytest.fixture(scope="module")
 def page(warehouse):
     if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium (.ci/run does)",
-                    pytrace=False)
+        pytest.fail(
+            f"{CHROMIUM} is missing: apt-get install chromium (.ci/run does)", pytrace=False
+        )
     html = write_dashboard(warehouse, warehouse.parent / "dashboard.html")
     with Chromium(width=1280, height=900) as browser:
         browser.open(html.as_uri())
@@ -210,8 +235,12 @@ def test_every_chart_draws_its_data(page, warehouse):
 
 @pytest.mark.parametrize("period", list(PERIODS))
 def test_metric_cards_equal_the_warehouse_for_every_website_and_period(page, warehouse, period):
-    websites = [w for (w,) in query(warehouse, "select website_id from staging.stg_websites "
-                                               "order by website_id")]
+    websites = [
+        w
+        for (w,) in query(
+            warehouse, "select website_id from staging.stg_websites order by website_id"
+        )
+    ]
     expected = {w: expected_cards(warehouse, w, PERIODS[period]) for w in websites}
     for choice in [*map(str, websites), "all"]:
         select(page, period, choice)
@@ -232,8 +261,9 @@ def test_metric_cards_equal_the_warehouse_for_every_website_and_period(page, war
             if e["orders"]:
                 exact = e["revenue"] / e["orders"]
                 assert abs(Decimal(aov[e["currency"]]["value"]) - exact) <= CENT / 2
-                assert aov[e["currency"]]["text"] == money(e["currency"],
-                                                           Decimal(aov[e["currency"]]["value"]))
+                assert aov[e["currency"]]["text"] == money(
+                    e["currency"], Decimal(aov[e["currency"]]["value"])
+                )
         orders = sum(expected[w]["orders"] for w in chosen)
         customers = sum(expected[w]["customers"] for w in chosen)
         assert shown["orders"][0]["text"] == f"{orders:,}"
@@ -255,22 +285,29 @@ def test_charts_show_the_marts_figures(page, warehouse):
         select meal_name, sum(quantity_sold) as quantity from marts.fct_item_sales
         where website_id = 1 and business_date between ? and ?
         group by meal_id, meal_name order by quantity desc, meal_id limit 1""",
-        start, AS_OF,
+        start,
+        AS_OF,
     )
     top = page.eval("document.querySelector('[data-chart=top_items] svg rect title').textContent")
     assert top == f"{meal}: {quantity:,}"
-    channels = dict(query(
-        warehouse,
-        """
+    channels = dict(
+        query(
+            warehouse,
+            """
         select channel, sum(amount) from marts.fct_revenue_by_channel
         where website_id = 1 and business_date between ? and ?
         group by channel having sum(amount) <> 0""",
-        start, AS_OF,
-    ))
-    shown = page.eval("[...document.querySelectorAll('[data-chart=channels] svg rect title')]"
-                      ".map(t => t.textContent)")
-    expected = [f"{name.replace('_', ' ')}: {money('UGX', amount)}"
-                for name, amount in channels.items()]
+            start,
+            AS_OF,
+        )
+    )
+    shown = page.eval(
+        "[...document.querySelectorAll('[data-chart=channels] svg rect title')]"
+        ".map(t => t.textContent)"
+    )
+    expected = [
+        f"{name.replace('_', ' ')}: {money('UGX', amount)}" for name, amount in channels.items()
+    ]
     assert sorted(shown) == sorted(expected)
 
 
@@ -303,8 +340,9 @@ def test_usable_at_phone_width_and_screenshots(page):
     page.viewport(390, 844, mobile=True)
     page.drain(0.5)  # the charts redraw at the new width
     assert page.eval("document.documentElement.scrollWidth") <= 390
-    widths = page.eval("[...document.querySelectorAll('.chart svg')].map(s => "
-                       "s.getBoundingClientRect().right)")
+    widths = page.eval(
+        "[...document.querySelectorAll('.chart svg')].map(s => s.getBoundingClientRect().right)"
+    )
     assert widths and max(widths) <= 390
     page.screenshot(ARTIFACTS / "dashboard-phone.png")
     assert not page.errors
@@ -329,12 +367,18 @@ def test_every_mart_and_its_columns_are_described_and_linked(warehouse, monkeypa
     from pipelines.defs.dbt import MealyticsDbtTranslator
 
     manifest = json.loads((warehouse.parent / "dbt_target" / "manifest.json").read_text())
-    models = [n for n in manifest["nodes"].values()
-              if n["resource_type"] == "model" and n["schema"] == "marts"]
+    models = [
+        n
+        for n in manifest["nodes"].values()
+        if n["resource_type"] == "model" and n["schema"] == "marts"
+    ]
     assert {m["name"] for m in models} >= {"fct_daily_snapshot", "dim_customers"}
     actual: dict[str, set[str]] = {}
-    columns = query(warehouse, "select table_name, column_name from information_schema.columns "
-                               "where table_schema = 'marts'")
+    columns = query(
+        warehouse,
+        "select table_name, column_name from information_schema.columns "
+        "where table_schema = 'marts'",
+    )
     for table, column in columns:
         actual.setdefault(table, set()).add(column)
     undocumented = []
@@ -344,14 +388,16 @@ def test_every_mart_and_its_columns_are_described_and_linked(warehouse, monkeypa
         described = {c for c, spec in model["columns"].items() if spec["description"].strip()}
         declared = set(model["columns"])
         undocumented += [f"{model['name']}.{c}" for c in sorted(declared - described)]
-        undocumented += [f"{model['name']}.{c}"
-                         for c in sorted(actual.get(model["name"], set()) - declared)]
+        undocumented += [
+            f"{model['name']}.{c}" for c in sorted(actual.get(model["name"], set()) - declared)
+        ]
     assert not undocumented, undocumented
 
     monkeypatch.setenv("MEALYTICS_DBT_DOCS_URL", "https://docs.example/index.html")
     metadata = MealyticsDbtTranslator().get_metadata(models[0])
     assert metadata["dbt_docs"].url == (
-        f"https://docs.example/index.html#!/model/{models[0]['unique_id']}")
+        f"https://docs.example/index.html#!/model/{models[0]['unique_id']}"
+    )
 
 
 # --- the README's BI connections ------------------------------------------------------------
@@ -378,9 +424,15 @@ def test_bi_connections_in_the_readme_work(warehouse, tmp_path):
     export_parquet(warehouse, tmp_path / "parquet")
     cli = Path(sys.executable).with_name("duckdb")
     result = subprocess.run(
-        [str(cli), "-csv", "-c",
-         f"select count(*) from '{tmp_path / 'parquet' / 'dim_customers.parquet'}'"],
-        capture_output=True, text=True, check=True,
+        [
+            str(cli),
+            "-csv",
+            "-c",
+            f"select count(*) from '{tmp_path / 'parquet' / 'dim_customers.parquet'}'",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     )
     assert result.stdout.split() == ["count_star()", "150"]
     assert len(pd.read_parquet(tmp_path / "parquet" / "dim_customers.parquet")) == 150

@@ -1,0 +1,146 @@
+"""Publishing the warehouse for readers: a complete copy, swapped in atomically.
+
+DuckDB lets many read-only processes OR one writer open a file. If analysts and BI tools
+opened the build file (`MEALYTICS_WAREHOUSE`), one long query would block the daily run,
+and a run would lock them out for its whole length. So the run writes the build file, and
+its last step publishes a copy for readers (`MEALYTICS_PUBLISHED`, by default
+`published.duckdb` beside the build file, or in `MEALYTICS_PUBLISH_DIR`):
+
+1. open the build file briefly to CHECKPOINT it (everything in the WAL reaches the file),
+   waiting a bounded time if another process holds it, then failing with DuckDB's message,
+   which names the holder's PID;
+2. copy it to a temporary file in the published file's folder and add a manifest
+   (`publish.manifest`: each mart's rows and Σ of its money columns, the time);
+3. fsync the copy, make it owner-only (0600), rename it over the published file, fsync
+   the folder.
+
+A reader that opened the old file keeps reading that complete old version (its inode
+lives until it closes); a new reader opens the new one. Nobody ever sees half a copy.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+import time
+from pathlib import Path
+
+import duckdb
+
+#: Waiting for another process to release the build file: total seconds, first pause.
+LOCK_WAIT_S = 30.0
+LOCK_FIRST_PAUSE_S = 0.2
+
+MANIFEST = "publish.manifest"
+
+
+class WarehouseBusyError(RuntimeError):
+    """Another process holds the warehouse file (DuckDB's message names its PID)."""
+
+
+def published_path(warehouse_path: str | os.PathLike, publish_dir: str | os.PathLike) -> Path:
+    """`MEALYTICS_PUBLISHED`, else `<publish_dir>/published.duckdb` (read when asked)."""
+    configured = os.environ.get("MEALYTICS_PUBLISHED")
+    return Path(configured) if configured else Path(publish_dir) / "published.duckdb"
+
+
+def connect_waiting(
+    path: str | os.PathLike,
+    *,
+    read_only: bool = False,
+    wait_s: float = LOCK_WAIT_S,
+    first_pause_s: float = LOCK_FIRST_PAUSE_S,
+) -> duckdb.DuckDBPyConnection:
+    """Open a DuckDB file, retrying with exponential backoff while another process locks it."""
+    deadline = time.monotonic() + wait_s
+    pause = first_pause_s
+    while True:
+        try:
+            return duckdb.connect(str(path), read_only=read_only)
+        except duckdb.IOException as exc:
+            if "lock" not in str(exc).lower():
+                raise
+            if time.monotonic() + pause > deadline:
+                raise WarehouseBusyError(
+                    f"{path} is held by another process after waiting {wait_s:.0f} s: {exc}"
+                ) from exc
+            time.sleep(pause)
+            pause = min(pause * 2, 5.0)
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_manifest(con: duckdb.DuckDBPyConnection, published_at: dt.datetime) -> int:
+    marts = [
+        r[0]
+        for r in con.execute(
+            "select table_name from information_schema.tables "
+            "where table_schema = 'marts' and table_type = 'BASE TABLE' order by 1"
+        ).fetchall()
+    ]
+    con.execute("create schema if not exists publish")
+    con.execute(
+        f"create or replace table {MANIFEST} (mart varchar, row_count bigint, "
+        "money_sum decimal(38, 4), published_at timestamptz)"
+    )
+    for mart in marts:
+        money = [
+            r[0]
+            for r in con.execute(
+                "select column_name from information_schema.columns where table_schema = "
+                "'marts' and table_name = ? and data_type like 'DECIMAL%' order by 1",
+                [mart],
+            ).fetchall()
+        ]
+        total = " + ".join(f'coalesce(sum("{c}"), 0)' for c in money) or "0"
+        rows, money_sum = con.execute(
+            f'select count(*), cast({total} as decimal(38, 4)) from marts."{mart}"'
+        ).fetchone()
+        con.execute(
+            f"insert into {MANIFEST} values (?, ?, ?, ?)", [mart, rows, money_sum, published_at]
+        )
+    return len(marts)
+
+
+def publish_warehouse(
+    warehouse_path: str | os.PathLike,
+    target: str | os.PathLike,
+    *,
+    wait_s: float = LOCK_WAIT_S,
+) -> dict:
+    """Copy the build file to `target` atomically; returns {path, marts, bytes}."""
+    source, target = Path(warehouse_path), Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    con = connect_waiting(source, wait_s=wait_s)
+    try:
+        con.execute("checkpoint")
+    finally:
+        con.close()
+    temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    try:
+        old = os.umask(0o077)
+        try:
+            shutil.copyfile(source, temporary)
+        finally:
+            os.umask(old)
+        os.chmod(temporary, 0o600)
+        con = duckdb.connect(str(temporary))
+        try:
+            marts = _write_manifest(con, dt.datetime.now(dt.UTC))
+            con.execute("checkpoint")
+        finally:
+            con.close()
+        Path(f"{temporary}.wal").unlink(missing_ok=True)  # checkpointed: nothing in it
+        _fsync(temporary)
+        os.replace(temporary, target)
+        _fsync(target.parent)
+    finally:
+        temporary.unlink(missing_ok=True)
+    return {"path": str(target), "marts": marts, "bytes": target.stat().st_size}

@@ -1,0 +1,157 @@
+"""Readers during writes: analysts read the published copy while runs publish new ones.
+
+A real second process holds a read-only connection to the published file and queries it
+in a loop (re-opening it now and then, as a BI tool's pool does). Every snapshot it sees
+must be complete: each mart's row count and Σ money equal the manifest written into the
+same file at publish time. Meanwhile the writer publishes new versions again and again,
+and the Dagster `publish/warehouse` asset completes while the reader holds the file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pytest
+
+from pipelines.defs.publish import WAREHOUSE_KEY, build_publish_assets
+from pipelines.defs.resources import Warehouse
+from pipelines.publish.warehouse import WarehouseBusyError, publish_warehouse
+
+ROOT = Path(__file__).resolve().parents[2]
+
+READER = textwrap.dedent(
+    """
+    import json, sys, time
+    import duckdb
+
+    path, seconds = sys.argv[1], float(sys.argv[2])
+    seen, bad, versions = 0, [], set()
+    end = time.monotonic() + seconds
+    con = duckdb.connect(path, read_only=True)
+    print("open", flush=True)
+    while time.monotonic() < end:
+        manifest = con.execute(
+            "select mart, row_count, money_sum, published_at from publish.manifest"
+        ).fetchall()
+        for mart, rows, money, published_at in manifest:
+            money_cols = [r[0] for r in con.execute(
+                "select column_name from information_schema.columns where table_schema = "
+                "'marts' and table_name = ? and data_type like 'DECIMAL%'", [mart]).fetchall()]
+            total = " + ".join(f'coalesce(sum("{c}"), 0)' for c in money_cols) or "0"
+            got = con.execute(
+                f'select count(*), cast({total} as decimal(38, 4)) from marts."{mart}"'
+            ).fetchone()
+            if got != (rows, money):
+                bad.append([mart, str(got), str((rows, money))])
+        versions.add(str(manifest[0][3]))
+        seen += 1
+        if seen % 3 == 0:  # a new connection sees the newest published file
+            con.close()
+            con = duckdb.connect(path, read_only=True)
+    print(json.dumps({"snapshots": seen, "bad": bad, "versions": len(versions)}), flush=True)
+    """
+)
+
+
+def _start_reader(path: Path, seconds: float) -> subprocess.Popen:
+    reader = subprocess.Popen(
+        [sys.executable, "-c", READER, str(path), str(seconds)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
+    assert reader.stdout.readline().strip() == "open"
+    return reader
+
+
+def _finish(reader: subprocess.Popen) -> dict:
+    out, err = reader.communicate(timeout=120)
+    assert reader.returncode == 0, err[-2000:]
+    return json.loads(out.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="module")
+def two_builds(built_warehouse, tmp_path_factory):
+    """Two different complete builds (the second as if a later run changed the marts)."""
+    base = tmp_path_factory.mktemp("builds")
+    first, second = base / "a" / "warehouse.duckdb", base / "b" / "warehouse.duckdb"
+    for path in (first, second):
+        path.parent.mkdir()
+        shutil.copy(built_warehouse, path)
+    con = duckdb.connect(str(second))
+    con.execute("update marts.fct_daily_snapshot set gross_revenue = gross_revenue + 1")
+    con.execute("delete from marts.dim_customers where user_id % 2 = 0")
+    con.close()
+    return first, second
+
+
+def test_reader_always_sees_a_complete_version(two_builds, tmp_path):
+    first, second = two_builds
+    published = tmp_path / "pub" / "published.duckdb"
+    publish_warehouse(first, published)
+    reader = _start_reader(published, seconds=8)
+    publishes = 0
+    deadline = time.monotonic() + 7
+    while time.monotonic() < deadline:
+        publish_warehouse(second if publishes % 2 == 0 else first, published)
+        publishes += 1
+    report = _finish(reader)
+    assert publishes >= 3
+    assert report["bad"] == []
+    assert report["snapshots"] >= 3
+    assert report["versions"] >= 2  # it did see new versions as they were published
+    assert os.stat(published).st_mode & 0o777 == 0o600
+
+
+def test_the_publish_asset_completes_while_a_reader_holds_the_file(
+    two_builds, tmp_path, monkeypatch
+):
+    first, _ = two_builds
+    out = tmp_path / "out"
+    monkeypatch.setenv("MEALYTICS_PUBLISH_DIR", str(out))
+    publish_warehouse(first, out / "published.duckdb")
+    reader = _start_reader(out / "published.duckdb", seconds=4)
+    assets = build_publish_assets([dg.AssetKey(["marts", "fct_daily_snapshot"])])
+    result = dg.materialize(
+        [a for a in assets if WAREHOUSE_KEY in a.keys],
+        resources={"warehouse": Warehouse(path=str(first))},
+    )
+    assert result.success
+    assert _finish(reader)["bad"] == []
+
+
+def test_a_reader_on_the_build_file_gives_a_clear_bounded_error(two_builds, tmp_path):
+    """Someone opened the build file itself: publishing waits, then names the holder."""
+    first, _ = two_builds
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import duckdb, sys, time; c = duckdb.connect(sys.argv[1], read_only=True); "
+            "print('open', flush=True); time.sleep(30)",
+            str(first),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "open"
+        began = time.monotonic()
+        with pytest.raises(WarehouseBusyError) as caught:
+            publish_warehouse(first, tmp_path / "published.duckdb", wait_s=1.5)
+        assert time.monotonic() - began < 10
+        assert str(holder.pid) in str(caught.value)
+        assert not (tmp_path / "published.duckdb").exists()
+    finally:
+        holder.kill()
+        holder.wait()
