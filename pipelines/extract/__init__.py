@@ -16,10 +16,14 @@ Pure code, no Dagster (the assets in `pipelines.defs.raw` wrap it). The design, 
   table; the first run (and `full_refresh`) copies everything.
 - **Atomicity**: a table's rows, its deletes, its audit rows and its watermark commit in
   one DuckDB transaction; a crash leaves the previous state and the rerun resumes.
-- **Deletes**: primary keys only are streamed from the source and anti-joined with raw
-  (every run by default, or on a cadence); missing keys are deleted from raw and kept in
-  the audit trail `raw._deleted_rows` (table, id, key, time noticed, run id), because a
-  hard delete otherwise leaves no evidence anywhere (see `warehouse`). Keys the source
+- **Deletes**: the source's primary keys are reconciled with raw's (every run by default,
+  or on a cadence). An integer key is compared by bucket fingerprints (count, sum, sum of
+  squares per key range, computed by each database; see `reconcile`), refined only where
+  they differ, so only the keys of differing buckets leave the source and a quiet table
+  costs one aggregate query; other keys are all streamed and anti-joined. Keys raw has and
+  the source lacks are deleted from raw and kept in the audit trail `raw._deleted_rows`
+  (table, id, key, time noticed, run id), because a hard delete otherwise leaves no
+  evidence anywhere (see `warehouse`). Keys the source
   has and raw lacks (rows the cursor could not see: committed after the lookback, or a
   ledger id committed after a higher one) are fetched by key: "backfilled".
 - **Drift**: new columns are added, safe widenings applied, dropped columns kept (NULL

@@ -15,8 +15,10 @@ Per table, in ONE DuckDB transaction:
 3. Stage them (typed: DECIMAL, TIMESTAMPTZ in UTC, BOOLEAN, DATE), drop the re-read rows
    that are identical to raw (the lookback re-reads some), then MERGE by primary key:
    update the matches, insert the rest. A first copy into an empty table inserts directly.
-4. Hard deletes: stream the source's primary keys (keys only) into a temporary table and
-   delete from raw every key the source no longer has, recording each in
+4. Hard deletes: compare the source's primary keys with raw's (an integer key by bucket
+   fingerprints first, `reconcile`: only the keys of differing buckets are streamed into
+   a temporary table; other keys all) and delete from raw every key the source no
+   longer has, recording each in
    `raw._deleted_rows`. Runs every run by default, or on a cadence
    (`delete_check_every`); a full refresh always does it. The same key set also shows
    the opposite: source keys raw lacks although the cursor window passed them (a row
@@ -42,6 +44,7 @@ from dataclasses import asdict, dataclass, field
 import duckdb
 import pyarrow as pa
 
+from pipelines.extract import reconcile
 from pipelines.extract import warehouse as wh
 from pipelines.extract.plan import DECIMAL, TIMESTAMP, TablePlan, TableSelection, quote, quoted
 from pipelines.extract.source import ReadSession, Source, prefetch
@@ -164,7 +167,7 @@ def extract_table(
         )
     )
 
-    stage, keys, src = "__extract_stage", "__extract_keys", "__extract_source"
+    stage, src = "__extract_stage", "__extract_source"
     rows_read = 0
 
     def count(batch: pa.RecordBatch) -> None:
@@ -229,22 +232,10 @@ def extract_table(
                 )
             wh.run(con, f"DROP TABLE {stage}")
             if check_deletes and not full and pk:
-                key_reader = prefetch(
-                    session.keys(plan), depth=options.queue_depth, errors=stream_errors
+                deleted, backfilled = _reconcile_keys(
+                    con, session, plan, target, run_id, now, options, stream_errors
                 )
-                con.register(src, key_reader)
-                try:
-                    wh.run(
-                        con,
-                        f"CREATE OR REPLACE TEMP TABLE {keys} AS "
-                        f"{_select_typed(plan, pk, key_reader, src)}",
-                    )
-                finally:
-                    _unregister(con, src)
-                deleted = _record_deletes(con, plan, target, keys, run_id, now)
-                backfilled = _backfill(con, session, plan, target, keys, options, stream_errors)
                 inserted += backfilled
-                wh.run(con, f"DROP TABLE {keys}")
 
         if plan.mode == "merge" and high is not None and high > now:
             # A row dated in the future (a skewed application clock) must not lift the
@@ -371,6 +362,97 @@ def _prev(con: duckdb.DuckDBPyConnection, table: str, column: str):
 
 #: Keys per `IN (…)` query when fetching rows the cursor missed.
 BACKFILL_CHUNK = 500
+#: Key ranges per query when fetching the keys of differing buckets.
+RANGE_CHUNK = 200
+
+
+def _integer_key(plan: TablePlan) -> bool:
+    pk = plan.primary_key
+    return len(pk) == 1 and plan.column(pk[0]).kind == "integer"
+
+
+def _raw_key_totals(con, target: str, key: str) -> tuple:
+    return tuple(
+        wh.run(
+            con,
+            f"SELECT count(k), coalesce(sum(k), 0), coalesce(sum((k & 65535) * (k & 65535)), 0), "
+            f"min(k), max(k) FROM (SELECT CAST({key} AS BIGINT) AS k FROM {target})",
+        )[0]
+    )
+
+
+def _raw_key_fingerprints(con, target: str, key: str, shift: int, buckets) -> dict:
+    """Raw's side of `ReadSession.key_fingerprints`."""
+    wanted = set(buckets)
+    rows = wh.run(
+        con,
+        f"SELECT k >> {int(shift)}, count(*), sum(k), sum((k & 65535) * (k & 65535)) "
+        f"FROM (SELECT CAST({key} AS BIGINT) AS k FROM {target}) "
+        f"WHERE k >= ? AND k < ? GROUP BY ALL",
+        [min(buckets) << shift, (max(buckets) + 1) << shift],
+    )
+    return {b: (int(n), int(s1), int(s2)) for b, n, s1, s2 in rows if b in wanted}
+
+
+def _reconcile_keys(
+    con, session: ReadSession, plan: TablePlan, target: str, run_id: str, now, options, errors
+) -> tuple[int, int]:
+    """Compare the source's primary keys with raw's: (deleted, backfilled).
+
+    An integer key is compared by bucket fingerprints first (`reconcile`): only the keys
+    of differing buckets are fetched, none at all when the table is quiet. Other keys, or
+    keys out of the fingerprints' range, are all streamed and anti-joined.
+    """
+    keys, src, scope = "__extract_keys", "__extract_source", "__extract_scope"
+    pk = plan.primary_key
+    ranges = None  # every key
+    if _integer_key(plan):
+        key = quote(pk[0])
+        theirs, ours = session.key_totals(plan), _raw_key_totals(con, target, key)
+        if theirs[:3] == ours[:3]:
+            return 0, 0
+        lows = [v for v in (theirs[3], ours[3]) if v is not None]
+        highs = [v for v in (theirs[4], ours[4]) if v is not None]
+        # Sums stay within BIGINT in every database (SQLite raises past it).
+        fits = max(theirs[0], ours[0]) * max(map(abs, lows + highs)) < 2**62
+        if lows and min(lows) >= 0 and fits:
+            shift, buckets = reconcile.differing_buckets(
+                min(lows),
+                max(highs),
+                source=lambda sh, b: session.key_fingerprints(plan, sh, b),
+                raw=lambda sh, b: _raw_key_fingerprints(con, target, key, sh, b),
+            )
+            ranges = reconcile.bucket_ranges(shift, buckets)
+            if not ranges:
+                return 0, 0
+    chunks = [None] if ranges is None else [
+        ranges[i : i + RANGE_CHUNK] for i in range(0, len(ranges), RANGE_CHUNK)
+    ]  # fmt: skip
+    for i, chunk in enumerate(chunks):
+        key_reader = prefetch(session.keys(plan, chunk), depth=options.queue_depth, errors=errors)
+        con.register(src, key_reader)
+        try:
+            into = f"CREATE OR REPLACE TEMP TABLE {keys} AS" if i == 0 else f"INSERT INTO {keys}"
+            wh.run(con, f"{into} {_select_typed(plan, pk, key_reader, src)}")
+        finally:
+            _unregister(con, src)
+    where = ""
+    if ranges is not None:
+        lo, hi = zip(*ranges, strict=True)
+        con.register(
+            scope, pa.table({"lo": pa.array(lo, pa.int64()), "hi": pa.array(hi, pa.int64())})
+        )
+        where = (
+            f"WHERE EXISTS (SELECT 1 FROM {scope} g "
+            f"WHERE r.{quote(pk[0])} >= g.lo AND r.{quote(pk[0])} < g.hi)"
+        )
+    try:
+        deleted = _record_deletes(con, plan, target, keys, run_id, now, where=where)
+    finally:
+        _unregister(con, scope)
+    backfilled = _backfill(con, session, plan, target, keys, options, errors)
+    wh.run(con, f"DROP TABLE {keys}")
+    return deleted, backfilled
 
 
 def _backfill(
@@ -415,14 +497,18 @@ def _backfill(
     return len(missing)
 
 
-def _record_deletes(con, plan: TablePlan, target: str, keys: str, run_id: str, now) -> int:
-    """Delete from raw the keys absent from `keys`, recording each in the audit trail."""
+def _record_deletes(
+    con, plan: TablePlan, target: str, keys: str, run_id: str, now, where: str = ""
+) -> int:
+    """Delete from raw the keys absent from `keys` (among raw's rows `where` selects),
+    recording each in the audit trail."""
     pk = plan.primary_key
     gone = "__extract_gone"
     wh.run(
         con,
         f"CREATE OR REPLACE TEMP TABLE {gone} AS "
-        f"SELECT {quoted(pk)} FROM {target} r ANTI JOIN {keys} k ON {_join('r', 'k', pk)}",
+        f"SELECT {quoted(pk)} FROM (SELECT * FROM {target} r {where}) r "
+        f"ANTI JOIN {keys} k ON {_join('r', 'k', pk)}",
     )
     n = _scalar(con, f"SELECT count(*) FROM {gone}")
     if n:

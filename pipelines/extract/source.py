@@ -25,7 +25,7 @@ from __future__ import annotations
 import datetime as dt
 import queue
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import quote, urlencode
@@ -240,8 +240,79 @@ class ReadSession:
         """The table's rows: all, above the cursor `since`, or those with primary `keys`."""
         raise NotImplementedError
 
-    def keys(self, plan: TablePlan) -> pa.RecordBatchReader:
+    def keys(
+        self, plan: TablePlan, ranges: list[tuple[int, int]] | None = None
+    ) -> pa.RecordBatchReader:
+        """The primary keys: all, or those in the half-open integer `ranges`."""
         raise NotImplementedError
+
+    def fetch(self, query: sa.Select | sa.CompoundSelect) -> list[tuple]:
+        """A small result (aggregates), in this session's snapshot."""
+        raise NotImplementedError
+
+    def key_totals(self, plan: TablePlan) -> tuple[int, int, int, int | None, int | None]:
+        """The whole table's key fingerprint and its lowest and highest key."""
+        col, terms = _fingerprint_terms(plan)
+        (row,) = self.fetch(sa.select(*terms, sa.func.min(col), sa.func.max(col)))
+        return tuple(row)
+
+    def key_fingerprints(
+        self, plan: TablePlan, shift: int, buckets: Sequence[int]
+    ) -> dict[int, tuple[int, int, int]]:
+        """{bucket: fingerprint} of the keys in `buckets` (`key >> shift`), empty ones left out.
+
+        One range aggregate per bucket (`key >= :low AND key < :high`, a primary-key range
+        search), joined by UNION ALL: SQLite would sort every row for a GROUP BY.
+        """
+        col, terms = _fingerprint_terms(plan)
+        out = {}
+        for i in range(0, len(buckets), _UNION_MAX):
+            parts = [
+                sa.select(sa.literal(b, sa.BigInteger).label("bucket"), *terms).where(
+                    col >= sa.literal(b << shift, sa.BigInteger),
+                    col < sa.literal((b + 1) << shift, sa.BigInteger),
+                )
+                for b in buckets[i : i + _UNION_MAX]
+            ]
+            query = parts[0] if len(parts) == 1 else sa.union_all(*parts)
+            for bucket, *fp in self.fetch(query):
+                if fp[0]:
+                    out[int(bucket)] = tuple(int(v) for v in fp)
+        return out
+
+
+#: Branches per UNION ALL (SQLite allows 500 by default).
+_UNION_MAX = 64
+
+
+def _fingerprint_terms(plan: TablePlan):
+    """(key column, [count, sum(key), sum((key & 0xFFFF)²)]) — as `reconcile.fingerprint`."""
+    (pk,) = plan.primary_key
+    col = plan.table.c[pk]
+    # BIGINT arithmetic (PostgreSQL would overflow an INTEGER square); the sums come back
+    # as BIGINT (PostgreSQL's sum of a BIGINT is NUMERIC).
+    key = col if plan.dialect == "sqlite" else sa.cast(col, sa.BigInteger)
+    low = key.op("&")(sa.literal(0xFFFF, sa.BigInteger))
+    terms = [
+        sa.func.count(),
+        sa.cast(sa.func.coalesce(sa.func.sum(key), 0), sa.BigInteger),
+        sa.cast(sa.func.coalesce(sa.func.sum(low * low), 0), sa.BigInteger),
+    ]
+    return col, terms
+
+
+def key_range_condition(plan: TablePlan, ranges: list[tuple[int, int]] | None, table: sa.Table):
+    """`key >= :low AND key < :high OR …` for half-open `ranges` (None: every key)."""
+    if ranges is None:
+        return None
+    (pk,) = plan.primary_key
+    col = table.c[pk]
+    return sa.or_(
+        *[
+            sa.and_(col >= sa.literal(lo, sa.BigInteger), col < sa.literal(hi, sa.BigInteger))
+            for lo, hi in ranges
+        ]
+    )
 
 
 def row_condition(plan: TablePlan, since: object | None, keys: list | None, table: sa.Table):
@@ -338,9 +409,21 @@ class _SqliteSession(ReadSession):
         cols = [(c.name, c.kind) for c in plan.columns]
         return self._stream(cols, table, row_condition(plan, since, keys, table))
 
-    def keys(self, plan: TablePlan) -> pa.RecordBatchReader:
+    def keys(
+        self, plan: TablePlan, ranges: list[tuple[int, int]] | None = None
+    ) -> pa.RecordBatchReader:
         cols = [(k, plan.column(k).kind) for k in plan.primary_key]
-        return self._stream(cols, plan.table, None)
+        return self._stream(cols, plan.table, key_range_condition(plan, ranges, plan.table))
+
+    def fetch(self, query) -> list[tuple]:
+        compiled = query.compile(
+            dialect=self.source.engine.dialect, compile_kwargs={"render_postcompile": True}
+        )
+        params = tuple(compiled.params[k] for k in (compiled.positiontup or ()))
+        cur = self.conn.cursor()
+        self._cursors.append(cur)
+        cur.execute(str(compiled), params or None)
+        return cur.fetchall()
 
 
 _UTC_US = pa.timestamp("us", tz="UTC")
@@ -429,8 +512,16 @@ class _PostgresSession(ReadSession):
             q = q.where(cond)
         return self._stream(q)
 
-    def keys(self, plan: TablePlan) -> pa.RecordBatchReader:
-        return self._stream(sa.select(*self._select_columns(plan, plan.primary_key)))
+    def keys(
+        self, plan: TablePlan, ranges: list[tuple[int, int]] | None = None
+    ) -> pa.RecordBatchReader:
+        q = sa.select(*self._select_columns(plan, plan.primary_key)).select_from(plan.table)
+        cond = key_range_condition(plan, ranges, plan.table)
+        return self._stream(q if cond is None else q.where(cond))
+
+    def fetch(self, query) -> list[tuple]:
+        table = self._stream(query).read_all()
+        return list(zip(*(c.to_pylist() for c in table.columns), strict=True))
 
 
 # -- portable SQLAlchemy path ----------------------------------------------------------
@@ -493,10 +584,15 @@ class _SqlAlchemySession(ReadSession):
             q = q.where(cond)
         return self._stream(plan, plan.column_names, q)
 
-    def keys(self, plan: TablePlan) -> pa.RecordBatchReader:
-        return self._stream(
-            plan, plan.primary_key, sa.select(*[plan.table.c[k] for k in plan.primary_key])
-        )
+    def keys(
+        self, plan: TablePlan, ranges: list[tuple[int, int]] | None = None
+    ) -> pa.RecordBatchReader:
+        q = sa.select(*[plan.table.c[k] for k in plan.primary_key])
+        cond = key_range_condition(plan, ranges, plan.table)
+        return self._stream(plan, plan.primary_key, q if cond is None else q.where(cond))
+
+    def fetch(self, query) -> list[tuple]:
+        return [tuple(r) for r in self.conn.execute(query)]
 
     def execute(self, sql: str, params=None) -> None:
         self.conn.exec_driver_sql(sql, params or ())

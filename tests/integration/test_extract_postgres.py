@@ -155,3 +155,26 @@ def test_rows_the_cursor_cannot_see_are_backfilled_by_key(source, tmp_path):
     assert (refund.rows_read, refund.rows_backfilled, refund.row_count) == (0, 1, 14)
     assert refund.watermark == "100"
     assert_equal(source.url, warehouse)
+
+
+def test_bucket_reconciliation_finds_deletes_and_late_rows(postgres_url, tmp_path):
+    warehouse = str(tmp_path / "w.duckdb")
+    engine = sa.create_engine(postgres_url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("CREATE TABLE big (id integer PRIMARY KEY, updated_at timestamptz)"))
+        conn.execute(sa.text("INSERT INTO big SELECT i, now() FROM generate_series(1, 60000) AS i"))
+    assert extract_all(postgres_url, warehouse, tables=["big"]).ok
+    with engine.begin() as conn:
+        conn.execute(sa.text("DELETE FROM big WHERE id IN (3, 30000)"))
+        # committed late: its updated_at is far below watermark − lookback
+        conn.execute(sa.text("INSERT INTO big VALUES (70000, '2000-01-01 00:00:00+00')"))
+    engine.dispose()
+    big = extract_all(postgres_url, warehouse, tables=["big"]).results["big"]
+    assert (big.rows_deleted, big.rows_backfilled, big.row_count) == (2, 1, 59_999)
+    con = duckdb.connect(warehouse, read_only=True)
+    assert con.execute("SELECT count(*), sum(id) FROM raw.big").fetchall() == [
+        (59_999, 60000 * 60001 // 2 - 30003 + 70000)
+    ]
+    con.close()
+    quiet = extract_all(postgres_url, warehouse, tables=["big"]).results["big"]
+    assert (quiet.rows_deleted, quiet.rows_backfilled, quiet.rows_inserted) == (0, 0, 0)
