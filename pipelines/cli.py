@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 
@@ -218,6 +219,9 @@ def _known_errors() -> tuple[type[Exception], ...]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # Every file a command creates (warehouse and its WAL, published copies, logs, the
+    # Dagster instance's storage, a demo source) holds customer data: owner only.
+    os.umask(0o077)
     settings.load_dotenv_once()
     parser = build_parser()
     args = parser.parse_args(argv)

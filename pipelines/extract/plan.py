@@ -19,6 +19,8 @@ unusual column never stops a table from loading.
 from __future__ import annotations
 
 import fnmatch
+import logging
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -26,6 +28,28 @@ import sqlalchemy as sa
 
 #: Tables that are never business data: Django's own bookkeeping and the demo seeder's.
 DEFAULT_EXCLUDE: tuple[str, ...] = ("django_*", "seeds_*", "auth_*", "sqlite_*", "alembic_*")
+
+log = logging.getLogger(__name__)
+
+#: A table name we copy: a plain identifier. It becomes a Dagster asset key and a dbt
+#: source name, and is quoted in every statement anyway; anything else is refused.
+IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
+#: A selection pattern: an identifier with shell wildcards (`*`, `?`, `[…]`).
+PATTERN = re.compile(r"[A-Za-z0-9_*?\[\]!]{1,63}")
+
+
+class UnsafeIdentifierError(ValueError):
+    """A table name or selection pattern that is not a plain identifier."""
+
+
+def check_identifier(name: str, what: str = "table name") -> str:
+    if not IDENTIFIER.fullmatch(name):
+        raise UnsafeIdentifierError(
+            f"{what} {name!r} refused: only letters, digits and _ (starting with a letter "
+            "or _, at most 63) are accepted"
+        )
+    return name
+
 
 #: Unconstrained NUMERIC (no precision in the source) lands with this precision and scale.
 UNBOUNDED_DECIMAL = (38, 10)
@@ -51,6 +75,14 @@ class TableSelection:
 
     include: tuple[str, ...] = ()
     exclude: tuple[str, ...] = DEFAULT_EXCLUDE
+
+    def __post_init__(self) -> None:
+        for pattern in (*self.include, *self.exclude):
+            if not PATTERN.fullmatch(pattern):
+                raise UnsafeIdentifierError(
+                    f"table pattern {pattern!r} refused: only letters, digits, _ and the "
+                    "wildcards * ? [ ] are accepted"
+                )
 
     def wants(self, name: str) -> bool:
         if self.include and not any(fnmatch.fnmatchcase(name, p) for p in self.include):
@@ -171,9 +203,13 @@ def reflect_plans(
     inspector = sa.inspect(engine)
     names = sorted(inspector.get_table_names(schema=schema))
     if tables is not None:
-        wanted = set(tables)
+        wanted = {check_identifier(t) for t in tables}
         names = [n for n in names if n in wanted]
     names = [n for n in names if selection.wants(n)]
+    for name in [n for n in names if not IDENTIFIER.fullmatch(n)]:
+        # Not copied, loudly: such a name cannot be an asset key or a dbt source.
+        log.error("source table %r refused: not a plain identifier (letters, digits, _)", name)
+        names.remove(name)
     meta = sa.MetaData()
     meta.reflect(bind=engine, only=names, schema=schema, resolve_fks=False)
     key = (lambda n: f"{schema}.{n}") if schema else (lambda n: n)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 import re
 from dataclasses import dataclass
 
@@ -57,12 +58,19 @@ def connect(path: str, *, memory_limit: str | None = None) -> duckdb.DuckDBPyCon
     blocks cached up to 80 % of RAM; beyond the cap it spills to disk.
     """
     con = duckdb.connect(str(path))
+    owner_only(path)
     run(con, "SET TimeZone = 'UTC'")
     run(con, "SET enable_progress_bar = false")  # it would print into logs
     if memory_limit:
         run(con, f"SET memory_limit = '{_size(memory_limit)}'")
     ensure_meta(con)
     return con
+
+
+def owner_only(path: str | os.PathLike) -> None:
+    """The warehouse holds customer data: make the file readable by its owner only."""
+    if str(path) != ":memory:" and os.path.exists(path) and os.stat(path).st_uid == os.getuid():
+        os.chmod(path, 0o600)
 
 
 def _size(text: str) -> str:
