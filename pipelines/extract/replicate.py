@@ -438,13 +438,12 @@ def _reconcile_keys(
             _unregister(con, src)
     where = ""
     if ranges is not None:
-        lo, hi = zip(*ranges, strict=True)
-        con.register(
-            scope, pa.table({"lo": pa.array(lo, pa.int64()), "hi": pa.array(hi, pa.int64())})
-        )
+        # Raw's rows in the fetched buckets only (the bounds let DuckDB skip row groups).
+        con.register(scope, pa.table({"b": pa.array(buckets, pa.int64())}))
+        k = f"CAST(r.{quote(pk[0])} AS BIGINT)"
         where = (
-            f"WHERE EXISTS (SELECT 1 FROM {scope} g "
-            f"WHERE r.{quote(pk[0])} >= g.lo AND r.{quote(pk[0])} < g.hi)"
+            f"WHERE {k} >= {int(ranges[0][0])} AND {k} < {int(ranges[-1][1])} "
+            f"AND {k} >> {int(shift)} IN (SELECT b FROM {scope})"
         )
     try:
         deleted = _record_deletes(con, plan, target, keys, run_id, now, where=where)
