@@ -1,12 +1,14 @@
 """Finding where the source's and raw's key sets differ without reading every key.
 
 A table with one integer primary key is compared by *fingerprints* of key buckets: a
-bucket is the keys sharing `key >> shift`, its fingerprint `(count, sum(key),
-sum((key & 0xFFFF)²))`. The source computes them (an indexed range aggregate in SQLite
-and PostgreSQL: no key leaves the database), DuckDB computes the same on raw. The
-whole table is compared first; where it differs, the range is cut into 64 buckets and
-only the differing ones are cut again, down to buckets of 4,096 keys, whose actual keys
-are then fetched and anti-joined. A quiet table costs one aggregate query on each side.
+bucket is the keys sharing `key >> bits`, its fingerprint `(count, sum(key),
+sum((key & 0xFFFF)²))`, computed by the source (no key leaves the database) and by
+DuckDB on raw. Two levels: the whole table first (a quiet table stops there: one
+aggregate query on each side), then buckets of about 64 keys over the whole key range
+(one pass: in SQLite a primary-key range search per bucket, in PostgreSQL a hash
+aggregate), and only the differing buckets' actual keys are fetched and anti-joined.
+Changes scattered all over a table (a customer erased with their orders) cost two
+aggregate passes and a few keys per change, instead of every key.
 
 What a fingerprint catches is about keys only: a delete changes the count, a row the
 cursor never saw (an insert) too; a delete and an insert in the same bucket leave the
@@ -19,24 +21,15 @@ streamed and anti-joined.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Mapping, Sequence
 
 #: Fingerprint of a set of keys: (count, sum of keys, sum of squared low 16 bits).
 Fingerprint = tuple[int, int, int]
-EMPTY: Fingerprint = (0, 0, 0)
 
-#: Each refinement cuts a bucket into 2**FANOUT_BITS buckets.
-FANOUT_BITS = 6
-#: Buckets of 2**LEAF_BITS keys are settled by fetching their keys.
-LEAF_BITS = 12
-#: Stop refining when this share of the non-empty buckets differ: changes are everywhere,
-#: and another level would cost about as much as fetching their keys.
-DENSE = 0.75
-#: At most this many buckets asked for in one refinement (else fetch the parents' keys).
-MAX_BUCKETS = 4096
-
-#: (shift, buckets) → {bucket: fingerprint}; absent buckets are empty.
-Fingerprints = Callable[[int, Sequence[int]], dict[int, Fingerprint]]
+#: Aim at buckets of about this many keys: a differing bucket fetches this many.
+BUCKET_KEYS = 64
+#: At most this many buckets per table (beyond, buckets hold more keys).
+MAX_BUCKETS = 65_536
 
 
 def fingerprint(keys) -> Fingerprint:
@@ -45,50 +38,31 @@ def fingerprint(keys) -> Fingerprint:
     return (len(keys), sum(keys), sum((k & 0xFFFF) ** 2 for k in keys))
 
 
-def root_shift(low: int, high: int) -> int:
-    """The smallest shift (at least LEAF_BITS) putting `low` and `high` in one bucket."""
+def bucket_bits(count: int, low: int, high: int) -> int:
+    """The bucket width (`key >> bits`) for `count` keys spread over `low`..`high`.
+
+    About BUCKET_KEYS keys a bucket where the keys are dense, wider where they are
+    sparse, and never more than MAX_BUCKETS buckets.
+    """
     if low < 0 or high < low:
         raise ValueError(f"keys {low}..{high}: buckets need non-negative keys")
-    shift = LEAF_BITS
-    while low >> shift != high >> shift:
-        shift += 1
-    return shift
+    span = high - low + 1
+    bits = 0
+    while (span >> bits) * BUCKET_KEYS > count or (span >> bits) > MAX_BUCKETS:
+        bits += 1
+    return bits
 
 
-def differing_buckets(
-    low: int,
-    high: int,
-    source: Fingerprints,
-    raw: Fingerprints,
-) -> tuple[int, list[int]]:
-    """(shift, buckets) whose keys must be fetched: those where the fingerprints differ.
-
-    `low`..`high` spans both sides' keys (the caller found the two whole-table
-    fingerprints different). Each side is asked for the fingerprints of the children of
-    the buckets still differing, level by level.
-    """
-    shift = root_shift(low, high)
-    parents = [low >> shift]
-    while shift > LEAF_BITS and parents:
-        child = max(shift - FANOUT_BITS, LEAF_BITS)
-        per = 1 << (shift - child)
-        if len(parents) * per > MAX_BUCKETS:
-            break
-        buckets = [c for p in parents for c in range(p * per, (p + 1) * per)]
-        src, dst = source(child, buckets), raw(child, buckets)
-        nonempty = [b for b in buckets if src.get(b, EMPTY) != EMPTY or dst.get(b, EMPTY) != EMPTY]
-        diff = [b for b in nonempty if src.get(b, EMPTY) != dst.get(b, EMPTY)]
-        shift, parents = child, diff
-        if len(diff) > DENSE * len(nonempty) and len(nonempty) > 1:
-            break
-    return shift, parents
+def differing(source: Mapping[int, object], raw: Mapping[int, object]) -> list[int]:
+    """The buckets whose fingerprints differ (a bucket absent from one side is empty)."""
+    return sorted(b for b in source.keys() | raw.keys() if source.get(b) != raw.get(b))
 
 
-def bucket_ranges(shift: int, buckets: Sequence[int]) -> list[tuple[int, int]]:
+def bucket_ranges(bits: int, buckets: Sequence[int]) -> list[tuple[int, int]]:
     """Half-open key ranges [low, high) covering `buckets`, adjacent ones merged."""
     out: list[tuple[int, int]] = []
     for b in sorted(buckets):
-        low, high = b << shift, (b + 1) << shift
+        low, high = b << bits, (b + 1) << bits
         if out and out[-1][1] == low:
             out[-1] = (out[-1][0], high)
         else:

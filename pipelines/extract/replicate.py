@@ -381,17 +381,15 @@ def _raw_key_totals(con, target: str, key: str) -> tuple:
     )
 
 
-def _raw_key_fingerprints(con, target: str, key: str, shift: int, buckets) -> dict:
+def _raw_key_fingerprints(con, target: str, key: str, bits: int) -> dict[int, str]:
     """Raw's side of `ReadSession.key_fingerprints`."""
-    wanted = set(buckets)
     rows = wh.run(
         con,
-        f"SELECT k >> {int(shift)}, count(*), sum(k), sum((k & 65535) * (k & 65535)) "
-        f"FROM (SELECT CAST({key} AS BIGINT) AS k FROM {target}) "
-        f"WHERE k >= ? AND k < ? GROUP BY ALL",
-        [min(buckets) << shift, (max(buckets) + 1) << shift],
+        f"SELECT k >> {int(bits)} AS b, concat_ws(' ', count(*), sum(k), "
+        f"sum((k & 65535) * (k & 65535))) FROM (SELECT CAST({key} AS BIGINT) AS k FROM {target}) "
+        "GROUP BY b",
     )
-    return {b: (int(n), int(s1), int(s2)) for b, n, s1, s2 in rows if b in wanted}
+    return dict(rows)
 
 
 def _reconcile_keys(
@@ -416,13 +414,13 @@ def _reconcile_keys(
         # Sums stay within BIGINT in every database (SQLite raises past it).
         fits = max(theirs[0], ours[0]) * max(map(abs, lows + highs)) < 2**62
         if lows and min(lows) >= 0 and fits:
-            shift, buckets = reconcile.differing_buckets(
-                min(lows),
-                max(highs),
-                source=lambda sh, b: session.key_fingerprints(plan, sh, b),
-                raw=lambda sh, b: _raw_key_fingerprints(con, target, key, sh, b),
+            low, high = min(lows), max(highs)
+            bits = reconcile.bucket_bits(max(theirs[0], ours[0]), low, high)
+            buckets = reconcile.differing(
+                session.key_fingerprints(plan, bits, low, high),
+                _raw_key_fingerprints(con, target, key, bits),
             )
-            ranges = reconcile.bucket_ranges(shift, buckets)
+            ranges = reconcile.bucket_ranges(bits, buckets)
             if not ranges:
                 return 0, 0
     chunks = [None] if ranges is None else [
@@ -443,7 +441,7 @@ def _reconcile_keys(
         k = f"CAST(r.{quote(pk[0])} AS BIGINT)"
         where = (
             f"WHERE {k} >= {int(ranges[0][0])} AND {k} < {int(ranges[-1][1])} "
-            f"AND {k} >> {int(shift)} IN (SELECT b FROM {scope})"
+            f"AND {k} >> {int(bits)} IN (SELECT b FROM {scope})"
         )
     try:
         deleted = _record_deletes(con, plan, target, keys, run_id, now, where=where)

@@ -25,7 +25,7 @@ from __future__ import annotations
 import datetime as dt
 import queue
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import quote, urlencode
@@ -256,33 +256,24 @@ class ReadSession:
         (row,) = self.fetch(sa.select(*terms, sa.func.min(col), sa.func.max(col)))
         return tuple(row)
 
-    def key_fingerprints(
-        self, plan: TablePlan, shift: int, buckets: Sequence[int]
-    ) -> dict[int, tuple[int, int, int]]:
-        """{bucket: fingerprint} of the keys in `buckets` (`key >> shift`), empty ones left out.
-
-        One range aggregate per bucket (`key >= :low AND key < :high`, a primary-key range
-        search), joined by UNION ALL: SQLite would sort every row for a GROUP BY.
-        """
+    def key_fingerprints(self, plan: TablePlan, bits: int, low: int, high: int) -> dict[int, str]:
+        """{bucket: "count sum sum2"} of the non-empty buckets `key >> bits` from the bucket
+        of `low` to that of `high` (see `reconcile`)."""
         col, terms = _fingerprint_terms(plan)
-        out = {}
-        for i in range(0, len(buckets), _UNION_MAX):
-            parts = [
-                sa.select(sa.literal(b, sa.BigInteger).label("bucket"), *terms).where(
-                    col >= sa.literal(b << shift, sa.BigInteger),
-                    col < sa.literal((b + 1) << shift, sa.BigInteger),
-                )
-                for b in buckets[i : i + _UNION_MAX]
-            ]
-            query = parts[0] if len(parts) == 1 else sa.union_all(*parts)
-            for bucket, *fp in self.fetch(query):
-                if fp[0]:
-                    out[int(bucket)] = tuple(int(v) for v in fp)
-        return out
+        text = sa.cast(terms[0], sa.Text)
+        for term in terms[1:]:
+            text = text + " " + sa.cast(term, sa.Text)
+        query = self._bucket_query(plan, col, terms, text, bits, low, high)
+        return {int(b): fp for b, fp in self.fetch(query) if fp != "0 0 0"}
 
-
-#: Branches per UNION ALL (SQLite allows 500 by default).
-_UNION_MAX = 64
+    def _bucket_query(self, plan, col, terms, text, bits: int, low: int, high: int):
+        # One scan, grouped (a hash aggregate in PostgreSQL).
+        bucket = sa.cast(col, sa.BigInteger).op(">>")(sa.literal(bits, sa.Integer))
+        return (
+            sa.select(bucket.label("bucket"), text.label("fp"))
+            .select_from(plan.table)
+            .group_by(sa.literal_column("bucket"))
+        )
 
 
 def _fingerprint_terms(plan: TablePlan):
@@ -414,6 +405,24 @@ class _SqliteSession(ReadSession):
     ) -> pa.RecordBatchReader:
         cols = [(k, plan.column(k).kind) for k in plan.primary_key]
         return self._stream(cols, plan.table, key_range_condition(plan, ranges, plan.table))
+
+    def _bucket_query(self, plan, col, terms, text, bits: int, low: int, high: int):
+        # SQLite would sort every row for a GROUP BY: instead one correlated primary-key
+        # range search per bucket, the buckets counted by a recursive CTE.
+        width = sa.literal(1 << bits, sa.BigInteger)
+        buckets = sa.select(sa.literal(low >> bits, sa.BigInteger).label("b")).cte(
+            "buckets", recursive=True
+        )
+        buckets = buckets.union_all(
+            sa.select(buckets.c.b + 1).where(buckets.c.b < sa.literal(high >> bits, sa.BigInteger))
+        )
+        fp = (
+            sa.select(text)
+            .select_from(plan.table)
+            .where(col >= buckets.c.b * width, col < (buckets.c.b + 1) * width)
+            .scalar_subquery()
+        )
+        return sa.select(buckets.c.b, fp)
 
     def fetch(self, query) -> list[tuple]:
         compiled = query.compile(
