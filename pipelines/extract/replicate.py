@@ -406,16 +406,24 @@ def _reconcile_keys(
     ranges = None  # every key
     if _integer_key(plan):
         key = quote(pk[0])
-        theirs, ours = session.key_totals(plan), _raw_key_totals(con, target, key)
+        ours = _raw_key_totals(con, target, key)
+        theirs = None
+        if session.cheap_count:
+            # Counts that differ already say "look closer": no need to sum every key.
+            count, low, high = session.key_bounds(plan)
+            if count != ours[0]:
+                theirs = (count, None, None, low, high)
+        theirs = theirs or session.key_totals(plan)
         if theirs[:3] == ours[:3]:
             return 0, 0
         lows = [v for v in (theirs[3], ours[3]) if v is not None]
         highs = [v for v in (theirs[4], ours[4]) if v is not None]
         # Sums stay within BIGINT in every database (SQLite raises past it).
-        fits = max(theirs[0], ours[0]) * max(map(abs, lows + highs)) < 2**62
+        count = max(theirs[0], ours[0])
+        fits = count * max(map(abs, lows + highs)) < 2**62
         if lows and min(lows) >= 0 and fits:
             low, high = min(lows), max(highs)
-            bits = reconcile.bucket_bits(max(theirs[0], ours[0]), low, high)
+            bits = reconcile.bucket_bits(count, low, high)
             buckets = reconcile.differing(
                 session.key_fingerprints(plan, bits, low, high),
                 _raw_key_fingerprints(con, target, key, bits),

@@ -250,10 +250,29 @@ class ReadSession:
         """A small result (aggregates), in this session's snapshot."""
         raise NotImplementedError
 
+    #: Whether `key_bounds` is nearly free (SQLite counts a b-tree's cells without
+    #: decoding rows; PostgreSQL scans for a count as for a sum).
+    cheap_count = False
+
+    def key_bounds(self, plan: TablePlan) -> tuple[int, int | None, int | None]:
+        """(count, lowest key, highest key), each a subquery of its own."""
+        (pk,) = plan.primary_key
+        col = plan.table.c[pk]
+        count, low, high = (
+            sa.select(f).select_from(plan.table).scalar_subquery()
+            for f in (sa.func.count(), sa.func.min(col), sa.func.max(col))
+        )
+        (row,) = self.fetch(sa.select(count, low, high))
+        return tuple(row)
+
     def key_totals(self, plan: TablePlan) -> tuple[int, int, int, int | None, int | None]:
         """The whole table's key fingerprint and its lowest and highest key."""
         col, terms = _fingerprint_terms(plan)
-        (row,) = self.fetch(sa.select(*terms, sa.func.min(col), sa.func.max(col)))
+        # min and max as separate subqueries: each one primary-key lookup, where inside
+        # the aggregate they would cost per row.
+        low = sa.select(sa.func.min(col)).select_from(plan.table).scalar_subquery()
+        high = sa.select(sa.func.max(col)).select_from(plan.table).scalar_subquery()
+        (row,) = self.fetch(sa.select(*terms, low, high).select_from(plan.table))
         return tuple(row)
 
     def key_fingerprints(self, plan: TablePlan, bits: int, low: int, high: int) -> dict[int, str]:
@@ -363,6 +382,8 @@ _HINT = "__mealytics_hint"
 
 
 class _SqliteSession(ReadSession):
+    cheap_count = True
+
     def begin(self) -> None:
         # One read transaction: the key query sees the same snapshot as the data query.
         self.execute("BEGIN")
