@@ -282,10 +282,10 @@ class ReadSession:
         text = sa.cast(terms[0], sa.Text)
         for term in terms[1:]:
             text = text + " " + sa.cast(term, sa.Text)
-        query = self._bucket_query(plan, col, terms, text, bits, low, high)
+        query = self._bucket_query(plan, col, text, bits, low, high)
         return {int(b): fp for b, fp in self.fetch(query) if fp != "0 0 0"}
 
-    def _bucket_query(self, plan, col, terms, text, bits: int, low: int, high: int):
+    def _bucket_query(self, plan, col, text, bits: int, low: int, high: int):
         # One scan, grouped (a hash aggregate in PostgreSQL).
         bucket = sa.cast(col, sa.BigInteger).op(">>")(sa.literal(bits, sa.Integer))
         return (
@@ -427,7 +427,7 @@ class _SqliteSession(ReadSession):
         cols = [(k, plan.column(k).kind) for k in plan.primary_key]
         return self._stream(cols, plan.table, key_range_condition(plan, ranges, plan.table))
 
-    def _bucket_query(self, plan, col, terms, text, bits: int, low: int, high: int):
+    def _bucket_query(self, plan, col, text, bits: int, low: int, high: int):
         # SQLite would sort every row for a GROUP BY: instead one correlated primary-key
         # range search per bucket, the buckets counted by a recursive CTE.
         width = sa.literal(1 << bits, sa.BigInteger)
