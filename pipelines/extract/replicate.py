@@ -327,10 +327,15 @@ def _merge(con, plan: TablePlan, target: str, stage: str, drift: wh.Drift) -> tu
     wh.run(
         con, f"DELETE FROM {stage} AS s USING {target} AS r WHERE {_join('s', 'r', pk)} AND {same}"
     )
-    updated = _scalar(
-        con, f"SELECT count(*) FROM {stage} s SEMI JOIN {target} r ON {_join('s', 'r', pk)}"
+    # raw's keys are unique: the stage's rows that find a match are updates.
+    ((changed, updated),) = wh.run(
+        con,
+        f"SELECT count(*), count(r.{quote(pk[0])}) FROM {stage} s "
+        f"LEFT JOIN {target} r ON {_join('s', 'r', pk)}",
     )
-    inserted = _scalar(con, f"SELECT count(*) FROM {stage}") - updated
+    inserted = changed - updated
+    if not changed:
+        return 0, 0
     sets = [f"{quote(c)} = s.{quote(c)}" for c in plan.column_names if c not in pk]
     sets += [f"{quote(c)} = NULL" for c in drift.dropped]
     when_matched = f"WHEN MATCHED THEN UPDATE SET {', '.join(sets)}" if sets else ""
