@@ -381,6 +381,26 @@ _SQLITE_CAST = {
 _HINT = "__mealytics_hint"
 
 
+def sqlite_query(dialect, columns: list[tuple[str, str]], table: sa.Table, where) -> tuple:
+    """(SQL, parameters) of the SQLite reader: the typed hint row, then the rows `where`
+    selects, each column CAST to one storage class. The CASTs are in the select list
+    only, so the WHERE (the cursor, key ranges) still uses the table's indexes."""
+    hint = sa.select(
+        sa.literal_column("0").label(_HINT),
+        *[sa.literal_column(_SQLITE_CAST[kind][1]).label(name) for name, kind in columns],
+    )
+    body = sa.select(
+        sa.literal_column("1").label(_HINT),
+        *[sa.cast(table.c[name], _SQLITE_CAST[kind][0]).label(name) for name, kind in columns],
+    ).select_from(table)
+    if where is not None:
+        body = body.where(where)
+    compiled = sa.union_all(hint, body).compile(
+        dialect=dialect, compile_kwargs={"render_postcompile": True}
+    )
+    return str(compiled), tuple(compiled.params[k] for k in (compiled.positiontup or ()))
+
+
 class _SqliteSession(ReadSession):
     cheap_count = True
 
@@ -391,26 +411,13 @@ class _SqliteSession(ReadSession):
     def _stream(
         self, columns: list[tuple[str, str]], table: sa.Table, where
     ) -> pa.RecordBatchReader:
-        hint = sa.select(
-            sa.literal_column("0").label(_HINT),
-            *[sa.literal_column(_SQLITE_CAST[kind][1]).label(name) for name, kind in columns],
-        )
-        body = sa.select(
-            sa.literal_column("1").label(_HINT),
-            *[sa.cast(table.c[name], _SQLITE_CAST[kind][0]).label(name) for name, kind in columns],
-        ).select_from(table)
-        if where is not None:
-            body = body.where(where)
-        compiled = sa.union_all(hint, body).compile(
-            dialect=self.source.engine.dialect, compile_kwargs={"render_postcompile": True}
-        )
-        params = tuple(compiled.params[k] for k in (compiled.positiontup or ()))
+        sql, params = sqlite_query(self.source.engine.dialect, columns, table, where)
         cur = self.conn.cursor()
         self._cursors.append(cur)
         cur.adbc_statement.set_options(
             **{"adbc.sqlite.query.batch_rows": str(self.source.batch_rows)}
         )
-        cur.execute(str(compiled), params or None)
+        cur.execute(sql, params or None)
         reader = cur.fetch_record_batch()
         return _sqlite_batches(reader, {n for n, k in columns if k == TIMESTAMP})
 

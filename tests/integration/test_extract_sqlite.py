@@ -550,3 +550,37 @@ def test_text_keys_take_the_plain_key_path(tmp_path, warehouse):
         "SELECT row_id, row_key FROM raw._deleted_rows WHERE table_name = 'codes'"
     ).fetchall() == [(None, "b")]
     con.close()
+
+
+def test_incremental_reads_search_the_indexes(source):
+    """The reader's CASTs and type-hint row must not turn the cursor into a full scan."""
+
+    from pipelines.extract.source import cursor_condition, key_range_condition, sqlite_query
+
+    src = Source(source.url)
+    plans = {p.name: p for p in src.plans()}
+    db = sqlite3.connect(source.url.removeprefix("sqlite:///"))
+    since = dt.datetime(2026, 1, 1, 9, tzinfo=dt.UTC)
+    cases = [
+        (
+            plans["orders_order"],
+            cursor_condition(plans["orders_order"], since, plans["orders_order"].table),
+        ),
+        (
+            plans["payments_refund"],
+            cursor_condition(plans["payments_refund"], 7, plans["payments_refund"].table),
+        ),
+        (
+            plans["orders_order"],
+            key_range_condition(
+                plans["orders_order"], [(1, 64), (128, 192)], plans["orders_order"].table
+            ),
+        ),
+    ]
+    for plan, where in cases:
+        cols = [(c.name, c.kind) for c in plan.columns]
+        sql, params = sqlite_query(src.engine.dialect, cols, plan.table, where)
+        steps = [row[-1] for row in db.execute(f"EXPLAIN QUERY PLAN {sql}", params)]
+        assert any(s.startswith("SEARCH") for s in steps), (plan.name, steps)
+        assert not any(s.startswith(f"SCAN {plan.name}") for s in steps), (plan.name, steps)
+    db.close()
