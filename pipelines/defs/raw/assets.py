@@ -12,6 +12,7 @@ import datetime as dt
 import logging
 
 import dagster as dg
+import sqlalchemy as sa
 
 from pipelines.defs.resources import SourceDatabase, Warehouse
 from pipelines.extract import (
@@ -24,6 +25,7 @@ from pipelines.extract import (
     extract_table,
 )
 from pipelines.extract import warehouse as wh
+from pipelines.extract.retry import call_with_retries
 from pipelines.settings import mask_url
 
 log = logging.getLogger(__name__)
@@ -41,6 +43,10 @@ class RawExtractConfig(dg.Config):
     lookback_minutes: int = 60
     #: Reconcile primary keys for hard deletes this often; 0 = every run, -1 = never.
     delete_check_every_minutes: int = 0
+    #: Source faults that pass (unreachable, connection dropped, lock timeout, SQLite
+    #: "database is locked"): retries per table, the first after `retry_pause_s`, doubling.
+    retries: int = 3
+    retry_pause_s: float = 1.0
 
     def options(self, run_id: str | None = None) -> ExtractOptions:
         every = self.delete_check_every_minutes
@@ -95,7 +101,8 @@ def discover(source_url: str, selection: TableSelection | None = None) -> list[T
             return source.plans(selection)
         finally:
             source.dispose()
-    except SourceUnavailableError as exc:
+    except (SourceUnavailableError, sa.exc.OperationalError) as exc:
+        # Unreachable, or busy (a writer's lock): load the code location all the same.
         log.warning("raw assets from the source contract, not reflection: %s", exc)
         return _fallback_plans(selection, source.dialect)
 
@@ -172,8 +179,12 @@ def build_raw_assets(
         """Copy the selected source tables into DuckDB schema `raw`, incrementally."""
         tables = sorted(key.path[-1] for key in context.selected_asset_keys)
         src = source.source()
+        retry = _retrying(context, config)
         try:
-            current = {p.name: p for p in src.plans(selection, tables=tables)}
+            current = {
+                p.name: p
+                for p in retry("the source", lambda _: src.plans(selection, tables=tables))
+            }
         except SourceUnavailableError as exc:
             raise dg.Failure(description=str(exc)) from exc
         options = config.options(run_id=context.run.run_id)
@@ -181,7 +192,15 @@ def build_raw_assets(
         try:
             with src.connected():
                 yield from _extract_tables(
-                    context, src, current, tables, options, warehouse, failures
+                    context,
+                    src,
+                    current,
+                    tables,
+                    options,
+                    warehouse,
+                    failures,
+                    retry=retry,
+                    fresh_source=source.source,
                 )
         except SourceUnavailableError as exc:
             raise dg.Failure(description=str(exc)) from exc
@@ -197,9 +216,44 @@ def build_raw_assets(
     return [raw_tables]
 
 
-def _extract_tables(context, src, current, tables, options, warehouse, failures):
-    """Load each table in turn; a failure is recorded and the next table goes on."""
+def _retrying(context, config: RawExtractConfig):
+    """`retry(what, attempt)`: call_with_retries with the run's settings, logging each retry."""
+
+    def retry(what: str, attempt):
+        def log_retry(n: int, pause: float, exc: BaseException) -> None:
+            context.log.warning(
+                f"{what}: {type(exc).__name__}: {str(exc).strip().splitlines()[0]}; "
+                f"retry {n} of {config.retries} in {pause:g} s"
+            )
+
+        return call_with_retries(
+            attempt,
+            retries=config.retries,
+            first_pause_s=config.retry_pause_s,
+            on_retry=log_retry,
+        )
+
+    return retry
+
+
+def _extract_tables(
+    context, src, current, tables, options, warehouse, failures, *, retry=None, fresh_source=None
+):
+    """Load each table in turn; a failure is recorded and the next table goes on.
+
+    A table whose source fault passes is retried (`retry`), each retry on a new connection
+    (`fresh_source`): the shared one may be what the server dropped.
+    """
     con = wh.connect(warehouse.path, memory_limit=warehouse.memory_limit)
+    fresh = None
+
+    def attempt(plan, n):
+        nonlocal fresh
+        if n and fresh_source is not None:
+            fresh = fresh or fresh_source()
+        with (fresh if n and fresh is not None else src).session() as session:
+            return extract_table(con, session, plan, options)
+
     try:
         for table in tables:
             plan = current.get(table)
@@ -207,8 +261,10 @@ def _extract_tables(context, src, current, tables, options, warehouse, failures)
                 failures[table] = f"table {table!r} is no longer in the source"
                 continue
             try:
-                with src.session() as session:
-                    result = extract_table(con, session, plan, options)
+                if retry is None:
+                    result = attempt(plan, 0)
+                else:
+                    result = retry(f"raw.{table}", lambda n, plan=plan: attempt(plan, n))
             except Exception as exc:  # one table's failure must not stop the others
                 context.log.error(f"raw.{table} failed: {exc}")
                 failures[table] = f"{type(exc).__name__}: {exc}"
@@ -223,3 +279,5 @@ def _extract_tables(context, src, current, tables, options, warehouse, failures)
             )
     finally:
         con.close()
+        if fresh is not None:
+            fresh.dispose()
