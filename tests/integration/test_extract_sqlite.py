@@ -489,6 +489,21 @@ def test_a_delete_in_the_middle_of_a_large_bucket_fetches_few_keys(
     quiet = extract_all(url, warehouse).results["big"]
     assert (quiet.rows_deleted, quiet.rows_inserted, asked) == (0, 0, [])
 
+    # Deletes scattered everywhere: hundreds of buckets, fetched in several queries.
+    gone = list(range(100, 60_000, 150))
+    db = sqlite3.connect(path)
+    db.executemany("DELETE FROM big WHERE id = ?", [(i,) for i in gone])
+    db.commit()
+    db.close()
+    scattered = extract_all(url, warehouse).results["big"]
+    assert (scattered.rows_deleted, scattered.row_count) == (len(gone), 59_998 - len(gone))
+    assert len(asked) > 1  # more ranges than one query takes
+    assert sum(hi - lo for chunk in asked for lo, hi in chunk) < 60_000
+    con = duckdb.connect(warehouse, read_only=True)
+    audit = con.execute("SELECT row_id FROM raw._deleted_rows WHERE table_name = 'big'").fetchall()
+    con.close()
+    assert sorted(r[0] for r in audit) == sorted([3, 30000, *gone])
+
 
 def test_delete_and_late_insert_with_the_same_count_in_one_bucket(tmp_path, warehouse):
     path = tmp_path / "ledger.db"
