@@ -24,6 +24,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from conftest import AS_OF, BUILD, mart_hashes
 from dbt_helpers import DBT_BIN, DBT_PROJECT_DIR, run_dbt
 from extract_support import assert_equal
 
@@ -184,43 +185,13 @@ def test_sigkill_mid_read_then_rerun_equals_source(batch, crash_setup, tmp_path)
 
 # dbt: killed while building models, rerun, marts equal a clean build.
 
-AS_OF = "2026-10-16"
-#: seeds and models, not tests (the dbt tests are not what a crash could break).
-BUILD = ("build", "--exclude", "resource_type:test", "resource_type:unit_test")
-
-
-def _mart_hashes(warehouse: Path) -> dict[str, tuple[int, str]]:
-    con = duckdb.connect(str(warehouse), read_only=True)
-    try:
-        marts = [
-            r[0]
-            for r in con.execute(
-                "SELECT table_name FROM information_schema.tables "
-                "WHERE table_schema = 'marts' AND table_type = 'BASE TABLE' ORDER BY 1"
-            ).fetchall()
-        ]
-        return {
-            m: con.execute(
-                f'SELECT count(*), coalesce(sum(hash(t)), 0)::VARCHAR FROM marts."{m}" t'
-            ).fetchone()
-            for m in marts
-        }
-    finally:
-        con.close()
-
 
 @pytest.fixture(scope="module")
-def clean_build(crash_setup, tmp_path_factory):
-    """(raw of the changed source before dbt, the clean build's mart hashes)."""
-    url, _, _ = crash_setup
-    base = tmp_path_factory.mktemp("clean")
-    extracted = base / "extracted.duckdb"  # not raw.duckdb: its catalog would shadow schema raw
-    assert extract_all(url, str(extracted)).ok
-    clean = base / "w.duckdb"
-    shutil.copy(extracted, clean)
-    built = run_dbt(clean, *BUILD, as_of=AS_OF)
-    assert built.returncode == 0, built.stdout[-3000:]
-    return extracted, _mart_hashes(clean)
+def clean_build(built_warehouse, small_source_file, tmp_path_factory):
+    """(raw of the small source before dbt, the mart hashes of the suite's clean build)."""
+    extracted = tmp_path_factory.mktemp("clean") / "extracted.duckdb"
+    assert extract_all(f"sqlite:///{small_source_file}", str(extracted)).ok
+    return extracted, mart_hashes(built_warehouse)
 
 
 @pytest.mark.parametrize("models_done", [10, 50])
@@ -268,4 +239,4 @@ def test_dbt_killed_mid_build_then_rerun_equals_clean_build(models_done, clean_b
 
     rerun = run_dbt(killed, *BUILD, as_of=AS_OF)
     assert rerun.returncode == 0, rerun.stdout[-3000:]
-    assert _mart_hashes(killed) == expected
+    assert mart_hashes(killed) == expected
