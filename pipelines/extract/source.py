@@ -49,6 +49,9 @@ from pipelines.extract.plan import (
 from pipelines.settings import mask_url
 
 DEFAULT_BATCH_ROWS = 65_536
+#: PostgreSQL session options: read-only, and a bounded wait behind another session's lock
+#: (a migration's ACCESS EXCLUSIVE would otherwise hang the run; the timeout is retried).
+PG_OPTIONS = "-c default_transaction_read_only=on -c lock_timeout=60s"
 
 
 class SourceUnavailableError(RuntimeError):
@@ -101,7 +104,7 @@ class Source:
                     self.url,
                     poolclass=sa.pool.NullPool,
                     connect_args={
-                        "options": "-c default_transaction_read_only=on",
+                        "options": PG_OPTIONS,
                         "connect_timeout": 10,
                     },
                 )
@@ -147,7 +150,7 @@ class Source:
 
             # libpq URIs decode %20, not '+': encode the query ourselves.
             query = {k: v for k, v in self.url.query.items() if isinstance(v, str)}
-            query |= {"options": "-c default_transaction_read_only=on", "connect_timeout": "10"}
+            query |= {"options": PG_OPTIONS, "connect_timeout": "10"}
             base = self.url.set(drivername="postgresql", query={})
             target = (
                 base.render_as_string(hide_password=False) + "?" + urlencode(query, quote_via=quote)

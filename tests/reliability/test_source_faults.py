@@ -223,3 +223,25 @@ def test_postgres_backend_terminated_while_waiting_is_retried(postgres_url, tmp_
     assert result.success
     assert result.retries and "terminating connection" in result.retries[0]
     assert_equal(postgres_url, warehouse, tables=["orders_order", "menu_meal"])
+
+
+def test_postgres_sessions_wait_a_bounded_time_for_locks(postgres_url):
+    """Without lock_timeout a read behind a migration's lock would wait forever."""
+    from pipelines.extract import Source
+
+    seeds.generate(postgres_url, customers=5, days=2, seed=1)
+    source = Source(postgres_url)
+    try:
+        with source.connected(), source.session() as session:
+            got = session.fetch(
+                sa.select(
+                    sa.func.current_setting("lock_timeout"),
+                    sa.func.current_setting("default_transaction_read_only"),
+                )
+            )
+        with source.engine.connect() as conn:
+            reflect = conn.execute(sa.select(sa.func.current_setting("lock_timeout"))).scalar()
+    finally:
+        source.dispose()
+    assert [tuple(r) for r in got] == [("1min", "on")]
+    assert reflect == "1min"
