@@ -211,11 +211,28 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _known_errors() -> tuple[type[Exception], ...]:
-    import seeds
-    from pipelines.run import DefinitionsError
+#: Errors that carry a message for the user (module, class): printed as one line, exit 1.
+_USER_ERRORS = (
+    ("seeds.errors", "SourceError"),
+    ("pipelines.run", "DefinitionsError"),
+    ("pipelines.extract.source", "SourceUnavailableError"),
+    ("pipelines.extract.plan", "UnsafeIdentifierError"),
+    ("pipelines.publish.warehouse", "WarehouseBusyError"),
+)
 
-    return (seeds.SourceError, DefinitionsError)
+
+def _known_errors() -> tuple[type[Exception], ...]:
+    """The user-facing error classes among the modules imported so far.
+
+    An exception can only come from a module that was imported, so looking in
+    `sys.modules` finds every candidate without importing anything (no Dagster import
+    for `source generate`, and no second traceback if a module cannot be imported).
+    """
+    return tuple(
+        getattr(sys.modules[module], name)
+        for module, name in _USER_ERRORS
+        if module in sys.modules and hasattr(sys.modules[module], name)
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
