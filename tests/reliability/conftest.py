@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from reliability_support import AS_OF, BUILD
 
 import seeds
 
@@ -35,12 +36,6 @@ def source_copy(small_source_file, tmp_path) -> Path:
     return path
 
 
-#: The marts' date of the shared build (the small source spans 2026-10-01 … 10-15).
-AS_OF = "2026-10-14"
-#: Seeds and models, not the dbt tests (tests/integration runs those).
-BUILD = ("build", "--exclude", "resource_type:test", "resource_type:unit_test")
-
-
 @pytest.fixture(scope="session")
 def built_warehouse(small_source_file, tmp_path_factory) -> Path:
     """raw extracted from the small source and every model built as of AS_OF (copy to use)."""
@@ -53,26 +48,3 @@ def built_warehouse(small_source_file, tmp_path_factory) -> Path:
     built = run_dbt(path, *BUILD, as_of=AS_OF)
     assert built.returncode == 0, built.stdout[-3000:]
     return path
-
-
-def mart_hashes(warehouse: Path) -> dict[str, tuple[int, str]]:
-    """{mart: (rows, order-independent hash of every row)} of the tables in schema marts."""
-    import duckdb
-
-    con = duckdb.connect(str(warehouse), read_only=True)
-    try:
-        marts = [
-            r[0]
-            for r in con.execute(
-                "SELECT table_name FROM information_schema.tables "
-                "WHERE table_schema = 'marts' AND table_type = 'BASE TABLE' ORDER BY 1"
-            ).fetchall()
-        ]
-        return {
-            m: con.execute(
-                f'SELECT count(*), coalesce(sum(hash(t)), 0)::VARCHAR FROM marts."{m}" t'
-            ).fetchone()
-            for m in marts
-        }
-    finally:
-        con.close()

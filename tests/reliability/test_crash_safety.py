@@ -24,9 +24,9 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from conftest import AS_OF, BUILD, mart_hashes
 from dbt_helpers import DBT_BIN, DBT_PROJECT_DIR, run_dbt
 from extract_support import assert_equal
+from reliability_support import AS_OF, BUILD, mart_hashes
 
 import seeds
 from models import TABLES

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import shutil
 
-from conftest import AS_OF, BUILD, mart_hashes
 from dbt_helpers import run_dbt
+from reliability_support import AS_OF, BUILD, mart_hashes
 
 from pipelines.extract import extract_all
 
