@@ -17,6 +17,7 @@ import datetime as dt
 import logging
 import os
 import re
+import time
 from dataclasses import dataclass
 
 import duckdb
@@ -57,7 +58,7 @@ def connect(path: str, *, memory_limit: str | None = None) -> duckdb.DuckDBPyCon
     `memory_limit` (e.g. "512MB") caps DuckDB's buffer pool, which otherwise keeps written
     blocks cached up to 80 % of RAM; beyond the cap it spills to disk.
     """
-    con = duckdb.connect(str(path))
+    con = _connect_waiting(path)
     owner_only(path)
     run(con, "SET TimeZone = 'UTC'")
     run(con, "SET enable_progress_bar = false")  # it would print into logs
@@ -65,6 +66,35 @@ def connect(path: str, *, memory_limit: str | None = None) -> duckdb.DuckDBPyCon
         run(con, f"SET memory_limit = '{_size(memory_limit)}'")
     ensure_meta(con)
     return con
+
+
+#: How long to wait for another process (a reader holding the build file) to let go.
+LOCK_WAIT_S = 30.0
+
+
+class WarehouseLockedError(RuntimeError):
+    """Another process holds the warehouse file; DuckDB's message names its PID."""
+
+
+def _connect_waiting(path) -> duckdb.DuckDBPyConnection:
+    """duckdb.connect, waiting with backoff (up to LOCK_WAIT_S) while another process holds
+    the file: readers belong on the published copy, but a stray one must not fail a run
+    that a short wait would let through, nor hang it."""
+    deadline = time.monotonic() + LOCK_WAIT_S
+    pause = 0.2
+    while True:
+        try:
+            return duckdb.connect(str(path))
+        except duckdb.IOException as exc:
+            if "lock" not in str(exc).lower():
+                raise
+            if time.monotonic() + pause > deadline:
+                raise WarehouseLockedError(
+                    f"warehouse {path} is held by another process after waiting "
+                    f"{LOCK_WAIT_S:g} s (readers belong on the published copy): {exc}"
+                ) from exc
+            time.sleep(pause)
+            pause = min(pause * 2, 5.0)
 
 
 def owner_only(path: str | os.PathLike) -> None:

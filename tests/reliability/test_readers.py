@@ -155,3 +155,42 @@ def test_a_reader_on_the_build_file_gives_a_clear_bounded_error(two_builds, tmp_
     finally:
         holder.kill()
         holder.wait()
+
+
+HOLD = (
+    "import duckdb, sys, time; c = duckdb.connect(sys.argv[1], read_only=True); "
+    "print('open', flush=True); time.sleep(float(sys.argv[2]))"
+)
+
+
+@pytest.mark.parametrize("held_s", [1.0, 30.0], ids=["lets-go-in-time", "holds-on"])
+def test_a_reader_on_the_build_file_during_extraction(
+    held_s, small_source_file, built_warehouse, tmp_path, monkeypatch
+):
+    """A stray reader holds the build file: the run waits for it (bounded), then either
+    loads or fails with one clear error naming the reader's PID, writing nothing."""
+    from pipelines.extract import extract_all
+    from pipelines.extract import warehouse as wh
+
+    monkeypatch.setattr(wh, "LOCK_WAIT_S", 4.0)
+    warehouse = tmp_path / "w.duckdb"
+    shutil.copy(built_warehouse, warehouse)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD, str(warehouse), str(held_s)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "open"
+        began = time.monotonic()
+        if held_s < 4:
+            assert extract_all(f"sqlite:///{small_source_file}", str(warehouse)).ok
+        else:
+            with pytest.raises(wh.WarehouseLockedError) as caught:
+                extract_all(f"sqlite:///{small_source_file}", str(warehouse))
+            assert str(holder.pid) in str(caught.value)
+            assert "published copy" in str(caught.value)
+        assert time.monotonic() - began < 15
+    finally:
+        holder.kill()
+        holder.wait()
