@@ -16,6 +16,7 @@ run: $(STAMP)
 	$(BIN)/mealytics demo
 
 test: $(STAMP)
+	scripts/system-deps.sh
 	$(BIN)/pytest
 
 dev: $(STAMP)
