@@ -79,6 +79,8 @@ class RunReport:
     failures: list[tuple[str, str]] = field(default_factory=list)
     run_error: str | None = None
     log_path: Path | None = None
+    #: what readers open, written by this run's publish assets: label → path
+    outputs: dict[str, Path] = field(default_factory=dict)
 
     @property
     def checks_failed(self) -> list[CheckOutcome]:
@@ -287,8 +289,25 @@ def execute(
     )
     if warehouse:
         report.marts = _mart_rows(str(warehouse), marts)
+        report.outputs = _published_outputs(str(warehouse), report.materialized)
     report.duration_s = time.perf_counter() - began
     return report
+
+
+def _published_outputs(warehouse: str, materialized: list[str]) -> dict[str, Path]:
+    """The files this run's publish assets wrote, for the summary's last lines."""
+    from pipelines.defs.publish import publish_dir
+    from pipelines.publish.warehouse import published_path
+
+    out = publish_dir(warehouse)
+    candidates = {
+        "publish/warehouse": ("published warehouse", published_path(warehouse, out)),
+        "publish/dashboard": ("dashboard", out / "dashboard.html"),
+        "publish/parquet": ("parquet", out / "parquet"),
+    }
+    return {
+        label: path for key, (label, path) in candidates.items() if key in materialized
+    }
 
 
 def print_summary(report: RunReport, console: Console) -> None:
@@ -336,5 +355,7 @@ def print_summary(report: RunReport, console: Console) -> None:
         f"run {report.run_id[:8]} {status}: {len(report.materialized)} assets materialized "
         f"in {report.duration_s:.1f} s"
     )
+    for label, path in report.outputs.items():
+        console.print(f"{label}: {path}")
     if report.log_path is not None:
         console.print(f"[dim]dbt output: {report.log_path}[/]")

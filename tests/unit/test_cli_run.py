@@ -71,3 +71,25 @@ def test_demo_generates_a_missing_source_then_runs(calls, monkeypatch):
     exists["value"] = True
     assert cli.main(["-q", "demo"]) == 0
     assert len(generated) == 1 and len(calls) == 2
+
+
+def test_summary_names_the_files_this_runs_publish_assets_wrote(tmp_path, monkeypatch):
+    from pathlib import Path
+
+    from pipelines.run import _published_outputs
+
+    monkeypatch.delenv("MEALYTICS_PUBLISH_DIR", raising=False)
+    monkeypatch.delenv("MEALYTICS_PUBLISHED", raising=False)
+    warehouse = tmp_path / "warehouse.duckdb"
+    outputs = _published_outputs(str(warehouse), ["marts/dim_customers", "publish/dashboard"])
+    assert outputs == {"dashboard": Path(tmp_path) / "dashboard.html"}
+
+    monkeypatch.setenv("MEALYTICS_PUBLISH_DIR", str(tmp_path / "out"))
+    outputs = _published_outputs(
+        str(warehouse), ["publish/warehouse", "publish/dashboard", "publish/parquet"]
+    )
+    assert outputs == {
+        "published warehouse": tmp_path / "out" / "published.duckdb",
+        "dashboard": tmp_path / "out" / "dashboard.html",
+        "parquet": tmp_path / "out" / "parquet",
+    }
