@@ -201,3 +201,10 @@ def test_memory_limit_is_validated(text, ok):
     else:
         with pytest.raises(ValueError, match="not a memory size"):
             _size(text)
+
+
+def test_the_warehouse_resource_caps_duckdbs_memory_by_default():
+    from pipelines.defs.resources import Warehouse
+
+    # Uncapped, DuckDB's buffer pool took a full 1M-customer copy to 1.9 GiB (target 1.5).
+    assert Warehouse(path="w.duckdb").memory_limit == "256MB"
