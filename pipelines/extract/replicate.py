@@ -44,7 +44,7 @@ from dataclasses import asdict, dataclass, field
 import duckdb
 import pyarrow as pa
 
-from pipelines.extract import reconcile
+from pipelines.extract import reconcile, rejects
 from pipelines.extract import warehouse as wh
 from pipelines.extract.plan import DECIMAL, TIMESTAMP, TablePlan, TableSelection, quote, quoted
 from pipelines.extract.source import ReadSession, Source, prefetch
@@ -64,6 +64,10 @@ class ExtractOptions:
     queue_depth: int = 4
     #: Called with each batch before DuckDB takes it (tests inject crashes here).
     on_batch: Callable[[pa.RecordBatch], None] | None = field(default=None, compare=False)
+    #: Called with (connection, run_id) inside each table's transaction just before COMMIT.
+    before_commit: Callable[[duckdb.DuckDBPyConnection, str], None] | None = field(
+        default=None, compare=False
+    )
 
 
 @dataclass(frozen=True)
@@ -137,7 +141,19 @@ def extract_table(
     plan: TablePlan,
     options: ExtractOptions = ExtractOptions(),
 ) -> TableResult:
-    """Bring `raw.<plan.name>` up to date with the source table, atomically."""
+    """Bring `raw.<plan.name>` up to date with the source table, atomically.
+
+    Timestamp or date text that does not parse (SQLite): the table is extracted again,
+    such values NULL and recorded in `raw._rejected_values` (see `rejects`)."""
+    return rejects.extract_tolerantly(_extract_table, con, session, plan, options)
+
+
+def _extract_table(
+    con: duckdb.DuckDBPyConnection,
+    session: ReadSession,
+    plan: TablePlan,
+    options: ExtractOptions,
+) -> TableResult:
     started = time.perf_counter()
     now = dt.datetime.now(dt.UTC)
     run_id = options.run_id or uuid.uuid4().hex
@@ -278,6 +294,8 @@ def extract_table(
             duration_s=duration,
             source_url=session.source.masked_url,
         )
+        if options.before_commit is not None:
+            options.before_commit(con, run_id)
         wh.run(con, "COMMIT")
     except BaseException as exc:
         try:
