@@ -218,6 +218,7 @@ _USER_ERRORS = (
     ("pipelines.extract.source", "SourceUnavailableError"),
     ("pipelines.extract.plan", "UnsafeIdentifierError"),
     ("pipelines.publish.warehouse", "WarehouseBusyError"),
+    ("pipelines.warehouse_lock", "WarehouseLockTimeout"),
 )
 
 

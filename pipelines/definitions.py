@@ -6,8 +6,10 @@ reconciliation checks, the dbt tests as checks, freshness checks on the marts, a
 schedule and a run-failure sensor. `dagster dev -m pipelines.definitions` loads `defs`.
 
 Steps run in one process, one after another: the warehouse is a DuckDB file with a single
-writer, so extraction, its checks and dbt must never overlap (dagster_home/dagster.yaml
-also lets one run at a time).
+writer, so extraction, its checks and dbt must never overlap. Runs do not overlap either:
+each holds the warehouse's lock file while it uses the warehouse (`pipelines.warehouse_lock`,
+taken by the `warehouse` resource), whether queued by `dagster dev` (whose
+dagster_home/dagster.yaml also lets one run at a time) or started by `mealytics run`.
 """
 
 from pathlib import Path

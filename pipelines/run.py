@@ -275,23 +275,47 @@ def execute(
         )
     tracker = _Tracker(report, display)
     instance.add_event_listener(run_id, tracker)
-    with display or contextlib.nullcontext(), _stdout_to(log_path):
-        result = job.execute_in_process(
-            run_config=config, instance=instance, run_id=run_id, raise_on_error=False
+    resource = (defs.resources or {}).get("warehouse")
+    warehouse = getattr(resource, "path", None)
+    # The run's `warehouse` resource takes the warehouse's lock too; taking it here first
+    # says on the console whom this run waits for, and keeps the closing reads below in it.
+    with _warehouse_locked(resource, run_id, console):
+        with display or contextlib.nullcontext(), _stdout_to(log_path):
+            result = job.execute_in_process(
+                run_config=config, instance=instance, run_id=run_id, raise_on_error=False
+            )
+        report.success = result.success
+        if log_path is not None and tracker.tracebacks:
+            with open(log_path, "a", encoding="utf-8") as log:
+                log.write("\n\n".join(["", *tracker.tracebacks]))
+        marts = sorted(
+            name.split("/", 1)[1] for name in report.materialized if name.startswith("marts/")
         )
-    report.success = result.success
-    if log_path is not None and tracker.tracebacks:
-        with open(log_path, "a", encoding="utf-8") as log:
-            log.write("\n\n".join(["", *tracker.tracebacks]))
-    warehouse = defs.resources["warehouse"].path if defs.resources else None
-    marts = sorted(
-        name.split("/", 1)[1] for name in report.materialized if name.startswith("marts/")
-    )
-    if warehouse:
-        report.marts = _mart_rows(str(warehouse), marts)
-        report.outputs = _published_outputs(str(warehouse), report.materialized)
+        if warehouse:
+            report.marts = _mart_rows(str(warehouse), marts)
+            report.outputs = _published_outputs(str(warehouse), report.materialized)
     report.duration_s = time.perf_counter() - began
     return report
+
+
+def _warehouse_locked(resource, run_id: str, console: Console | None):
+    """The warehouse's lock (`pipelines.warehouse_lock`) for `mealytics run`'s whole run."""
+    from rich.markup import escape
+
+    from pipelines.defs.resources import Warehouse
+    from pipelines.warehouse_lock import timeout_from_env, warehouse_lock
+
+    if not isinstance(resource, Warehouse):
+        return contextlib.nullcontext()
+    timeout = resource.lock_timeout_s if resource.lock_timeout_s is not None else timeout_from_env()
+    return warehouse_lock(
+        resource.path,
+        owner=f"run {run_id} (mealytics run)",
+        timeout_s=timeout,
+        log=(lambda line: console.print(f"[yellow]{escape(line)}[/]", highlight=False))
+        if console is not None
+        else None,
+    )
 
 
 def _published_outputs(warehouse: str, materialized: list[str]) -> dict[str, Path]:
@@ -305,9 +329,7 @@ def _published_outputs(warehouse: str, materialized: list[str]) -> dict[str, Pat
         "publish/dashboard": ("dashboard", out / "dashboard.html"),
         "publish/parquet": ("parquet", out / "parquet"),
     }
-    return {
-        label: path for key, (label, path) in candidates.items() if key in materialized
-    }
+    return {label: path for key, (label, path) in candidates.items() if key in materialized}
 
 
 def print_summary(report: RunReport, console: Console) -> None:

@@ -6,12 +6,15 @@ Definitions are built, and `dg.EnvVar` can be passed instead for deployments.
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 
 import dagster as dg
 
 from pipelines import settings
 from pipelines.extract import Source
+from pipelines.warehouse_lock import timeout_from_env, warehouse_lock
 
 SOURCE_URL_VAR = "MEALYTICS_SOURCE_URL"
 
@@ -34,13 +37,31 @@ class SourceDatabase(dg.ConfigurableResource):
 
 
 class Warehouse(dg.ConfigurableResource):
-    """The DuckDB warehouse file (`MEALYTICS_WAREHOUSE`)."""
+    """The DuckDB warehouse file (`MEALYTICS_WAREHOUSE`).
+
+    A run that uses it holds the warehouse's lock from the start of the run to its end
+    (`pipelines.warehouse_lock`): every step that reads or writes the file (extraction, its
+    checks, dbt, publishing) asks for this resource, so no two runs ever overlap on it, be
+    they queued by `dagster dev` or started by `mealytics run`.
+    """
 
     path: str
     #: DuckDB memory_limit while extracting; None keeps DuckDB's 80 % of RAM. Capped by
     #: default: at 1M customers (61.6M rows) a full copy peaked at 1,899 MiB uncapped and
     #: 516 MiB with 256MB, for 7 % more time (benchmarks/README.md, Extraction).
     memory_limit: str | None = "256MB"
+    #: Seconds a run waits for another run's lock before failing; None: the environment's
+    #: `MEALYTICS_WAREHOUSE_LOCK_TIMEOUT`, else one hour.
+    lock_timeout_s: float | None = None
+
+    @contextlib.contextmanager
+    def yield_for_execution(self, context: dg.InitResourceContext) -> Iterator[Warehouse]:
+        run = context.run
+        owner = f"run {run.run_id}" if run is not None else None
+        log = context.log.warning if context.log is not None else None
+        timeout = self.lock_timeout_s if self.lock_timeout_s is not None else timeout_from_env()
+        with warehouse_lock(self.path, owner=owner, timeout_s=timeout, log=log):
+            yield self
 
 
 def default_resources() -> dict[str, dg.ConfigurableResource]:
