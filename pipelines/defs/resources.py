@@ -33,7 +33,7 @@ class SourceDatabase(dg.ConfigurableResource):
 
     @property
     def masked_url(self) -> str:
-        return settings.mask_url(self.url)
+        return settings.mask_url(source_url_of(self))
 
 
 class Warehouse(dg.ConfigurableResource):
