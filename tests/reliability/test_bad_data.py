@@ -175,26 +175,106 @@ def test_duplicate_primary_key_in_raw_is_named(small_source_file, tmp_path):
     assert found == {("payments_payment", key, "duplicate_primary_key")}
 
 
-def test_unparsable_timestamp_fails_the_table_loudly(source_copy, tmp_path):
-    """A timestamp that is not one is refused: its table fails, naming it, raw untouched."""
+def _raw(warehouse, sql, params=None):
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        return con.execute(sql, params or []).fetchall()
+    finally:
+        con.close()
+
+
+def test_unparsable_timestamp_is_kept_and_named(source_copy, tmp_path, caplog):
+    """Timestamp or date text that does not parse: the table loads, the row is kept with
+    NULL there, the text is in raw._rejected_values, the check names table, key, column
+    and rule, a warning is logged; the watermark ignores it; a fix in the source clears it.
+    """
     db = sqlite3.connect(source_copy)
-    k = _first(db, "support_ticket")
-    db.execute("UPDATE support_ticket SET created_at = 'yesterday-ish' WHERE id = ?", (k,))
+    ticket = _first(db, "support_ticket")
+    other = db.execute("SELECT max(id) FROM support_ticket").fetchone()[0]
+    booking = _first(db, "catering_booking")
+    db.execute("UPDATE support_ticket SET updated_at = 'not a date' WHERE id = ?", (ticket,))
+    db.execute("UPDATE support_ticket SET created_at = '2026-13-45' WHERE id = ?", (other,))
+    db.execute("UPDATE catering_booking SET event_date = '2026-02-30' WHERE id = ?", (booking,))
+    high = db.execute(
+        "SELECT max((julianday(updated_at) - 2440587.5) * 86400) FROM support_ticket WHERE id != ?",
+        (ticket,),
+    ).fetchone()[0]
     db.commit()
     db.close()
+    url = f"sqlite:///{source_copy}"
     warehouse = str(tmp_path / "w.duckdb")
-    report = extract_all(f"sqlite:///{source_copy}", warehouse)
-    assert set(report.errors) == {"support_ticket"}
-    assert "yesterday-ish" in str(report.errors["support_ticket"])
-    con = duckdb.connect(warehouse, read_only=True)
-    tables = {
-        r[0]
-        for r in con.execute(
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'raw'"
-        ).fetchall()
+    with caplog.at_level("WARNING", logger="pipelines.extract.rejects"):
+        report = extract_all(url, warehouse)
+    assert report.ok, report.errors
+    assert "not a date" in caplog.text and "2026-02-30" in caplog.text
+
+    # Every row is there: the bad values NULL, all other columns as the source has them.
+    assert _raw(warehouse, "SELECT count(*) FROM raw.support_ticket") == [
+        (report.results["support_ticket"].rows_read,)
+    ]
+    assert_equal(url, warehouse, tables=[t for t in ALL if t not in (
+        "support_ticket", "catering_booking")])  # fmt: skip
+    assert _raw(
+        warehouse,
+        "SELECT updated_at, created_at IS NULL FROM raw.support_ticket WHERE id = ?",
+        [ticket],
+    ) == [(None, False)]
+    assert _raw(
+        warehouse,
+        "SELECT created_at, updated_at IS NULL FROM raw.support_ticket WHERE id = ?",
+        [other],
+    ) == [(None, False)]
+    assert _raw(
+        warehouse, "SELECT event_date FROM raw.catering_booking WHERE id = ?", [booking]
+    ) == [(None,)]
+    rejected = _raw(
+        warehouse,
+        "SELECT table_name, row_key, column_name, raw_value, rule, run_id IS NOT NULL, "
+        "seen_at IS NOT NULL FROM raw._rejected_values ORDER BY ALL",
+    )
+    ts, date = "unparsable_timestamp", "unparsable_date"
+    assert rejected == sorted([
+        ("catering_booking", str(booking), "event_date", "2026-02-30", date, True, True),
+        ("support_ticket", str(ticket), "updated_at", "not a date", ts, True, True),
+        ("support_ticket", str(other), "created_at", "2026-13-45", ts, True, True),
+    ])  # fmt: skip
+
+    # The watermark is the highest updated_at that parses.
+    (watermark,) = _raw(
+        warehouse,
+        "SELECT epoch(watermark_ts) FROM raw._sync_state WHERE table_name = 'support_ticket'",
+    )[0]
+    assert abs(watermark - high) < 0.01
+
+    found = {(v.table, v.key, v.column, v.rule) for v in find_violations(warehouse)}
+    assert {
+        ("support_ticket", ticket, "updated_at", "unparsable_timestamp"),
+        ("support_ticket", other, "created_at", "unparsable_timestamp"),
+        ("catering_booking", booking, "event_date", "unparsable_date"),
+    } <= found
+    assert all(v.check == "parsable_timestamps" for v in find_violations(warehouse) if v.column)
+
+    # A rerun changes nothing and records nothing twice.
+    again = extract_all(url, warehouse)
+    assert again.ok, again.errors
+    assert {(r.rows_inserted, r.rows_updated, r.rows_deleted) for r in again.results.values()} == {
+        (0, 0, 0)
     }
-    con.close()
-    assert "support_ticket" not in tables  # nothing half-written
+    assert _raw(warehouse, "SELECT count(*) FROM raw._rejected_values") == [(3,)]
+
+    # Fixed in the source (as a save would: updated_at rewritten): raw follows, the check
+    # no longer names the row; the record of what was seen stays.
+    db = sqlite3.connect(source_copy)
+    db.execute(
+        "UPDATE support_ticket SET updated_at = strftime('%Y-%m-%d %H:%M:%f', 'now') WHERE id = ?",
+        (ticket,),
+    )
+    db.commit()
+    db.close()
+    assert extract_all(url, warehouse, tables=["support_ticket"]).ok
+    found = {(v.table, v.key, v.column) for v in find_violations(warehouse)}
+    assert ("support_ticket", ticket, "updated_at") not in found
+    assert ("support_ticket", other, "created_at") in found
 
 
 TEXT = 'O\'Brien "Zé" 🍲🇺🇬 tab\there; drop table x; -- \\ back\nline'
@@ -221,6 +301,8 @@ def test_dagster_checks_name_the_rows(source_copy, tmp_path):
     db = sqlite3.connect(source_copy)
     _, order = _total_formula(db)
     _, user = _orphan(db)
+    ticket = _first(db, "support_ticket")
+    db.execute("UPDATE support_ticket SET updated_at = 'not a date' WHERE id = ?", (ticket,))
     db.commit()
     db.close()
     url = f"sqlite:///{source_copy}"
@@ -244,6 +326,14 @@ def test_dagster_checks_name_the_rows(source_copy, tmp_path):
         "offending_keys"
     ].value
     assert evals[("payments_payment", "refunds_within_payment")].passed
+    parsable = evals[("support_ticket", "parsable_timestamps")]
+    assert not parsable.passed
+    assert parsable.severity == dg.AssetCheckSeverity.ERROR
+    assert parsable.metadata["offending_keys"].value == [
+        {"table": "support_ticket", "key": ticket, "rule": "unparsable_timestamp",
+         "column": "updated_at"}
+    ]  # fmt: skip
+    assert result.is_node_success("raw_tables")  # the table loaded
     assert len(CHECKS) >= 10
 
 

@@ -7,7 +7,9 @@ offending rows as (table, key, rule, detail), capped at `SHOWN` with the total c
 The rules are those of `seeds.invariants` (the same portable SQLAlchemy queries that judge
 a source, run here on DuckDB's `raw` schema through `duckdb_engine`), plus rules that
 only make sense on a copy: money that is NULL or negative, primary keys that repeat,
-`created_at` / `updated_at` later than the check. Rules are grouped into one check per
+`created_at` / `updated_at` later than the check, timestamp or date text that did not
+parse (kept as NULL in raw, its text in `raw._rejected_values`: see
+`pipelines.extract.rejects`). Rules are grouped into one check per
 table and property (`order_total_formula` on `raw/orders_order`, …).
 
 Pure rule code (`find_violations`) is separate from the Dagster check so tests and
@@ -26,6 +28,7 @@ from pipelines.defs.raw.assets import asset_key
 from pipelines.defs.resources import Warehouse
 from pipelines.extract import TablePlan
 from pipelines.extract.plan import quote
+from pipelines.extract.rejects import DATE_RULE, REJECTED_VALUES, TIMESTAMP_RULE
 
 #: Offending rows listed in a check's metadata; the total is always given.
 SHOWN = 50
@@ -82,6 +85,13 @@ CHECKS: dict[str, Rule] = {
             ("future_timestamp",),
         ),
         Rule(
+            "parsable_timestamps",
+            "timestamp and date values parse (one that does not is NULL in raw, its "
+            "source text in raw._rejected_values)",
+            ERROR,
+            (TIMESTAMP_RULE, DATE_RULE),
+        ),
+        Rule(
             "order_total_formula",
             "total = subtotal − discount_amount + delivery_fee, and "
             "subtotal = Σ its items' line_total",
@@ -124,6 +134,8 @@ class Violation:
     key: int | str
     rule: str
     detail: str
+    #: The offending column, where the rule is about one value.
+    column: str = ""
 
     @property
     def check(self) -> str:
@@ -143,6 +155,8 @@ def checks_for(table: sa.Table) -> list[str]:
         names.append("money_not_null_or_negative")
     if _event_columns(table):
         names.append("no_future_timestamps")
+    if _parsed_columns(table):
+        names.append("parsable_timestamps")
     names += {
         "orders_order": ["order_total_formula"],
         "loyalty_loyaltyaccount": ["ledger_balances"],
@@ -171,6 +185,11 @@ def _money_columns(table: sa.Table) -> list[sa.Column]:
 def _event_columns(table: sa.Table) -> list[sa.Column]:
     # Only the record's own timestamps: scheduled and planned dates may be ahead.
     return [c for c in table.columns if c.name in ("created_at", "updated_at")]
+
+
+def _parsed_columns(table: sa.Table) -> list[sa.Column]:
+    """Columns whose source text the warehouse parses (SQLite stores them as text)."""
+    return [c for c in table.columns if isinstance(c.type, (sa.DateTime, sa.Date))]
 
 
 def _raw_tables(conn: sa.Connection) -> set[str]:
@@ -223,6 +242,41 @@ def _copy_rules(conn: sa.Connection, tables: set[str], now: dt.datetime) -> Iter
                 )
 
 
+def _rejected(conn: sa.Connection, tables: set[str]) -> Iterable[Violation]:
+    """Values the extraction could not parse, whose row is in raw with the column still
+    NULL (a value fixed in the source since, or a row deleted since, is no longer named)."""
+    from models import TABLES
+
+    if REJECTED_VALUES not in tables:
+        return
+    for table in TABLES:
+        if table.name not in tables:
+            continue
+        pk = [c.name for c in table.primary_key]
+        names = {c.name for c in _parsed_columns(table)}
+        if not pk or not names:
+            continue
+        row_key = "concat_ws('|', " + ", ".join(f"CAST(r.{quote(k)} AS VARCHAR)" for k in pk) + ")"
+        for column in sorted(names):
+            rows = conn.exec_driver_sql(
+                f"SELECT DISTINCT v.row_key, v.raw_value, v.rule "
+                f"FROM raw.{quote(REJECTED_VALUES)} v JOIN raw.{quote(table.name)} r "
+                f"ON v.row_key = {row_key} "
+                f"WHERE v.table_name = ? AND v.column_name = ? AND r.{quote(column)} IS NULL "
+                "ORDER BY 1, 2",
+                (table.name, column),
+            )
+            for key, value, rule in rows:
+                yield Violation(
+                    table.name,
+                    _key(key),
+                    rule,
+                    f"{column}={value!r} does not parse: NULL in raw, text in "
+                    f"raw.{REJECTED_VALUES}",
+                    column,
+                )
+
+
 def _key(text: str) -> int | str:
     return int(text) if text.lstrip("-").isdigit() else text
 
@@ -238,6 +292,7 @@ def find_violations(warehouse: str, now: dt.datetime | None = None) -> list[Viol
         with engine.connect() as conn:
             tables = _raw_tables(conn)
             found += _copy_rules(conn, tables, now)
+            found += _rejected(conn, tables)
             # The source's rules name tables unqualified: resolve them in raw.
             conn.exec_driver_sql("USE raw")
             for rule in SOURCE_RULES:
@@ -273,7 +328,11 @@ def _result(table: str, check: str, violations: list[Violation]) -> dg.AssetChec
             if shown
             else dg.MetadataValue.text("none"),
             "offending_keys": dg.MetadataValue.json(
-                [{"table": v.table, "key": v.key, "rule": v.rule} for v in shown]
+                [
+                    {"table": v.table, "key": v.key, "rule": v.rule}
+                    | ({"column": v.column} if v.column else {})
+                    for v in shown
+                ]
             ),
         },
     )
@@ -313,7 +372,10 @@ def build_quality_checks(plans: Iterable[TablePlan]) -> list[dg.AssetChecksDefin
             if violations:
                 context.log.warning(
                     f"raw.{table} {key.name}: {len(violations)} rows break it, e.g. "
-                    + "; ".join(f"key {v.key}: {v.rule}: {v.detail}" for v in violations[:3])
+                    + "; ".join(
+                        f"key {v.key}: {v.column + ': ' if v.column else ''}{v.rule}: {v.detail}"
+                        for v in violations[:3]
+                    )
                 )
             yield _result(table, key.name, violations)
 
