@@ -88,6 +88,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"mealytics: error: MEALYTICS_AS_OF: {exc}", file=sys.stderr)
         return 2
+    settings.published_setting()  # a bad file name fails now, not after the build
     console = Console(stderr=False)
     console.print(
         f"Running every asset: {settings.mask_url(settings.source_url())} → "
@@ -219,6 +220,7 @@ _USER_ERRORS = (
     ("pipelines.extract.plan", "UnsafeIdentifierError"),
     ("pipelines.publish.warehouse", "WarehouseBusyError"),
     ("pipelines.warehouse_lock", "WarehouseLockTimeout"),
+    ("pipelines.settings", "SettingsError"),
 )
 
 

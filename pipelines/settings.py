@@ -10,6 +10,29 @@ import sqlalchemy as sa
 DEFAULT_SOURCE_PATH = Path("data") / "operational.db"
 DEFAULT_WAREHOUSE_PATH = Path("data") / "warehouse.duckdb"
 
+#: Schemas of the warehouse (and DuckDB's own). DuckDB names a file's database after the
+#: file's stem, so in `raw.duckdb` the name `raw.orders` is ambiguous (database raw or
+#: schema raw?) and every statement on it fails: such a file name is refused.
+SCHEMA_NAMES = frozenset(
+    {"raw", "staging", "intermediate", "marts", "publish", "information_schema", "pg_catalog"}
+)
+
+
+class SettingsError(ValueError):
+    """A setting that cannot work; the message names the variable, its value and why."""
+
+
+def check_duckdb_file(path: str | os.PathLike, variable: str) -> Path:
+    """`path`, unless its stem is a schema name of the warehouse (case-insensitive)."""
+    path = Path(path)
+    if path.stem.lower() in SCHEMA_NAMES:
+        raise SettingsError(
+            f"{variable}={path}: refused: DuckDB names the database after the file, and "
+            f"{path.stem!r} is also a schema of the warehouse, so {path.stem}.<table> would "
+            f"be ambiguous; use another name (e.g. {path.with_name('warehouse' + path.suffix)})"
+        )
+    return path
+
 
 def load_dotenv_once() -> None:
     """Load `.env` from the working directory; variables already set win."""
@@ -24,8 +47,17 @@ def source_url() -> str:
 
 
 def warehouse_path() -> Path:
-    """`MEALYTICS_WAREHOUSE`, by default `data/warehouse.duckdb`."""
-    return Path(os.environ.get("MEALYTICS_WAREHOUSE") or DEFAULT_WAREHOUSE_PATH)
+    """`MEALYTICS_WAREHOUSE`, by default `data/warehouse.duckdb` (`SettingsError` if its
+    name is a schema's)."""
+    return check_duckdb_file(
+        os.environ.get("MEALYTICS_WAREHOUSE") or DEFAULT_WAREHOUSE_PATH, "MEALYTICS_WAREHOUSE"
+    )
+
+
+def published_setting() -> Path | None:
+    """`MEALYTICS_PUBLISHED` if set (`SettingsError` if its name is a schema's)."""
+    configured = os.environ.get("MEALYTICS_PUBLISHED")
+    return check_duckdb_file(configured, "MEALYTICS_PUBLISHED") if configured else None
 
 
 def mask_url(url: str | sa.URL) -> str:

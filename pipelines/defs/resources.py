@@ -11,6 +11,7 @@ import os
 from collections.abc import Iterator
 
 import dagster as dg
+import pydantic
 
 from pipelines import settings
 from pipelines.extract import Source
@@ -54,8 +55,18 @@ class Warehouse(dg.ConfigurableResource):
     #: `MEALYTICS_WAREHOUSE_LOCK_TIMEOUT`, else one hour.
     lock_timeout_s: float | None = None
 
+    @pydantic.field_validator("path")
+    @classmethod
+    def _not_a_schema_name(cls, path: str) -> str:
+        """A file named like a schema (raw.duckdb) is refused when configured (an EnvVar's
+        value: when the run starts)."""
+        if not isinstance(path, dg.EnvVar):
+            settings.check_duckdb_file(path, "MEALYTICS_WAREHOUSE")
+        return path
+
     @contextlib.contextmanager
     def yield_for_execution(self, context: dg.InitResourceContext) -> Iterator[Warehouse]:
+        settings.check_duckdb_file(self.path, "MEALYTICS_WAREHOUSE")
         run = context.run
         owner = f"run {run.run_id}" if run is not None else None
         log = context.log.warning if context.log is not None else None

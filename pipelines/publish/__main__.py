@@ -20,7 +20,11 @@ def main(argv: list[str] | None = None) -> int:
                         help="output folder (default: the warehouse's folder)")
     parser.add_argument("--no-parquet", action="store_true", help="only the dashboard")
     args = parser.parse_args(argv)
-    warehouse = args.warehouse or settings.warehouse_path()
+    try:
+        warehouse = args.warehouse or settings.warehouse_path()
+    except settings.SettingsError as exc:
+        print(exc, file=sys.stderr)
+        return 2
     if not warehouse.exists():
         print(f"no warehouse at {warehouse}: run `mealytics run` first", file=sys.stderr)
         return 1

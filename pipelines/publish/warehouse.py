@@ -28,6 +28,8 @@ from pathlib import Path
 
 import duckdb
 
+from pipelines import settings
+
 #: Waiting for another process to release the build file: total seconds, first pause.
 LOCK_WAIT_S = 30.0
 LOCK_FIRST_PAUSE_S = 0.2
@@ -40,9 +42,9 @@ class WarehouseBusyError(RuntimeError):
 
 
 def published_path(warehouse_path: str | os.PathLike, publish_dir: str | os.PathLike) -> Path:
-    """`MEALYTICS_PUBLISHED`, else `<publish_dir>/published.duckdb` (read when asked)."""
-    configured = os.environ.get("MEALYTICS_PUBLISHED")
-    return Path(configured) if configured else Path(publish_dir) / "published.duckdb"
+    """`MEALYTICS_PUBLISHED`, else `<publish_dir>/published.duckdb` (read when asked;
+    `SettingsError` for a file named like a schema, which readers could not query)."""
+    return settings.published_setting() or Path(publish_dir) / "published.duckdb"
 
 
 def connect_waiting(
