@@ -1,6 +1,8 @@
 {#
     The orders the marts may see: placed on or before their website's as_of date.
 #}
+{#- A view: a filter on the int_orders_enriched table, cheaper to read than a copy to write. #}
+{{ config(materialized='view') }}
 with
 
 orders as (select * from {{ ref('int_orders_enriched') }}),
