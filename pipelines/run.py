@@ -298,7 +298,9 @@ def execute(
     return report
 
 
-def _warehouse_locked(resource, run_id: str, console: Console | None):
+def _warehouse_locked(
+    resource, run_id: str, console: Console | None
+) -> contextlib.AbstractContextManager:
     """The warehouse's lock (`pipelines.warehouse_lock`) for `mealytics run`'s whole run."""
     from rich.markup import escape
 
