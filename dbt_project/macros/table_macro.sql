@@ -3,7 +3,10 @@
     `<schema>.<model>(<parameters>)`, a parameterized view that analysts call in plain
     SQL (`select * from marts.loyalty_calculate(date '2026-01-01', date '2026-01-31')`).
     dbt creates it after the models it refs (DuckDB binds a macro's tables at creation)
-    and replaces it on every run, so it is idempotent. Parameters come from
+    and replaces it on every run, so it is idempotent. Its refs are written without the
+    database (`marts.x`, not `"warehouse"."marts"."x"`): DuckDB names the database after
+    the file, so the macro then also works in the published copy (published.duckdb) and
+    in any copy of the file under another name. Parameters come from
     config(parameters=[...]); `name := default` makes one optional.
 
     Inside the model, a parameter is written {{ table_macro_arg('name') }}: it renders
@@ -12,10 +15,11 @@
 #}
 {% materialization table_macro, adapter='duckdb' %}
     {%- set parameters = config.get('parameters', []) -%}
+    {%- set body = sql | replace('"' ~ this.database ~ '".', '') -%}
     {{ run_hooks(pre_hooks) }}
     {% call statement('main') -%}
         create or replace macro {{ this.schema }}.{{ this.identifier }}({{ parameters | join(', ') }}) as table
-        {{ sql }}
+        {{ body }}
     {%- endcall %}
     {{ adapter.commit() }}
     {{ run_hooks(post_hooks) }}
