@@ -9,8 +9,10 @@ its last step publishes a copy for readers (`MEALYTICS_PUBLISHED`, by default
 1. open the build file briefly to CHECKPOINT it (everything in the WAL reaches the file),
    waiting a bounded time if another process holds it, then failing with DuckDB's message,
    which names the holder's PID;
-2. copy it to a temporary file in the published file's folder and add a manifest
-   (`publish.manifest`: each mart's rows and Σ of its money columns, the time);
+2. copy its database (every schema, table, view and macro: `COPY FROM DATABASE`) into a
+   temporary file in the published file's folder, written in an older storage format
+   (`PUBLISHED_STORAGE_VERSION`) so that readers older than DuckDB 2.0 open it too, and add
+   a manifest (`publish.manifest`: each mart's rows and Σ of its money columns, the time);
 3. fsync the copy, make it owner-only (0600), rename it over the published file, fsync
    the folder.
 
@@ -22,7 +24,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import shutil
 import time
 from pathlib import Path
 
@@ -35,6 +36,13 @@ LOCK_WAIT_S = 30.0
 LOCK_FIRST_PAUSE_S = 0.2
 
 MANIFEST = "publish.manifest"
+
+#: The storage format of the published copy. DuckDB 2.0 writes storage version 69 by
+#: default, which no DuckDB before 2.0 can open: not PyPI's `duckdb-cli` (1.5), not a BI
+#: tool or notebook on DuckDB 1.x. "v1.0.0" (storage version 64) is read by every DuckDB
+#: since 0.10 (and written by DuckDB 2.0 on request); it lacks the compression of later
+#: formats (the demo's copy is about 10 % larger). The build file keeps DuckDB's default.
+PUBLISHED_STORAGE_VERSION = "v1.0.0"
 
 
 class WarehouseBusyError(RuntimeError):
@@ -69,6 +77,14 @@ def connect_waiting(
                 ) from exc
             time.sleep(pause)
             pause = min(pause * 2, 5.0)
+
+
+def _literal(value: str | os.PathLike) -> str:
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def _identifier(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
 
 
 def _fsync(path: Path) -> None:
@@ -116,22 +132,29 @@ def publish_warehouse(
     target: str | os.PathLike,
     *,
     wait_s: float = LOCK_WAIT_S,
+    storage_version: str = PUBLISHED_STORAGE_VERSION,
 ) -> dict:
-    """Copy the build file to `target` atomically; returns {path, marts, bytes}."""
+    """Copy the build file's database to `target` (in `storage_version`) atomically;
+    returns {path, marts, bytes}."""
     source, target = Path(warehouse_path), Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    con = connect_waiting(source, wait_s=wait_s)
-    try:
-        con.execute("checkpoint")
-    finally:
-        con.close()
     temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     try:
+        con = connect_waiting(source, wait_s=wait_s)
         old = os.umask(0o077)
         try:
-            shutil.copyfile(source, temporary)
+            con.execute("checkpoint")
+            build = con.execute("select current_database()").fetchone()[0]
+            temporary.unlink(missing_ok=True)
+            con.execute(
+                f"attach {_literal(temporary)} as __published "
+                f"(storage_version {_literal(storage_version)})"
+            )
+            con.execute(f"copy from database {_identifier(build)} to __published")
+            con.execute("detach __published")
         finally:
             os.umask(old)
+            con.close()
         os.chmod(temporary, 0o600)
         con = duckdb.connect(str(temporary))
         try:
