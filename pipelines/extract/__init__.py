@@ -26,6 +26,9 @@ Pure code, no Dagster (the assets in `pipelines.defs.raw` wrap it). The design, 
   evidence anywhere (see `warehouse`). Keys the source
   has and raw lacks (rows the cursor could not see: committed after the lookback, or a
   ledger id committed after a higher one) are fetched by key: "backfilled".
+- **Unparsable timestamps** (SQLite text such as 'not a date'): the table is read again
+  tolerantly; the row is kept with NULL in that column and the text recorded in
+  `raw._rejected_values` for the `parsable_timestamps` check (see `rejects`).
 - **Drift**: new columns are added, safe widenings applied, dropped columns kept (NULL
   from then on, with a warning); an incompatible type change fails that table only, with
   a message naming table, column, old and new type.
