@@ -28,9 +28,10 @@ TIMEOUT_VAR = "MEALYTICS_WAREHOUSE_LOCK_TIMEOUT"
 POLL_S = 0.25
 REPEAT_S = 60.0
 
-#: Locks this process holds (resolved lock path → depth): taking one again nests, because a
-#: second `flock` on a new descriptor would wait for this very process.
-_held: dict[Path, int] = {}
+#: Locks held here ((resolved lock path, thread) → depth): the thread holding one nests when
+#: it takes it again, since a second `flock` on a new descriptor would wait for itself;
+#: another thread waits like another process.
+_held: dict[tuple[Path, int], int] = {}
 _held_guard = threading.Lock()
 
 
@@ -87,11 +88,11 @@ def warehouse_lock(
 
     `owner` (e.g. "run 1a2b3c4d") is written in the lock file with the pid, for whoever waits
     next. `log` receives the waiting lines. Raises `WarehouseLockTimeout` on timeout. In a
-    process that already holds it (`mealytics run` around its Dagster run), it nests.
+    thread that already holds it (`mealytics run` around its Dagster run), it nests.
     """
     path = lock_path(warehouse)
     path.parent.mkdir(parents=True, exist_ok=True)
-    key = path.resolve()
+    key = (path.resolve(), threading.get_ident())
     with _held_guard:
         if key in _held:
             _held[key] += 1

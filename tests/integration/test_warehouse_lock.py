@@ -193,7 +193,7 @@ def test_mealytics_run_says_whom_it_waits_for_and_fails_clearly(source, tmp_path
     assert "giving up after 0.3 s" in text
 
 
-def test_the_lock_nests_in_the_process_that_holds_it(tmp_path):
+def test_the_lock_nests_in_the_thread_that_holds_it(tmp_path):
     # `mealytics run` holds it around its Dagster run, whose `warehouse` resource takes it too.
     warehouse = tmp_path / "w.duckdb"
     with warehouse_lock(warehouse, owner="run outer"):
@@ -201,3 +201,18 @@ def test_the_lock_nests_in_the_process_that_holds_it(tmp_path):
             assert lock_path(warehouse).read_text().startswith("run outer / pid ")
         assert lock_path(warehouse).read_text().startswith("run outer / pid ")
     assert lock_path(warehouse).read_text() == ""
+    # Another thread of this process waits like another process would.
+    with warehouse_lock(warehouse, owner="run outer"):
+        outcome = []
+
+        def other_thread():
+            try:
+                with warehouse_lock(warehouse, timeout_s=0.2):
+                    outcome.append("acquired")
+            except WarehouseLockTimeout as exc:
+                outcome.append(str(exc))
+
+        thread = threading.Thread(target=other_thread)
+        thread.start()
+        thread.join(timeout=10)
+    assert len(outcome) == 1 and "is in use by run outer / pid" in outcome[0]
