@@ -57,8 +57,13 @@ class ExtractOptions:
     full_refresh: bool = False
     #: Re-read window below the watermark for late commits.
     lookback: dt.timedelta = dt.timedelta(hours=1)
-    #: How often to reconcile primary keys for hard deletes: 0 = every run, None = never.
-    delete_check_every: dt.timedelta | None = dt.timedelta(0)
+    #: How often to reconcile every primary key for hard deletes, whatever the probe
+    #: says: 0 = every run, None = never (only when the probe fires).
+    delete_check_every: dt.timedelta | None = dt.timedelta(days=7)
+    #: Between those, a cheap probe each run says whether a table may have lost rows (the
+    #: source's row count against raw's; on PostgreSQL the table's delete counter), and
+    #: only then are its keys reconciled. False: the cadence alone decides.
+    delete_probe: bool = True
     run_id: str | None = None
     #: Batches queued between the reader thread and DuckDB.
     queue_depth: int = 4
@@ -83,6 +88,9 @@ class TableResult:
     watermark: str | None
     duration_s: float
     delete_checked: bool
+    #: Why the keys were (or were not) reconciled: "full copy", "cadence", "probe: …",
+    #: "probe: quiet", "cadence not due".
+    delete_check_reason: str = ""
     #: Rows the cursor missed but key reconciliation found (counted in rows_inserted too).
     rows_backfilled: int = 0
     columns_added: tuple[str, ...] = ()
@@ -175,13 +183,18 @@ def _extract_table(
             since = state.watermark_ts - options.lookback if state.watermark_ts else None
         else:
             since = state.watermark_id
-    check_deletes = full or (
+    due = full or (
         options.delete_check_every is not None
         and (
             state.last_delete_check_at is None
             or now - state.last_delete_check_at >= options.delete_check_every
         )
     )
+    check_deletes = due
+    reason = "full copy" if full else ("cadence" if due else "cadence not due")
+    # The probe's stamp is read before this session's snapshot, so a delete it misses
+    # is in the next run's stamp (see `ReadSession.delete_stamp`).
+    stamp = session.delete_stamp(plan) if plan.primary_key else None
 
     stage, src = "__extract_stage", "__extract_source"
     rows_read = 0
@@ -237,7 +250,9 @@ def _extract_table(
                 if full:
                     # The stage holds every source row: raw keys absent from it were deleted.
                     deleted = _record_deletes(con, plan, target, stage, run_id, now)
-                inserted, updated = _merge(con, plan, target, stage, drift)
+                inserted, updated = _merge(
+                    con, plan, target, stage, drift, None if full else _reread(plan, state)
+                )
             else:
                 # No key (replace mode): the stage is the whole table, swapped in.
                 deleted = _scalar(con, f"SELECT count(*) FROM {target}")
@@ -247,6 +262,9 @@ def _extract_table(
                     con, f"INSERT INTO {target} ({quoted(plan.column_names)}) SELECT * FROM {stage}"
                 )
             wh.run(con, f"DROP TABLE {stage}")
+            if not full and pk and not check_deletes and options.delete_probe:
+                reason = _probe(con, session, plan, target, state, stamp)
+                check_deletes = reason != "probe: quiet"
             if check_deletes and not full and pk:
                 deleted, backfilled = _reconcile_keys(
                     con, session, plan, target, run_id, now, options, stream_errors
@@ -283,9 +301,10 @@ def _extract_table(
             last_run_at=now,
             last_run_id=run_id,
             last_full_refresh_at=now if full else _prev(con, plan.name, "last_full_refresh_at"),
-            last_delete_check_at=now
-            if check_deletes
-            else (state.last_delete_check_at if state else None),
+            last_delete_check_at=now if due else (state.last_delete_check_at if state else None),
+            delete_stamp=stamp
+            if check_deletes or full
+            else (state.delete_stamp if state else None),
             rows_read=rows_read,
             rows_inserted=inserted,
             rows_updated=updated,
@@ -325,6 +344,7 @@ def _extract_table(
         watermark=watermark,
         duration_s=time.perf_counter() - started,
         delete_checked=check_deletes,
+        delete_check_reason=reason,
         rows_backfilled=backfilled,
         columns_added=drift.added,
         columns_dropped=drift.dropped,
@@ -334,17 +354,43 @@ def _extract_table(
     return result
 
 
-def _merge(con, plan: TablePlan, target: str, stage: str, drift: wh.Drift) -> tuple[int, int]:
-    """Upsert the stage into raw by primary key: (inserted, updated)."""
+def _merge(
+    con, plan: TablePlan, target: str, stage: str, drift: wh.Drift, reread: str | None = None
+) -> tuple[int, int]:
+    """Upsert the stage into raw by primary key: (inserted, updated).
+
+    `reread` (a condition on the stage's rows `s`) says which staged rows raw may already
+    hold unchanged; None means any of them (a full refresh)."""
     pk = plan.primary_key
     # The lookback re-reads rows: drop those identical to raw first, so they count as
-    # nothing and a quiet rerun writes nothing.
+    # nothing and a quiet rerun writes nothing. Only re-read rows can be identical (a row
+    # whose cursor passed the watermark changed since), and identical rows share the
+    # cursor value too: joining on it lets DuckDB skip raw's row groups outside the
+    # stage's cursor range instead of reading every column of the whole table.
+    on = list(pk) + ([plan.cursor] if plan.cursor and plan.cursor not in pk else [])
     same = " AND ".join(
-        f"s.{quote(c)} IS NOT DISTINCT FROM r.{quote(c)}" for c in plan.column_names
+        f"s.{quote(c)} IS NOT DISTINCT FROM r.{quote(c)}" for c in plan.column_names if c not in on
     )
-    wh.run(
-        con, f"DELETE FROM {stage} AS s USING {target} AS r WHERE {_join('s', 'r', pk)} AND {same}"
-    )
+    where = f"{_join('s', 'r', on)}" + (f" AND {same}" if same else "")
+    if reread is not None:
+        where += f" AND ({reread})"
+    raw_rows = target
+    if plan.cursor and plan.cursor not in pk and reread != "false":
+        # Only raw's rows in the re-read rows' cursor range can match: as constants, the
+        # bounds reach the scan (zone maps, then the other columns of matching rows only).
+        cursor = quote(plan.cursor)
+        ((low, high),) = wh.run(
+            con, f"SELECT min(s.{cursor}), max(s.{cursor}) FROM {stage} s WHERE {reread or 'true'}"
+        )
+        if low is None:
+            reread = "false"  # nothing re-read
+        else:
+            raw_rows = (
+                f"(SELECT * FROM {target} WHERE {cursor} BETWEEN "
+                f"{_literal(low)} AND {_literal(high)})"
+            )
+    if reread != "false":
+        wh.run(con, f"DELETE FROM {stage} AS s USING {raw_rows} AS r WHERE {where}")
     # raw's keys are unique: the stage's rows that find a match are updates.
     ((changed, updated),) = wh.run(
         con,
@@ -367,6 +413,32 @@ def _merge(con, plan: TablePlan, target: str, stage: str, drift: wh.Drift) -> tu
         """,
     )
     return inserted, updated
+
+
+def _reread(plan: TablePlan, state: wh.SyncState | None) -> str:
+    """Which staged rows of an incremental read raw may already hold, unchanged.
+
+    `merge`: the lookback window's, at or below the previous watermark; a row above it
+    was not read before, so it changed, unless the previous watermark was capped at that
+    run's start by a future-dated row (then any row may be a re-read). `append`: none.
+    """
+    if plan.mode == "append":
+        return "false"
+    if state is None or state.watermark_ts is None or state.last_run_at is None:
+        return "true"
+    if state.watermark_ts >= state.last_run_at:
+        return "true"  # capped: rows above it were read too
+    watermark = state.watermark_ts.astimezone(dt.UTC).isoformat()
+    return f"s.{quote(plan.cursor)} <= CAST('{watermark}' AS TIMESTAMPTZ)"
+
+
+def _literal(value) -> str:
+    """A cursor value as a DuckDB constant."""
+    if isinstance(value, dt.datetime):
+        return f"CAST('{value.astimezone(dt.UTC).isoformat()}' AS TIMESTAMPTZ)"
+    if isinstance(value, int):
+        return str(int(value))
+    raise TypeError(f"cursor value {value!r} of type {type(value).__name__}")
 
 
 def _unregister(con: duckdb.DuckDBPyConnection, name: str) -> None:
@@ -415,6 +487,24 @@ def _raw_key_fingerprints(con, target: str, key: str, bits: int) -> dict[int, st
     return dict(rows)
 
 
+def _probe(con, session: ReadSession, plan: TablePlan, target: str, state, stamp) -> str:
+    """Whether the table may have lost rows since its keys were last reconciled.
+
+    With a delete stamp (PostgreSQL's per-table delete counter), a changed stamp says
+    so. Otherwise the row counts: after the merge raw holds every row the cursor saw, so
+    a source count that differs means deletes, or rows the cursor missed; either way the
+    keys are reconciled. (Equal counts can hide as many deletes as missed rows in one
+    table: the rare case the full reconciliation's cadence is for.)"""
+    if stamp is not None:
+        if state is not None and state.delete_stamp == stamp:
+            return "probe: quiet"
+        moved = state is not None and state.delete_stamp is not None
+        return "probe: delete counter moved" if moved else "probe: no stamp yet"
+    theirs = session.row_count(plan)
+    ours = _scalar(con, f"SELECT count(*) FROM {target}")
+    return "probe: quiet" if theirs == ours else f"probe: source has {theirs:,} rows, raw {ours:,}"
+
+
 def _reconcile_keys(
     con, session: ReadSession, plan: TablePlan, target: str, run_id: str, now, options, errors
 ) -> tuple[int, int]:
@@ -427,7 +517,7 @@ def _reconcile_keys(
     keys, src, scope = "__extract_keys", "__extract_source", "__extract_scope"
     pk = plan.primary_key
     ranges = None  # every key
-    if _integer_key(plan):
+    if _integer_key(plan) and not session.stream_keys:
         key = quote(pk[0])
         ours = _raw_key_totals(con, target, key)
         theirs = None

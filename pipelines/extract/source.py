@@ -256,6 +256,19 @@ class ReadSession:
     #: Whether `key_bounds` is nearly free (SQLite counts a b-tree's cells without
     #: decoding rows; PostgreSQL scans for a count as for a sum).
     cheap_count = False
+    #: Whether streaming every key beats the bucket fingerprints: in SQLite a key-range
+    #: search walks the table's own pages (whole rows), while a plain key scan reads the
+    #: smallest covering index: 1.6 s against 14 s for 9.5M orders.
+    stream_keys = False
+
+    def delete_stamp(self, plan: TablePlan) -> str | None:
+        """A value that changes whenever rows are deleted from the table, if the database
+        keeps one (PostgreSQL); None otherwise."""
+        return None
+
+    def row_count(self, plan: TablePlan) -> int:
+        (row,) = self.fetch(sa.select(sa.func.count()).select_from(plan.table))
+        return int(row[0])
 
     def key_bounds(self, plan: TablePlan) -> tuple[int, int | None, int | None]:
         """(count, lowest key, highest key), each a subquery of its own."""
@@ -406,6 +419,7 @@ def sqlite_query(dialect, columns: list[tuple[str, str]], table: sa.Table, where
 
 class _SqliteSession(ReadSession):
     cheap_count = True
+    stream_keys = True
 
     def begin(self) -> None:
         # One read transaction: the key query sees the same snapshot as the data query.
@@ -517,6 +531,27 @@ def _sqlite_batches(reader: pa.RecordBatchReader, timestamps: set[str]) -> pa.Re
 class _PostgresSession(ReadSession):
     def begin(self) -> None:
         self.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+
+    def delete_stamp(self, plan: TablePlan) -> str | None:
+        """The table's delete counter (`pg_stat_user_tables.n_tup_del`), its storage file
+        (TRUNCATE makes a new one without counting deletes) and the statistics' last reset.
+
+        The counter moves with every deleted row (rolled back ones too: a needless check
+        at worst). Statistics reach the view within a second or so of a commit; a delete
+        that lands after the stamp is read shows in the next run's stamp. A reset or a
+        server crash clears the counter: the stamp changes and the keys are checked."""
+        schema = plan.table.schema or "public"
+        name = f'"{schema}"."{plan.table.name}"'.replace("'", "''")
+        rows = self.fetch(
+            sa.text(
+                "SELECT coalesce(s.n_tup_del, -1)::text || ':' || c.relfilenode::text || ':' || "
+                "coalesce((SELECT stats_reset::text FROM pg_stat_database "
+                "WHERE datname = current_database()), '') AS stamp "
+                "FROM pg_class c LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid "
+                f"WHERE c.oid = CAST('{name}' AS regclass)"
+            ).columns(stamp=sa.Text)
+        )
+        return rows[0][0] if rows else None
 
     def _stream(self, query: sa.Select) -> pa.RecordBatchReader:
         # COPY takes no parameters: SQLAlchemy renders the bound values as typed literals.

@@ -45,6 +45,8 @@ class SyncState:
     last_run_at: dt.datetime | None
     last_delete_check_at: dt.datetime | None
     row_count: int | None
+    #: The source's delete counter when the keys were last reconciled (PostgreSQL).
+    delete_stamp: str | None = None
 
 
 def run(con: duckdb.DuckDBPyConnection, sql: str, params=None) -> list[tuple]:
@@ -135,6 +137,8 @@ def ensure_meta(con: duckdb.DuckDBPyConnection) -> None:
         )
         """,
     )
+    # Added after the first warehouses were made.
+    run(con, f"ALTER TABLE {RAW}.{SYNC_STATE} ADD COLUMN IF NOT EXISTS delete_stamp VARCHAR")
     run(
         con,
         f"""
@@ -154,7 +158,7 @@ def read_state(con: duckdb.DuckDBPyConnection, table: str) -> SyncState | None:
         con,
         f"""
         SELECT table_name, mode, cursor_column, watermark_ts, watermark_id, last_run_at,
-               last_delete_check_at, row_count
+               last_delete_check_at, row_count, delete_stamp
         FROM {RAW}.{SYNC_STATE} WHERE table_name = ?
         """,
         [table],

@@ -214,15 +214,66 @@ def test_full_refresh_recopies_and_counts(source, warehouse):
 def test_delete_check_cadence(source, warehouse):
     assert extract_all(source.url, warehouse).ok
     source.change()
-    never = ExtractOptions(delete_check_every=None)
+    # Without the probe, the cadence alone decides when keys are reconciled.
+    never = ExtractOptions(delete_check_every=None, delete_probe=False)
     report = extract_all(source.url, warehouse, options=never, tables=["orders_order"])
     assert counts(report)["orders_order"] == (10, 4, 0, 130)
-    daily = ExtractOptions(delete_check_every=dt.timedelta(days=1))
+    assert report.results["orders_order"].delete_check_reason == "cadence not due"
+    daily = ExtractOptions(delete_check_every=dt.timedelta(days=1), delete_probe=False)
     report = extract_all(source.url, warehouse, options=daily, tables=["orders_order"])
     # The first run checked deletes less than a day ago: not due yet.
     assert counts(report)["orders_order"] == (0, 0, 0, 130)
-    report = extract_all(source.url, warehouse, tables=["orders_order"])
+    every = ExtractOptions(delete_check_every=dt.timedelta(0), delete_probe=False)
+    report = extract_all(source.url, warehouse, options=every, tables=["orders_order"])
     assert counts(report)["orders_order"] == (0, 0, 2, 128)
+    assert report.results["orders_order"].delete_check_reason == "cadence"
+    assert_equal(source.url, warehouse, tables=["orders_order"])
+
+
+def test_delete_probe_finds_deletes_between_full_checks(source, warehouse):
+    """The default: keys reconciled weekly, and each run where the row counts differ."""
+    assert extract_all(source.url, warehouse).ok
+    source.change()
+    report = extract_all(source.url, warehouse, tables=["orders_order"])
+    result = report.results["orders_order"]
+    # 130 source rows after the change, raw 132 after the merge: the probe fires.
+    assert counts(report)["orders_order"] == (10, 4, 2, 128)
+    assert result.delete_check_reason == "probe: source has 128 rows, raw 130"
+    assert_equal(source.url, warehouse, tables=["orders_order"])
+    # Quiet: the counts agree, no key is read.
+    report = extract_all(source.url, warehouse, tables=["orders_order"])
+    assert report.results["orders_order"].delete_check_reason == "probe: quiet"
+    assert not report.results["orders_order"].delete_checked
+
+
+def test_delete_masked_by_a_late_insert_waits_for_the_cadence(source, warehouse):
+    """A delete and a row committed too late for the cursor, in one table, leave the count
+    equal: the probe cannot see them; the weekly (here: forced) reconciliation does."""
+    assert extract_all(source.url, warehouse).ok
+    db = sqlite3.connect(source.url.removeprefix("sqlite:///"))
+    (old,) = db.execute("SELECT min(updated_at) FROM orders_order").fetchone()
+    (victim,) = db.execute("SELECT max(id) FROM orders_order").fetchone()
+    db.execute("PRAGMA foreign_keys = OFF")
+    db.execute("DELETE FROM orders_order WHERE id = ?", [victim])
+    # A row dated long before the watermark: the cursor never reads it.
+    cur = db.execute("SELECT * FROM orders_order ORDER BY id LIMIT 1")
+    names = [d[0] for d in cur.description]
+    row = dict(zip(names, cur.fetchone(), strict=True))
+    row.update(id=victim + 1000, updated_at=old)
+    db.execute(
+        f"INSERT INTO orders_order ({', '.join(names)}) VALUES ({', '.join('?' for _ in names)})",
+        [row[n] for n in names],
+    )
+    db.commit()
+    db.close()
+    report = extract_all(source.url, warehouse, tables=["orders_order"])
+    assert report.results["orders_order"].delete_check_reason == "probe: quiet"
+    assert counts(report)["orders_order"][2] == 0
+    forced = ExtractOptions(delete_check_every=dt.timedelta(0))
+    report = extract_all(source.url, warehouse, options=forced, tables=["orders_order"])
+    result = report.results["orders_order"]
+    assert (result.rows_deleted, result.rows_backfilled) == (1, 1)
+    assert_equal(source.url, warehouse, tables=["orders_order"])
 
 
 def test_selection_excludes_bookkeeping_tables(source, warehouse):
@@ -440,9 +491,48 @@ def _ledger(path, ids) -> None:
     db.close()
 
 
+def test_sqlite_reconciles_by_streaming_every_key(tmp_path, warehouse, monkeypatch):
+    """In SQLite a key-range search reads the table's own pages: streaming every key
+    (through the smallest covering index) is cheaper than the bucket fingerprints."""
+    path = tmp_path / "big.db"
+    db = sqlite3.connect(path)
+    db.execute("CREATE TABLE big (id INTEGER PRIMARY KEY, v TEXT, updated_at DATETIME)")
+    db.execute("CREATE INDEX big_updated_at ON big (updated_at)")
+    db.executemany(
+        "INSERT INTO big VALUES (?, ?, '2026-01-01 00:00:00')",
+        [(i, f"v{i}") for i in range(1, 5_001)],
+    )
+    db.commit()
+    url = f"sqlite:///{path}"
+    assert extract_all(url, warehouse).ok
+    db.execute("DELETE FROM big WHERE id IN (3, 3000)")
+    db.commit()
+    (plan,) = db.execute("EXPLAIN QUERY PLAN SELECT CAST(id AS INTEGER) FROM big").fetchall()
+    assert "COVERING INDEX big_updated_at" in plan[3]
+    db.close()
+
+    from pipelines.extract import source as source_module
+
+    asked = []
+    keys = source_module._SqliteSession.keys
+
+    def spy(self, plan, ranges=None):
+        asked.append(ranges)
+        return keys(self, plan, ranges)
+
+    monkeypatch.setattr(source_module._SqliteSession, "keys", spy)
+    big = extract_all(url, warehouse).results["big"]
+    assert (big.rows_deleted, big.row_count, asked) == (2, 4_998, [None])
+    assert big.delete_check_reason == "probe: source has 4,998 rows, raw 5,000"
+
+
 def test_a_delete_in_the_middle_of_a_large_bucket_fetches_few_keys(
     tmp_path, warehouse, monkeypatch
 ):
+    """The bucket fingerprints (PostgreSQL's path; SQLite's when told)."""
+    from pipelines.extract import source as source_module
+
+    monkeypatch.setattr(source_module._SqliteSession, "stream_keys", False)
     path = tmp_path / "big.db"
     db = sqlite3.connect(path)
     db.execute("CREATE TABLE big (id INTEGER PRIMARY KEY, v TEXT, updated_at DATETIME)")
@@ -456,8 +546,6 @@ def test_a_delete_in_the_middle_of_a_large_bucket_fetches_few_keys(
     db.execute("DELETE FROM big WHERE id IN (3, 30000)")
     db.commit()
     db.close()
-
-    from pipelines.extract import source as source_module
 
     asked = []
     keys = source_module._SqliteSession.keys
@@ -497,17 +585,28 @@ def test_a_delete_in_the_middle_of_a_large_bucket_fetches_few_keys(
     assert sorted(r[0] for r in audit) == sorted([3, 30000, *gone])
 
 
-def test_delete_and_late_insert_with_the_same_count_in_one_bucket(tmp_path, warehouse):
+@pytest.mark.parametrize("stream_keys", [True, False], ids=["streamed", "buckets"])
+def test_delete_and_late_insert_with_the_same_count_in_one_bucket(
+    tmp_path, warehouse, monkeypatch, stream_keys
+):
+    """Equal counts: the probe is quiet, the cadence's full reconciliation finds them."""
+    from pipelines.extract import source as source_module
+
+    monkeypatch.setattr(source_module._SqliteSession, "stream_keys", stream_keys)
     path = tmp_path / "ledger.db"
     _ledger(path, [i for i in range(1, 10_001) if i != 7_000])
     url = f"sqlite:///{path}"
+    every = ExtractOptions(delete_check_every=dt.timedelta(0))
     assert extract_all(url, warehouse).ok
+    probed = extract_all(url, warehouse).results["ledger"]
+    assert probed.delete_check_reason == "probe: quiet"
     db = sqlite3.connect(path)
     db.execute("DELETE FROM ledger WHERE id = 5000")
     db.commit()
     db.close()
     _ledger(path, [7_000])  # below the watermark: only key reconciliation sees it
-    ledger = extract_all(url, warehouse).results["ledger"]
+    assert extract_all(url, warehouse).results["ledger"].delete_check_reason == "probe: quiet"
+    ledger = extract_all(url, warehouse, options=every).results["ledger"]
     assert (ledger.rows_read, ledger.rows_deleted, ledger.rows_backfilled) == (0, 1, 1)
     assert ledger.row_count == 9_999
     con = duckdb.connect(warehouse, read_only=True)
@@ -527,7 +626,7 @@ def test_delete_and_late_insert_with_the_same_count_in_one_bucket(tmp_path, ware
     con.execute("INSERT INTO raw.ledger VALUES (20150, 1.5), (20250, 2.5)")
     con.close()
     _ledger(path, [150, 250])
-    ledger = extract_all(url, warehouse).results["ledger"]
+    ledger = extract_all(url, warehouse, options=every).results["ledger"]
     assert (ledger.rows_deleted, ledger.rows_backfilled) == (2, 2)
     con = duckdb.connect(warehouse, read_only=True)
     assert con.execute(

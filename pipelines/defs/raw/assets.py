@@ -41,8 +41,12 @@ class RawExtractConfig(dg.Config):
     full_refresh: bool = False
     #: Re-read this many minutes below the watermark (late commits).
     lookback_minutes: int = 60
-    #: Reconcile primary keys for hard deletes this often; 0 = every run, -1 = never.
-    delete_check_every_minutes: int = 0
+    #: Hard deletes: each run a cheap probe per table (row counts; PostgreSQL's delete
+    #: counter) says whether rows may be gone, and only then are the table's primary keys
+    #: reconciled with raw's. Every key is also reconciled this often whatever the probe
+    #: says (for deletes masked by as many late inserts): 0 = every run, -1 = never.
+    delete_check_every_minutes: int = 7 * 24 * 60
+    delete_probe: bool = True
     #: Source faults that pass (unreachable, connection dropped, lock timeout, SQLite
     #: "database is locked"): retries per table, the first after `retry_pause_s`, doubling.
     retries: int = 3
@@ -54,6 +58,7 @@ class RawExtractConfig(dg.Config):
             full_refresh=self.full_refresh,
             lookback=dt.timedelta(minutes=self.lookback_minutes),
             delete_check_every=None if every < 0 else dt.timedelta(minutes=every),
+            delete_probe=self.delete_probe,
             run_id=run_id,
         )
 
@@ -119,6 +124,7 @@ def _metadata(result: TableResult, source_url: str) -> dict:
         "mode": dg.MetadataValue.text(result.mode),
         "full_refresh": dg.MetadataValue.bool(result.full_refresh),
         "delete_checked": dg.MetadataValue.bool(result.delete_checked),
+        "delete_check": dg.MetadataValue.text(result.delete_check_reason),
         "duration_s": dg.MetadataValue.float(round(result.duration_s, 3)),
         "rows_per_s": dg.MetadataValue.float(round(result.rows_per_s, 1)),
         "source": dg.MetadataValue.text(mask_url(source_url)),
