@@ -18,6 +18,13 @@ benchmarks/work/extract_results.jsonl as soon as each is known.
 
     .venv/bin/python benchmarks/extract_bench.py --customers 10000
     .venv/bin/python benchmarks/extract_bench.py --customers 100000 --backends sqlite postgresql
+
+A source that took 20 minutes to generate is worth reusing: `--source URL` skips generation
+and runs the phases on it (the URL's database is read, and advanced by the `advance`
+phase), `--phases` picks which (in order), and `--keep` keeps the warehouse:
+
+    .venv/bin/python benchmarks/extract_bench.py --customers 1000000 \
+        --source sqlite:///benchmarks/work/src_1m.db --phases full noop advance incremental
 """
 
 from __future__ import annotations
@@ -242,7 +249,13 @@ def postgresql_target() -> Iterator:
             admin.dispose()
 
 
+@contextmanager
+def given_target(url: str) -> Iterator:
+    yield lambda customers: url
+
+
 TARGETS = {"sqlite": sqlite_target, "postgresql": postgresql_target}
+PHASES = ("floor", "full", "noop", "advance", "incremental", "dlt")
 HEADER = (
     "| backend | customers | source rows | phase | rows read | time | process wall | rows/s "
     "| peak RSS | time vs full |\n"
@@ -261,6 +274,11 @@ def row(backend: str, customers: int, total: int, r: dict, ours: float | None) -
         f"| {r['inner_s']:.2f} s | {r['wall_s']:.2f} s | {rate:,.0f} "
         f"| {r['peak_rss_mib']:,} MiB | {ratio} |"
     )
+
+
+def _commit() -> str:
+    return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
+                          capture_output=True, text=True).stdout.strip()  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -288,7 +306,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dlt-backends", nargs="*", default=["connectorx", "pyarrow"])
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--memory-limit", help="DuckDB memory_limit for our extraction, e.g. 256MB")
+    parser.add_argument("--source", help="run on this existing source (no generation); "
+                        "--customers then only labels the results")  # fmt: skip
+    parser.add_argument("--phases", nargs="+", default=list(PHASES), choices=list(PHASES),
+                        help="which phases, in this order (default: all)")  # fmt: skip
+    parser.add_argument("--keep", action="store_true", help="keep the warehouse and source")
     args = parser.parse_args(argv)
+    if args.source and (len(args.customers) != 1 or len(args.backends) != 1):
+        parser.error("--source takes one --customers label and one --backends")
     if args.memory_limit:
         os.environ["EXTRACT_MEMORY_LIMIT"] = args.memory_limit
 
@@ -301,24 +326,34 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(HEADER, flush=True)
     for backend in args.backends:
-        with TARGETS[backend]() as make:
+        target = given_target(args.source) if args.source else TARGETS[backend]()
+        with target as make:
             for customers in args.customers:
                 url = make(customers)
-                gen = run_phase("generate", url, "-", str(customers), str(args.seed))
-                if "error" in gen:
-                    raise SystemExit(f"generate failed: {gen['error']}")
+                gen = {"how": "given", "wall_s": None}
+                if not args.source:
+                    gen = run_phase("generate", url, "-", str(customers), str(args.seed))
+                    if "error" in gen:
+                        raise SystemExit(f"generate failed: {gen['error']}")
                 warehouse = WORK / f"extract_wh_{backend}_{customers}.duckdb"
-                warehouse.unlink(missing_ok=True)
-                phases = [run_phase("floor", url, str(warehouse))]
-                phases.append(run_phase("full", url, str(warehouse)))
-                phases.append(run_phase("noop", url, str(warehouse)))
-                changed = run_phase("advance", url, "-", str(args.seed))
-                phases.append(run_phase("incremental", url, str(warehouse)))
-                for dlt_backend in args.dlt_backends:
-                    dlt_wh = WORK / f"extract_dlt_{backend}_{customers}_{dlt_backend}.duckdb"
-                    dlt_wh.unlink(missing_ok=True)
-                    phases.append(run_phase(f"dlt-{dlt_backend}", url, str(dlt_wh)))
-                    dlt_wh.unlink(missing_ok=True)
+                if "full" in args.phases:
+                    warehouse.unlink(missing_ok=True)
+                phases, changed = [], {}
+                for name in args.phases:
+                    load = os.getloadavg()
+                    if name == "advance":
+                        changed = run_phase("advance", url, "-", str(args.seed))
+                        continue
+                    if name != "dlt":
+                        phases.append(run_phase(name, url, str(warehouse)))
+                        phases[-1]["load_before"] = load
+                        continue
+                    for dlt_backend in args.dlt_backends:
+                        dlt_wh = WORK / f"extract_dlt_{backend}_{customers}_{dlt_backend}.duckdb"
+                        dlt_wh.unlink(missing_ok=True)
+                        phases.append(run_phase(f"dlt-{dlt_backend}", url, str(dlt_wh)))
+                        phases[-1]["load_before"] = load
+                        dlt_wh.unlink(missing_ok=True)
                 full = next((p for p in phases if p["phase"] == "full" and "wall_s" in p), None)
                 total = full["rows"] if full else 0
                 ours = full["inner_s"] if full else None
@@ -328,12 +363,16 @@ def main(argv: list[str] | None = None) -> int:
                     "backend": backend, "customers": customers, "source": gen["how"],
                     "change": changed.get("how", changed.get("error")),
                     "generate_s": gen["wall_s"], "phases": phases,
+                    "memory_limit": args.memory_limit, "commit": _commit(),
                     "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
                 }  # fmt: skip
                 with results_log.open("a") as out:
                     out.write(json.dumps(record) + "\n")
+                if args.keep:
+                    print(f"# kept {warehouse}", flush=True)
+                    continue
                 warehouse.unlink(missing_ok=True)
-                if backend == "sqlite":
+                if backend == "sqlite" and not args.source:
                     for leftover in WORK.glob(f"extract_src_{customers}.db*"):
                         leftover.unlink()
     return 0
