@@ -490,19 +490,33 @@ def _raw_key_fingerprints(con, target: str, key: str, bits: int) -> dict[int, st
 def _probe(con, session: ReadSession, plan: TablePlan, target: str, state, stamp) -> str:
     """Whether the table may have lost rows since its keys were last reconciled.
 
-    With a delete stamp (PostgreSQL's per-table delete counter), a changed stamp says
-    so. Otherwise the row counts: after the merge raw holds every row the cursor saw, so
-    a source count that differs means deletes, or rows the cursor missed; either way the
-    keys are reconciled. (Equal counts can hide as many deletes as missed rows in one
-    table: the rare case the full reconciliation's cadence is for.)"""
-    if stamp is not None:
-        if state is not None and state.delete_stamp == stamp:
-            return "probe: quiet"
+    The row counts: after the merge raw holds every row the cursor saw, so a source count
+    that differs means deletes, or rows the cursor missed; either way the keys are
+    reconciled. Equal counts can hide as many deletes as missed rows in one table; where
+    the database keeps a delete counter (PostgreSQL), a moved counter says so too. (Its
+    statistics can lag a commit by seconds, so it adds to the counts, never replaces them.)
+    Otherwise the full reconciliation's cadence is for that rare case."""
+    if stamp is not None and (state is None or state.delete_stamp != stamp):
         moved = state is not None and state.delete_stamp is not None
-        return "probe: delete counter moved" if moved else "probe: no stamp yet"
+        return "probe: delete counter moved" if moved else "probe: no delete counter yet"
     theirs = session.row_count(plan)
     ours = _scalar(con, f"SELECT count(*) FROM {target}")
     return "probe: quiet" if theirs == ours else f"probe: source has {theirs:,} rows, raw {ours:,}"
+
+
+def _streamed_fingerprints(
+    con, session: ReadSession, plan: TablePlan, bits: int, options, errors
+) -> dict[int, str]:
+    """The source's bucket fingerprints, aggregated by DuckDB from the streamed keys as
+    they arrive (nothing stored): the same expressions as `_raw_key_fingerprints`."""
+    src = "__extract_source"
+    reader = prefetch(session.keys(plan), depth=options.queue_depth, errors=errors)
+    con.register(src, reader)
+    try:
+        (pk,) = plan.primary_key
+        return _raw_key_fingerprints(con, src, quote(pk), bits)
+    finally:
+        _unregister(con, src)
 
 
 def _reconcile_keys(
@@ -517,14 +531,15 @@ def _reconcile_keys(
     keys, src, scope = "__extract_keys", "__extract_source", "__extract_scope"
     pk = plan.primary_key
     ranges = None  # every key
-    if _integer_key(plan) and not session.stream_keys:
+    if _integer_key(plan):
         key = quote(pk[0])
         ours = _raw_key_totals(con, target, key)
         theirs = None
         if session.cheap_count:
             # Counts that differ already say "look closer": no need to sum every key.
+            # Where keys are streamed anyway, the buckets cost one pass like the totals.
             count, low, high = session.key_bounds(plan)
-            if count != ours[0]:
+            if count != ours[0] or session.stream_keys:
                 theirs = (count, None, None, low, high)
         theirs = theirs or session.key_totals(plan)
         if theirs[:3] == ours[:3]:
@@ -538,7 +553,9 @@ def _reconcile_keys(
             low, high = min(lows), max(highs)
             bits = reconcile.bucket_bits(count, low, high)
             buckets = reconcile.differing(
-                session.key_fingerprints(plan, bits, low, high),
+                _streamed_fingerprints(con, session, plan, bits, options, errors)
+                if session.stream_keys
+                else session.key_fingerprints(plan, bits, low, high),
                 _raw_key_fingerprints(con, target, key, bits),
             )
             ranges = reconcile.bucket_ranges(bits, buckets)

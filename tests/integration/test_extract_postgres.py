@@ -162,3 +162,42 @@ def test_bucket_reconciliation_finds_deletes_and_late_rows(postgres_url, tmp_pat
     con.close()
     quiet = extract_all(postgres_url, warehouse, tables=["big"]).results["big"]
     assert (quiet.rows_deleted, quiet.rows_backfilled, quiet.rows_inserted) == (0, 0, 0)
+
+
+def test_delete_counter_catches_a_delete_masked_by_a_late_row(postgres_url, tmp_path):
+    """One delete and one row committed too late for the cursor leave the count equal:
+    PostgreSQL's delete counter (`n_tup_del`) still moves, and the probe reconciles."""
+    import time
+
+    warehouse = str(tmp_path / "w.duckdb")
+    engine = sa.create_engine(postgres_url)
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text("CREATE TABLE masked (id integer PRIMARY KEY, updated_at timestamptz)")
+        )
+        conn.execute(sa.text("INSERT INTO masked SELECT i, now() FROM generate_series(1, 500) i"))
+    first = extract_all(postgres_url, warehouse, tables=["masked"]).results["masked"]
+    assert first.delete_check_reason == "full copy"
+    quiet = extract_all(postgres_url, warehouse, tables=["masked"]).results["masked"]
+    assert quiet.delete_check_reason == "probe: quiet"
+    with engine.begin() as conn:
+        conn.execute(sa.text("DELETE FROM masked WHERE id = 250"))
+        conn.execute(sa.text("INSERT INTO masked VALUES (900, '2000-01-01 00:00:00+00')"))
+    engine.dispose()  # the backend's statistics are flushed as it ends
+    # The counter reaches pg_stat_user_tables within seconds of the commit.
+    stats = sa.create_engine(postgres_url)
+    for _ in range(100):
+        with stats.connect() as conn:
+            deleted = conn.execute(
+                sa.text("SELECT n_tup_del FROM pg_stat_user_tables WHERE relname = 'masked'")
+            ).scalar()
+        if deleted:
+            break
+        time.sleep(0.2)
+    stats.dispose()
+    assert deleted == 1
+    masked = extract_all(postgres_url, warehouse, tables=["masked"]).results["masked"]
+    assert masked.delete_check_reason == "probe: delete counter moved"
+    assert (masked.rows_deleted, masked.rows_backfilled, masked.row_count) == (1, 1, 500)
+    again = extract_all(postgres_url, warehouse, tables=["masked"]).results["masked"]
+    assert again.delete_check_reason == "probe: quiet"

@@ -492,8 +492,8 @@ def _ledger(path, ids) -> None:
 
 
 def test_sqlite_reconciles_by_streaming_every_key(tmp_path, warehouse, monkeypatch):
-    """In SQLite a key-range search reads the table's own pages: streaming every key
-    (through the smallest covering index) is cheaper than the bucket fingerprints."""
+    """In SQLite a key-range search reads the table's own pages: every key is streamed
+    (through the smallest covering index) into DuckDB's bucket fingerprints instead."""
     path = tmp_path / "big.db"
     db = sqlite3.connect(path)
     db.execute("CREATE TABLE big (id INTEGER PRIMARY KEY, v TEXT, updated_at DATETIME)")
@@ -522,7 +522,8 @@ def test_sqlite_reconciles_by_streaming_every_key(tmp_path, warehouse, monkeypat
 
     monkeypatch.setattr(source_module._SqliteSession, "keys", spy)
     big = extract_all(url, warehouse).results["big"]
-    assert (big.rows_deleted, big.row_count, asked) == (2, 4_998, [None])
+    # Every key streamed once into DuckDB's bucket fingerprints, then two buckets' keys.
+    assert (big.rows_deleted, big.row_count, asked) == (2, 4_998, [None, [(0, 64), (2944, 3008)]])
     assert big.delete_check_reason == "probe: source has 4,998 rows, raw 5,000"
 
 
