@@ -11,16 +11,22 @@ Pure code, no Dagster (the assets in `pipelines.defs.raw` wrap it). The design, 
 - **Lookback**: the next run reads `updated_at >= watermark − lookback` (one hour by
   default), because a transaction can commit after a later one with an earlier
   `updated_at`; rows re-read unchanged are dropped before merging, so a quiet rerun loads
-  nothing.
+  nothing (only re-read rows are compared, against raw's rows in their `updated_at`
+  range, so the comparison does not read the whole raw table).
 - **Merge**: changed rows are upserted by primary key (DuckDB `MERGE INTO`) from a staging
   table; the first run (and `full_refresh`) copies everything.
 - **Atomicity**: a table's rows, its deletes, its audit rows and its watermark commit in
   one DuckDB transaction; a crash leaves the previous state and the rerun resumes.
-- **Deletes**: the source's primary keys are reconciled with raw's (every run by default,
-  or on a cadence). An integer key is compared by bucket fingerprints (count, sum, sum of
-  squares per key range, computed by each database; see `reconcile`), refined only where
-  they differ, so only the keys of differing buckets leave the source and a quiet table
-  costs one aggregate query; other keys are all streamed and anti-joined. Keys raw has and
+- **Deletes**: each run, a cheap probe per table says whether rows may be gone: the
+  source's row count against raw's after the merge (SQLite counts a b-tree's cells without
+  reading rows), plus PostgreSQL's per-table delete counter (`n_tup_del`), which also
+  moves when a delete and a late insert leave the count equal. Only then, and weekly
+  whatever the probe says (`delete_check_every`), are the table's primary keys reconciled
+  with raw's. An integer key is compared by bucket fingerprints (count, sum, sum of
+  squares per key range; see `reconcile`): PostgreSQL computes them itself, SQLite's keys
+  are streamed through the smallest covering index into DuckDB's aggregate (a key-range
+  search in SQLite reads whole rows); only the keys of differing buckets are then fetched
+  and compared. Other keys are all streamed and anti-joined. Keys raw has and
   the source lacks are deleted from raw and kept in the audit trail `raw._deleted_rows`
   (table, id, key, time noticed, run id), because a hard delete otherwise leaves no
   evidence anywhere (see `warehouse`). Keys the source

@@ -25,7 +25,7 @@ def raw_run_config(*, full_refresh: bool = False, **options) -> dict:
     """Run config for the raw extraction op (`mealytics run --full-refresh`, schedules).
 
     `options` are further `RawExtractConfig` fields (lookback_minutes,
-    delete_check_every_minutes).
+    delete_check_every_minutes, delete_probe).
     """
     config = RawExtractConfig(full_refresh=full_refresh, **options)
     return {"ops": {"raw_tables": {"config": config.model_dump()}}}
