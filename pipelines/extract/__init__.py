@@ -13,7 +13,8 @@ Pure code, no Dagster (the assets in `pipelines.defs.raw` wrap it). The design, 
   `updated_at`; rows re-read unchanged are dropped before merging, so a quiet rerun loads
   nothing (only re-read rows are compared, against raw's rows in their `updated_at`
   range, so the comparison does not read the whole raw table).
-- **Merge**: changed rows are upserted by primary key (DuckDB `MERGE INTO`) from a staging
+- **Merge**: changed rows are upserted by primary key (old versions deleted, new ones
+  appended: cheaper for DuckDB's checkpoints than UPDATE) from a staging
   table; the first run (and `full_refresh`) copies everything.
 - **Atomicity**: a table's rows, its deletes, its audit rows and its watermark commit in
   one DuckDB transaction; a crash leaves the previous state and the rerun resumes.

@@ -13,14 +13,16 @@ Per table, in ONE DuckDB transaction:
    at most batch size × queue depth rows, whatever the table's size; DuckDB's own buffer
    pool is capped by its `memory_limit` (see `warehouse.connect`).
 3. Stage them (typed: DECIMAL, TIMESTAMPTZ in UTC, BOOLEAN, DATE), drop the re-read rows
-   that are identical to raw (the lookback re-reads some), then MERGE by primary key:
-   update the matches, insert the rest. A first copy into an empty table inserts directly.
-4. Hard deletes: compare the source's primary keys with raw's (an integer key by bucket
-   fingerprints first, `reconcile`: only the keys of differing buckets are streamed into
-   a temporary table; other keys all) and delete from raw every key the source no
-   longer has, recording each in
-   `raw._deleted_rows`. Runs every run by default, or on a cadence
-   (`delete_check_every`); a full refresh always does it. The same key set also shows
+   that are identical to raw (the lookback re-reads some), then merge by primary key:
+   delete the matches' old versions, insert the staged rows. A first copy into an empty
+   table inserts directly.
+4. Hard deletes: when the probe fires (row counts differ, or PostgreSQL's delete counter
+   moved) or the cadence is due, compare the source's primary keys with raw's (an integer
+   key by bucket fingerprints first, `reconcile`: only the keys of differing buckets are
+   streamed into a temporary table; other keys all) and delete from raw every key the
+   source no longer has, recording each in `raw._deleted_rows`. The full reconciliation's
+   cadence is `delete_check_every` (weekly); a full refresh always does it. The same key
+   set also shows
    the opposite: source keys raw lacks although the cursor window passed them (a row
    committed later than the lookback allows, a ledger id committed after a higher one).
    Those rows are fetched by key (`pk IN (…)`, bound) and inserted: "backfilled".
@@ -400,17 +402,16 @@ def _merge(
     inserted = changed - updated
     if not changed:
         return 0, 0
-    sets = [f"{quote(c)} = s.{quote(c)}" for c in plan.column_names if c not in pk]
-    sets += [f"{quote(c)} = NULL" for c in drift.dropped]
-    when_matched = f"WHEN MATCHED THEN UPDATE SET {', '.join(sets)}" if sets else ""
+    # Updates as delete + insert, not MERGE's UPDATE: DuckDB's checkpoint rewrites every
+    # row group an UPDATE touched (all columns), while a delete only marks rows and the
+    # new versions are appended: at 1M customers one day's commits took 0.5 s instead of
+    # 5.5 s. (Raw tables have no row order; dropped columns are not inserted: NULL.)
+    if updated:
+        wh.run(con, f"DELETE FROM {target} AS r USING {stage} AS s WHERE {_join('r', 's', pk)}")
     wh.run(
         con,
-        f"""
-        MERGE INTO {target} AS r USING {stage} AS s ON ({_join("r", "s", pk)})
-        {when_matched}
-        WHEN NOT MATCHED THEN INSERT ({quoted(plan.column_names)})
-            VALUES ({", ".join("s." + quote(c) for c in plan.column_names)})
-        """,
+        f"INSERT INTO {target} ({quoted(plan.column_names)}) "
+        f"SELECT {quoted(plan.column_names)} FROM {stage}",
     )
     return inserted, updated
 

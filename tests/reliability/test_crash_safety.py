@@ -2,7 +2,8 @@
 
 Every point is a statement number: a child process extracts every table of a changed
 source (a small generated one advanced two days) and kills itself with SIGKILL just before
-its n-th warehouse statement (BEGIN, CREATE/INSERT of a stage, MERGE, delete audit,
+its n-th warehouse statement (BEGIN, CREATE/INSERT of a stage, the merge's DELETE and
+INSERT, delete audit,
 watermark, COMMIT of various tables; n right after a COMMIT is "between tables"), or in the
 middle of reading a table's Arrow batches. After each kill, an ordinary rerun must leave
 every raw table equal to the source, row by row (full-row hashes read through the plain
