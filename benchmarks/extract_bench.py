@@ -129,15 +129,32 @@ def phase_floor(url: str, _warehouse: str) -> dict:
     return {"rows": rows}
 
 
+def extract_options():
+    """The extraction's options; the environment can change how deletes are found:
+    EXTRACT_DELETE_PROBE=0 (cadence only), EXTRACT_DELETE_EVERY_MIN (0 = every run)."""
+    from pipelines.extract import ExtractOptions
+
+    kwargs = {}
+    if os.environ.get("EXTRACT_DELETE_PROBE") == "0":
+        kwargs["delete_probe"] = False
+    if every := os.environ.get("EXTRACT_DELETE_EVERY_MIN"):
+        kwargs["delete_check_every"] = dt.timedelta(minutes=int(every))
+    return ExtractOptions(**kwargs)
+
+
 def phase_extract(url: str, warehouse: str) -> dict:
     from pipelines.extract import extract_all
 
-    report = extract_all(url, warehouse, memory_limit=os.environ.get("EXTRACT_MEMORY_LIMIT"))
+    report = extract_all(
+        url, warehouse, options=extract_options(),
+        memory_limit=os.environ.get("EXTRACT_MEMORY_LIMIT"),
+    )  # fmt: skip
     if report.errors:
         raise SystemExit(f"extract failed: {report.errors}")
     res = report.results.values()
     return {
         "rows": sum(r.rows_read for r in res),
+        "delete_checked": sorted(r.table for r in res if r.delete_checked),
         "inserted": sum(r.rows_inserted for r in res),
         "updated": sum(r.rows_updated for r in res),
         "deleted": sum(r.rows_deleted for r in res),
@@ -364,6 +381,8 @@ def main(argv: list[str] | None = None) -> int:
                     "change": changed.get("how", changed.get("error")),
                     "generate_s": gen["wall_s"], "phases": phases,
                     "memory_limit": args.memory_limit, "commit": _commit(),
+                    "delete_probe": os.environ.get("EXTRACT_DELETE_PROBE", "1"),
+                    "delete_every_min": os.environ.get("EXTRACT_DELETE_EVERY_MIN"),
                     "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
                 }  # fmt: skip
                 with results_log.open("a") as out:
