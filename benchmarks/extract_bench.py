@@ -229,6 +229,7 @@ def run_phase(name: str, url: str, warehouse: str, *extra: str) -> dict:
         return {"phase": name, "error": text.strip()[-1500:]}
     result = json.loads(text.strip().splitlines()[-1])
     return {"phase": name, "wall_s": round(wall, 2), "peak_rss_mib": round(usage.ru_maxrss / 1024),
+            "cpu_s": round(usage.ru_utime + usage.ru_stime, 2),
             **result, "inner_s": result.get("inner_s")}  # fmt: skip
 
 
