@@ -87,13 +87,15 @@ class RunReport:
         return [c for c in self.checks if not c.passed]
 
     @property
-    def blocking_failures(self) -> list[CheckOutcome]:
-        """Failed checks of severity ERROR: they fail the command, WARN ones are reported."""
-        return [c for c in self.checks_failed if c.severity == "ERROR"]
-
-    @property
     def exit_code(self) -> int:
-        return 0 if self.success and not self.blocking_failures else 1
+        """1 on any failure: a failed run or step, or a failed check of ANY severity.
+
+        A WARN check (e.g. raw's reconciliation with the source) does not stop the run, so
+        its downstream assets are still built, but the command fails: a scheduler or CI
+        only sees the exit code (issue 5). The summary names each failed check and severity.
+        """
+        failed = not self.success or self.failures or self.run_error or self.checks_failed
+        return 1 if failed else 0
 
 
 def _key(asset_key) -> str:

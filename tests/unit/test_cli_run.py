@@ -51,12 +51,40 @@ def test_bad_as_of(calls, monkeypatch, capsys):
     assert not calls
 
 
-def test_exit_code_follows_error_checks_not_warnings():
-    report = run.RunReport(run_id="r", success=True)
-    report.checks.append(run.CheckOutcome("raw/orders_order", "row_count", False, "WARN"))
-    assert report.exit_code == 0
-    report.checks.append(run.CheckOutcome("marts/x", "unique_x", False, "ERROR"))
-    assert report.exit_code == 1
+def test_exit_code_is_non_zero_on_any_failure():
+    ok = run.RunReport(run_id="r", success=True)
+    ok.checks.append(run.CheckOutcome("raw/orders_order", "row_count", True, "WARN"))
+    assert ok.exit_code == 0
+    # A failed WARN check fails the command too (issue 5), as does an ERROR one.
+    warn = run.RunReport(run_id="r", success=True)
+    warn.checks.append(run.CheckOutcome("raw/orders_order", "row_count", False, "WARN"))
+    assert warn.exit_code == 1
+    error = run.RunReport(run_id="r", success=True)
+    error.checks.append(run.CheckOutcome("marts/x", "unique_x", False, "ERROR"))
+    assert error.exit_code == 1
+    assert run.RunReport(run_id="r", success=False).exit_code == 1
+    step = run.RunReport(run_id="r", success=True, failures=[("dbt_models", "boom")])
+    assert step.exit_code == 1
+
+
+def test_summary_names_each_failed_check_and_its_severity():
+    import io
+
+    from rich.console import Console
+
+    report = run.RunReport(run_id="a" * 32, success=True)
+    report.checks += [
+        run.CheckOutcome("raw/orders_order", "row_count_matches_source", False, "WARN"),
+        run.CheckOutcome("marts/dim_customers", "unique_dim_customers_user_id", False, "ERROR"),
+        run.CheckOutcome("marts/dim_customers", "not_null_x", True, "ERROR"),
+    ]
+    console = Console(file=io.StringIO(), width=200, color_system=None)
+    run.print_summary(report, console)
+    lines = console.file.getvalue().splitlines()
+    assert "checks: 1 passed, 2 failed" in lines
+    assert "  ✗ raw/orders_order row_count_matches_source (WARN)" in lines
+    assert "  ✗ marts/dim_customers unique_dim_customers_user_id (ERROR)" in lines
+    assert lines[-1].startswith("run aaaaaaaa failed: 0 assets materialized")
 
 
 def test_demo_generates_a_missing_source_then_runs(calls, monkeypatch):
