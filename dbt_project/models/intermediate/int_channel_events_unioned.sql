@@ -3,6 +3,9 @@
     payments and refunds (revenue channels), referral bonuses on the day they were
     rewarded and the item value of completed loyalty redemptions (incentives).
 #}
+{#- A view: one mart reads it, and writing its 11M rows (1M customers) costs more than
+    its relationships test recomputing it. #}
+{{ config(materialized='view') }}
 with
 
 money as (select * from {{ ref('int_payments_netted') }}),

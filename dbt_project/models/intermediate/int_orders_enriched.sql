@@ -52,13 +52,26 @@ flagged as (
 
 ),
 
+{#- An aggregate joined back, not a window over user_id: a hash aggregate instead of
+    sorting every order by customer (same values, null user_id included). #}
+first_counted as (
+
+    select
+        flagged.user_id,
+        min(flagged.created_date) as customer_first_counted_date
+    from flagged
+    where flagged.is_counted
+    group by flagged.user_id
+
+),
+
 final as (
 
     select
         flagged.*,
-        min(case when flagged.is_counted then flagged.created_date end)
-            over (partition by flagged.user_id) as customer_first_counted_date
+        first_counted.customer_first_counted_date
     from flagged
+    left join first_counted on flagged.user_id is not distinct from first_counted.user_id
 
 )
 
