@@ -199,12 +199,30 @@ def test_graph_reads_source_raw_staging_intermediate_marts(pipeline):
 def test_schedule_runs_the_whole_graph_at_two_in_the_morning(pipeline, monkeypatch):
     schedule = pipeline.defs.get_repository_def().get_schedule_def("daily_refresh")
     assert (schedule.cron_schedule, schedule.execution_timezone) == ("0 2 * * *", "Africa/Kampala")
-    at = dt.datetime(2026, 3, 1, 2, 0, tzinfo=ZoneInfo("Africa/Kampala"))
+    # The tick of 2026-03-10 02:00 in Kampala (23:00 UTC the day before).
+    at = dt.datetime(2026, 3, 9, 23, 0, tzinfo=dt.UTC).astimezone(ZoneInfo("Africa/Kampala"))
+    assert (at.date(), at.hour) == (dt.date(2026, 3, 10), 2)
     with dg.build_schedule_context(scheduled_execution_time=at) as context:
         data = schedule.evaluate_tick(context)
-    assert len(data.run_requests) == 1
+    assert data.skip_message is None
+    [request] = data.run_requests
     assert schedule.job_name == ALL_ASSETS_JOB
+    assert request.job_name in (None, ALL_ASSETS_JOB)  # None: the schedule's own job
+    assert request.tags == {"dagster/schedule_name": "daily_refresh"}
+    assert request.run_key is None and request.partition_key is None
+    assert request.asset_selection is None  # the job's selection: every asset
+    assert request.run_config == {}
     job = pipeline.defs.resolve_job_def(ALL_ASSETS_JOB)
+    assert job.tags == {"mealytics/writes": "warehouse"}
+    # That empty run config resolves to an incremental run with no `as_of`: dbt's own
+    # default, yesterday in each website's zone (2026-03-09 for a tick at 02:00 local).
+    resolved = dg.validate_run_config(job, request.run_config)
+    assert resolved["ops"]["raw_tables"]["config"]["full_refresh"] is False
+    dbt_config = resolved["ops"]["dbt_models"]["config"]
+    assert (dbt_config["full_refresh"], dbt_config["as_of"]) == (False, None)
+    from pipelines.dbt_args import dbt_build_args
+
+    assert dbt_build_args(full_refresh=False, as_of=dbt_config["as_of"]) == ["build"]
     graph = pipeline.defs.resolve_asset_graph()
     assert set(job.asset_layer.selected_asset_keys) == set(graph.materializable_asset_keys)
 
