@@ -2,7 +2,9 @@
 
 Through the real `raw_tables` asset (dg.materialize): an unreachable source, SQLite's
 `database is locked` while another process holds an exclusive lock (released in time, and
-held throughout), and a PostgreSQL backend terminated while it waits mid-table.
+held throughout), a PostgreSQL backend terminated while it waits mid-table, and one
+terminated after some batches of a table have streamed (retried from scratch; with no
+retry left, nothing written).
 """
 
 from __future__ import annotations
@@ -245,3 +247,162 @@ def test_postgres_sessions_wait_a_bounded_time_for_locks(postgres_url):
         source.dispose()
     assert [tuple(r) for r in got] == [("1min", "on")]
     assert reflect == "1min"
+
+
+class _DropAfterBatches:
+    """An `on_batch` hook: when the first attempt's `after`-th batch reaches DuckDB, every
+    other backend of the database is terminated from an admin connection (the server drops
+    the extraction's connection mid-stream, rows already streamed). Counts the rows each
+    attempt (each call of extract_table, see `_dropping_config`) handed DuckDB."""
+
+    def __init__(self, url: str, after: int = 2):
+        self.admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+        self.after = after
+        self.batches = 0
+        self.terminated: list[int] = []
+        self.rows_per_attempt: list[int] = []
+
+    def __call__(self, batch) -> None:
+        self.rows_per_attempt[-1] += batch.num_rows
+        self.batches += 1
+        if self.batches == self.after and not self.terminated:
+            with self.admin.connect() as conn:
+                self.terminated = (
+                    conn.exec_driver_sql(
+                        "select pid from pg_stat_activity, pg_terminate_backend(pid) "
+                        "where datname = current_database() and pid <> pg_backend_pid() "
+                        "and backend_type = 'client backend'"
+                    )
+                    .scalars()
+                    .all()
+                )
+
+
+def _dropping_config(monkeypatch, hook) -> None:
+    """The run's ExtractOptions (RawExtractConfig.options) with `hook` as on_batch; each
+    attempt at a table (a call of extract_table) starts a new count in the hook."""
+    import dataclasses
+
+    from pipelines.defs.raw import assets
+    from pipelines.defs.raw.assets import RawExtractConfig
+
+    options = RawExtractConfig.options
+    monkeypatch.setattr(
+        RawExtractConfig,
+        "options",
+        lambda self, run_id=None: dataclasses.replace(options(self, run_id), on_batch=hook),
+    )
+    extract_table = assets.extract_table
+
+    def counted(*args, **kwargs):
+        hook.rows_per_attempt.append(0)
+        return extract_table(*args, **kwargs)
+
+    monkeypatch.setattr(assets, "extract_table", counted)
+
+
+def _raw_and_state(warehouse, table: str):
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        return (
+            con.execute(f"select count(*), sum(hash(t))::varchar from raw.{table} t").fetchone(),
+            con.execute("select * from raw._sync_state where table_name = ?", [table]).fetchall(),
+            con.execute("select count(*) from raw._deleted_rows").fetchone(),
+        )
+    finally:
+        con.close()
+
+
+def _pg_stream_resources(url: str, warehouse):
+    # The portable reader streams a server-side cursor in `batch_rows` batches (ADBC's COPY
+    # stream batches by megabytes: a small table is one batch, nothing left to drop).
+    return {
+        "source": SourceDatabase(url=url, batch_rows=5, reader="sqlalchemy"),
+        "warehouse": Warehouse(path=str(warehouse)),
+    }
+
+
+def _materialize_streaming(url, warehouse, table, **options):
+    resources = _pg_stream_resources(url, warehouse)
+    defs = build_raw_defs(url, resources=resources)
+    instance = dg.DagsterInstance.ephemeral()
+    result = dg.materialize(
+        list(defs.assets),
+        resources=resources,
+        selection=[dg.AssetKey(["raw", table])],
+        run_config=raw_run_config(**{**FAST, **options}),
+        instance=instance,
+        raise_on_error=False,
+    )
+    result.retries = [
+        e.user_message for e in instance.all_logs(result.run_id) if "; retry " in e.user_message
+    ]
+    return result
+
+
+def test_postgres_connection_dropped_mid_stream_is_retried_from_scratch(
+    postgres_url, tmp_path, monkeypatch
+):
+    """The backend is terminated after two 5-row batches of orders_order reached DuckDB
+    (the first copy was half streamed into raw's open transaction). The retry, on a new
+    connection, reads the whole table again: its rows read equal the source's row count
+    (not the remainder), and raw equals the source, with no row twice."""
+    seeds.generate(postgres_url, customers=150, days=15, seed=11, start="2026-10-01")
+    counter = sa.create_engine(postgres_url)
+    with counter.connect() as conn:
+        source_rows = conn.exec_driver_sql("select count(*) from orders_order").scalar()
+    counter.dispose()
+    assert source_rows >= 100  # far more batches than the reader's queue holds ahead
+    hook = _DropAfterBatches(postgres_url, after=2)
+    _dropping_config(monkeypatch, hook)
+    warehouse = tmp_path / "w.duckdb"
+    try:
+        result = _materialize_streaming(postgres_url, warehouse, "orders_order")
+    finally:
+        hook.admin.dispose()
+    assert hook.terminated, "no backend to terminate"
+    assert result.success
+    assert len(result.retries) == 1 and "terminating connection" in result.retries[0].lower()
+    # The dropped attempt handed DuckDB some batches (those read ahead before the drop),
+    # not all; the retry streamed the table again from its first row.
+    assert 10 <= hook.rows_per_attempt[0] < source_rows
+    assert hook.rows_per_attempt[1] == source_rows and len(hook.rows_per_attempt) == 2
+    [materialization] = result.get_asset_materialization_events()
+    metadata = materialization.materialization.metadata
+    assert metadata["rows_read"].value == metadata["rows_inserted"].value == source_rows
+    assert_equal(postgres_url, warehouse, tables=["orders_order"])
+
+
+def test_postgres_connection_dropped_mid_stream_without_retries_changes_nothing(
+    postgres_url, tmp_path, monkeypatch
+):
+    """retries=0: a full refresh whose connection drops after two batches fails the run,
+    and raw.orders_order, its _sync_state row (watermark, counts) and the deletion audit
+    trail stay exactly as the previous good load left them, though the source changed."""
+    seeds.generate(postgres_url, customers=150, days=15, seed=11, start="2026-10-01")
+    warehouse = tmp_path / "w.duckdb"
+    assert _materialize_streaming(postgres_url, warehouse, "orders_order").success
+    before = _raw_and_state(warehouse, "orders_order")
+    writer = sa.create_engine(postgres_url)
+    with writer.begin() as conn:  # changes the failed run must not apply
+        conn.exec_driver_sql(
+            "update orders_order set loyalty_points_used = loyalty_points_used + 1, "
+            "updated_at = now() where id <= 3"
+        )
+    writer.dispose()
+    hook = _DropAfterBatches(postgres_url, after=2)
+    _dropping_config(monkeypatch, hook)
+    try:
+        result = _materialize_streaming(
+            postgres_url, warehouse, "orders_order", retries=0, full_refresh=True
+        )
+    finally:
+        hook.admin.dispose()
+    assert hook.terminated and not result.success and result.retries == []
+    failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
+    assert "terminating connection" in str(failure.event_specific_data.error).lower()
+    assert len(hook.rows_per_attempt) == 1 and 10 <= hook.rows_per_attempt[0] < 134
+    assert _raw_and_state(warehouse, "orders_order") == before
+    # The watermark did not move: the next run (no drop this time) picks the changes up.
+    assert _materialize_streaming(postgres_url, warehouse, "orders_order").success
+    assert_equal(postgres_url, warehouse, tables=["orders_order"])
