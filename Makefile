@@ -19,8 +19,10 @@ test: $(STAMP)
 	scripts/system-deps.sh
 	$(BIN)/pytest
 
+# umask 077: the webserver's and daemon's files in dagster_home/ (runs, event logs) are the
+# owner's only, like everything the runs write (pipelines.settings.owner_only_files).
 dev: $(STAMP)
-	DAGSTER_HOME=$(CURDIR)/dagster_home $(BIN)/dagster dev -m pipelines.definitions
+	umask 077 && DAGSTER_HOME=$(CURDIR)/dagster_home $(BIN)/dagster dev -m pipelines.definitions
 
 # dbt's documentation of every model and column (with the warehouse's catalog after `make run`):
 # data/dbt_docs/static_index.html opens offline; the Dagster assets link to it (dbt_docs).

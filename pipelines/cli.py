@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Callable, Sequence
 
@@ -241,7 +240,7 @@ def _known_errors() -> tuple[type[Exception], ...]:
 def main(argv: Sequence[str] | None = None) -> int:
     # Every file a command creates (warehouse and its WAL, published copies, logs, the
     # Dagster instance's storage, a demo source) holds customer data: owner only.
-    os.umask(0o077)
+    settings.owner_only_files()
     settings.load_dotenv_once()
     parser = build_parser()
     args = parser.parse_args(argv)

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from pipelines import settings
 from pipelines.defs.dbt import build_dbt_assets, dbt_project, dbt_resource
 from pipelines.defs.freshness import build_mart_freshness
 from pipelines.defs.publish import build_publish_assets
@@ -33,7 +34,14 @@ def build_definitions(
     dbt_project_dir: str | Path | None = None,
     timezone: str | None = None,
 ) -> dg.Definitions:
-    """The whole code location; `resources` default to the environment (or `.env`)."""
+    """The whole code location; `resources` default to the environment (or `.env`).
+
+    Sets the process's umask to owner only first (`settings.owner_only_files`): every
+    process that loads the code location, `dagster dev`'s code server and the run workers
+    it launches included, then creates its files rw------- (dbt's target/ and logs/ from
+    the parse below, then each run's warehouse, Parquet, dashboard and published copy).
+    """
+    settings.owner_only_files()
     resources = dict(resources) if resources is not None else default_resources()
     raw = build_raw_defs(resources=resources)
     project = dbt_project(dbt_project_dir)

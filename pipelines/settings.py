@@ -18,6 +18,23 @@ SCHEMA_NAMES = frozenset(
 )
 
 
+#: Bits every Mealytics process masks: files rw------- (0o600), folders rwx------ (0o700).
+OWNER_ONLY_UMASK = 0o077
+
+
+def owner_only_files() -> None:
+    """From now on, every file and folder this process (and its children) creates is its
+    owner's only: the warehouse, its WAL and spill files, the lock, Parquet, the dashboard,
+    the published copy, dbt's target/ and logs/, Dagster's storage all hold customer data.
+
+    Process-wide, and only ever tightened: bits already masked stay masked. Called by the
+    CLI, by `build_definitions` (every process that loads the code location: `dagster dev`'s
+    code server and run workers, `mealytics run`, tests) and by the `warehouse` resource
+    when a run starts (whatever built the definitions).
+    """
+    os.umask(os.umask(OWNER_ONLY_UMASK) | OWNER_ONLY_UMASK)
+
+
 class SettingsError(ValueError):
     """A setting that cannot work; the message names the variable, its value and why."""
 

@@ -67,6 +67,9 @@ class Warehouse(dg.ConfigurableResource):
     @contextlib.contextmanager
     def yield_for_execution(self, context: dg.InitResourceContext) -> Iterator[Warehouse]:
         settings.check_duckdb_file(self.path, "MEALYTICS_WAREHOUSE")
+        # Before the lock file and the warehouse exist: whatever built this run's
+        # definitions, its files (and dbt's, a child process) are the owner's only.
+        settings.owner_only_files()
         run = context.run
         owner = f"run {run.run_id}" if run is not None else None
         log = context.log.warning if context.log is not None else None

@@ -238,3 +238,81 @@ def test_files_the_cli_creates_are_owner_only(tmp_path):
     assert len(created) >= 3
     loose = {str(p.relative_to(home)): oct(_mode(p)) for p in created if _mode(p) & 0o077}
     assert loose == {}
+
+
+def test_a_run_through_dagster_writes_owner_only_files(source_copy, tmp_path, monkeypatch):
+    """`make dev`'s runs never go through the CLI (whose `main` sets the umask): loading the
+    code location (`build_definitions`) and the run's `warehouse` resource set it too.
+
+    The whole graph runs in process, as a `dagster dev` run worker does, under a permissive
+    umask (022) both while the definitions load (dbt parses: target/) and again while the
+    run executes (extraction, dbt build, publishing). Every file it creates is rw-------,
+    every folder rwx------.
+    """
+    import shutil
+
+    from reliability_support import AS_OF
+
+    from pipelines import run
+    from pipelines.definitions import build_definitions
+    from pipelines.defs.dbt.project import DBT_PROJECT_DIR
+    from pipelines.defs.resources import SourceDatabase, Warehouse
+    from pipelines.defs.schedules import ALL_ASSETS_JOB
+
+    for variable in ("MEALYTICS_PUBLISH_DIR", "MEALYTICS_PUBLISHED"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.chdir(tmp_path)  # anything written to the working directory is seen too
+    dbt_dir = tmp_path / "dbt_project"
+    shutil.copytree(  # a fresh clone: no target/, no logs/
+        DBT_PROJECT_DIR,
+        dbt_dir,
+        ignore=shutil.ignore_patterns("target", "logs", "dbt_packages", ".user.yml"),
+    )
+    warehouse = tmp_path / "data" / "warehouse.duckdb"  # data/ does not exist yet
+    before = set(tmp_path.rglob("*"))
+    old = os.umask(0o022)
+    try:
+        defs = build_definitions(
+            resources={
+                "source": SourceDatabase(url=f"sqlite:///{source_copy}"),
+                "warehouse": Warehouse(path=str(warehouse)),
+            },
+            dbt_project_dir=dbt_dir,
+        )
+        os.umask(0o022)  # loosened again: the run's resource must tighten it itself
+        result = defs.resolve_job_def(ALL_ASSETS_JOB).execute_in_process(
+            run_config=run.run_config(as_of=AS_OF),
+            instance=dg.DagsterInstance.ephemeral(),
+            raise_on_error=False,
+        )
+        umask_after = os.umask(0o022)
+    finally:
+        os.umask(old)
+    assert result.success
+    assert umask_after == 0o077
+
+    created = sorted(set(tmp_path.rglob("*")) - before)
+    names = {str(p.relative_to(tmp_path)) for p in created}
+    parquet = [n for n in names if n.startswith("data/parquet/") and n.endswith(".parquet")]
+    expected = {
+        "data",
+        "data/warehouse.duckdb",
+        "data/warehouse.duckdb.lock",
+        "data/dashboard.html",
+        "data/published.duckdb",
+        "data/parquet",
+        "dbt_project/target",
+        "dbt_project/target/manifest.json",  # dbt's parse, while the definitions load
+        "dbt_project/target/dbt.log",
+    }
+    assert expected <= names, sorted(expected - names)
+    # dagster-dbt's invocation folder of the run's `dbt build`
+    assert any(n.endswith("/run_results.json") for n in names), sorted(names)
+    assert len(parquet) >= 5, sorted(names)
+    assert not any(n.startswith(("raw", "marts")) for n in names)  # no stray database file
+    loose = {
+        str(path.relative_to(tmp_path)): oct(_mode(path))
+        for path in created
+        if _mode(path) != (0o700 if path.is_dir() else 0o600)
+    }
+    assert loose == {}
