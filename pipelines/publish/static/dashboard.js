@@ -2,7 +2,9 @@
    hand-written SVG charts. Every chart container gets data-rendered = the number of data
    points it drew (0: nothing in the window), or data-missing = the mart it needs when that
    mart is not built. Money is never added across currencies: with "all websites", money
-   figures and charts are shown per currency. */
+   figures and charts are shown per currency. Every drawn figure carries what it shows, for
+   tests and scrapers: marks (bars, points, donut arcs, heat cells) data-label, data-series
+   and data-value (the unrounded number), stats data-name. */
 (function () {
   "use strict";
   const D = JSON.parse(document.getElementById("payload").textContent);
@@ -138,9 +140,9 @@
     let points = 0;
     for (const ser of series) {
       const d = ser.values.map((v, i) => (i ? "L" : "M") + x(i).toFixed(1) + " " + y(v).toFixed(1)).join(" ");
-      svg.append(s("path", { d, fill: "none", stroke: ser.color, "stroke-width": 2, "stroke-dasharray": ser.dash ? "5 4" : "none" }));
+      svg.append(s("path", { d, fill: "none", stroke: ser.color, "stroke-width": 2, "stroke-dasharray": ser.dash ? "5 4" : "none", "data-series": ser.name, "data-labels": labels.join(" "), "data-values": ser.values.join(" ") }));
       if (labels.length <= 62) {
-        ser.values.forEach((v, i) => svg.append(tip(s("circle", { cx: x(i), cy: y(v), r: labels.length === 1 ? 5 : 2.5, fill: ser.color }), `${labels[i]} ${ser.name}: ${fmt(v)}`)));
+        ser.values.forEach((v, i) => svg.append(tip(s("circle", { cx: x(i), cy: y(v), r: labels.length === 1 ? 5 : 2.5, fill: ser.color, "data-series": ser.name, "data-label": labels[i], "data-value": v }), `${labels[i]} ${ser.name}: ${fmt(v)}`)));
       }
       points += ser.values.length;
     }
@@ -162,7 +164,7 @@
       const yy = 3 + k * row, w = ((W - L - R) * Math.abs(it.value)) / (max || 1);
       const name = String(it.label);
       svg.append(s("text", { x: L - 8, y: yy + 16, "text-anchor": "end" }, name.length > chars ? name.slice(0, chars - 1) + "…" : name));
-      svg.append(tip(s("rect", { x: L, y: yy + 3, width: Math.max(w, 1), height: row - 8, rx: 3, fill: it.color || PALETTE[0] }), `${name}: ${fmt(it.value)}`));
+      svg.append(tip(s("rect", { x: L, y: yy + 3, width: Math.max(w, 1), height: row - 8, rx: 3, fill: it.color || PALETTE[0], "data-label": name, "data-value": it.value }), `${name}: ${fmt(it.value)}`));
       svg.append(s("text", { x: L + w + 6, y: yy + 16, class: "val" }, texts[k]));
     });
     target.append(svg);
@@ -188,7 +190,7 @@
       for (const ser of series) {
         const v = ser.values[i];
         if (v > 0) {
-          svg.append(tip(s("rect", { x: L + i * bw + bw * 0.1, y: y(base + v), width: Math.max(bw * 0.8, 0.5), height: y(base) - y(base + v), fill: ser.color }), `${lab} ${ser.name}: ${fmt(v)}`));
+          svg.append(tip(s("rect", { x: L + i * bw + bw * 0.1, y: y(base + v), width: Math.max(bw * 0.8, 0.5), height: y(base) - y(base + v), fill: ser.color, "data-series": ser.name, "data-label": lab, "data-value": v }), `${lab} ${ser.name}: ${fmt(v)}`));
           points++;
         }
         base += v;
@@ -217,6 +219,8 @@
         node = s("path", { d: `M ${p(a)} A 70 70 0 ${large} 1 ${p(b)}`, fill: "none", stroke: color, "stroke-width": 36 });
         a = b;
       }
+      node.setAttribute("data-label", it.label);
+      node.setAttribute("data-value", it.value);
       svg.append(tip(node, `${label(it.label)}: ${fmt(it.value)} (${fmtPct((100 * it.value) / total)})`));
     });
     svg.append(s("text", { x: 100, y: 106, "text-anchor": "middle", class: "val", style: "font-size:18px" }, compact(total)));
@@ -235,7 +239,7 @@
   }
   function stats(target, items) {
     const box = el("div", { cls: "stats" });
-    items.forEach(([name, value]) => box.append(el("div", { cls: "stat" }, el("b", { text: value }), el("small", { text: name }))));
+    items.forEach(([name, value]) => box.append(el("div", { cls: "stat", "data-name": name }, el("b", { text: value }), el("small", { text: name }))));
     target.append(box);
   }
   /* Money panels: one facet per currency of the selected websites. */
@@ -389,7 +393,7 @@
           const a = active.get(m + "|" + k);
           if (a == null || !size.get(m)) { tr.append(el("td")); continue; }
           const pct = (100 * a) / size.get(m);
-          tr.append(el("td", { style: `background:rgba(46,107,209,${(0.08 + 0.85 * pct / 100).toFixed(2)});color:${pct > 55 ? "#fff" : "inherit"}`, title: `${a} of ${size.get(m)}`, text: pct.toFixed(0) + "%" }));
+          tr.append(el("td", { style: `background:rgba(46,107,209,${(0.08 + 0.85 * pct / 100).toFixed(2)});color:${pct > 55 ? "#fff" : "inherit"}`, title: `${a} of ${size.get(m)}`, text: pct.toFixed(0) + "%", "data-label": `${m} M${k}`, "data-value": a, "data-of": size.get(m) }));
           cells++;
         }
         body.append(tr);
