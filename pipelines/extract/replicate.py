@@ -535,16 +535,21 @@ def _reconcile_keys(
     if _integer_key(plan):
         key = quote(pk[0])
         ours = _raw_key_totals(con, target, key)
-        theirs = None
-        if session.cheap_count:
-            # Counts that differ already say "look closer": no need to sum every key.
-            # Where keys are streamed anyway, the buckets cost one pass like the totals.
-            count, low, high = session.key_bounds(plan)
-            if count != ours[0] or session.stream_keys:
-                theirs = (count, None, None, low, high)
-        theirs = theirs or session.key_totals(plan)
-        if theirs[:3] == ours[:3]:
-            return 0, 0
+        if session.stream_keys:
+            # The buckets cost one pass of streamed keys, as the totals would: straight
+            # to them. (The count only sizes the buckets: raw's will do.)
+            low, high = session.key_range(plan)
+            theirs = (ours[0], None, None, low, high)
+        else:
+            theirs = None
+            if session.cheap_count:
+                # Counts that differ already say "look closer": no need to sum every key.
+                count, low, high = session.key_bounds(plan)
+                if count != ours[0]:
+                    theirs = (count, None, None, low, high)
+            theirs = theirs or session.key_totals(plan)
+            if theirs[:3] == ours[:3]:
+                return 0, 0
         lows = [v for v in (theirs[3], ours[3]) if v is not None]
         highs = [v for v in (theirs[4], ours[4]) if v is not None]
         # Sums stay within BIGINT in every database (SQLite raises past it).

@@ -256,10 +256,23 @@ class ReadSession:
     #: Whether `key_bounds` is nearly free (SQLite counts a b-tree's cells without
     #: decoding rows; PostgreSQL scans for a count as for a sum).
     cheap_count = False
-    #: Whether streaming every key beats the bucket fingerprints: in SQLite a key-range
-    #: search walks the table's own pages (whole rows), while a plain key scan reads the
-    #: smallest covering index: 1.6 s against 14 s for 9.5M orders.
+    #: Whether the bucket fingerprints are better computed by DuckDB from every key
+    #: streamed than by the source. SQLite: a key-range search walks the table's own pages
+    #: (whole rows), while a plain key scan reads the smallest covering index: 1.6 s
+    #: against 14 s for 9.5M orders. PostgreSQL: a binary COPY of the keys into DuckDB's
+    #: aggregate took half the time of the server's own GROUP BY (4.2 s against 8.1 s).
     stream_keys = False
+
+    def key_range(self, plan: TablePlan) -> tuple[int | None, int | None]:
+        """(lowest key, highest key): two primary-key lookups."""
+        (pk,) = plan.primary_key
+        col = plan.table.c[pk]
+        low, high = (
+            sa.select(f).select_from(plan.table).scalar_subquery()
+            for f in (sa.func.min(col), sa.func.max(col))
+        )
+        (row,) = self.fetch(sa.select(low, high))
+        return tuple(row)
 
     def delete_stamp(self, plan: TablePlan) -> str | None:
         """A value that changes whenever rows are deleted from the table, if the database
@@ -529,6 +542,8 @@ def _sqlite_batches(reader: pa.RecordBatchReader, timestamps: set[str]) -> pa.Re
 
 
 class _PostgresSession(ReadSession):
+    stream_keys = True
+
     def begin(self) -> None:
         self.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
 
