@@ -118,9 +118,10 @@ def build_dbt_assets(project: DbtProject) -> dg.AssetsDefinition:
         dbt: DbtCliResource,
         warehouse: Warehouse,
     ):
-        """`dbt build` of the selected models: staging views, intermediate views, mart tables,
-        each followed by its tests. It starts after the raw extraction it depends on, and
-        holds the DuckDB file's single write lock for the whole build."""
+        """`dbt build` of the selected models: staging views, intermediate tables (the thin
+        filters among them views), mart tables and table macros, each followed by its tests.
+        It starts after the raw extraction it depends on, and holds the DuckDB file's single
+        write lock for the whole build."""
         args = dbt_build_args(full_refresh=config.full_refresh, as_of=config.as_of)
         context.log.info(f"dbt {' '.join(args)}")
         # The profile reads the warehouse path from MEALYTICS_WAREHOUSE: give dbt the very
