@@ -361,8 +361,8 @@ def js_number(x: float) -> str:
 
 class Shown:
     """The window of `period` ending at each selected website's as_of, and SQL on the marts
-    for it: `{win}` in a query is a CTE `win(website_id, currency, website_name, lo, hi)`
-    of the selected websites (as_of: each one's last snapshot date, as the page has it)."""
+    for it: `sql` runs a query after a CTE `win(website_id, currency, website_name, lo, hi)`
+    of the selected websites (hi, the as_of: each one's last daily snapshot date)."""
 
     def __init__(self, warehouse: Path, period: str, website: str):
         self.con = duckdb.connect(str(warehouse), read_only=True)
@@ -427,7 +427,11 @@ def assert_marks(chart: dict, expected: dict) -> None:
     shown = marks_of(chart)
     assert len(shown) == len(chart["marks"]), (chart["name"], "a mark twice")
     assert set(shown) == set(expected), (chart["name"], set(shown) ^ set(expected))
-    wrong = {k: (shown[k], expected[k]) for k in shown if abs(shown[k] - expected[k]) > 1e-6}
+    wrong = {
+        k: (shown[k], expected[k])
+        for k in shown
+        if abs(shown[k] - expected[k]) > 1e-9 * max(1.0, abs(expected[k]))  # float sums
+    }
     assert not wrong, (chart["name"], wrong)
 
 
