@@ -52,8 +52,8 @@ measured as (
         delivered_totals.first_order_date,
         delivered_totals.last_order_date,
         coalesce(paid_totals.lifetime_value, 0) as lifetime_value,
-        {{ dbt.datediff('delivered_totals.last_order_date', 'websites.as_of_date', 'day') }} as days_since_last_order,
-        {{ dbt.datediff('delivered_totals.first_order_date', 'websites.as_of_date', 'day') }} as days_since_first_order
+        {{ dbt.datediff('delivered_totals.last_order_date', 'websites.as_of_date', 'day') }} as days_since_last_order,  -- noqa: LT05
+        {{ dbt.datediff('delivered_totals.first_order_date', 'websites.as_of_date', 'day') }} as days_since_first_order  -- noqa: LT05
     from users
     inner join websites on users.website_id = websites.website_id
     left join delivered_totals on users.user_id = delivered_totals.user_id

@@ -40,7 +40,12 @@ final as (
         order_created_at,
         delivered_at,
         delivery_microseconds,
-        cast({{ decimal_div('delivery_microseconds', 60000000, 2, integers=true) }} as decimal(12, 2)) as delivery_minutes,
+        cast({{ decimal_div(
+            'delivery_microseconds',
+            60000000,
+            2,
+            integers=true
+        ) }} as decimal(12, 2)) as delivery_minutes,
         delivery_microseconds is not null as is_delivered,
         coalesce(delivery_microseconds <= cast(2700000000 as bigint), false) as is_on_time,
         status = 'failed' as is_failed

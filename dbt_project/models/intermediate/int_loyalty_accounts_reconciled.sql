@@ -47,7 +47,10 @@ final as (
     from totalled
     left join tier_bands
         on totalled.ledger_lifetime_points >= tier_bands.threshold_points
-        and (tier_bands.next_threshold_points is null or totalled.ledger_lifetime_points < tier_bands.next_threshold_points)
+        and (
+            tier_bands.next_threshold_points is null
+            or totalled.ledger_lifetime_points < tier_bands.next_threshold_points
+        )
 
 )
 

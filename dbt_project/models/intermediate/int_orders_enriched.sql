@@ -19,7 +19,7 @@ vip_at_order as (
     from orders
     inner join vip_periods
         on orders.user_id = vip_periods.user_id
-        and vip_periods.valid_from <= orders.created_at
+        and orders.created_at >= vip_periods.valid_from
         and (vip_periods.valid_to is null or orders.created_at < vip_periods.valid_to)
     group by orders.order_id
 
@@ -31,7 +31,7 @@ subscription_at_order as (
     from orders
     inner join subscription_periods
         on orders.user_id = subscription_periods.user_id
-        and subscription_periods.active_from <= orders.created_at
+        and orders.created_at >= subscription_periods.active_from
         and (subscription_periods.active_to is null or orders.created_at < subscription_periods.active_to)
 
 ),

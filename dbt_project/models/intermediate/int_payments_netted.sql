@@ -23,7 +23,7 @@ payment_channels as (
     {#- An order payment whose order is gone counts as direct (the default channel). #}
     left join channels
         on (payments.purpose = 'order' and channels.order_channel = coalesce(orders.channel, 'direct'))
-        or (payments.purpose <> 'order' and channels.payment_purpose = payments.purpose)
+        or (payments.purpose <> 'order' and payments.purpose = channels.payment_purpose)
 
 ),
 
@@ -40,7 +40,7 @@ collected as (
         payment_method,
         completed_at as moved_at,
         completed_date as business_date,
-        amount as amount,
+        amount,
         1 as payment_count
     from payment_channels
     where completed_at is not null and status in ('completed', 'refunded')

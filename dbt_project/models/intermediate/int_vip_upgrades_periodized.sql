@@ -34,11 +34,7 @@ from_history as (
         upgrade_periods.website_id,
         upgrade_periods.tier,
         upgrade_periods.valid_from,
-        case
-            when upgrade_periods.next_upgrade_at is not null
-                then upgrade_periods.next_upgrade_at
-            else vip_tiers.expires_at
-        end as valid_to
+        coalesce(upgrade_periods.next_upgrade_at, vip_tiers.expires_at) as valid_to
     from upgrade_periods
     left join vip_tiers on upgrade_periods.user_id = vip_tiers.user_id
 

@@ -30,8 +30,8 @@ renamed as (
         cast(target_audience as varchar) as target_audience,
 
         ----------  numbers
-        cast(discount_value as decimal(10,2)) as discount_value,
-        cast(budget as decimal(12,2)) as budget,
+        cast(discount_value as decimal(10, 2)) as discount_value,
+        cast(budget as decimal(12, 2)) as budget,
 
         ----------  timestamps
         cast(start_date as timestamptz) as starts_at,

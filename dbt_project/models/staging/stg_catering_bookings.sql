@@ -28,7 +28,7 @@ renamed as (
 
         ----------  numbers
         cast(guests as integer) as guests,
-        cast(amount as decimal(12,2)) as amount,
+        cast(amount as decimal(12, 2)) as amount,
 
         ----------  dates
         cast(event_date as date) as event_date,

@@ -28,7 +28,7 @@ renamed as (
         cast(status as varchar) as status,
 
         ----------  numbers
-        cast(fee as decimal(12,2)) as fee,
+        cast(fee as decimal(12, 2)) as fee,
 
         ----------  timestamps
         cast(scheduled_at as timestamptz) as scheduled_at,

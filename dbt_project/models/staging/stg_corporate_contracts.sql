@@ -28,7 +28,7 @@ renamed as (
         cast(status as varchar) as status,
 
         ----------  numbers
-        cast(contract_value as decimal(12,2)) as contract_value,
+        cast(contract_value as decimal(12, 2)) as contract_value,
 
         ----------  dates
         cast(start_date as date) as start_date,

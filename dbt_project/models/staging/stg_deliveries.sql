@@ -39,7 +39,7 @@ renamed as (
         cast(status as varchar) as status,
 
         ----------  numbers
-        cast(distance_km as decimal(6,2)) as distance_km,
+        cast(distance_km as decimal(6, 2)) as distance_km,
 
         ----------  timestamps
         cast(assigned_at as timestamptz) as assigned_at,

@@ -27,7 +27,7 @@ renamed as (
         cast(category as varchar) as category,
 
         ----------  numbers
-        cast(price as decimal(12,2)) as price,
+        cast(price as decimal(12, 2)) as price,
 
         ----------  booleans
         cast(is_active as boolean) as is_active,

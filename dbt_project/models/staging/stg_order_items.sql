@@ -37,8 +37,8 @@ renamed as (
 
         ----------  numbers
         cast(quantity as integer) as quantity,
-        cast(unit_price as decimal(12,2)) as unit_price,
-        cast(line_total as decimal(12,2)) as line_total,
+        cast(unit_price as decimal(12, 2)) as unit_price,
+        cast(line_total as decimal(12, 2)) as line_total,
 
         ----------  timestamps
         cast(created_at as timestamptz) as created_at,

@@ -32,10 +32,10 @@ renamed as (
         cast(payment_status as varchar) as payment_status,
 
         ----------  numbers
-        cast(subtotal as decimal(12,2)) as subtotal,
-        cast(discount_amount as decimal(12,2)) as discount_amount,
-        cast(delivery_fee as decimal(12,2)) as delivery_fee,
-        cast(total as decimal(12,2)) as total,
+        cast(subtotal as decimal(12, 2)) as subtotal,
+        cast(discount_amount as decimal(12, 2)) as discount_amount,
+        cast(delivery_fee as decimal(12, 2)) as delivery_fee,
+        cast(total as decimal(12, 2)) as total,
         cast(loyalty_points_used as integer) as loyalty_points_used,
 
         ----------  timestamps

@@ -32,7 +32,7 @@ renamed as (
         cast(provider_reference as varchar) as provider_reference,
 
         ----------  numbers
-        cast(amount as decimal(12,2)) as amount,
+        cast(amount as decimal(12, 2)) as amount,
 
         ----------  timestamps
         cast(created_at as timestamptz) as created_at,

@@ -29,7 +29,7 @@ renamed as (
 
         ----------  numbers
         cast(points_required as integer) as points_required,
-        cast(value_amount as decimal(12,2)) as value_amount,
+        cast(value_amount as decimal(12, 2)) as value_amount,
 
         ----------  booleans
         cast(is_active as boolean) as is_active,

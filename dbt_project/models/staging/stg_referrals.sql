@@ -39,7 +39,7 @@ renamed as (
         cast(status as varchar) as status,
 
         ----------  numbers
-        cast(bonus_amount as decimal(12,2)) as bonus_amount,
+        cast(bonus_amount as decimal(12, 2)) as bonus_amount,
 
         ----------  timestamps
         cast(rewarded_at as timestamptz) as rewarded_at,

@@ -39,7 +39,7 @@ renamed as (
         cast(reason as varchar) as reason,
 
         ----------  numbers
-        cast(amount as decimal(12,2)) as amount,
+        cast(amount as decimal(12, 2)) as amount,
 
         ----------  timestamps
         cast(created_at as timestamptz) as created_at

@@ -27,7 +27,7 @@ renamed as (
         cast(interval as varchar) as billing_interval,
 
         ----------  numbers
-        cast(price as decimal(12,2)) as price,
+        cast(price as decimal(12, 2)) as price,
         cast(meals_per_week as integer) as meals_per_week,
 
         ----------  booleans

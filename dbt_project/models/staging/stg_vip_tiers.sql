@@ -38,7 +38,7 @@ renamed as (
         cast(tier_level as varchar) as tier_level,
 
         ----------  numbers
-        cast(discount_percent as decimal(5,2)) as discount_percent,
+        cast(discount_percent as decimal(5, 2)) as discount_percent,
 
         ----------  timestamps
         cast(upgraded_at as timestamptz) as upgraded_at,

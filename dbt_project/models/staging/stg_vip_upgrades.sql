@@ -39,7 +39,7 @@ renamed as (
         cast(to_tier as varchar) as to_tier,
 
         ----------  numbers
-        cast(price as decimal(12,2)) as price,
+        cast(price as decimal(12, 2)) as price,
 
         ----------  timestamps
         cast(created_at as timestamptz) as created_at

@@ -13,11 +13,17 @@ channels as (select * from {{ ref('fct_revenue_by_channel') }}),
 
 raw_movements as (
 
-    select raw_payments.website_id, raw_payments.completed_at as moved_at, raw_payments.amount
+    select
+        raw_payments.website_id,
+        raw_payments.completed_at as moved_at,
+        raw_payments.amount
     from raw_payments
     where raw_payments.completed_at is not null and raw_payments.status in ('completed', 'refunded')
     union all
-    select raw_payments.website_id, raw_refunds.created_at as moved_at, -raw_refunds.amount
+    select
+        raw_payments.website_id,
+        raw_refunds.created_at as moved_at,
+        -raw_refunds.amount as amount
     from raw_refunds
     inner join raw_payments on raw_refunds.payment_id = raw_payments.id
 

@@ -11,8 +11,10 @@ select
     user_id,
     stored_points_balance,
     ledger_balance,
-    'loyalty account ' || cast(loyalty_account_id as varchar) || ' stores balance '
+    (
+        'loyalty account ' || cast(loyalty_account_id as varchar) || ' stores balance '
         || coalesce(cast(stored_points_balance as varchar), 'NULL') || ' but its ledger sums to '
-        || cast(ledger_balance as varchar) as finding
+        || cast(ledger_balance as varchar)
+    ) as finding
 from {{ ref('int_loyalty_accounts_reconciled') }}
 where has_balance_mismatch

@@ -64,7 +64,11 @@ final as (
         cast(customers_reached as bigint) as customers_reached,
         cast(converted_customers as bigint) as converted_customers,
         {{ pct('converted_customers', 'customers_reached') }} as conversion_rate,
-        cast({{ decimal_div('(revenue_generated - campaign_cost) * 100', 'campaign_cost', 2) }} as decimal(18, 2)) as roi,
+        cast({{ decimal_div(
+            '(revenue_generated - campaign_cost) * 100',
+            'campaign_cost',
+            2
+        ) }} as decimal(18, 2)) as roi,
         cast({{ decimal_div('campaign_cost * 100', 'budget', 2) }} as decimal(18, 2)) as budget_used
     from measured
 

@@ -35,9 +35,12 @@ tested as (
 
     select
         compared.*,
-        cast(converters + control_converters as double) / (recipients + control_recipients) as pooled_rate,
-        cast(converters as double) / recipients
-            - cast(control_converters as double) / control_recipients as rate_difference
+        cast(compared.converters + compared.control_converters as double)
+        / (compared.recipients + compared.control_recipients) as pooled_rate,
+        (
+            cast(compared.converters as double) / compared.recipients
+            - cast(compared.control_converters as double) / compared.control_recipients
+        ) as rate_difference
     from compared
 
 ),
@@ -47,10 +50,11 @@ scored as (
     select
         tested.*,
         case
-            when pooled_rate > 0 and pooled_rate < 1
-                then rate_difference / sqrt(
-                    pooled_rate * (1 - pooled_rate) * (1.0 / recipients + 1.0 / control_recipients)
-                )
+            when tested.pooled_rate > 0 and tested.pooled_rate < 1
+                then tested.rate_difference / sqrt(
+                        tested.pooled_rate * (1 - tested.pooled_rate)
+                        * (1.0 / tested.recipients + 1.0 / tested.control_recipients)
+                    )
         end as z_score
     from tested
 

@@ -31,7 +31,11 @@ cohorts as (
         members.website_id,
         members.cohort_month,
         count(*) as cohort_size,
-        {{ dbt.datediff('members.cohort_month', dbt.date_trunc('month', 'max(websites.as_of_date)'), 'month') }} as last_month_number
+        {{ dbt.datediff(
+            'members.cohort_month',
+            dbt.date_trunc('month', 'max(websites.as_of_date)'),
+            'month'
+        ) }} as last_month_number
     from members
     inner join websites on members.website_id = websites.website_id
     group by members.website_id, members.cohort_month
@@ -49,7 +53,7 @@ activity as (
     select
         members.website_id,
         members.cohort_month,
-        {{ dbt.datediff('members.cohort_month', 'delivered_orders.order_month', 'month') }} as month_number,
+        {{ dbt.datediff('members.cohort_month', 'delivered_orders.order_month', 'month') }} as month_number,  -- noqa: LT05
         count(distinct members.user_id) as active_customers
     from members
     inner join delivered_orders on members.user_id = delivered_orders.user_id

@@ -8,9 +8,9 @@ tiers as (select * from {{ ref('loyalty_tiers') }}),
 {#- An account without ledger entries holds the lowest tier. -#}
 lowest_tier as (
 
-    select tier
+    select tiers.tier
     from tiers
-    where tier_rank = (select min(tier_rank) from tiers)
+    where tiers.tier_rank = (select min(all_tiers.tier_rank) from tiers as all_tiers)
 
 ),
 

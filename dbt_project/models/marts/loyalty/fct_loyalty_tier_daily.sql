@@ -9,11 +9,19 @@ tiers as (select * from {{ ref('loyalty_tiers') }}),
     per tier gives the active clients per tier of every day. -#}
 transitions as (
 
-    select website_id, business_date, active_tier as tier, 1 as client_change
+    select
+        website_id,
+        business_date,
+        active_tier as tier,
+        1 as client_change
     from account_days
     where active_tier is not null
     union all
-    select website_id, business_date, previous_active_tier as tier, -1 as client_change
+    select
+        website_id,
+        business_date,
+        previous_active_tier as tier,
+        -1 as client_change
     from account_days
     where previous_active_tier is not null
 

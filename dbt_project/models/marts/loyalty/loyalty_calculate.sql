@@ -104,7 +104,7 @@ most_popular as (
         item_name,
         row_number() over (
             partition by website_id
-            order by redemption_count desc, redemption_item_id
+            order by redemption_count desc, redemption_item_id asc
         ) as popularity_rank
     from window_items
 
@@ -128,8 +128,15 @@ final as (
         cast(coalesce(states_at_end.silver_count, 0) as bigint) as silver_count,
         cast(coalesce(states_at_end.gold_count, 0) as bigint) as gold_count,
         cast(coalesce(states_at_end.platinum_count, 0) as bigint) as platinum_count,
-        {{ pct('coalesce(redeeming_clients.clients_with_redemptions, 0)', 'states_at_end.active_clients') }} as active_redemptions_ratio,
-        cast({{ decimal_div('states_at_end.points_balance', 'states_at_end.active_clients', 2) }} as decimal(18, 2)) as average_points_per_client
+        {{ pct(
+            'coalesce(redeeming_clients.clients_with_redemptions, 0)',
+            'states_at_end.active_clients'
+        ) }} as active_redemptions_ratio,
+        cast({{ decimal_div(
+            'states_at_end.points_balance',
+            'states_at_end.active_clients',
+            2
+        ) }} as decimal(18, 2)) as average_points_per_client
     from websites
     cross join arguments
     left join window_points on websites.website_id = window_points.website_id

@@ -46,8 +46,12 @@ window_activity as (
 
     select
         account_days.website_id,
-        count(distinct case when account_days.redemptions > 0 then account_days.loyalty_account_id end) as clients_with_redemptions,
-        count(distinct case when account_days.ledger_entries > 0 then account_days.loyalty_account_id end) as clients_with_transactions
+        count(
+            distinct case when account_days.redemptions > 0 then account_days.loyalty_account_id end
+        ) as clients_with_redemptions,
+        count(
+            distinct case when account_days.ledger_entries > 0 then account_days.loyalty_account_id end
+        ) as clients_with_transactions
     from account_days
     cross join arguments
     where account_days.business_date <= arguments.as_of_day
@@ -65,7 +69,10 @@ final as (
         cast(coalesce(window_activity.clients_with_redemptions, 0) as bigint) as clients_with_redemptions,
         cast(coalesce(window_activity.clients_with_transactions, 0) as bigint) as clients_with_transactions,
         {{ pct('coalesce(window_activity.clients_with_transactions, 0)', 'clients.total_clients') }} as engagement_rate,
-        {{ pct('coalesce(window_activity.clients_with_redemptions, 0)', 'active_at_end.active_clients') }} as redemption_rate
+        {{ pct(
+            'coalesce(window_activity.clients_with_redemptions, 0)',
+            'active_at_end.active_clients'
+        ) }} as redemption_rate
     from clients
     left join active_at_end on clients.website_id = active_at_end.website_id
     left join window_activity on clients.website_id = window_activity.website_id

@@ -37,7 +37,11 @@ final as (
         cast(redemption_count as bigint) as redemption_count,
         cast(points_spent as bigint) as points_spent,
         cast(value_amount as decimal(18, 2)) as value_amount,
-        cast({{ decimal_div('points_spent', 'redemption_count', 2) }} as decimal(18, 2)) as average_points_per_redemption,
+        cast({{ decimal_div(
+            'points_spent',
+            'redemption_count',
+            2
+        ) }} as decimal(18, 2)) as average_points_per_redemption,
         {{ pct('redemption_count', 'sum(redemption_count) over (partition by website_id)') }} as percentage
     from category_totals
 

@@ -1,4 +1,7 @@
-{{ config(materialized='table_macro', parameters=['lim := 10', 'website := null', 'date_from := null', 'date_to := null']) }}
+{{ config(
+    materialized='table_macro',
+    parameters=['lim := 10', 'website := null', 'date_from := null', 'date_to := null']
+) }}
 
 with
 
@@ -43,7 +46,7 @@ ranked as (
         item_totals.*,
         row_number() over (
             partition by item_totals.website_id
-            order by item_totals.redemption_count desc, item_totals.redemption_item_id
+            order by item_totals.redemption_count desc, item_totals.redemption_item_id asc
         ) as popularity_rank
     from item_totals
 

@@ -34,7 +34,10 @@ final as (
         cast(coalesce(consultation_days.booked_fees, 0) as decimal(18, 2)) as booked_fees,
         cast(coalesce(consultation_days.completed_fees, 0) as decimal(18, 2)) as completed_fees,
         cast(coalesce(consultation_days.no_show_fees, 0) as decimal(18, 2)) as no_show_fees,
-        {{ pct('consultation_days.no_show', 'consultation_days.completed + consultation_days.no_show') }} as no_show_rate
+        {{ pct(
+            'consultation_days.no_show',
+            'consultation_days.completed + consultation_days.no_show'
+        ) }} as no_show_rate
     from days
     left join consultation_days
         on days.website_id = consultation_days.website_id

@@ -31,8 +31,14 @@ final as (
         cast(coalesce(delivery_days.failed_deliveries, 0) as bigint) as failed_deliveries,
         cast(coalesce(delivery_days.on_time_deliveries, 0) as bigint) as on_time_deliveries,
         cast(coalesce(delivery_days.delivery_minutes_total, 0) as decimal(18, 2)) as delivery_minutes_total,
-        cast({{ decimal_div('delivery_days.delivery_minutes_total', 'delivery_days.delivered_deliveries', 2) }} as decimal(12, 2)) as average_delivery_minutes,
-        cast(round(delivery_days.median_delivery_microseconds / 60000000.0, 2) as decimal(12, 2)) as median_delivery_minutes,
+        cast({{ decimal_div(
+            'delivery_days.delivery_minutes_total',
+            'delivery_days.delivered_deliveries',
+            2
+        ) }} as decimal(12, 2)) as average_delivery_minutes,
+        cast(
+            round(delivery_days.median_delivery_microseconds / 60000000.0, 2) as decimal(12, 2)
+        ) as median_delivery_minutes,
         cast(round(delivery_days.p90_delivery_microseconds / 60000000.0, 2) as decimal(12, 2)) as p90_delivery_minutes,
         {{ pct('delivery_days.on_time_deliveries', 'delivery_days.delivered_deliveries') }} as on_time_rate
     from days

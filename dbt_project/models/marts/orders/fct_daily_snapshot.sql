@@ -4,7 +4,10 @@ days as (select * from {{ ref('int_website_days_spined') }}),
 orders as (select * from {{ ref('int_orders_enriched') }}),
 money as (select * from {{ ref('int_payments_netted') }}),
 
-counted_orders as (select * from orders where is_counted),
+counted_orders as (
+    select * from orders
+    where is_counted
+),
 
 order_days as (
 

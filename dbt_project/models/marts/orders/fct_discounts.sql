@@ -2,7 +2,10 @@ with
 
 orders as (select * from {{ ref('int_orders_to_date') }}),
 
-counted_orders as (select * from orders where is_counted),
+counted_orders as (
+    select * from orders
+    where is_counted
+),
 
 day_revenue as (
 

@@ -25,7 +25,10 @@ final as (
         cast(is_counted as boolean) as is_counted,
         cast(order_count as bigint) as order_count,
         cast(total_amount as decimal(18, 2)) as total_amount,
-        {{ pct('order_count', 'sum(order_count) over (partition by website_id, business_date)') }} as share_of_orders_pct
+        {{ pct(
+            'order_count',
+            'sum(order_count) over (partition by website_id, business_date)'
+        ) }} as share_of_orders_pct
     from status_days
 
 )

@@ -26,7 +26,10 @@ final as (
         cast(payment_method_group as varchar) as payment_method_group,
         cast(order_count as bigint) as order_count,
         cast(gross_revenue as decimal(18, 2)) as gross_revenue,
-        {{ pct('order_count', 'sum(order_count) over (partition by website_id, business_date)') }} as share_of_orders_pct
+        {{ pct(
+            'order_count',
+            'sum(order_count) over (partition by website_id, business_date)'
+        ) }} as share_of_orders_pct
     from method_days
 
 )

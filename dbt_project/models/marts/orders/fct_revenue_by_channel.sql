@@ -17,9 +17,15 @@ events_to_date as (
 {#- The daily calendar, plus any earlier day with an event (e.g. a VIP upgrade bought before the first order). -#}
 calendar as (
 
-    select website_id, business_date from days
+    select
+        website_id,
+        business_date
+    from days
     union
-    select website_id, business_date from events_to_date
+    select
+        website_id,
+        business_date
+    from events_to_date
 
 ),
 

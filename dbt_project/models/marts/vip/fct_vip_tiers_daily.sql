@@ -21,14 +21,26 @@ tier_days as (
     on every day. -#}
 changes as (
 
-    select website_id, tier, from_date as business_date, 1 as customer_change
+    select
+        website_id,
+        tier,
+        from_date as business_date,
+        1 as customer_change
     from periods
     union all
-    select website_id, tier, to_date as business_date, -1 as customer_change
+    select
+        website_id,
+        tier,
+        to_date as business_date,
+        -1 as customer_change
     from periods
     where to_date is not null
     union all
-    select website_id, tier, business_date, 0 as customer_change
+    select
+        website_id,
+        tier,
+        business_date,
+        0 as customer_change
     from tier_days
 
 ),
@@ -57,7 +69,10 @@ final as (
         cast(tier_days.tier as varchar) as tier,
         cast(tier_days.tier_rank as integer) as tier_rank,
         cast(running.customers as bigint) as customers,
-        {{ pct('running.customers', 'sum(running.customers) over (partition by tier_days.website_id, tier_days.business_date)') }} as percentage
+        {{ pct(
+            'running.customers',
+            'sum(running.customers) over (partition by tier_days.website_id, tier_days.business_date)'
+        ) }} as percentage
     from tier_days
     inner join running
         on tier_days.website_id = running.website_id
