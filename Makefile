@@ -33,8 +33,14 @@ docs: $(STAMP)
 		--target-path $(DOCS_DIR) --log-path $(DOCS_DIR)/logs
 	@echo "open $(DOCS_DIR)/static_index.html"
 
+# SQLFluff renders the models with dbt (dbt_project/.sqlfluff), which opens the profile's
+# DuckDB: an in-memory one, so no warehouse is needed or touched; its dbt target goes under
+# target/sqlfluff so the project's own manifest is left alone.
 lint: $(STAMP)
 	$(BIN)/ruff check pipelines models seeds tests benchmarks
+	cd dbt_project && MEALYTICS_WAREHOUSE=:memory: DBT_SEND_ANONYMOUS_USAGE_STATS=false \
+		DBT_TARGET_PATH=target/sqlfluff DBT_LOG_PATH=target/sqlfluff/logs \
+		$(CURDIR)/$(BIN)/sqlfluff lint models tests snapshots
 
 clean:
 	rm -rf $(VENV) data/*.db data/*.duckdb
