@@ -114,9 +114,12 @@ def test_sqlalchemy_duckdb_engine_reads_it(published):
 
 
 def _readme_cli_example() -> list[str]:
-    """The README's `duckdb -readonly data/published.duckdb "…"` command, as arguments."""
+    """The README's `.venv/bin/duckdb -readonly data/published.duckdb "…"` command, as
+    arguments (the program as `duckdb`)."""
     text = README.read_text()
-    match = re.search(r"```sh\n(duckdb -readonly data/published\.duckdb[^`]*?)\n```", text)
+    match = re.search(
+        r"```sh\n(?:\.venv/bin/)?(duckdb -readonly data/published\.duckdb[^`]*?)\n```", text
+    )
     assert match, "the README's duckdb CLI example on data/published.duckdb is gone"
     return shlex.split(match.group(1).replace("\\\n", " "))
 
