@@ -2,9 +2,10 @@
 
 A small generated SQLite source (300 customers, 30 days from 2026-09-01), a warehouse, a
 Dagster instance and the published files all in the test's folder; the repository's dbt
-project. The first run must succeed and its printed summary must say what the source holds;
-one mart figure is checked against SQL on the SOURCE. Then one completed payment loses its
-completed_at in the source (a WARN check's rule): the next run must exit 1 and name it.
+project. The run must succeed and its printed summary must say what the source holds; one
+mart figure is checked against SQL on the SOURCE. (That a failed check of any severity
+makes the command exit 1, and how the summary names it, is tested on the report itself in
+tests/unit/test_cli_run.py: a second real run here cost a minute and a half of CI.)
 """
 
 from __future__ import annotations
@@ -174,36 +175,3 @@ def test_run_command_reports_what_the_source_holds(setup):
     finally:
         con.close()
     assert actual == expected
-
-
-def test_a_failed_warn_check_fails_the_command(setup):
-    """Issue 5: a WARN check (here completed_payment_has_time) fails the command too."""
-    if not setup.warehouse.exists():
-        pytest.skip("needs the first run")
-    db = sqlite3.connect(setup.source)
-    try:
-        (payment,) = db.execute(
-            "select min(id) from payments_payment where status = 'completed'"
-        ).fetchone()
-        db.execute(
-            "update payments_payment set completed_at = null, "
-            "updated_at = strftime('%Y-%m-%d %H:%M:%f', 'now') where id = ?",
-            (payment,),
-        )
-        db.commit()
-    finally:
-        db.close()
-
-    result = setup.run()
-    out = result.stdout
-    assert result.returncode == 1, (out[-4000:], result.stderr[-4000:])
-    failed = re.findall(r"^  ✗ (\S+) (\S+) \((\w+)\)$", out, re.MULTILINE)
-    assert ("raw/payments_payment", "completed_payment_has_time", "WARN") in failed, out
-    # Only WARN checks failed (dbt's own test on stg_payments says the same) and no step:
-    # the exit code is 1 for the WARN checks alone.
-    assert {severity for *_, severity in failed} == {"WARN"}, failed
-    assert "Failed step" not in out
-    checks = re.search(r"^checks: (\d+) passed, (\d+) failed$", out, re.MULTILINE)
-    assert checks and int(checks.group(2)) == len(failed)
-    assert re.search(r"^run \w{8} failed: ", out, re.MULTILINE)
-    assert _raw_rows(out) == _source_counts(setup.source)  # the run itself went through
