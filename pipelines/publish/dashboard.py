@@ -13,6 +13,7 @@ import json
 import os
 from pathlib import Path
 
+from pipelines.publish import leftovers
 from pipelines.publish.data import collect_from
 
 STATIC = Path(__file__).with_name("static")
@@ -40,6 +41,7 @@ def write_dashboard(warehouse_path: str | os.PathLike, out_path: str | os.PathLi
     """Render the dashboard of the warehouse's marts to `out_path` (atomically); its path."""
     out = Path(out_path)
     out.parent.mkdir(parents=True, exist_ok=True)
+    leftovers.sweep(out.parent, {out.name})
     html = render(collect_from(str(warehouse_path)))
     temporary = out.with_name(f".{out.name}.{os.getpid()}.tmp")
     try:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import duckdb
 
+from pipelines.publish import leftovers
 from pipelines.publish.data import mart_tables
 
 
@@ -18,6 +19,7 @@ def export_parquet(warehouse_path: str | os.PathLike, out_dir: str | os.PathLike
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    leftovers.sweep(out)
     rows: dict[str, int] = {}
     con = duckdb.connect(str(warehouse_path), read_only=True)
     try:

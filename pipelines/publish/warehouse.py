@@ -30,6 +30,7 @@ from pathlib import Path
 import duckdb
 
 from pipelines import settings
+from pipelines.publish import leftovers
 
 #: Waiting for another process to release the build file: total seconds, first pause.
 LOCK_WAIT_S = 30.0
@@ -138,6 +139,7 @@ def publish_warehouse(
     returns {path, marts, bytes}."""
     source, target = Path(warehouse_path), Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
+    leftovers.sweep(target.parent, {target.name})
     temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     try:
         con = connect_waiting(source, wait_s=wait_s)
