@@ -253,7 +253,7 @@ def _extract_table(
                     # The stage holds every source row: raw keys absent from it were deleted.
                     deleted = _record_deletes(con, plan, target, stage, run_id, now)
                 inserted, updated = _merge(
-                    con, plan, target, stage, drift, None if full else _reread(plan, state)
+                    con, plan, target, stage, None if full else _reread(plan, state)
                 )
             else:
                 # No key (replace mode): the stage is the whole table, swapped in.
@@ -357,7 +357,7 @@ def _extract_table(
 
 
 def _merge(
-    con, plan: TablePlan, target: str, stage: str, drift: wh.Drift, reread: str | None = None
+    con, plan: TablePlan, target: str, stage: str, reread: str | None = None
 ) -> tuple[int, int]:
     """Upsert the stage into raw by primary key: (inserted, updated).
 
@@ -429,17 +429,12 @@ def _reread(plan: TablePlan, state: wh.SyncState | None) -> str:
         return "true"
     if state.watermark_ts >= state.last_run_at:
         return "true"  # capped: rows above it were read too
-    watermark = state.watermark_ts.astimezone(dt.UTC).isoformat()
-    return f"s.{quote(plan.cursor)} <= CAST('{watermark}' AS TIMESTAMPTZ)"
+    return f"s.{quote(plan.cursor)} <= {_literal(state.watermark_ts)}"
 
 
-def _literal(value) -> str:
-    """A cursor value as a DuckDB constant."""
-    if isinstance(value, dt.datetime):
-        return f"CAST('{value.astimezone(dt.UTC).isoformat()}' AS TIMESTAMPTZ)"
-    if isinstance(value, int):
-        return str(int(value))
-    raise TypeError(f"cursor value {value!r} of type {type(value).__name__}")
+def _literal(value: dt.datetime) -> str:
+    """An `updated_at` value as a DuckDB constant."""
+    return f"CAST('{value.astimezone(dt.UTC).isoformat()}' AS TIMESTAMPTZ)"
 
 
 def _unregister(con: duckdb.DuckDBPyConnection, name: str) -> None:
@@ -541,13 +536,7 @@ def _reconcile_keys(
             low, high = session.key_range(plan)
             theirs = (ours[0], None, None, low, high)
         else:
-            theirs = None
-            if session.cheap_count:
-                # Counts that differ already say "look closer": no need to sum every key.
-                count, low, high = session.key_bounds(plan)
-                if count != ours[0]:
-                    theirs = (count, None, None, low, high)
-            theirs = theirs or session.key_totals(plan)
+            theirs = session.key_totals(plan)
             if theirs[:3] == ours[:3]:
                 return 0, 0
         lows = [v for v in (theirs[3], ours[3]) if v is not None]
@@ -561,7 +550,7 @@ def _reconcile_keys(
             buckets = reconcile.differing(
                 _streamed_fingerprints(con, session, plan, bits, options, errors)
                 if session.stream_keys
-                else session.key_fingerprints(plan, bits, low, high),
+                else session.key_fingerprints(plan, bits),
                 _raw_key_fingerprints(con, target, key, bits),
             )
             ranges = reconcile.bucket_ranges(bits, buckets)

@@ -253,9 +253,6 @@ class ReadSession:
         """A small result (aggregates), in this session's snapshot."""
         raise NotImplementedError
 
-    #: Whether `key_bounds` is nearly free (SQLite counts a b-tree's cells without
-    #: decoding rows; PostgreSQL scans for a count as for a sum).
-    cheap_count = False
     #: Whether the bucket fingerprints are better computed by DuckDB from every key
     #: streamed than by the source. SQLite: a key-range search walks the table's own pages
     #: (whole rows), while a plain key scan reads the smallest covering index: 1.6 s
@@ -283,17 +280,6 @@ class ReadSession:
         (row,) = self.fetch(sa.select(sa.func.count()).select_from(plan.table))
         return int(row[0])
 
-    def key_bounds(self, plan: TablePlan) -> tuple[int, int | None, int | None]:
-        """(count, lowest key, highest key), each a subquery of its own."""
-        (pk,) = plan.primary_key
-        col = plan.table.c[pk]
-        count, low, high = (
-            sa.select(f).select_from(plan.table).scalar_subquery()
-            for f in (sa.func.count(), sa.func.min(col), sa.func.max(col))
-        )
-        (row,) = self.fetch(sa.select(count, low, high))
-        return tuple(row)
-
     def key_totals(self, plan: TablePlan) -> tuple[int, int, int, int | None, int | None]:
         """The whole table's key fingerprint and its lowest and highest key."""
         col, terms = _fingerprint_terms(plan)
@@ -304,24 +290,20 @@ class ReadSession:
         (row,) = self.fetch(sa.select(*terms, low, high).select_from(plan.table))
         return tuple(row)
 
-    def key_fingerprints(self, plan: TablePlan, bits: int, low: int, high: int) -> dict[int, str]:
-        """{bucket: "count sum sum2"} of the non-empty buckets `key >> bits` from the bucket
-        of `low` to that of `high` (see `reconcile`)."""
+    def key_fingerprints(self, plan: TablePlan, bits: int) -> dict[int, str]:
+        """{bucket: "count sum sum2"} of the non-empty buckets `key >> bits` (see
+        `reconcile`): one scan, grouped."""
         col, terms = _fingerprint_terms(plan)
         text = sa.cast(terms[0], sa.Text)
         for term in terms[1:]:
             text = text + " " + sa.cast(term, sa.Text)
-        query = self._bucket_query(plan, col, text, bits, low, high)
-        return {int(b): fp for b, fp in self.fetch(query) if fp != "0 0 0"}
-
-    def _bucket_query(self, plan, col, text, bits: int, low: int, high: int):
-        # One scan, grouped (a hash aggregate in PostgreSQL).
         bucket = sa.cast(col, sa.BigInteger).op(">>")(sa.literal(bits, sa.Integer))
-        return (
+        query = (
             sa.select(bucket.label("bucket"), text.label("fp"))
             .select_from(plan.table)
             .group_by(sa.literal_column("bucket"))
         )
+        return {int(b): fp for b, fp in self.fetch(query) if fp != "0 0 0"}
 
 
 def _fingerprint_terms(plan: TablePlan):
@@ -431,7 +413,6 @@ def sqlite_query(dialect, columns: list[tuple[str, str]], table: sa.Table, where
 
 
 class _SqliteSession(ReadSession):
-    cheap_count = True
     stream_keys = True
 
     def begin(self) -> None:
@@ -463,24 +444,6 @@ class _SqliteSession(ReadSession):
     ) -> pa.RecordBatchReader:
         cols = [(k, plan.column(k).kind) for k in plan.primary_key]
         return self._stream(cols, plan.table, key_range_condition(plan, ranges, plan.table))
-
-    def _bucket_query(self, plan, col, text, bits: int, low: int, high: int):
-        # SQLite would sort every row for a GROUP BY: instead one correlated primary-key
-        # range search per bucket, the buckets counted by a recursive CTE.
-        width = sa.literal(1 << bits, sa.BigInteger)
-        buckets = sa.select(sa.literal(low >> bits, sa.BigInteger).label("b")).cte(
-            "buckets", recursive=True
-        )
-        buckets = buckets.union_all(
-            sa.select(buckets.c.b + 1).where(buckets.c.b < sa.literal(high >> bits, sa.BigInteger))
-        )
-        fp = (
-            sa.select(text)
-            .select_from(plan.table)
-            .where(col >= buckets.c.b * width, col < (buckets.c.b + 1) * width)
-            .scalar_subquery()
-        )
-        return sa.select(buckets.c.b, fp)
 
     def fetch(self, query) -> list[tuple]:
         compiled = query.compile(

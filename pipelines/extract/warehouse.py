@@ -60,7 +60,7 @@ def connect(path: str, *, memory_limit: str | None = None) -> duckdb.DuckDBPyCon
     `memory_limit` (e.g. "512MB") caps DuckDB's buffer pool, which otherwise keeps written
     blocks cached up to 80 % of RAM; beyond the cap it spills to disk.
     """
-    con = _connect_waiting(path)
+    con = connect_waiting(path)
     owner_only(path)
     run(con, "SET TimeZone = 'UTC'")
     run(con, "SET enable_progress_bar = false")  # it would print into logs
@@ -78,22 +78,25 @@ class WarehouseLockedError(RuntimeError):
     """Another process holds the warehouse file; DuckDB's message names its PID."""
 
 
-def _connect_waiting(path) -> duckdb.DuckDBPyConnection:
-    """duckdb.connect, waiting with backoff (up to LOCK_WAIT_S) while another process holds
-    the file: readers belong on the published copy, but a stray one must not fail a run
-    that a short wait would let through, nor hang it."""
-    deadline = time.monotonic() + LOCK_WAIT_S
-    pause = 0.2
+def connect_waiting(
+    path, *, read_only: bool = False, wait_s: float | None = None, first_pause_s: float = 0.2
+) -> duckdb.DuckDBPyConnection:
+    """duckdb.connect, waiting with backoff (up to `wait_s`, default LOCK_WAIT_S) while
+    another process holds the file: readers belong on the published copy, but a stray one
+    must not fail a run that a short wait would let through, nor hang it."""
+    wait_s = LOCK_WAIT_S if wait_s is None else wait_s
+    deadline = time.monotonic() + wait_s
+    pause = first_pause_s
     while True:
         try:
-            return duckdb.connect(str(path))
+            return duckdb.connect(str(path), read_only=read_only)
         except duckdb.IOException as exc:
             if "lock" not in str(exc).lower():
                 raise
             if time.monotonic() + pause > deadline:
                 raise WarehouseLockedError(
                     f"warehouse {path} is held by another process after waiting "
-                    f"{LOCK_WAIT_S:g} s (readers belong on the published copy): {exc}"
+                    f"{wait_s:g} s (readers belong on the published copy): {exc}"
                 ) from exc
             time.sleep(pause)
             pause = min(pause * 2, 5.0)

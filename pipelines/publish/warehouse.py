@@ -24,17 +24,13 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import time
 from pathlib import Path
 
 import duckdb
 
 from pipelines import settings
+from pipelines.extract.warehouse import LOCK_WAIT_S, WarehouseLockedError, connect_waiting
 from pipelines.publish import leftovers
-
-#: Waiting for another process to release the build file: total seconds, first pause.
-LOCK_WAIT_S = 30.0
-LOCK_FIRST_PAUSE_S = 0.2
 
 MANIFEST = "publish.manifest"
 
@@ -46,38 +42,14 @@ MANIFEST = "publish.manifest"
 PUBLISHED_STORAGE_VERSION = "v1.0.0"
 
 
-class WarehouseBusyError(RuntimeError):
-    """Another process holds the warehouse file (DuckDB's message names its PID)."""
+#: Another process holds the build file (the CLI prints it as one line).
+WarehouseBusyError = WarehouseLockedError
 
 
 def published_path(warehouse_path: str | os.PathLike, publish_dir: str | os.PathLike) -> Path:
     """`MEALYTICS_PUBLISHED`, else `<publish_dir>/published.duckdb` (read when asked;
     `SettingsError` for a file named like a schema, which readers could not query)."""
     return settings.published_setting() or Path(publish_dir) / "published.duckdb"
-
-
-def connect_waiting(
-    path: str | os.PathLike,
-    *,
-    read_only: bool = False,
-    wait_s: float = LOCK_WAIT_S,
-    first_pause_s: float = LOCK_FIRST_PAUSE_S,
-) -> duckdb.DuckDBPyConnection:
-    """Open a DuckDB file, retrying with exponential backoff while another process locks it."""
-    deadline = time.monotonic() + wait_s
-    pause = first_pause_s
-    while True:
-        try:
-            return duckdb.connect(str(path), read_only=read_only)
-        except duckdb.IOException as exc:
-            if "lock" not in str(exc).lower():
-                raise
-            if time.monotonic() + pause > deadline:
-                raise WarehouseBusyError(
-                    f"{path} is held by another process after waiting {wait_s:.0f} s: {exc}"
-                ) from exc
-            time.sleep(pause)
-            pause = min(pause * 2, 5.0)
 
 
 def _literal(value: str | os.PathLike) -> str:

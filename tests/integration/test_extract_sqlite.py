@@ -491,6 +491,21 @@ def _ledger(path, ids) -> None:
     db.close()
 
 
+def _spy_on_key_reads(monkeypatch) -> list:
+    """The `ranges` of every `keys` read of the SQLite sessions, in order (None: every key)."""
+    from pipelines.extract import source as source_module
+
+    asked = []
+    keys = source_module._SqliteSession.keys
+
+    def spy(self, plan, ranges=None):
+        asked.append(ranges)
+        return keys(self, plan, ranges)
+
+    monkeypatch.setattr(source_module._SqliteSession, "keys", spy)
+    return asked
+
+
 def test_sqlite_reconciles_by_streaming_every_key(tmp_path, warehouse, monkeypatch):
     """In SQLite a key-range search reads the table's own pages: every key is streamed
     (through the smallest covering index) into DuckDB's bucket fingerprints instead."""
@@ -511,16 +526,7 @@ def test_sqlite_reconciles_by_streaming_every_key(tmp_path, warehouse, monkeypat
     assert "COVERING INDEX big_updated_at" in plan[3]
     db.close()
 
-    from pipelines.extract import source as source_module
-
-    asked = []
-    keys = source_module._SqliteSession.keys
-
-    def spy(self, plan, ranges=None):
-        asked.append(ranges)
-        return keys(self, plan, ranges)
-
-    monkeypatch.setattr(source_module._SqliteSession, "keys", spy)
+    asked = _spy_on_key_reads(monkeypatch)
     big = extract_all(url, warehouse).results["big"]
     # Every key streamed once into DuckDB's bucket fingerprints, then two buckets' keys.
     assert (big.rows_deleted, big.row_count, asked) == (2, 4_998, [None, [(0, 64), (2944, 3008)]])
@@ -548,14 +554,7 @@ def test_a_delete_in_the_middle_of_a_large_bucket_fetches_few_keys(
     db.commit()
     db.close()
 
-    asked = []
-    keys = source_module._SqliteSession.keys
-
-    def spy(self, plan, ranges=None):
-        asked.append(ranges)
-        return keys(self, plan, ranges)
-
-    monkeypatch.setattr(source_module._SqliteSession, "keys", spy)
+    asked = _spy_on_key_reads(monkeypatch)
     big = extract_all(url, warehouse).results["big"]
     assert (big.rows_deleted, big.rows_inserted, big.row_count) == (2, 0, 59_998)
     (ranges,) = asked

@@ -30,9 +30,12 @@ ALL = [t.name for t in TABLES]
 FAST = {"retries": 3, "retry_pause_s": 0.2}  # pauses 0.2, 0.4, 0.8 s
 
 
-def _materialize(url: str, warehouse, tables=None, before_run=None, **options):
+def _materialize(url: str, warehouse, tables=None, before_run=None, resources=None, **options):
     """Load the code location, then (`before_run`: the fault starts) run the raw assets."""
-    resources = {"source": SourceDatabase(url=url), "warehouse": Warehouse(path=str(warehouse))}
+    resources = resources or {
+        "source": SourceDatabase(url=url),
+        "warehouse": Warehouse(path=str(warehouse)),
+    }
     defs = build_raw_defs(url, resources=resources)
     if before_run is not None:
         before_run()
@@ -324,20 +327,7 @@ def _pg_stream_resources(url: str, warehouse):
 
 def _materialize_streaming(url, warehouse, table, **options):
     resources = _pg_stream_resources(url, warehouse)
-    defs = build_raw_defs(url, resources=resources)
-    instance = dg.DagsterInstance.ephemeral()
-    result = dg.materialize(
-        list(defs.assets),
-        resources=resources,
-        selection=[dg.AssetKey(["raw", table])],
-        run_config=raw_run_config(**{**FAST, **options}),
-        instance=instance,
-        raise_on_error=False,
-    )
-    result.retries = [
-        e.user_message for e in instance.all_logs(result.run_id) if "; retry " in e.user_message
-    ]
-    return result
+    return _materialize(url, warehouse, [table], resources=resources, **options)
 
 
 def test_postgres_connection_dropped_mid_stream_is_retried_from_scratch(
