@@ -1,14 +1,15 @@
 """Finding where the source's and raw's key sets differ without reading every key.
 
 A table with one integer primary key is compared by *fingerprints* of key buckets: a
-bucket is the keys sharing `key >> bits`, its fingerprint `(count, sum(key),
-sum((key & 0xFFFF)²))`, computed by the source (no key leaves the database) and by
-DuckDB on raw. Two levels: the whole table first (a quiet table stops there: one
-aggregate query on each side), then buckets of about 64 keys over the whole key range
-(one pass: in SQLite a primary-key range search per bucket, in PostgreSQL a hash
-aggregate), and only the differing buckets' actual keys are fetched and anti-joined.
-Changes scattered all over a table (a customer erased with their orders) cost two
-aggregate passes and a few keys per change, instead of every key.
+bucket is the keys sharing `key >> bits` (about 64 keys), its fingerprint `(count,
+sum(key), sum((key & 0xFFFF)²))`, computed by DuckDB on raw and, on the source's side,
+either by DuckDB from the keys streamed as they arrive (SQLite through its smallest
+covering index, PostgreSQL by binary COPY: both cheaper than the database's own
+grouping) or by the database itself (the portable SQLAlchemy reader, which first compares
+the whole table's fingerprint). Only the differing buckets' actual keys are then fetched
+and anti-joined: changes scattered all over a table (a customer erased with their
+orders) cost one pass over the keys and a few keys per change. When to reconcile at all
+is the per-run probe's and the cadence's business (`replicate`).
 
 What a fingerprint catches is about keys only: a delete changes the count, a row the
 cursor never saw (an insert) too; a delete and an insert in the same bucket leave the
