@@ -20,6 +20,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from pipelines.errors import LoyaltyAnalyticsError  # noqa: F401 (re-exported)
+
 FIELDS = (
     "website",
     "date_from",
@@ -39,10 +41,6 @@ FIELDS = (
     "active_redemptions_ratio",
     "average_points_per_client",
 )
-
-
-class LoyaltyAnalyticsError(RuntimeError):
-    """The warehouse cannot answer: missing, not built by dbt yet, or locked."""
 
 
 def calculate(

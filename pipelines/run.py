@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pipelines.dbt_args import parse_as_of
+from pipelines.errors import DefinitionsError  # noqa: F401 (re-exported)
 
 if TYPE_CHECKING:
     import dagster as dg
@@ -25,10 +26,6 @@ if TYPE_CHECKING:
 
 RAW_OP = "raw_tables"
 DBT_OP = "dbt_models"
-
-
-class DefinitionsError(Exception):
-    """The code location cannot be built (the run never starts)."""
 
 
 def run_config(

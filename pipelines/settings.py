@@ -7,6 +7,8 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from pipelines.errors import SettingsError  # noqa: F401 (re-exported)
+
 DEFAULT_SOURCE_PATH = Path("data") / "operational.db"
 DEFAULT_WAREHOUSE_PATH = Path("data") / "warehouse.duckdb"
 
@@ -33,10 +35,6 @@ def owner_only_files() -> None:
     when a run starts (whatever built the definitions).
     """
     os.umask(os.umask(OWNER_ONLY_UMASK) | OWNER_ONLY_UMASK)
-
-
-class SettingsError(ValueError):
-    """A setting that cannot work; the message names the variable, its value and why."""
 
 
 def check_duckdb_file(path: str | os.PathLike, variable: str) -> Path:

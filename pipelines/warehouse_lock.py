@@ -21,6 +21,8 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from pipelines.errors import WarehouseLockTimeout  # noqa: F401 (re-exported)
+
 #: Seconds a run waits for the lock by default: longer than a daily run at full scale.
 DEFAULT_TIMEOUT_S = 3600.0
 TIMEOUT_VAR = "MEALYTICS_WAREHOUSE_LOCK_TIMEOUT"
@@ -33,10 +35,6 @@ REPEAT_S = 60.0
 #: another thread waits like another process.
 _held: dict[tuple[Path, int], int] = {}
 _held_guard = threading.Lock()
-
-
-class WarehouseLockTimeout(Exception):
-    """The lock stayed held by another run for longer than the timeout."""
 
 
 def lock_path(warehouse: str | os.PathLike) -> Path:

@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 
+from pipelines.errors import UnsafeIdentifierError  # noqa: F401 (re-exported)
+
 #: Tables that are never business data: Django's own bookkeeping and the demo seeder's.
 DEFAULT_EXCLUDE: tuple[str, ...] = ("django_*", "seeds_*", "auth_*", "sqlite_*", "alembic_*")
 
@@ -36,10 +38,6 @@ log = logging.getLogger(__name__)
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 #: A selection pattern: an identifier with shell wildcards (`*`, `?`, `[…]`).
 PATTERN = re.compile(r"[A-Za-z0-9_*?\[\]!]{1,63}")
-
-
-class UnsafeIdentifierError(ValueError):
-    """A table name or selection pattern that is not a plain identifier."""
 
 
 def check_identifier(name: str, what: str = "table name") -> str:

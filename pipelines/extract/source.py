@@ -34,6 +34,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import sqlalchemy as sa
 
+from pipelines.errors import SourceUnavailableError  # noqa: F401 (re-exported)
 from pipelines.extract.plan import (
     BOOLEAN,
     DATE,
@@ -52,10 +53,6 @@ DEFAULT_BATCH_ROWS = 65_536
 #: PostgreSQL session options: read-only, and a bounded wait behind another session's lock
 #: (a migration's ACCESS EXCLUSIVE would otherwise hang the run; the timeout is retried).
 PG_OPTIONS = "-c default_transaction_read_only=on -c lock_timeout=60s"
-
-
-class SourceUnavailableError(RuntimeError):
-    """The source cannot be reached or opened; nothing was changed in the warehouse."""
 
 
 class Source:

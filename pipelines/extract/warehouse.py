@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 import duckdb
 
+from pipelines.errors import SchemaDriftError, WarehouseLockedError  # noqa: F401 (re-exported)
 from pipelines.extract.plan import TablePlan, quote
 
 log = logging.getLogger(__name__)
@@ -29,10 +30,6 @@ log = logging.getLogger(__name__)
 RAW = "raw"
 SYNC_STATE = "_sync_state"
 DELETED_ROWS = "_deleted_rows"
-
-
-class SchemaDriftError(RuntimeError):
-    """A source column changed type in a way the raw table cannot follow."""
 
 
 @dataclass(frozen=True)
@@ -72,10 +69,6 @@ def connect(path: str, *, memory_limit: str | None = None) -> duckdb.DuckDBPyCon
 
 #: How long to wait for another process (a reader holding the build file) to let go.
 LOCK_WAIT_S = 30.0
-
-
-class WarehouseLockedError(RuntimeError):
-    """Another process holds the warehouse file; DuckDB's message names its PID."""
 
 
 def connect_waiting(

@@ -1,0 +1,49 @@
+"""The project's own errors: the ones a user is told about in one line.
+
+Everything the product raises on purpose derives from `MealyticsError`; its message is one
+line, safe to print (URLs in it have their password masked). The command line prints such
+an error as `mealytics: error: <message>` and exits 1; anything else is a bug and keeps its
+traceback. No Dagster import here: `pipelines.extract` and the CLI use these too.
+"""
+
+from __future__ import annotations
+
+
+class MealyticsError(Exception):
+    """An error with a message for the user; the CLI prints it as one line, exit 1."""
+
+
+class SettingsError(MealyticsError, ValueError):
+    """A setting that cannot work; the message names the variable, its value and why."""
+
+
+class SeedError(MealyticsError):
+    """The demo source cannot be generated or advanced as asked (`seeds.SourceError`)."""
+
+
+class DefinitionsError(MealyticsError):
+    """The code location cannot be built (the run never starts)."""
+
+
+class SourceUnavailableError(MealyticsError):
+    """The source cannot be reached or opened; nothing was changed in the warehouse."""
+
+
+class UnsafeIdentifierError(MealyticsError, ValueError):
+    """A table name or selection pattern that is not a plain identifier."""
+
+
+class SchemaDriftError(MealyticsError):
+    """A source column changed type in a way the raw table cannot follow."""
+
+
+class WarehouseLockedError(MealyticsError):
+    """Another process holds the warehouse file; DuckDB's message names its PID."""
+
+
+class WarehouseLockTimeout(MealyticsError):
+    """The lock stayed held by another run for longer than the timeout."""
+
+
+class LoyaltyAnalyticsError(MealyticsError):
+    """The warehouse cannot answer: missing, not built by dbt yet, or locked."""
