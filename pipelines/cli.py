@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 
 from pipelines import settings
-from pipelines.errors import MealyticsError, SeedError
+from pipelines.errors import MealyticsError, SeedError, SettingsError
 
 
 class _Parser(argparse.ArgumentParser):
@@ -56,7 +56,7 @@ def _cmd_source_generate(args: argparse.Namespace) -> int:
 
     with _seeder_errors():
         seeds.generate(
-            args.url or settings.source_url(),
+            args.url or args.settings.source_url,
             customers=args.customers,
             days=args.days,
             seed=args.seed,
@@ -71,14 +71,16 @@ def _cmd_source_advance(args: argparse.Namespace) -> int:
     import seeds
 
     with _seeder_errors():
-        seeds.advance(args.url or settings.source_url(), days=args.days, progress=not args.quiet)
+        seeds.advance(
+            args.url or args.settings.source_url, days=args.days, progress=not args.quiet
+        )
     return 0
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
     import seeds
 
-    url = settings.source_url()
+    url = args.settings.source_url
     with _seeder_errors():
         exists = seeds.exists(url)
         if not exists:
@@ -89,37 +91,35 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    """Materialize every asset once through Dagster; exit 1 on any failure."""
+    """Materialize every asset once through Dagster; exit 1 on any failure.
+
+    The command line only fills the run's config (`--full-refresh`, `--as-of`); everything
+    else, `MEALYTICS_AS_OF` included, reaches the run through the definitions' resources,
+    exactly as for a scheduled run or one started in the UI.
+    """
     import datetime as dt
-    import os
 
     from rich.console import Console
 
     from pipelines import run
 
-    as_of = getattr(args, "as_of", None) or os.environ.get("MEALYTICS_AS_OF") or None
-    try:
-        from pipelines.dbt_args import parse_as_of
-
-        as_of = parse_as_of(as_of)
-    except ValueError as exc:
-        print(f"mealytics: error: MEALYTICS_AS_OF: {exc}", file=sys.stderr)
-        return 2
-    settings.published_setting()  # a bad file name fails now, not after the build
+    config: settings.Settings = args.settings
+    full_refresh = getattr(args, "full_refresh", False)
+    as_of = getattr(args, "as_of", None)
     console = Console(stderr=False)
     console.print(
-        f"Running every asset: {settings.mask_url(settings.source_url())} → "
-        f"{settings.warehouse_path()}"
-        + (" (full refresh)" if getattr(args, "full_refresh", False) else "")
-        + (f", as of {as_of}" if as_of else "")
+        f"Running every asset: {config.masked_source_url} → {config.warehouse}"
+        + (" (full refresh)" if full_refresh else "")
+        + (f", as of {as_of or config.as_of}" if as_of or config.as_of else "")
     )
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
     report = run.execute(
-        full_refresh=getattr(args, "full_refresh", False),
+        full_refresh=full_refresh,
         as_of=as_of,
+        config=config,
         console=console,
         progress=not args.quiet,
-        log_path=settings.warehouse_path().resolve().parent / "logs" / f"run-{stamp}.log",
+        log_path=config.warehouse.resolve().parent / "logs" / f"run-{stamp}.log",
     )
     run.print_summary(report, console)
     return report.exit_code
@@ -143,7 +143,7 @@ def _cmd_loyalty_analytics(args: argparse.Namespace) -> int:
         return 2
     try:
         rows = loyalty_analytics.calculate(
-            args.warehouse or settings.warehouse_path(), args.date_from, args.date_to, args.website
+            args.warehouse or args.settings.warehouse, args.date_from, args.date_to, args.website
         )
     except loyalty_analytics.LoyaltyAnalyticsError as exc:
         print(f"mealytics: error: {exc}", file=sys.stderr)
@@ -189,6 +189,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.set_defaults(func=_cmd_run)
 
+    _add_source_commands(commands)
+    _add_loyalty_command(commands)
+    return parser
+
+
+def _add_source_commands(commands) -> None:
+    """`mealytics source generate` and `mealytics source advance`."""
     source = commands.add_parser("source", help="the operational database: generate, advance")
     source_commands = source.add_subparsers(dest="source_command", required=True)
 
@@ -218,6 +225,10 @@ def build_parser() -> argparse.ArgumentParser:
     advance.add_argument("--url", help="SQLAlchemy URL (default: MEALYTICS_SOURCE_URL)")
     _quiet_option(advance)
     advance.set_defaults(func=_cmd_source_advance)
+
+
+def _add_loyalty_command(commands) -> None:
+    """`mealytics loyalty-analytics --from --to [--website]`."""
     loyalty = commands.add_parser(
         "loyalty-analytics", help="request 003's loyalty `calculate` for a date window, as JSON"
     )
@@ -226,19 +237,22 @@ def build_parser() -> argparse.ArgumentParser:
     loyalty.add_argument("--website", type=_positive_int, default=None, help="one website's id")
     loyalty.add_argument("--warehouse", help="DuckDB file (default: MEALYTICS_WAREHOUSE)")
     loyalty.set_defaults(func=_cmd_loyalty_analytics)
-    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     # Every file a command creates (warehouse and its WAL, published copies, logs, the
     # Dagster instance's storage, a demo source) holds customer data: owner only.
     settings.owner_only_files()
-    settings.load_dotenv_once()
     parser = build_parser()
     args = parser.parse_args(argv)
     func: Callable[[argparse.Namespace], int] = args.func
     try:
+        # The environment (and `.env`), read once for the whole command.
+        args.settings = settings.Settings.from_env()
         return func(args)
+    except SettingsError as exc:  # a setting that cannot work: a usage error, as argparse's
+        print(f"mealytics: error: {exc}", file=sys.stderr)
+        return 2
     except MealyticsError as exc:
         print(f"mealytics: error: {exc}", file=sys.stderr)
         return 1

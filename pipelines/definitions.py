@@ -30,11 +30,14 @@ MARTS = "marts"
 
 def build_definitions(
     *,
+    config: settings.Settings | None = None,
     resources: dict | None = None,
     dbt_project_dir: str | Path | None = None,
     timezone: str | None = None,
 ) -> dg.Definitions:
-    """The whole code location; `resources` default to the environment (or `.env`).
+    """The whole code location, from `config` (default: the environment, or `.env`, read
+    now, once): the resources, the dbt resource's `as_of`, the schedule's time zone.
+    `resources` and `timezone` override what `config` gives (tests).
 
     Sets the process's umask to owner only first (`settings.owner_only_files`): every
     process that loads the code location, `dagster dev`'s code server and the run workers
@@ -42,7 +45,8 @@ def build_definitions(
     the parse below, then each run's warehouse, Parquet, dashboard and published copy).
     """
     settings.owner_only_files()
-    resources = dict(resources) if resources is not None else default_resources()
+    config = config or settings.Settings.from_env()
+    resources = dict(resources) if resources is not None else default_resources(config)
     raw = build_raw_defs(resources=resources)
     project = dbt_project(dbt_project_dir)
     dbt_models = build_dbt_assets(project)
@@ -55,9 +59,9 @@ def build_definitions(
             assets=[dbt_models, *build_publish_assets(marts)],
             asset_checks=freshness_checks,
             jobs=[job],
-            schedules=[daily_schedule(job, timezone)],
+            schedules=[daily_schedule(job, timezone or config.schedule_timezone)],
             sensors=[report_run_failures, *freshness_sensors],
-            resources={"dbt": dbt_resource(project)},
+            resources={"dbt": dbt_resource(project, as_of=config.as_of)},
             executor=dg.in_process_executor,
         ),
     )

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -18,7 +17,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pipelines.dbt_args import parse_as_of
-from pipelines.errors import DefinitionsError  # noqa: F401 (re-exported)
+from pipelines.errors import DefinitionsError, MealyticsError
+from pipelines.settings import Settings
 
 if TYPE_CHECKING:
     import dagster as dg
@@ -178,11 +178,11 @@ class _Tracker:
             self.report.run_error = event.message
 
 
-def cli_instance() -> dg.DagsterInstance:
+def cli_instance(config: Settings | None = None) -> dg.DagsterInstance:
     """The instance of `DAGSTER_HOME` (default `dagster_home/`) if configured, else ephemeral."""
     import dagster as dg
 
-    home = Path(os.environ.get("DAGSTER_HOME") or "dagster_home").resolve()
+    home = (config or Settings.from_env()).dagster_home.resolve()
     if (home / "dagster.yaml").exists():
         return dg.DagsterInstance.from_config(str(home))
     return dg.DagsterInstance.ephemeral()
@@ -229,13 +229,61 @@ def execute(
     full_refresh: bool = False,
     as_of: str | dt.date | None = None,
     defs: dg.Definitions | None = None,
+    config: Settings | None = None,
     instance: dg.DagsterInstance | None = None,
     console: Console | None = None,
     progress: bool = True,
     log_path: Path | None = None,
 ) -> RunReport:
-    """Materialize every asset once and run every check; never raises for a failed step."""
+    """Materialize every asset once and run every check; never raises for a failed step.
+
+    `as_of` is the command line's (`--as-of`); without it the run resolves the date as a
+    scheduled or UI run does, from the definitions' resources (`MEALYTICS_AS_OF`).
+    """
     from dagster._core.utils import make_new_run_id
+
+    from pipelines.defs.schedules import ALL_ASSETS_JOB
+
+    began = time.perf_counter()
+    defs = defs if defs is not None else _definitions(config)
+    job = defs.resolve_job_def(ALL_ASSETS_JOB)
+    instance = instance if instance is not None else cli_instance(config)
+    report = RunReport(run_id=make_new_run_id(), log_path=log_path)
+    tracker = _Tracker(report, _progress_display(console) if progress else None)
+    instance.add_event_listener(report.run_id, tracker)
+    resource = (defs.resources or {}).get("warehouse")
+    # The run's `warehouse` resource takes the warehouse's lock too; taking it here first
+    # says on the console whom this run waits for, and keeps the closing reads below in it.
+    with _warehouse_locked(resource, report.run_id, console):
+        with tracker.progress or contextlib.nullcontext(), _stdout_to(log_path):
+            result = job.execute_in_process(
+                run_config=run_config(full_refresh=full_refresh, as_of=as_of),
+                instance=instance,
+                run_id=report.run_id,
+                raise_on_error=False,
+            )
+        report.success = result.success
+        _append_tracebacks(log_path, tracker.tracebacks)
+        _read_outputs(report, resource)
+    report.duration_s = time.perf_counter() - began
+    return report
+
+
+def _definitions(config: Settings | None) -> dg.Definitions:
+    from pipelines.definitions import build_definitions
+
+    try:
+        return build_definitions(config=config)
+    except MealyticsError:
+        raise
+    except Exception as exc:  # a broken dbt project or resource config: say so, briefly
+        raise DefinitionsError(f"the pipeline's definitions do not load: {exc}") from exc
+
+
+def _progress_display(console: Console | None):
+    """The live progress bars of `mealytics run` (None without a console)."""
+    if console is None:
+        return None
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -245,56 +293,35 @@ def execute(
         TimeElapsedColumn,
     )
 
-    from pipelines.definitions import build_definitions
-    from pipelines.defs.schedules import ALL_ASSETS_JOB
+    return Progress(
+        SpinnerColumn(),
+        TextColumn("{task.fields[label]:<7}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("[dim]{task.description}"),
+        console=console,
+        transient=True,
+    )
 
-    began = time.perf_counter()
-    if defs is None:
-        try:
-            defs = build_definitions()
-        except Exception as exc:  # a broken dbt project or resource config: say so, briefly
-            raise DefinitionsError(f"the pipeline's definitions do not load: {exc}") from exc
-    job = defs.resolve_job_def(ALL_ASSETS_JOB)
-    instance = instance if instance is not None else cli_instance()
-    run_id = make_new_run_id()
-    report = RunReport(run_id=run_id, log_path=log_path)
-    config = run_config(full_refresh=full_refresh, as_of=as_of)
 
-    display = None
-    if progress and console is not None:
-        display = Progress(
-            SpinnerColumn(),
-            TextColumn("{task.fields[label]:<7}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            TextColumn("[dim]{task.description}"),
-            console=console,
-            transient=True,
-        )
-    tracker = _Tracker(report, display)
-    instance.add_event_listener(run_id, tracker)
-    resource = (defs.resources or {}).get("warehouse")
-    warehouse = getattr(resource, "path", None)
-    # The run's `warehouse` resource takes the warehouse's lock too; taking it here first
-    # says on the console whom this run waits for, and keeps the closing reads below in it.
-    with _warehouse_locked(resource, run_id, console):
-        with display or contextlib.nullcontext(), _stdout_to(log_path):
-            result = job.execute_in_process(
-                run_config=config, instance=instance, run_id=run_id, raise_on_error=False
-            )
-        report.success = result.success
-        if log_path is not None and tracker.tracebacks:
-            with open(log_path, "a", encoding="utf-8") as log:
-                log.write("\n\n".join(["", *tracker.tracebacks]))
-        marts = sorted(
-            name.split("/", 1)[1] for name in report.materialized if name.startswith("marts/")
-        )
-        if warehouse:
-            report.marts = _mart_rows(str(warehouse), marts)
-            report.outputs = _published_outputs(str(warehouse), report.materialized)
-    report.duration_s = time.perf_counter() - began
-    return report
+def _append_tracebacks(log_path: Path | None, tracebacks: list[str]) -> None:
+    if log_path is not None and tracebacks:
+        with open(log_path, "a", encoding="utf-8") as log:
+            log.write("\n\n".join(["", *tracebacks]))
+
+
+def _read_outputs(report: RunReport, resource) -> None:
+    """The marts' row counts and the published files, for the closing summary."""
+    from pipelines.defs.resources import Warehouse
+
+    if not isinstance(resource, Warehouse):
+        return
+    marts = sorted(
+        name.split("/", 1)[1] for name in report.materialized if name.startswith("marts/")
+    )
+    report.marts = _mart_rows(str(resource.path), marts)
+    report.outputs = _published_outputs(resource, report.materialized)
 
 
 def _warehouse_locked(
@@ -304,29 +331,25 @@ def _warehouse_locked(
     from rich.markup import escape
 
     from pipelines.defs.resources import Warehouse
-    from pipelines.warehouse_lock import timeout_from_env, warehouse_lock
+    from pipelines.warehouse_lock import warehouse_lock
 
     if not isinstance(resource, Warehouse):
         return contextlib.nullcontext()
-    timeout = resource.lock_timeout_s if resource.lock_timeout_s is not None else timeout_from_env()
     return warehouse_lock(
         resource.path,
         owner=f"run {run_id} (mealytics run)",
-        timeout_s=timeout,
+        timeout_s=resource.lock_timeout_s,
         log=(lambda line: console.print(f"[yellow]{escape(line)}[/]", highlight=False))
         if console is not None
         else None,
     )
 
 
-def _published_outputs(warehouse: str, materialized: list[str]) -> dict[str, Path]:
+def _published_outputs(warehouse, materialized: list[str]) -> dict[str, Path]:
     """The files this run's publish assets wrote, for the summary's last lines."""
-    from pipelines.defs.publish import publish_dir
-    from pipelines.publish.warehouse import published_path
-
-    out = publish_dir(warehouse)
+    out = warehouse.publish_folder
     candidates = {
-        "publish/warehouse": ("published warehouse", published_path(warehouse, out)),
+        "publish/warehouse": ("published warehouse", warehouse.published_file),
         "publish/dashboard": ("dashboard", out / "dashboard.html"),
         "publish/parquet": ("parquet", out / "parquet"),
     }

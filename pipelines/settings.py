@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
+import zoneinfo
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -56,23 +60,113 @@ def load_dotenv_once() -> None:
     load_dotenv(Path.cwd() / ".env", override=False)
 
 
-def source_url() -> str:
-    """`MEALYTICS_SOURCE_URL`, by default the demo SQLite file `data/operational.db`."""
-    return os.environ.get("MEALYTICS_SOURCE_URL") or f"sqlite:///{DEFAULT_SOURCE_PATH}"
+DEFAULT_SCHEDULE_TIMEZONE = "Africa/Kampala"
+DEFAULT_LOCK_TIMEOUT_S = 3600.0
+SOURCE_URL_VAR = "MEALYTICS_SOURCE_URL"
+LOCK_TIMEOUT_VAR = "MEALYTICS_WAREHOUSE_LOCK_TIMEOUT"
 
 
-def warehouse_path() -> Path:
-    """`MEALYTICS_WAREHOUSE`, by default `data/warehouse.duckdb` (`SettingsError` if its
-    name is a schema's)."""
-    return check_duckdb_file(
-        os.environ.get("MEALYTICS_WAREHOUSE") or DEFAULT_WAREHOUSE_PATH, "MEALYTICS_WAREHOUSE"
-    )
+@dataclass(frozen=True)
+class Settings:
+    """Every setting of a process, read once (`Settings.from_env`) and passed down.
+
+    The command line, the Dagster code location (`build_definitions`: its resources, the
+    schedule) and `python -m pipelines.publish` each read the environment once into one of
+    these; nothing below them reads the environment again. A scheduled run, a run started
+    in the UI and `mealytics run` therefore resolve `as_of`, the paths and the source the
+    same way: from the resources built from this object.
+    """
+
+    #: SQLAlchemy URL of the operational database (may hold a password: never log it).
+    source_url: str = f"sqlite:///{DEFAULT_SOURCE_PATH}"
+    #: Whether `MEALYTICS_SOURCE_URL` set it (Dagster then shows the variable, not the value).
+    source_url_from_env: bool = False
+    warehouse: Path = DEFAULT_WAREHOUSE_PATH
+    #: Where the dashboard, Parquet and the published copy go; None: the warehouse's folder.
+    publish_dir: Path | None = None
+    #: The published copy readers open; None: `<publish folder>/published.duckdb`.
+    published: Path | None = None
+    #: The marts' as_of date; None: yesterday in each website's zone (dbt decides).
+    as_of: dt.date | None = None
+    schedule_timezone: str = DEFAULT_SCHEDULE_TIMEZONE
+    lock_timeout_s: float = DEFAULT_LOCK_TIMEOUT_S
+    dagster_home: Path = Path("dagster_home")
+
+    def __post_init__(self) -> None:
+        check_duckdb_file(self.warehouse, "MEALYTICS_WAREHOUSE")
+        if self.published is not None:
+            check_duckdb_file(self.published, "MEALYTICS_PUBLISHED")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """The settings of `environ` (default: the process's, after loading `.env`).
+
+        A value that cannot work raises `SettingsError` naming the variable and the value.
+        """
+        if environ is None:
+            load_dotenv_once()
+            environ = os.environ
+        env = {name: value for name, value in environ.items() if value}
+        published = env.get("MEALYTICS_PUBLISHED")
+        publish_dir = env.get("MEALYTICS_PUBLISH_DIR")
+        return cls(
+            source_url=env.get(SOURCE_URL_VAR) or cls.source_url,
+            source_url_from_env=SOURCE_URL_VAR in env,
+            warehouse=Path(env.get("MEALYTICS_WAREHOUSE") or DEFAULT_WAREHOUSE_PATH),
+            publish_dir=Path(publish_dir) if publish_dir else None,
+            published=Path(published) if published else None,
+            as_of=_as_of(env.get("MEALYTICS_AS_OF")),
+            schedule_timezone=_time_zone(env.get("MEALYTICS_SCHEDULE_TIMEZONE")),
+            lock_timeout_s=_seconds(env.get(LOCK_TIMEOUT_VAR), LOCK_TIMEOUT_VAR),
+            dagster_home=Path(env.get("DAGSTER_HOME") or "dagster_home"),
+        )
+
+    @property
+    def publish_folder(self) -> Path:
+        """`publish_dir`, else the warehouse's folder."""
+        return self.publish_dir or self.warehouse.resolve().parent
+
+    @property
+    def published_file(self) -> Path:
+        """`published`, else `published.duckdb` in the publish folder."""
+        return self.published or self.publish_folder / "published.duckdb"
+
+    @property
+    def masked_source_url(self) -> str:
+        return mask_url(self.source_url)
 
 
-def published_setting() -> Path | None:
-    """`MEALYTICS_PUBLISHED` if set (`SettingsError` if its name is a schema's)."""
-    configured = os.environ.get("MEALYTICS_PUBLISHED")
-    return check_duckdb_file(configured, "MEALYTICS_PUBLISHED") if configured else None
+def _as_of(text: str | None) -> dt.date | None:
+    if not text or not text.strip():
+        return None
+    try:
+        return dt.date.fromisoformat(text.strip())
+    except ValueError:
+        raise SettingsError(f"MEALYTICS_AS_OF={text!r} is not a date (YYYY-MM-DD)") from None
+
+
+def _time_zone(name: str | None) -> str:
+    if not name:
+        return DEFAULT_SCHEDULE_TIMEZONE
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise SettingsError(
+            f"MEALYTICS_SCHEDULE_TIMEZONE={name!r} is not an IANA time zone"
+        ) from None
+    return name
+
+
+def _seconds(text: str | None, variable: str) -> float:
+    if not text:
+        return DEFAULT_LOCK_TIMEOUT_S
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise SettingsError(f"{variable}={text!r} is not a number of seconds") from None
+    if seconds < 0 or seconds != seconds:
+        raise SettingsError(f"{variable}={text!r} must be zero or more seconds")
+    return seconds
 
 
 def mask_url(url: str | sa.URL) -> str:

@@ -21,11 +21,12 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from pipelines.errors import WarehouseLockTimeout  # noqa: F401 (re-exported)
+from pipelines.errors import WarehouseLockTimeout
+from pipelines.settings import DEFAULT_LOCK_TIMEOUT_S, LOCK_TIMEOUT_VAR
 
 #: Seconds a run waits for the lock by default: longer than a daily run at full scale.
-DEFAULT_TIMEOUT_S = 3600.0
-TIMEOUT_VAR = "MEALYTICS_WAREHOUSE_LOCK_TIMEOUT"
+DEFAULT_TIMEOUT_S = DEFAULT_LOCK_TIMEOUT_S
+TIMEOUT_VAR = LOCK_TIMEOUT_VAR
 #: How often a waiting run tries again, and how often it repeats that it is waiting.
 POLL_S = 0.25
 REPEAT_S = 60.0
@@ -41,20 +42,6 @@ def lock_path(warehouse: str | os.PathLike) -> Path:
     """The lock file of a warehouse: `<warehouse>.lock`, in the same folder."""
     path = Path(warehouse)
     return path.with_name(path.name + ".lock")
-
-
-def timeout_from_env() -> float:
-    """`MEALYTICS_WAREHOUSE_LOCK_TIMEOUT` (seconds), by default one hour."""
-    value = os.environ.get(TIMEOUT_VAR)
-    if not value:
-        return DEFAULT_TIMEOUT_S
-    try:
-        seconds = float(value)
-    except ValueError:
-        raise ValueError(f"{TIMEOUT_VAR} must be a number of seconds, not {value!r}") from None
-    if seconds < 0:
-        raise ValueError(f"{TIMEOUT_VAR} must not be negative, not {value!r}")
-    return seconds
 
 
 def _holder(fd: int) -> str:
@@ -92,11 +79,9 @@ def warehouse_lock(
     path.parent.mkdir(parents=True, exist_ok=True)
     key = (path.resolve(), threading.get_ident())
     with _held_guard:
-        if key in _held:
+        nested = key in _held
+        if nested:
             _held[key] += 1
-            nested = True
-        else:
-            nested = False
     if nested:
         try:
             yield path
@@ -108,31 +93,7 @@ def warehouse_lock(
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         if not _try_lock(fd):
-            began = time.monotonic()
-            said = began
-            holder = _holder(fd)
-            if log is not None:
-                log(
-                    f"waiting for the warehouse lock held by {holder} ({path}); "
-                    f"giving up after {timeout_s:g} s"
-                )
-            while not _try_lock(fd):
-                now = time.monotonic()
-                if now - began >= timeout_s:
-                    raise WarehouseLockTimeout(
-                        f"the warehouse {warehouse} is in use by {_holder(fd)}: its lock "
-                        f"{path} was not released within {timeout_s:g} s. Wait for that run "
-                        f"to finish (or stop it), or raise {TIMEOUT_VAR}."
-                    )
-                if log is not None and now - said >= REPEAT_S:
-                    said = now
-                    log(
-                        f"still waiting for the warehouse lock held by {_holder(fd)} "
-                        f"({now - began:.0f} s)"
-                    )
-                time.sleep(min(POLL_S, max(0.0, timeout_s - (now - began))))
-            if log is not None:
-                log(f"warehouse lock acquired after {time.monotonic() - began:.1f} s")
+            _wait_for(fd, warehouse, path, timeout_s, log)
         since = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{owner or 'a process'} / pid {os.getpid()} since {since}\n".encode(), 0)
@@ -148,3 +109,32 @@ def warehouse_lock(
             fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
         os.close(fd)
+
+
+def _wait_for(fd: int, warehouse, path: Path, timeout_s: float, log) -> None:
+    """Poll the lock until it is this process's, saying whom it waits for; on timeout raise
+    `WarehouseLockTimeout`."""
+    began = time.monotonic()
+    said = began
+    if log is not None:
+        log(
+            f"waiting for the warehouse lock held by {_holder(fd)} ({path}); "
+            f"giving up after {timeout_s:g} s"
+        )
+    while not _try_lock(fd):
+        now = time.monotonic()
+        if now - began >= timeout_s:
+            raise WarehouseLockTimeout(
+                f"the warehouse {warehouse} is in use by {_holder(fd)}: its lock "
+                f"{path} was not released within {timeout_s:g} s. Wait for that run "
+                f"to finish (or stop it), or raise {TIMEOUT_VAR}."
+            )
+        if log is not None and now - said >= REPEAT_S:
+            said = now
+            log(
+                f"still waiting for the warehouse lock held by {_holder(fd)} "
+                f"({now - began:.0f} s)"
+            )
+        time.sleep(min(POLL_S, max(0.0, timeout_s - (now - began))))
+    if log is not None:
+        log(f"warehouse lock acquired after {time.monotonic() - began:.1f} s")

@@ -1,23 +1,23 @@
-"""Dagster resources: the operational source and the DuckDB warehouse, from the environment.
+"""Dagster resources: the operational source and the DuckDB warehouse, from `Settings`.
 
-Nothing is read at import time: `default_resources()` asks `pipelines.settings` when the
-Definitions are built, and `dg.EnvVar` can be passed instead for deployments.
+Nothing is read at import time: `default_resources(settings)` builds them from the
+`pipelines.settings.Settings` the Definitions were built with (read from the environment
+once), and `dg.EnvVar` can be passed instead for deployments.
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import dagster as dg
 import pydantic
 
 from pipelines import settings
 from pipelines.extract import Source
-from pipelines.warehouse_lock import timeout_from_env, warehouse_lock
-
-SOURCE_URL_VAR = "MEALYTICS_SOURCE_URL"
+from pipelines.settings import SOURCE_URL_VAR, Settings
+from pipelines.warehouse_lock import warehouse_lock
 
 
 class SourceDatabase(dg.ConfigurableResource):
@@ -51,9 +51,15 @@ class Warehouse(dg.ConfigurableResource):
     #: default: at 1M customers (61.6M rows) a full copy peaked at 1,899 MiB uncapped and
     #: 516 MiB with 256MB, for 7 % more time (benchmarks/README.md, Extraction).
     memory_limit: str | None = "256MB"
-    #: Seconds a run waits for another run's lock before failing; None: the environment's
-    #: `MEALYTICS_WAREHOUSE_LOCK_TIMEOUT`, else one hour.
-    lock_timeout_s: float | None = None
+    #: Seconds a run waits for another run's lock before failing
+    #: (`MEALYTICS_WAREHOUSE_LOCK_TIMEOUT`).
+    lock_timeout_s: float = settings.DEFAULT_LOCK_TIMEOUT_S
+    #: Where the dashboard, Parquet and the published copy go (`MEALYTICS_PUBLISH_DIR`);
+    #: None: the warehouse's folder.
+    publish_dir: str | None = None
+    #: The published copy readers open (`MEALYTICS_PUBLISHED`); None: `published.duckdb`
+    #: in the publish folder.
+    published: str | None = None
 
     @pydantic.field_validator("path")
     @classmethod
@@ -64,6 +70,19 @@ class Warehouse(dg.ConfigurableResource):
             settings.check_duckdb_file(path, "MEALYTICS_WAREHOUSE")
         return path
 
+    @property
+    def publish_folder(self) -> Path:
+        """`publish_dir`, else the warehouse's folder."""
+        return Path(self.publish_dir) if self.publish_dir else Path(self.path).resolve().parent
+
+    @property
+    def published_file(self) -> Path:
+        """`published`, else `published.duckdb` in the publish folder (`SettingsError` for
+        a file named like a schema, which readers could not query)."""
+        if self.published:
+            return settings.check_duckdb_file(self.published, "MEALYTICS_PUBLISHED")
+        return self.publish_folder / "published.duckdb"
+
     @contextlib.contextmanager
     def yield_for_execution(self, context: dg.InitResourceContext) -> Iterator[Warehouse]:
         settings.check_duckdb_file(self.path, "MEALYTICS_WAREHOUSE")
@@ -73,22 +92,26 @@ class Warehouse(dg.ConfigurableResource):
         run = context.run
         owner = f"run {run.run_id}" if run is not None else None
         log = context.log.warning if context.log is not None else None
-        timeout = self.lock_timeout_s if self.lock_timeout_s is not None else timeout_from_env()
-        with warehouse_lock(self.path, owner=owner, timeout_s=timeout, log=log):
+        with warehouse_lock(self.path, owner=owner, timeout_s=self.lock_timeout_s, log=log):
             yield self
 
 
-def default_resources() -> dict[str, dg.ConfigurableResource]:
-    """{"source", "warehouse"} from the environment (or `.env`), read now.
+def default_resources(config: Settings | None = None) -> dict[str, dg.ConfigurableResource]:
+    """{"source", "warehouse"} from `config` (default: the environment, or `.env`, read now).
 
     A source URL set in the environment stays a `dg.EnvVar`: the UI shows the variable's
     name, never its value (it may hold a password).
     """
-    settings.load_dotenv_once()
-    url = dg.EnvVar(SOURCE_URL_VAR) if os.environ.get(SOURCE_URL_VAR) else settings.source_url()
+    config = config or Settings.from_env()
+    url = dg.EnvVar(SOURCE_URL_VAR) if config.source_url_from_env else config.source_url
     return {
         "source": SourceDatabase(url=url),
-        "warehouse": Warehouse(path=str(settings.warehouse_path())),
+        "warehouse": Warehouse(
+            path=str(config.warehouse),
+            lock_timeout_s=config.lock_timeout_s,
+            publish_dir=str(config.publish_dir) if config.publish_dir else None,
+            published=str(config.published) if config.published else None,
+        ),
     }
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from typing import TYPE_CHECKING
 
 import dagster as dg
@@ -12,15 +11,9 @@ if TYPE_CHECKING:
         UnresolvedAssetJobDefinition,
     )
 
-DEFAULT_TIMEZONE = "Africa/Kampala"
 #: 02:00 local: yesterday is complete in every website's zone by then (METRICS.md, Time).
 DAILY_CRON = "0 2 * * *"
 ALL_ASSETS_JOB = "all_assets"
-
-
-def schedule_timezone() -> str:
-    """`MEALYTICS_SCHEDULE_TIMEZONE` (an IANA zone), by default Africa/Kampala."""
-    return os.environ.get("MEALYTICS_SCHEDULE_TIMEZONE") or DEFAULT_TIMEZONE
 
 
 def all_assets_job() -> UnresolvedAssetJobDefinition:
@@ -33,15 +26,13 @@ def all_assets_job() -> UnresolvedAssetJobDefinition:
     )
 
 
-def daily_schedule(
-    job: UnresolvedAssetJobDefinition, timezone: str | None = None
-) -> dg.ScheduleDefinition:
-    """`job` every day at 02:00 in `timezone` (default: `schedule_timezone()`)."""
+def daily_schedule(job: UnresolvedAssetJobDefinition, timezone: str) -> dg.ScheduleDefinition:
+    """`job` every day at 02:00 in `timezone` (`MEALYTICS_SCHEDULE_TIMEZONE`)."""
     return dg.ScheduleDefinition(
         name="daily_refresh",
         job=job,
         cron_schedule=DAILY_CRON,
-        execution_timezone=timezone or schedule_timezone(),
+        execution_timezone=timezone,
         default_status=dg.DefaultScheduleStatus.RUNNING,
         description="The whole graph once a day, after midnight in the business's zone.",
     )

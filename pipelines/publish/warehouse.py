@@ -28,7 +28,6 @@ from pathlib import Path
 
 import duckdb
 
-from pipelines import settings
 from pipelines.extract.warehouse import LOCK_WAIT_S, WarehouseLockedError, connect_waiting
 from pipelines.publish import leftovers
 
@@ -44,12 +43,6 @@ PUBLISHED_STORAGE_VERSION = "v1.0.0"
 
 #: Another process holds the build file (the CLI prints it as one line).
 WarehouseBusyError = WarehouseLockedError
-
-
-def published_path(warehouse_path: str | os.PathLike, publish_dir: str | os.PathLike) -> Path:
-    """`MEALYTICS_PUBLISHED`, else `<publish_dir>/published.duckdb` (read when asked;
-    `SettingsError` for a file named like a schema, which readers could not query)."""
-    return settings.published_setting() or Path(publish_dir) / "published.duckdb"
 
 
 def _literal(value: str | os.PathLike) -> str:

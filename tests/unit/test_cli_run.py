@@ -33,10 +33,13 @@ def test_run_passes_as_of_and_full_refresh(calls):
     assert calls[-1]["as_of"] is None
 
 
-def test_as_of_from_the_environment(calls, monkeypatch):
+def test_as_of_from_the_environment_reaches_the_run_through_the_settings(calls, monkeypatch):
+    """The command line fills only the run config (`--as-of`); MEALYTICS_AS_OF travels in
+    the settings the definitions are built from, as for a scheduled or UI run."""
     monkeypatch.setenv("MEALYTICS_AS_OF", "2026-02-02")
     assert cli.main(["-q", "run"]) == 0
-    assert calls[-1]["as_of"] == dt.date(2026, 2, 2)
+    assert calls[-1]["as_of"] is None
+    assert calls[-1]["config"].as_of == dt.date(2026, 2, 2)
     assert cli.main(["-q", "run", "--as-of", "2026-02-03"]) == 0
     assert calls[-1]["as_of"] == dt.date(2026, 2, 3)
 
@@ -101,20 +104,21 @@ def test_demo_generates_a_missing_source_then_runs(calls, monkeypatch):
     assert len(generated) == 1 and len(calls) == 2
 
 
-def test_summary_names_the_files_this_runs_publish_assets_wrote(tmp_path, monkeypatch):
+def test_summary_names_the_files_this_runs_publish_assets_wrote(tmp_path):
     from pathlib import Path
 
+    from pipelines.defs.resources import Warehouse
     from pipelines.run import _published_outputs
 
-    monkeypatch.delenv("MEALYTICS_PUBLISH_DIR", raising=False)
-    monkeypatch.delenv("MEALYTICS_PUBLISHED", raising=False)
-    warehouse = tmp_path / "warehouse.duckdb"
-    outputs = _published_outputs(str(warehouse), ["marts/dim_customers", "publish/dashboard"])
+    warehouse = str(tmp_path / "warehouse.duckdb")
+    outputs = _published_outputs(
+        Warehouse(path=warehouse), ["marts/dim_customers", "publish/dashboard"]
+    )
     assert outputs == {"dashboard": Path(tmp_path) / "dashboard.html"}
 
-    monkeypatch.setenv("MEALYTICS_PUBLISH_DIR", str(tmp_path / "out"))
     outputs = _published_outputs(
-        str(warehouse), ["publish/warehouse", "publish/dashboard", "publish/parquet"]
+        Warehouse(path=warehouse, publish_dir=str(tmp_path / "out")),
+        ["publish/warehouse", "publish/dashboard", "publish/parquet"],
     )
     assert outputs == {
         "published warehouse": tmp_path / "out" / "published.duckdb",

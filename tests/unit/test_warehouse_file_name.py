@@ -13,7 +13,6 @@ import pytest
 
 from pipelines import cli, settings
 from pipelines.defs.resources import Warehouse
-from pipelines.publish.warehouse import published_path
 
 
 def test_duckdb_itself_cannot_use_such_a_file(tmp_path):
@@ -34,7 +33,7 @@ def test_schema_names_are_refused(name, tmp_path, monkeypatch):
     path = tmp_path / name
     monkeypatch.setenv("MEALYTICS_WAREHOUSE", str(path))
     with pytest.raises(settings.SettingsError) as caught:
-        settings.warehouse_path()
+        settings.Settings.from_env()
     message = str(caught.value)
     assert "\n" not in message
     assert message.startswith(f"MEALYTICS_WAREHOUSE={path}: refused")
@@ -44,7 +43,7 @@ def test_schema_names_are_refused(name, tmp_path, monkeypatch):
 @pytest.mark.parametrize("name", ["warehouse.duckdb", "raw_copy.duckdb", "marts2.duckdb"])
 def test_other_names_are_accepted(name, tmp_path, monkeypatch):
     monkeypatch.setenv("MEALYTICS_WAREHOUSE", str(tmp_path / name))
-    assert settings.warehouse_path() == tmp_path / name
+    assert settings.Settings.from_env().warehouse == tmp_path / name
     assert Warehouse(path=str(tmp_path / name)).path == str(tmp_path / name)
 
 
@@ -54,11 +53,15 @@ def test_the_resource_refuses_it(tmp_path):
 
 
 def test_published_name_is_checked_too(tmp_path, monkeypatch):
+    monkeypatch.setenv("MEALYTICS_WAREHOUSE", str(tmp_path / "w.duckdb"))
     monkeypatch.setenv("MEALYTICS_PUBLISHED", str(tmp_path / "publish.duckdb"))
     with pytest.raises(settings.SettingsError, match="^MEALYTICS_PUBLISHED="):
-        published_path(tmp_path / "w.duckdb", tmp_path)
+        settings.Settings.from_env()
+    with pytest.raises(settings.SettingsError, match="^MEALYTICS_PUBLISHED="):
+        bad = Warehouse(path=str(tmp_path / "w.duckdb"), published=str(tmp_path / "publish.duckdb"))
+        _ = bad.published_file
     monkeypatch.delenv("MEALYTICS_PUBLISHED")
-    assert published_path(tmp_path / "w.duckdb", tmp_path) == tmp_path / "published.duckdb"
+    assert settings.Settings.from_env().published_file == tmp_path / "published.duckdb"
 
 
 @pytest.mark.parametrize("variable", ["MEALYTICS_WAREHOUSE", "MEALYTICS_PUBLISHED"])
@@ -67,7 +70,7 @@ def test_mealytics_run_refuses_before_anything(variable, tmp_path, monkeypatch, 
     monkeypatch.setenv("MEALYTICS_SOURCE_URL", f"sqlite:///{tmp_path / 'missing.db'}")
     monkeypatch.setenv("MEALYTICS_WAREHOUSE", str(tmp_path / "w.duckdb"))
     monkeypatch.setenv(variable, str(tmp_path / "marts.duckdb"))
-    assert cli.main(["-q", "run"]) == 1
+    assert cli.main(["-q", "run"]) == 2  # a setting that cannot work: a usage error
     err = capsys.readouterr().err
     assert err.count("\n") == 1
     assert err.startswith(f"mealytics: error: {variable}={tmp_path / 'marts.duckdb'}: refused")

@@ -6,10 +6,9 @@ schemas, so the graph reads raw → staging → intermediate → marts. A dbt so
 become asset checks (dagster-dbt's default), unit tests run inside `dbt build`.
 """
 
-import contextlib
-import os
+import datetime as dt
 import subprocess
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -67,24 +66,9 @@ class DbtBuildConfig(dg.Config):
 
     #: Rebuild incremental models and seeds from scratch (`dbt build --full-refresh`).
     full_refresh: bool = False
-    #: The business date the marts describe as "now" (YYYY-MM-DD); empty: yesterday, per
-    #: website time zone.
+    #: The business date the marts describe as "now" (YYYY-MM-DD); empty: the `dbt`
+    #: resource's (`MEALYTICS_AS_OF`), else yesterday per website time zone.
     as_of: str | None = None
-
-
-@contextlib.contextmanager
-def _environ(**values: str) -> Iterator[None]:
-    """Set environment variables while dbt's subprocess starts (it copies os.environ)."""
-    saved = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 def _stop(process: subprocess.Popen, timeout_s: float = 30) -> None:
@@ -97,9 +81,32 @@ def _stop(process: subprocess.Popen, timeout_s: float = 30) -> None:
             process.wait()
 
 
-def dbt_resource(project: DbtProject) -> DbtCliResource:
+class MealyticsDbt(DbtCliResource):
+    """The dbt CLI, and the run's defaults that come from the settings, not from run config."""
+
+    #: The marts' as_of date (YYYY-MM-DD) when the run's config names none
+    #: (`MEALYTICS_AS_OF`); None: yesterday in each website's zone.
+    as_of: str | None = None
+
+
+def dbt_resource(project: DbtProject, as_of: dt.date | None = None) -> MealyticsDbt:
     """The dbt CLI for `project`, with the venv's dbt executable."""
-    return DbtCliResource(project_dir=project, dbt_executable=dbt_executable())
+    return MealyticsDbt(
+        project_dir=project,
+        dbt_executable=dbt_executable(),
+        as_of=as_of.isoformat() if as_of else None,
+    )
+
+
+def dbt_invocation_args(config: DbtBuildConfig, dbt: MealyticsDbt, warehouse: Warehouse) -> list:
+    """The `dbt build` arguments of a run: the run config's `as_of`, else the resource's;
+    the warehouse file the `warehouse` resource names, absolute (dbt runs in dbt_project/),
+    as a var the profile reads, so nothing is passed through the environment."""
+    return dbt_build_args(
+        full_refresh=config.full_refresh,
+        as_of=config.as_of or dbt.as_of,
+        extra_vars={"warehouse": str(Path(warehouse.path).resolve())},
+    )
 
 
 def build_dbt_assets(project: DbtProject) -> dg.AssetsDefinition:
@@ -115,19 +122,16 @@ def build_dbt_assets(project: DbtProject) -> dg.AssetsDefinition:
     def dbt_models(
         context: dg.AssetExecutionContext,
         config: DbtBuildConfig,
-        dbt: DbtCliResource,
+        dbt: MealyticsDbt,
         warehouse: Warehouse,
     ):
         """`dbt build` of the selected models: staging views, intermediate tables (the thin
         filters among them views), mart tables and table macros, each followed by its tests.
         It starts after the raw extraction it depends on, and holds the DuckDB file's single
         write lock for the whole build."""
-        args = dbt_build_args(full_refresh=config.full_refresh, as_of=config.as_of)
+        args = dbt_invocation_args(config, dbt, warehouse)
         context.log.info(f"dbt {' '.join(args)}")
-        # The profile reads the warehouse path from MEALYTICS_WAREHOUSE: give dbt the very
-        # file the `warehouse` resource names, absolute because dbt runs in dbt_project/.
-        with _environ(MEALYTICS_WAREHOUSE=str(Path(warehouse.path).resolve())):
-            invocation = dbt.cli(args, context=context)
+        invocation = dbt.cli(args, context=context)
         try:
             yield from invocation.stream()
         except BaseException:
