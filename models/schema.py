@@ -15,6 +15,34 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from models.enums import (
+    BILLING_CYCLES,
+    BOOKING_STATUSES,
+    CAMPAIGN_DISCOUNT_TYPES,
+    CAMPAIGN_STATUSES,
+    CAMPAIGN_VARIANTS,
+    CONSULTATION_STATUSES,
+    CONTRACT_STATUSES,
+    DELIVERY_STATUSES,
+    DISCOUNT_TYPES,
+    LEDGER_SOURCES,
+    LEDGER_TYPES,
+    LOYALTY_TIERS,
+    ORDER_CHANNELS,
+    ORDER_STATUSES,
+    PAYMENT_METHODS,
+    PAYMENT_PURPOSES,
+    PAYMENT_STATUSES,
+    PLAN_INTERVALS,
+    REDEMPTION_ITEM_TYPES,
+    REDEMPTION_STATUSES,
+    REFERRAL_STATUSES,
+    SUBSCRIPTION_STATUSES,
+    TICKET_PRIORITIES,
+    TICKET_STATUSES,
+    VIP_TIERS,
+)
+
 metadata = sa.MetaData()
 
 #: Integer primary keys: BIGINT on PostgreSQL (Django's BigAutoField), INTEGER on SQLite,
@@ -63,33 +91,6 @@ def _choice(name: str, values: tuple[str, ...], *, nullable: bool = False) -> sa
     """
     width = max(20, max(len(v) for v in values))
     return sa.Column(name, sa.String(width), nullable=nullable, info={"choices": values})
-
-
-ORDER_STATUSES = ("pending", "confirmed", "preparing", "out_for_delivery", "delivered", "cancelled")
-ORDER_CHANNELS = ("direct", "corporate", "catering")
-DISCOUNT_TYPES = ("vip", "referral", "campaign", "loyalty", "subscription")
-PAYMENT_METHODS = ("cash_on_delivery", "mtn_mobile_money", "airtel_money", "bank_transfer")
-PAYMENT_STATUSES = ("pending", "completed", "failed", "refunded")
-PAYMENT_PURPOSES = ("order", "subscription", "vip_upgrade", "corporate", "catering")
-PLAN_INTERVALS = ("weekly", "monthly")
-SUBSCRIPTION_STATUSES = ("ACTIVE", "PAUSED", "CANCELLED", "EXPIRED")
-VIP_TIERS = ("silver", "gold", "platinum")
-LOYALTY_TIERS = ("bronze", "silver", "gold", "platinum")
-LEDGER_TYPES = ("earn", "bonus", "redeem", "expire", "adjust")
-LEDGER_SOURCES = ("order", "referral", "campaign", "redemption", "manual")
-REDEMPTION_ITEM_TYPES = ("discount_code", "wallet_credit", "free_meal", "merchandise")
-REDEMPTION_STATUSES = ("completed", "reversed")
-REFERRAL_STATUSES = ("pending", "qualified", "rewarded")
-CAMPAIGN_DISCOUNT_TYPES = ("percent", "fixed")
-CAMPAIGN_STATUSES = ("draft", "active", "paused", "completed")
-CAMPAIGN_VARIANTS = ("A", "B", "control")
-BILLING_CYCLES = ("monthly", "quarterly")
-CONTRACT_STATUSES = ("active", "ended", "cancelled")
-BOOKING_STATUSES = ("requested", "confirmed", "completed", "cancelled")
-DELIVERY_STATUSES = ("assigned", "picked_up", "delivered", "failed")
-TICKET_PRIORITIES = ("low", "normal", "high", "urgent")
-TICKET_STATUSES = ("open", "pending", "resolved", "closed")
-CONSULTATION_STATUSES = ("booked", "completed", "cancelled", "no_show")
 
 
 accounts_website = sa.Table(

@@ -1,4 +1,5 @@
-"""check_invariants: a tiny healthy source passes; each break is reported exactly once."""
+"""The contract's rules (models.rules): a tiny healthy source passes; each break is reported
+exactly once; the seeder's `check_invariants` and the raw checks use the same rules."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ import sqlalchemy as sa
 from sqlalchemy.schema import CreateTable
 
 from models import metadata
+from models.rules import RULE_NAMES, MissingTablesError, Violation, check_rules
 from seeds.errors import SourceError
-from seeds.invariants import Violation, check_invariants
+from seeds.invariants import check_invariants
 
 T0 = dt.datetime(2026, 1, 5, 9, 30, tzinfo=dt.UTC)
 D = Decimal
@@ -166,12 +168,12 @@ def test_every_table_has_healthy_rows():
 
 
 def test_a_healthy_source_has_no_violations(source):
-    assert check_invariants(source) == []
+    assert check_rules(source) == []
 
 
 def test_a_url_works_as_well_as_an_engine(source):
-    assert check_invariants(source.url) == []
-    assert check_invariants(str(source.url.render_as_string(hide_password=False))) == []
+    assert check_rules(source.url) == []
+    assert check_rules(str(source.url.render_as_string(hide_password=False))) == []
 
 
 # Each case: SQL that breaks the healthy source once, and the one violation it must cause.
@@ -275,7 +277,7 @@ def test_each_break_is_reported_once(source, case):
         raw.commit()
     finally:
         raw.close()
-    found = check_invariants(source)
+    found = check_rules(source)
     assert [(v.table, v.key, v.rule) for v in found] == ([expected] if expected else [])
     for violation in found:
         assert isinstance(violation, Violation)
@@ -293,7 +295,7 @@ def test_a_duplicate_vip_tier_per_user_is_reported(source):
         conn.exec_driver_sql(ddl.replace("UNIQUE (user_id),", ""))
         conn.execute(table.insert(), [dict(row) for row in rows])
         conn.execute(table.insert(), dict(rows[0], id=5, tier_level="platinum"))
-    assert check_invariants(source) == [
+    assert check_rules(source) == [
         Violation("vip_viptier", 5, "unique", "user_id=1 is already on id=1")
     ]
 
@@ -302,7 +304,7 @@ def test_violations_name_the_row_and_explain(source):
     with source.begin() as conn:
         conn.exec_driver_sql("update orders_order set total = 1.00 where id = 1")
         conn.exec_driver_sql("update orders_order set status = 'lost' where id = 2")
-    found = check_invariants(source)
+    found = check_rules(source)
     assert found == [
         Violation(
             "orders_order",
@@ -325,10 +327,10 @@ def test_half_a_cent_is_the_money_tolerance(source):
     """SQLite's float sums are not a break; a whole cent is."""
     with source.begin() as conn:
         conn.exec_driver_sql("update orders_order set total = 23250.454 where id = 1")
-    assert check_invariants(source) == []
+    assert check_rules(source) == []
     with source.begin() as conn:
         conn.exec_driver_sql("update orders_order set total = 23250.44 where id = 1")
-    assert [v.rule for v in check_invariants(source)] == ["order_total"]
+    assert [v.rule for v in check_rules(source)] == ["order_total"]
 
 
 @pytest.mark.postgres
@@ -343,7 +345,7 @@ def test_the_same_checks_hold_on_postgresql(postgres_url):
         with engine.begin() as conn:
             for table in metadata.sorted_tables:
                 conn.execute(table.insert(), HEALTHY[table.name])
-        assert check_invariants(engine) == []
+        assert check_rules(engine) == []
         checked = []
         for case, (sql, expected) in BREAKS.items():
             if case.startswith("orphan"):
@@ -352,12 +354,12 @@ def test_the_same_checks_hold_on_postgresql(postgres_url):
                 transaction = conn.begin()
                 for statement in sql.split(";"):
                     conn.exec_driver_sql(statement)
-                found = [(v.table, v.key, v.rule) for v in check_invariants(conn)]
+                found = [(v.table, v.key, v.rule) for v in check_rules(conn)]
                 transaction.rollback()
             assert found == ([expected] if expected else []), case
             checked.append(case)
         assert len(checked) == len(BREAKS) - 3
-        assert check_invariants(postgres_url) == []
+        assert check_rules(postgres_url) == []
     finally:
         engine.dispose()
 
@@ -365,5 +367,26 @@ def test_the_same_checks_hold_on_postgresql(postgres_url):
 def test_a_missing_table_is_an_error_not_a_verdict(source):
     with source.begin() as conn:
         conn.exec_driver_sql("drop table support_ticket")
-    with pytest.raises(SourceError, match=r"1 of its 23 tables are missing \(support_ticket\)"):
+    message = r"1 of its 23 tables are missing \(support_ticket\)"
+    with pytest.raises(MissingTablesError, match=message) as raised:
+        check_rules(source)
+    assert raised.value.missing == ("support_ticket",)
+    # The seeder reports it as its own one-line error.
+    with pytest.raises(SourceError, match=message):
         check_invariants(source)
+
+
+def test_the_seeder_checks_with_the_contract_rules(source):
+    assert check_invariants(source) == []
+    with source.begin() as conn:
+        conn.exec_driver_sql("update orders_order set status = 'lost' where id = 2")
+    assert check_invariants(source) == check_rules(source) != []
+
+
+def test_every_rule_name_is_a_raw_quality_check():
+    """A rule added to the contract reaches a raw check, not a silently dropped group."""
+    from pipelines.defs.raw.quality import CHECKS
+
+    grouped = {name for check in CHECKS.values() for name in check.rules}
+    assert RULE_NAMES <= grouped, sorted(RULE_NAMES - grouped)
+    assert {case[1][2] for case in BREAKS.values() if case[1]} <= RULE_NAMES

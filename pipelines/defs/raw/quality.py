@@ -4,13 +4,13 @@ Bad rows are never filtered: they stay in raw and flow on to the marts (which co
 as the source says). These checks make them visible instead: each failed check lists the
 offending rows as (table, key, rule, detail), capped at `SHOWN` with the total count.
 
-The rules are those of `seeds.invariants` (the same portable SQLAlchemy queries that judge
-a source, run here on DuckDB's `raw` schema through `duckdb_engine`), plus rules that
-only make sense on a copy: money that is NULL or negative, primary keys that repeat,
-`created_at` / `updated_at` later than the check, timestamp or date text that did not
-parse (kept as NULL in raw, its text in `raw._rejected_values`: see
-`pipelines.extract.rejects`). Rules are grouped into one check per
-table and property (`order_total_formula` on `raw/orders_order`, …).
+The rules are the source contract's (`models.rules.RULES`: the same portable SQLAlchemy
+queries that judge a source, run here on DuckDB's `raw` schema through `duckdb_engine`),
+plus rules that only make sense on a copy: money that is NULL or negative, primary keys
+that repeat, `created_at` / `updated_at` later than the check, timestamp or date text that
+did not parse (kept as NULL in raw, its text in `raw._rejected_values`: see
+`pipelines.extract.rejects`). Rules are grouped into one check per table and property
+(`order_total_formula` on `raw/orders_order`, …).
 
 Pure rule code (`find_violations`) is separate from the Dagster check so tests and
 notebooks can call it on any warehouse file.
@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import dagster as dg
 import sqlalchemy as sa
 
+from models.rules import RULES as SOURCE_RULES
 from pipelines.defs.raw.assets import asset_key
 from pipelines.defs.resources import Warehouse
 from pipelines.extract import TablePlan
@@ -49,7 +50,7 @@ class Rule:
     rules: tuple[str, ...]
 
 
-#: Every check, by name. `rules` are `Violation.rule` values (seeds.invariants' and ours).
+#: Every check, by name. `rules` are `Violation.rule` values (models.rules' and ours).
 CHECKS: dict[str, Rule] = {
     r.check: r
     for r in (
@@ -283,8 +284,6 @@ def _key(text: str) -> int | str:
 
 def find_violations(warehouse: str, now: dt.datetime | None = None) -> list[Violation]:
     """Every break of a rule in `raw` of the DuckDB file `warehouse`, sorted."""
-    from seeds.invariants import _CHECKS as SOURCE_RULES  # the source's rules, reused
-
     now = now or dt.datetime.now(dt.UTC)
     engine = sa.create_engine(f"duckdb:///{warehouse}", connect_args={"read_only": True})
     found: list[Violation] = []
