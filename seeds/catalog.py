@@ -127,7 +127,6 @@ REWARDS = {
     ),
 }
 
-VIP_TIERS = ("silver", "gold", "platinum")
 VIP_DISCOUNT_PERCENT = {"silver": 5, "gold": 10, "platinum": 15}
 # Price of a tier in hundredths, per website.
 VIP_PRICES = {
@@ -135,8 +134,6 @@ VIP_PRICES = {
     2: {"silver": 10_000_00, "gold": 25_000_00, "platinum": 50_000_50},
 }
 VIP_TERM_DAYS = 120
-
-LOYALTY_THRESHOLDS = ((10_000, "platinum"), (5_000, "gold"), (1_000, "silver"), (0, "bronze"))
 
 FIRST_NAMES = {
     1: (

@@ -9,7 +9,6 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from models import metadata
-from pipelines.settings import mask_url
 from seeds.errors import SourceError
 
 STATE_TABLE = "seeds_simulation"
@@ -60,6 +59,14 @@ def make_engine(url: str, *, create: bool) -> sa.Engine:
         engine.dispose()
         raise SourceError(f"cannot reach {mask_url(url)}: {one_line(exc)}") from None
     return engine
+
+
+def mask_url(url: str | sa.URL) -> str:
+    """The URL with its password hidden, for the seeder's messages."""
+    try:
+        return sa.make_url(url).render_as_string(hide_password=True)
+    except (sa.exc.ArgumentError, ValueError):
+        return "<unparsable URL>"
 
 
 def one_line(exc: BaseException) -> str:

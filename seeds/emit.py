@@ -10,6 +10,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from models import enums
 from seeds import catalog
 from seeds import engine as en
 from seeds import lifecycle as lc_
@@ -17,7 +18,6 @@ from seeds.lifecycle import FAR
 from seeds.rand import hash64
 from seeds.writer import NULL
 
-PURPOSES = ("order", "subscription", "vip_upgrade", "corporate", "catering")
 _REF_PREFIX = np.array(["COD-", "MTN-", "ATL-", "BNK-"], dtype=object)
 
 
@@ -204,7 +204,7 @@ def redemption_rows(red: dict, account_id: np.ndarray) -> dict:
     return {
         "id": red["id"], "account_id": account_id[red["pos"]], "item_id": red["item_id"],
         "points_spent": red["points_spent"],
-        "status": en.labels(red["status"], ("completed", "reversed")),
+        "status": en.labels(red["status"], enums.REDEMPTION_STATUSES),
         "created_at": red["created"], "updated_at": red["updated"],
     }
 

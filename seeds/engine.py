@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from models import schema
+from models import enums
+from models.thresholds import LOYALTY_TIER_THRESHOLDS
 from seeds import catalog
 from seeds import lifecycle as lc_
 from seeds.lifecycle import DAY, FAR, HOUR
@@ -32,15 +33,15 @@ LIFE_MEAN_DAYS = 240.0
 WEEKDAY_WEIGHT = np.array([0.80, 0.80, 0.85, 0.90, 1.10, 1.20, 1.00])  # Mon..Sun
 WEEKDAY_ACCEPT = WEEKDAY_WEIGHT / WEEKDAY_WEIGHT.max()
 
-DISCOUNT_TYPES = schema.DISCOUNT_TYPES  # vip, referral, campaign, loyalty, subscription
+DISCOUNT_TYPES = enums.DISCOUNT_TYPES  # vip, referral, campaign, loyalty, subscription
 D_VIP, D_REFERRAL, D_CAMPAIGN, D_LOYALTY, D_SUBSCRIPTION = range(5)
-CHANNELS = schema.ORDER_CHANNELS
+CHANNELS = enums.ORDER_CHANNELS
 C_DIRECT, C_CORPORATE, C_CATERING = range(3)
-LEDGER_TYPES = schema.LEDGER_TYPES  # earn, bonus, redeem, expire, adjust
+LEDGER_TYPES = enums.LEDGER_TYPES  # earn, bonus, redeem, expire, adjust
 L_EARN, L_BONUS, L_REDEEM, L_EXPIRE, L_ADJUST = range(5)
-LEDGER_SOURCES = schema.LEDGER_SOURCES  # order, referral, campaign, redemption, manual
+LEDGER_SOURCES = enums.LEDGER_SOURCES  # order, referral, campaign, redemption, manual
 SRC_ORDER, SRC_REFERRAL, SRC_CAMPAIGN, SRC_REDEMPTION, SRC_MANUAL = range(5)
-ITEM_TYPES = schema.REDEMPTION_ITEM_TYPES
+ITEM_TYPES = enums.REDEMPTION_ITEM_TYPES
 IT_DISCOUNT, IT_WALLET, IT_FREE_MEAL, IT_MERCH = range(4)
 EXPIRY_DAYS = 90
 REFERRAL_BONUS_POINTS = 500
@@ -432,5 +433,7 @@ def loyalty_window(world: World, rng: np.random.Generator, ids: Ids, *, web: np.
 
 
 def loyalty_tier(lifetime: np.ndarray) -> np.ndarray:
-    tiers = np.array(["bronze", "silver", "gold", "platinum"], dtype=object)
-    return tiers[np.searchsorted(np.array([1000, 5000, 10000]), lifetime, side="right")]
+    """The tier each lifetime points total reaches (models.thresholds)."""
+    tiers = np.array([tier for tier, _ in LOYALTY_TIER_THRESHOLDS], dtype=object)
+    starts = np.array([threshold for _, threshold in LOYALTY_TIER_THRESHOLDS[1:]])
+    return tiers[np.searchsorted(starts, lifetime, side="right")]

@@ -19,14 +19,12 @@ import time
 import numpy as np
 import sqlalchemy as sa
 
-from models import metadata
-from models import schema as s
-from pipelines.settings import mask_url
+from models import enums, metadata
 from seeds import catalog
 from seeds import emit as em
 from seeds import engine as en
 from seeds import lifecycle as lc_
-from seeds.db import make_engine, nonempty_tables, one_line, seeds_simulation, write_state
+from seeds.db import make_engine, mask_url, nonempty_tables, one_line, seeds_simulation, write_state
 from seeds.errors import SourceError
 from seeds.lifecycle import DAY, FAR, HOUR
 from seeds.progress import Progress, report
@@ -510,7 +508,8 @@ class _Generator:
         n = en.size(r)
         out = {
             "id": self.ids.take("campaigns_campaignrecipient", n), "campaign_id": r["campaign"],
-            "user_id": user_ids[r["pos"]], "variant": en.labels(r["variant"], s.CAMPAIGN_VARIANTS),
+            "user_id": user_ids[r["pos"]],
+            "variant": en.labels(r["variant"], enums.CAMPAIGN_VARIANTS),
             "sent_at": r["sent"], "created_at": r["sent"],
             "_bonus": en.concat(bonus) or en.ledger([], [], [], en.L_BONUS, en.SRC_CAMPAIGN),
         }
@@ -562,7 +561,7 @@ class _Generator:
         got = status == 2
         return {
             "id": ids, "referrer_id": user_ids[referrer[referee]], "referee_id": user_ids[referee],
-            "status": en.labels(status, s.REFERRAL_STATUSES),
+            "status": en.labels(status, enums.REFERRAL_STATUSES),
             "bonus_amount": self.world.referral_bonus[web[referee]],
             "rewarded_at": np.where(got, rewarded, NULL), "created_at": joined,
             "updated_at": updated,
@@ -621,13 +620,13 @@ class _Generator:
         ids = self.ids.take("vip_vipupgrade", n)
         to_tier = tier[pos, k]
         from_tier = np.where(k > 0, tier[pos, np.maximum(k - 1, 0)], -1)
-        prices = np.array([[catalog.VIP_PRICES[wid][x] for x in catalog.VIP_TIERS]
+        prices = np.array([[catalog.VIP_PRICES[wid][x] for x in enums.VIP_TIERS]
                            for wid in (1, 1, 2)])
         price = prices[web[pos], to_tier]
         when = t[pos, k]
         self.insert("vip_vipupgrade", {
-            "id": ids, "user_id": user_ids[pos], "from_tier": en.labels(from_tier, s.VIP_TIERS),
-            "to_tier": en.labels(to_tier, s.VIP_TIERS), "price": price, "created_at": when,
+            "id": ids, "user_id": user_ids[pos], "from_tier": en.labels(from_tier, enums.VIP_TIERS),
+            "to_tier": en.labels(to_tier, enums.VIP_TIERS), "price": price, "created_at": when,
         })
         # Each purchase is paid for (mobile money or bank), some after a failed attempt.
         method = np.where(tr["pay_u"][pos] < 0.5, lc_.M_MTN, lc_.M_AIRTEL)
@@ -642,7 +641,7 @@ class _Generator:
         np.minimum.at(first_at, pos, when)
         self.insert("vip_viptier", {
             "id": self.ids.take("vip_viptier", len(last)), "user_id": user_ids[lp],
-            "tier_level": en.labels(to_tier[last], s.VIP_TIERS),
+            "tier_level": en.labels(to_tier[last], enums.VIP_TIERS),
             "discount_percent": np.array([500, 1000, 1500])[to_tier[last]],
             "upgraded_at": when[last],
             "expires_at": when[last] + catalog.VIP_TERM_DAYS * DAY,
@@ -653,7 +652,7 @@ class _Generator:
     def write_side_payments(self, purpose, web, user_id, ref_id, method, amount, when) -> None:
         n = len(ref_id)
         rng = np.random.default_rng(
-            [self.seed, 5, em.PURPOSES.index(purpose), int(ref_id[0]) if n else 0, n])
+            [self.seed, 5, enums.PAYMENT_PURPOSES.index(purpose), int(ref_id[0]) if n else 0, n])
         self.insert("payments_payment", em.side_payments(
             self.seed, self.ids, rng, purpose, web, user_id, ref_id, method, amount, when,
             self.now))

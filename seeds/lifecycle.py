@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from models import enums
 from seeds.rand import uniform
 from seeds.writer import NULL
 
@@ -34,10 +35,10 @@ S_RIDER = 61
 ORDER_OUTCOMES = ("delivered", "cancelled_early", "delivery_failed", "abandoned")
 O_DELIVERED, O_CANCEL_EARLY, O_DELIVERY_FAILED, O_ABANDONED = range(4)
 
-METHODS = ("cash_on_delivery", "mtn_mobile_money", "airtel_money", "bank_transfer")
+METHODS = enums.PAYMENT_METHODS
 M_CASH, M_MTN, M_AIRTEL, M_BANK = range(4)
-ORDER_STATUSES = ("pending", "confirmed", "preparing", "out_for_delivery", "delivered", "cancelled")
-PAY_STATUSES = ("pending", "completed", "failed", "refunded")
+ORDER_STATUSES = enums.ORDER_STATUSES
+PAY_STATUSES = enums.PAYMENT_STATUSES
 P_PENDING, P_COMPLETED, P_FAILED, P_REFUNDED = range(4)
 
 
@@ -194,7 +195,7 @@ def last_payment_status_at(pp: dict[str, np.ndarray], now) -> tuple[np.ndarray, 
     return status, changed
 
 
-DELIVERY_STATUSES = ("assigned", "picked_up", "delivered", "failed")
+DELIVERY_STATUSES = enums.DELIVERY_STATUSES
 
 
 def delivery_plan(seed: int, order_ids: np.ndarray, lc: dict[str, np.ndarray]) -> dict:
@@ -222,7 +223,7 @@ def delivery_status_at(dp: dict, lc: dict, now) -> tuple:
 
 
 # -- subscriptions -----------------------------------------------------------------------
-SUB_STATUSES = ("ACTIVE", "PAUSED", "CANCELLED", "EXPIRED")
+SUB_STATUSES = enums.SUBSCRIPTION_STATUSES
 
 
 def subscription_plan(seed: int, ids: np.ndarray, started: np.ndarray,
@@ -289,8 +290,8 @@ def subscription_charges(sp: dict, lo, hi) -> tuple[np.ndarray, np.ndarray]:
 
 
 # -- support tickets, consultations, catering --------------------------------------------
-TICKET_STATUSES = ("open", "pending", "resolved", "closed")
-TICKET_PRIORITIES = ("low", "normal", "high", "urgent")
+TICKET_STATUSES = enums.TICKET_STATUSES
+TICKET_PRIORITIES = enums.TICKET_PRIORITIES
 
 
 def ticket_plan(seed: int, ids: np.ndarray, created: np.ndarray) -> dict:
@@ -323,7 +324,7 @@ def ticket_state_at(tp: dict, created: np.ndarray, now) -> dict:
     }
 
 
-CONSULTATION_STATUSES = ("booked", "completed", "cancelled", "no_show")
+CONSULTATION_STATUSES = enums.CONSULTATION_STATUSES
 
 
 def consultation_state_at(seed: int, ids: np.ndarray, created: np.ndarray,
@@ -345,7 +346,7 @@ def consultation_state_at(seed: int, ids: np.ndarray, created: np.ndarray,
     return {"status": status, "updated_at": changed}
 
 
-BOOKING_STATUSES = ("requested", "confirmed", "completed", "cancelled")
+BOOKING_STATUSES = enums.BOOKING_STATUSES
 
 
 def booking_plan(seed: int, ids: np.ndarray, created: np.ndarray, event_day: np.ndarray,
@@ -389,4 +390,4 @@ def campaign_status_at(start: np.ndarray, end: np.ndarray, paused: np.ndarray, n
     return status, changed
 
 
-CAMPAIGN_STATUSES = ("draft", "active", "paused", "completed")
+CAMPAIGN_STATUSES = enums.CAMPAIGN_STATUSES

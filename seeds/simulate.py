@@ -27,14 +27,13 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
-from models import metadata
+from models import enums, metadata
 from models import schema as s
-from pipelines.settings import mask_url
 from seeds import catalog
 from seeds import emit as em
 from seeds import engine as en
 from seeds import lifecycle as lc_
-from seeds.db import make_engine, nonempty_tables, one_line, read_state, write_state
+from seeds.db import make_engine, mask_url, nonempty_tables, one_line, read_state, write_state
 from seeds.errors import SourceError
 from seeds.lifecycle import DAY, FAR, HOUR
 from seeds.progress import Progress, report
@@ -360,7 +359,7 @@ class _Simulator:
         hi = np.minimum(r["end_date"], self.t1)
         ok = (pos >= 0) & (hi > lo)
         ok[ok] &= users["life_end"][pos[ok]] > lo[ok]
-        variant = np.array([s.CAMPAIGN_VARIANTS.index(v) for v in r["variant"]])
+        variant = np.array([enums.CAMPAIGN_VARIANTS.index(v) for v in r["variant"]])
         rate = np.array([0.55, 0.4, 0.08])[variant]
         frac = np.clip((hi - lo) / np.maximum(r["end_date"] - r["start_date"], 1), 0, 1)
         count = np.where(ok, rng.poisson(rate * frac), 0)
@@ -393,7 +392,7 @@ class _Simulator:
             j = np.maximum(ix, 0)
             held = ((ix >= 0) & (v["upgraded_at"][j] <= o["created"])
                     & ((v["expires_at"][j] == NULL) | (o["created"] < v["expires_at"][j])))
-            tier = np.array([s.VIP_TIERS.index(x) for x in v["tier_level"]])[j]
+            tier = np.array([enums.VIP_TIERS.index(x) for x in v["tier_level"]])[j]
             en.apply_discount(o, held, en.D_VIP,
                               en.discount_amount(sub, np.array([5, 10, 15])[tier], unit))
         subs = self.open_subscriptions()
@@ -526,10 +525,10 @@ class _Simulator:
         rewarded = np.where(qualified < FAR,
                             qualified + lc_.referral_reward_delay(self.seed, r["id"]), FAR)
         status = np.where(rewarded <= self.t1, 2, np.where(qualified <= self.t1, 1, 0))
-        old = np.array([s.REFERRAL_STATUSES.index(x) for x in r["status"]])
+        old = np.array([enums.REFERRAL_STATUSES.index(x) for x in r["status"]])
         ch = np.flatnonzero(status != old)
         self.update("referrals_referral", {
-            "id": r["id"][ch], "status": en.labels(status[ch], s.REFERRAL_STATUSES),
+            "id": r["id"][ch], "status": en.labels(status[ch], enums.REFERRAL_STATUSES),
             "rewarded_at": np.where(status[ch] == 2, rewarded[ch], NULL),
             "updated_at": np.where(status[ch] == 2, rewarded[ch], qualified[ch]),
         })
@@ -566,7 +565,7 @@ class _Simulator:
                               self.t1)
             rows.append({"id": self.ids.take("campaigns_campaignrecipient", k),
                          "campaign_id": np.full(k, c["id"][i]), "user_id": users["id"][chosen],
-                         "variant": en.labels(variant, s.CAMPAIGN_VARIANTS), "sent_at": sent,
+                         "variant": en.labels(variant, enums.CAMPAIGN_VARIANTS), "sent_at": sent,
                          "created_at": sent})
             b = variant == 1
             bonus.append(en.ledger(chosen[b], sent[b], np.full(b.sum(), en.CAMPAIGN_BONUS_POINTS),
@@ -716,7 +715,7 @@ class _Simulator:
         vp = self.pos_of.get_indexer(v["user_id"])
         ok = vp >= 0
         valid = (v["expires_at"] == NULL) | (v["expires_at"] > self.t0)
-        tiers = np.array([s.VIP_TIERS.index(x) for x in v["tier_level"]], dtype=np.int64)
+        tiers = np.array([enums.VIP_TIERS.index(x) for x in v["tier_level"]], dtype=np.int64)
         cur[vp[ok]] = np.where(valid[ok], tiers[ok], -1)
         row[vp[ok]] = v["id"][ok]
         p = np.clip(0.0006 * users["lam"] / en.BASE_RATE, 0, 0.01)
@@ -727,13 +726,13 @@ class _Simulator:
         when = np.sort(self.t0 + (rng.random(len(b)) * DAY).astype(np.int64))
         to_tier = cur[b] + 1
         web = users["web"][b]
-        prices = np.array([[catalog.VIP_PRICES[wid][x] for x in catalog.VIP_TIERS]
+        prices = np.array([[catalog.VIP_PRICES[wid][x] for x in enums.VIP_TIERS]
                            for wid in (1, 1, 2)])
         price = prices[web, to_tier]
         ids = self.ids.take("vip_vipupgrade", len(b))
         self.insert("vip_vipupgrade", {
-            "id": ids, "user_id": users["id"][b], "from_tier": en.labels(cur[b], s.VIP_TIERS),
-            "to_tier": en.labels(to_tier, s.VIP_TIERS), "price": price, "created_at": when,
+            "id": ids, "user_id": users["id"][b], "from_tier": en.labels(cur[b], enums.VIP_TIERS),
+            "to_tier": en.labels(to_tier, enums.VIP_TIERS), "price": price, "created_at": when,
         })
         method = np.where(web == 2, lc_.M_BANK, lc_.M_MTN)
         self.insert("payments_payment", em.side_payments(
@@ -742,14 +741,14 @@ class _Simulator:
         expires = when + catalog.VIP_TERM_DAYS * DAY
         upd = row[b] != NULL
         self.update("vip_viptier", {
-            "id": row[b][upd], "tier_level": en.labels(to_tier[upd], s.VIP_TIERS),
+            "id": row[b][upd], "tier_level": en.labels(to_tier[upd], enums.VIP_TIERS),
             "discount_percent": np.array([500, 1000, 1500])[to_tier[upd]],
             "upgraded_at": when[upd], "expires_at": expires[upd], "updated_at": when[upd],
         })
         ins = ~upd
         self.insert("vip_viptier", {
             "id": self.ids.take("vip_viptier", int(ins.sum())), "user_id": users["id"][b][ins],
-            "tier_level": en.labels(to_tier[ins], s.VIP_TIERS),
+            "tier_level": en.labels(to_tier[ins], enums.VIP_TIERS),
             "discount_percent": np.array([500, 1000, 1500])[to_tier[ins]],
             "upgraded_at": when[ins], "expires_at": expires[ins], "created_at": when[ins],
             "updated_at": when[ins],
