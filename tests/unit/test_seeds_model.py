@@ -179,3 +179,13 @@ def test_loyalty_tiers_follow_the_thresholds():
     got = en.loyalty_tier(np.array([0, 999, 1000, 4999, 5000, 9999, 10000, 50000]))
     assert got.tolist() == ["bronze", "bronze", "silver", "silver", "gold", "gold",
                             "platinum", "platinum"]
+
+
+def test_the_seeder_assigns_tiers_by_the_contract():
+    """models.thresholds is the seeder's only source: each tier starts at its threshold."""
+    from models.thresholds import LOYALTY_TIER_THRESHOLDS
+
+    tiers = [tier for tier, _ in LOYALTY_TIER_THRESHOLDS]
+    starts = np.array([threshold for _, threshold in LOYALTY_TIER_THRESHOLDS])
+    assert en.loyalty_tier(starts).tolist() == tiers
+    assert en.loyalty_tier(starts[1:] - 1).tolist() == tiers[:-1]
