@@ -23,3 +23,37 @@
 {% macro default__business_day_end(date_column, tz_column) -%}
     (cast(cast({{ date_column }} as date) + interval '1 day' as timestamp) at time zone {{ tz_column }})
 {%- endmacro %}
+
+
+{#
+    A relation with the business dates of some of its timestamps: every column of
+    `relation` (a ref or a CTE with a `website_id`), then `<event>_date` for each
+    `<event>_at` in `timestamps`, the date of that instant in the website's time zone
+    (stg_websites.timezone: the small website-zone model). A mapping names the dates
+    itself ({'starts_at': 'start_date'}). Staging stays a 1:1 view of its source: this
+    join happens one layer up, in the int_<table>_dated views.
+    A row whose website is unknown keeps NULL dates (left join); the website_id tests
+    report it.
+#}
+{% macro with_business_dates(relation, timestamps) -%}
+    {%- if timestamps is mapping -%}
+        {%- set dates = timestamps -%}
+    {%- else -%}
+        {%- set dates = {} -%}
+        {%- for column in timestamps -%}
+            {%- if not column.endswith('_at') -%}
+                {{ exceptions.raise_compiler_error(
+                    "with_business_dates: '" ~ column ~ "' is not an <event>_at column; pass a mapping") }}
+            {%- endif -%}
+            {%- do dates.update({column: column[:-3] ~ '_date'}) -%}
+        {%- endfor -%}
+    {%- endif -%}
+    select
+        dated.*,
+        {%- for column, date_column in dates.items() %}
+        {{ business_date('dated.' ~ column, 'website_zones.timezone') }} as {{ date_column }}
+        {%- if not loop.last %},{% endif %}
+        {%- endfor %}
+    from {{ relation }} as dated
+    left join {{ ref('stg_websites') }} as website_zones on dated.website_id = website_zones.website_id
+{%- endmacro %}

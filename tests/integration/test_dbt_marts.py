@@ -144,7 +144,9 @@ def test_order_placed_before_utc_midnight_is_next_local_day(warehouse):
           and business_date = date '2026-03-06'
     """)
     assert len(row) == 1
-    dated = _query(path, "select created_date from staging.stg_orders where order_id = 1001")
+    dated = _query(
+        path, "select created_date from intermediate.int_orders_dated where order_id = 1001"
+    )
     assert dated.iloc[0, 0] == dt.date(2026, 3, 6)
 
 

@@ -4,7 +4,7 @@
 #}
 with
 
-recipients as (select * from {{ ref('stg_campaign_recipients') }}),
+recipients as (select * from {{ ref('int_campaign_recipients_dated') }}),
 influenced as (select * from {{ ref('int_campaign_orders_influenced') }}),
 
 recipient_users as (

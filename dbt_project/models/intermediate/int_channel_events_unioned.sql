@@ -9,8 +9,8 @@
 with
 
 money as (select * from {{ ref('int_payments_netted') }}),
-referrals as (select * from {{ ref('stg_referrals') }}),
-redemptions as (select * from {{ ref('stg_redemptions') }}),
+referrals as (select * from {{ ref('int_referrals_dated') }}),
+redemptions as (select * from {{ ref('int_redemptions_dated') }}),
 items as (select * from {{ ref('stg_redemption_items') }}),
 
 payment_events as (

@@ -5,7 +5,7 @@
 #}
 with
 
-users as (select * from {{ ref('stg_users') }}),
+users as (select * from {{ ref('int_users_dated') }}),
 websites as (select * from {{ ref('int_websites_as_of') }}),
 orders as (select * from {{ ref('int_orders_to_date') }}),
 money as (select * from {{ ref('int_payments_netted') }}),

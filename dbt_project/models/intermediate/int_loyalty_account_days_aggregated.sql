@@ -6,8 +6,8 @@
 #}
 with
 
-ledger as (select * from {{ ref('stg_loyalty_transactions') }}),
-redemptions as (select * from {{ ref('stg_redemptions') }}),
+ledger as (select * from {{ ref('int_loyalty_transactions_dated') }}),
+redemptions as (select * from {{ ref('int_redemptions_dated') }}),
 websites as (select * from {{ ref('int_websites_as_of') }}),
 
 ledger_days as (

@@ -6,7 +6,7 @@
 #}
 with
 
-orders as (select * from {{ ref('stg_orders') }}),
+orders as (select * from {{ ref('int_orders_dated') }}),
 vip_periods as (select * from {{ ref('int_vip_upgrades_periodized') }}),
 subscription_periods as (select * from {{ ref('int_subscriptions_periodized') }}),
 method_groups as (select * from {{ ref('payment_method_groups') }}),

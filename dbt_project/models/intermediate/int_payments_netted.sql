@@ -8,8 +8,8 @@
 #}
 with
 
-payments as (select * from {{ ref('stg_payments') }}),
-refunds as (select * from {{ ref('stg_refunds') }}),
+payments as (select * from {{ ref('int_payments_dated') }}),
+refunds as (select * from {{ ref('int_refunds_dated') }}),
 orders as (select * from {{ ref('stg_orders') }}),
 channels as (select * from {{ ref('revenue_channels') }}),
 

@@ -5,7 +5,7 @@
 #}
 with
 
-redemptions as (select * from {{ ref('stg_redemptions') }}),
+redemptions as (select * from {{ ref('int_redemptions_dated') }}),
 items as (select * from {{ ref('stg_redemption_items') }}),
 websites as (select * from {{ ref('int_websites_as_of') }}),
 

@@ -5,7 +5,7 @@
 #}
 with
 
-subscriptions as (select * from {{ ref('stg_subscriptions') }}),
+subscriptions as (select * from {{ ref('int_subscriptions_dated') }}),
 
 final as (
 

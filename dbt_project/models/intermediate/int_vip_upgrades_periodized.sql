@@ -7,8 +7,8 @@
 #}
 with
 
-upgrades as (select * from {{ ref('stg_vip_upgrades') }}),
-vip_tiers as (select * from {{ ref('stg_vip_tiers') }}),
+upgrades as (select * from {{ ref('int_vip_upgrades_dated') }}),
+vip_tiers as (select * from {{ ref('int_vip_tiers_dated') }}),
 
 upgrade_periods as (
 

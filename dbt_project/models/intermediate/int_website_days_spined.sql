@@ -5,7 +5,7 @@
 #}
 with
 
-orders as (select * from {{ ref('stg_orders') }}),
+orders as (select * from {{ ref('int_orders_dated') }}),
 websites as (select * from {{ ref('int_websites_as_of') }}),
 
 bounds as (

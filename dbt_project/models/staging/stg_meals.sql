@@ -6,65 +6,28 @@ source as (
 
 ),
 
-websites as (
-
-    select
-        cast(id as bigint) as website_id,
-        cast(timezone as varchar) as timezone
-    from {{ source('raw', 'accounts_website') }}
-
-),
-
 renamed as (
 
     select
         ----------  ids
-        cast(id as bigint) as meal_id,
-        cast(website_id as bigint) as website_id,
+        cast(id as {{ dbt.type_bigint() }}) as meal_id,
+        cast(website_id as {{ dbt.type_bigint() }}) as website_id,
 
         ----------  text
-        cast(name as varchar) as meal_name,
-        cast(category as varchar) as category,
+        cast(name as {{ dbt.type_string() }}) as meal_name,
+        cast(category as {{ dbt.type_string() }}) as category,
 
         ----------  numbers
-        cast(price as decimal(12, 2)) as price,
+        cast(price as {{ type_decimal(12, 2) }}) as price,
 
         ----------  booleans
-        cast(is_active as boolean) as is_active,
+        cast(is_active as {{ dbt.type_boolean() }}) as is_active,
 
         ----------  timestamps
-        cast(created_at as timestamptz) as created_at,
-        cast(updated_at as timestamptz) as updated_at
+        cast(created_at as {{ type_timestamp_tz() }}) as created_at,
+        cast(updated_at as {{ type_timestamp_tz() }}) as updated_at
     from source
-
-),
-
-final as (
-
-    select
-        ----------  ids
-        renamed.meal_id,
-        renamed.website_id,
-
-        ----------  text
-        renamed.meal_name,
-        renamed.category,
-
-        ----------  numbers
-        renamed.price,
-
-        ----------  booleans
-        renamed.is_active,
-
-        ----------  timestamps
-        renamed.created_at,
-        renamed.updated_at,
-
-        ----------  business dates (the website's time zone)
-        {{ business_date('renamed.created_at', 'websites.timezone') }} as created_date
-    from renamed
-    left join websites on renamed.website_id = websites.website_id
 
 )
 
-select * from final
+select * from renamed

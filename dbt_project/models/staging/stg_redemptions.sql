@@ -6,75 +6,25 @@ source as (
 
 ),
 
-{#- loyalty_redemption has no website_id: its website (and so the time zone of its business
-    dates) is looked up one hop away, on loyalty_loyaltyaccount. A row whose parent is missing keeps NULLs
-    there, and the not_null test on website_id reports it. -#}
-parents as (
-
-    select
-        cast(id as bigint) as parent_id,
-        cast(website_id as bigint) as website_id,
-        cast(user_id as bigint) as user_id
-    from {{ source('raw', 'loyalty_loyaltyaccount') }}
-
-),
-
-websites as (
-
-    select
-        cast(id as bigint) as website_id,
-        cast(timezone as varchar) as timezone
-    from {{ source('raw', 'accounts_website') }}
-
-),
-
 renamed as (
 
     select
         ----------  ids
-        cast(id as bigint) as redemption_id,
-        cast(account_id as bigint) as loyalty_account_id,
-        cast(item_id as bigint) as redemption_item_id,
+        cast(id as {{ dbt.type_bigint() }}) as redemption_id,
+        cast(account_id as {{ dbt.type_bigint() }}) as loyalty_account_id,
+        cast(item_id as {{ dbt.type_bigint() }}) as redemption_item_id,
 
         ----------  text
-        cast(status as varchar) as status,
+        cast(status as {{ dbt.type_string() }}) as status,
 
         ----------  numbers
-        cast(points_spent as integer) as points_spent,
+        cast(points_spent as {{ dbt.type_int() }}) as points_spent,
 
         ----------  timestamps
-        cast(created_at as timestamptz) as created_at,
-        cast(updated_at as timestamptz) as updated_at
+        cast(created_at as {{ type_timestamp_tz() }}) as created_at,
+        cast(updated_at as {{ type_timestamp_tz() }}) as updated_at
     from source
-
-),
-
-final as (
-
-    select
-        ----------  ids
-        renamed.redemption_id,
-        parents.website_id,
-        parents.user_id,
-        renamed.loyalty_account_id,
-        renamed.redemption_item_id,
-
-        ----------  text
-        renamed.status,
-
-        ----------  numbers
-        renamed.points_spent,
-
-        ----------  timestamps
-        renamed.created_at,
-        renamed.updated_at,
-
-        ----------  business dates (the website's time zone)
-        {{ business_date('renamed.created_at', 'websites.timezone') }} as created_date
-    from renamed
-    left join parents on renamed.loyalty_account_id = parents.parent_id
-    left join websites on parents.website_id = websites.website_id
 
 )
 
-select * from final
+select * from renamed

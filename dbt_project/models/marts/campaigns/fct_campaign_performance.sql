@@ -1,6 +1,6 @@
 with
 
-campaigns as (select * from {{ ref('stg_campaigns') }}),
+campaigns as (select * from {{ ref('int_campaigns_dated') }}),
 influenced as (select * from {{ ref('int_campaign_orders_influenced') }}),
 recipients as (select * from {{ ref('int_campaign_recipients_converted') }}),
 

@@ -4,8 +4,8 @@ customers as (select * from {{ ref('int_customers_aggregated') }}),
 websites as (select * from {{ ref('int_websites_as_of') }}),
 vip_periods as (select * from {{ ref('int_vip_upgrades_periodized') }}),
 subscription_periods as (select * from {{ ref('int_subscriptions_periodized') }}),
-ledger as (select * from {{ ref('stg_loyalty_transactions') }}),
-referrals as (select * from {{ ref('stg_referrals') }}),
+ledger as (select * from {{ ref('int_loyalty_transactions_dated') }}),
+referrals as (select * from {{ ref('int_referrals_dated') }}),
 
 {#- "Current" = held at the very end of as_of: started before that instant, not ended before it. -#}
 vip_current as (

@@ -1,6 +1,6 @@
 with
 
-accounts as (select * from {{ ref('stg_loyalty_accounts') }}),
+accounts as (select * from {{ ref('int_loyalty_accounts_dated') }}),
 websites as (select * from {{ ref('int_websites_as_of') }}),
 account_days as (select * from {{ ref('int_loyalty_ledger_days_accumulated') }}),
 tiers as (select * from {{ ref('loyalty_tiers') }}),

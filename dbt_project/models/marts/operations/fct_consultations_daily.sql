@@ -1,7 +1,7 @@
 with
 
 days as (select * from {{ ref('int_website_days_spined') }}),
-consultations as (select * from {{ ref('stg_consultations') }}),
+consultations as (select * from {{ ref('int_consultations_dated') }}),
 
 consultation_days as (
 

@@ -1,7 +1,7 @@
 with
 
 days as (select * from {{ ref('int_website_days_spined') }}),
-tickets as (select * from {{ ref('stg_support_tickets') }}),
+tickets as (select * from {{ ref('int_support_tickets_dated') }}),
 
 opened_days as (
 

@@ -1,6 +1,6 @@
 with
 
-upgrades as (select * from {{ ref('stg_vip_upgrades') }}),
+upgrades as (select * from {{ ref('int_vip_upgrades_dated') }}),
 websites as (select * from {{ ref('int_websites_as_of') }}),
 levels as (select * from {{ ref('vip_tier_levels') }}),
 
