@@ -12,6 +12,6 @@
         {%- endif -%}
         cast('{{ text }}' as date)
     {%- else -%}
-        cast({{ business_date(dbt.current_timestamp(), tz_column) }} - interval '1 day' as date)
+        cast({{ dbt.dateadd('day', -1, business_date(dbt.current_timestamp(), tz_column)) }} as date)
     {%- endif -%}
 {%- endmacro %}

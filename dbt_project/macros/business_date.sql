@@ -26,6 +26,29 @@
 
 
 {#
+    The local wall-clock time of a UTC timestamp in the website's time zone, as a naive
+    timestamp (for local weekdays and hours; a business date is business_date()).
+#}
+{% macro local_timestamp(ts_column, tz_column) -%}
+    {{ return(adapter.dispatch('local_timestamp', 'mealytics')(ts_column, tz_column)) }}
+{%- endmacro %}
+
+{% macro default__local_timestamp(ts_column, tz_column) -%}
+    cast(({{ ts_column }} at time zone {{ tz_column }}) as timestamp)
+{%- endmacro %}
+
+
+{# The ISO weekday of a (local) timestamp: 1 = Monday … 7 = Sunday, an integer. #}
+{% macro iso_weekday(ts_column) -%}
+    {{ return(adapter.dispatch('iso_weekday', 'mealytics')(ts_column)) }}
+{%- endmacro %}
+
+{% macro default__iso_weekday(ts_column) -%}
+    cast(extract(isodow from {{ ts_column }}) as {{ dbt.type_int() }})
+{%- endmacro %}
+
+
+{#
     A relation with the business dates of some of its timestamps: every column of
     `relation` (a ref or a CTE with a `website_id`), then `<event>_date` for each
     `<event>_at` in `timestamps`, the date of that instant in the website's time zone

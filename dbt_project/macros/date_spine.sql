@@ -30,7 +30,7 @@
 {% macro default__offsets_up_to(relation, key_columns, max_column, name) -%}
     select
         {% for key in key_columns %}{{ key }},
-        {% endfor %}cast(unnest(generate_series(0, {{ max_column }})) as integer) as {{ name }}
+        {% endfor %}cast(unnest(generate_series(0, {{ max_column }})) as {{ dbt.type_int() }}) as {{ name }}
     from {{ relation }}
     where {{ max_column }} >= 0
 {%- endmacro %}

@@ -41,11 +41,11 @@
     NULL when the denominator is 0.
 #}
 {% macro pct(numerator, denominator) -%}
-    cast({{ decimal_div('(' ~ numerator ~ ') * 100', denominator, 2) }} as decimal(9, 2))
+    cast({{ decimal_div('(' ~ numerator ~ ') * 100', denominator, 2) }} as {{ type_decimal(9, 2) }})
 {%- endmacro %}
 
 
 {# A money average (e.g. average order value): DECIMAL(12,2), NULL for no rows. #}
 {% macro money_ratio(numerator, denominator) -%}
-    cast({{ decimal_div(numerator, denominator, 2) }} as decimal(12, 2))
+    cast({{ decimal_div(numerator, denominator, 2) }} as {{ type_decimal(12, 2) }})
 {%- endmacro %}

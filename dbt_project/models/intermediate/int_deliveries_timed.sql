@@ -35,8 +35,8 @@ final as (
         website_id,
         order_id,
         order_date,
-        cast(status as varchar) as status,
-        cast(distance_km as decimal(6, 2)) as distance_km,
+        cast(status as {{ dbt.type_string() }}) as status,
+        cast(distance_km as {{ type_decimal(6, 2) }}) as distance_km,
         order_created_at,
         delivered_at,
         delivery_microseconds,
@@ -45,9 +45,9 @@ final as (
             60000000,
             2,
             integers=true
-        ) }} as decimal(12, 2)) as delivery_minutes,
+        ) }} as {{ type_decimal(12, 2) }}) as delivery_minutes,
         delivery_microseconds is not null as is_delivered,
-        coalesce(delivery_microseconds <= cast(2700000000 as bigint), false) as is_on_time,
+        coalesce(delivery_microseconds <= cast(2700000000 as {{ dbt.type_bigint() }}), false) as is_on_time,
         status = 'failed' as is_failed
     from timed
 

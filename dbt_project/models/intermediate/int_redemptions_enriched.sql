@@ -19,7 +19,7 @@ completed as (
         redemptions.points_spent,
         redemptions.created_at,
         redemptions.created_date as business_date,
-        cast(redemptions.created_at at time zone websites.timezone as timestamp) as created_at_local
+        {{ local_timestamp('redemptions.created_at', 'websites.timezone') }} as created_at_local
     from redemptions
     inner join websites on redemptions.website_id = websites.website_id
     where redemptions.status = 'completed'
@@ -42,8 +42,8 @@ final as (
         completed.points_spent,
         completed.created_at,
         completed.business_date,
-        cast(extract(isodow from completed.created_at_local) as integer) as local_weekday,
-        cast(extract(hour from completed.created_at_local) as integer) as local_hour
+        {{ iso_weekday('completed.created_at_local') }} as local_weekday,
+        cast(extract(hour from completed.created_at_local) as {{ dbt.type_int() }}) as local_hour
     from completed
     left join items on completed.redemption_item_id = items.redemption_item_id
 

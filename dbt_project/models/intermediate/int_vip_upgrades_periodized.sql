@@ -43,7 +43,7 @@ from_history as (
 without_history as (
 
     select
-        cast(null as bigint) as vip_upgrade_id,
+        cast(null as {{ dbt.type_bigint() }}) as vip_upgrade_id,
         vip_tiers.user_id,
         vip_tiers.website_id,
         vip_tiers.tier_level as tier,

@@ -7,6 +7,6 @@
 select {{ column_name }}
 from {{ model }}
 where {{ column_name }} is not null
-    and {{ column_name }} not in (select name from pg_timezone_names())
+    and {{ column_name }} not in ({{ time_zone_names() }})
 
 {% endtest %}

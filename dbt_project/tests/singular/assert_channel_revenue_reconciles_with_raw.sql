@@ -37,7 +37,7 @@ raw_totals as (
     from raw_movements
     inner join raw_websites on raw_movements.website_id = raw_websites.id
     inner join websites on raw_movements.website_id = websites.website_id
-    where cast(timezone(raw_websites.timezone, raw_movements.moved_at) as date) <= websites.as_of_date
+    where cast({{ local_timestamp('raw_movements.moved_at', 'raw_websites.timezone') }} as date) <= websites.as_of_date
     group by raw_movements.website_id
 
 ),

@@ -20,7 +20,7 @@ raw_totals as (
     inner join raw_websites on raw_orders.website_id = raw_websites.id
     inner join websites on raw_orders.website_id = websites.website_id
     where raw_orders.status <> 'cancelled'
-        and cast(timezone(raw_websites.timezone, raw_orders.created_at) as date) <= websites.as_of_date
+        and cast({{ local_timestamp('raw_orders.created_at', 'raw_websites.timezone') }} as date) <= websites.as_of_date
     group by raw_orders.website_id
 
 ),

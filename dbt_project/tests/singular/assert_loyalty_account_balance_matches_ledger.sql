@@ -11,10 +11,13 @@ select
     user_id,
     stored_points_balance,
     ledger_balance,
-    (
-        'loyalty account ' || cast(loyalty_account_id as varchar) || ' stores balance '
-        || coalesce(cast(stored_points_balance as varchar), 'NULL') || ' but its ledger sums to '
-        || cast(ledger_balance as varchar)
-    ) as finding
+    {{ dbt.concat([
+        "'loyalty account '",
+        dbt.cast('loyalty_account_id', dbt.type_string()),
+        "' stores balance '",
+        "coalesce(" ~ dbt.cast('stored_points_balance', dbt.type_string()) ~ ", 'NULL')",
+        "' but its ledger sums to '",
+        dbt.cast('ledger_balance', dbt.type_string()),
+    ]) }} as finding
 from {{ ref('int_loyalty_accounts_reconciled') }}
 where has_balance_mismatch

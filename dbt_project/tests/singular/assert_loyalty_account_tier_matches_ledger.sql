@@ -14,10 +14,13 @@ select
     stored_tier,
     ledger_tier,
     ledger_lifetime_points,
-    (
-        'loyalty account ' || cast(loyalty_account_id as varchar) || ' stores tier '
-        || coalesce(stored_tier, 'NULL') || ' but its ledger gives '
-        || coalesce(ledger_tier, 'NULL')
-    ) as finding
+    {{ dbt.concat([
+        "'loyalty account '",
+        dbt.cast('loyalty_account_id', dbt.type_string()),
+        "' stores tier '",
+        "coalesce(stored_tier, 'NULL')",
+        "' but its ledger gives '",
+        "coalesce(ledger_tier, 'NULL')",
+    ]) }} as finding
 from {{ ref('int_loyalty_accounts_reconciled') }}
 where has_tier_mismatch

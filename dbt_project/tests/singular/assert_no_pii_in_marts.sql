@@ -3,13 +3,23 @@
     hashed (a name ending in _hash). Returns the offending mart columns.
 #}
 -- depends_on: {{ ref('dim_customers') }}
-select
-    table_name,
-    column_name
-from information_schema.columns
-where table_schema = 'marts'
-    and (
+with
+
+mart_columns as (
+    {{ schema_columns('marts') }}
+),
+
+final as (
+
+    select
+        table_name,
+        column_name
+    from mart_columns
+    where
         column_name in ('email', 'phone', 'first_name', 'last_name', 'full_name', 'provider_reference')
         or column_name like '%email%' and column_name not like '%\_hash' escape '\'
         or column_name like '%phone%' and column_name not like '%\_hash' escape '\'
-    )
+
+)
+
+select * from final

@@ -53,23 +53,23 @@ final as (
     select
         campaign_id,
         website_id,
-        cast(campaign_name as varchar) as campaign_name,
-        cast(status as varchar) as status,
+        cast(campaign_name as {{ dbt.type_string() }}) as campaign_name,
+        cast(status as {{ dbt.type_string() }}) as status,
         start_date,
         end_date,
-        cast(orders_influenced as bigint) as orders_influenced,
-        cast(revenue_generated as decimal(18, 2)) as revenue_generated,
-        cast(campaign_cost as decimal(18, 2)) as campaign_cost,
-        cast(budget as decimal(18, 2)) as budget,
-        cast(customers_reached as bigint) as customers_reached,
-        cast(converted_customers as bigint) as converted_customers,
+        cast(orders_influenced as {{ dbt.type_bigint() }}) as orders_influenced,
+        cast(revenue_generated as {{ type_decimal(18, 2) }}) as revenue_generated,
+        cast(campaign_cost as {{ type_decimal(18, 2) }}) as campaign_cost,
+        cast(budget as {{ type_decimal(18, 2) }}) as budget,
+        cast(customers_reached as {{ dbt.type_bigint() }}) as customers_reached,
+        cast(converted_customers as {{ dbt.type_bigint() }}) as converted_customers,
         {{ pct('converted_customers', 'customers_reached') }} as conversion_rate,
         cast({{ decimal_div(
             '(revenue_generated - campaign_cost) * 100',
             'campaign_cost',
             2
-        ) }} as decimal(18, 2)) as roi,
-        cast({{ decimal_div('campaign_cost * 100', 'budget', 2) }} as decimal(18, 2)) as budget_used
+        ) }} as {{ type_decimal(18, 2) }}) as roi,
+        cast({{ decimal_div('campaign_cost * 100', 'budget', 2) }} as {{ type_decimal(18, 2) }}) as budget_used
     from measured
 
 )

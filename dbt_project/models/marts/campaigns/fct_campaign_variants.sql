@@ -35,11 +35,11 @@ tested as (
 
     select
         compared.*,
-        cast(compared.converters + compared.control_converters as double)
+        cast(compared.converters + compared.control_converters as {{ type_double() }})
         / (compared.recipients + compared.control_recipients) as pooled_rate,
         (
-            cast(compared.converters as double) / compared.recipients
-            - cast(compared.control_converters as double) / compared.control_recipients
+            cast(compared.converters as {{ type_double() }}) / compared.recipients
+            - cast(compared.control_converters as {{ type_double() }}) / compared.control_recipients
         ) as rate_difference
     from compared
 
@@ -65,14 +65,14 @@ final as (
     select
         campaign_id,
         website_id,
-        cast(variant as varchar) as variant,
-        cast(recipients as bigint) as recipients,
-        cast(converters as bigint) as converters,
+        cast(variant as {{ dbt.type_string() }}) as variant,
+        cast(recipients as {{ dbt.type_bigint() }}) as recipients,
+        cast(converters as {{ dbt.type_bigint() }}) as converters,
         {{ pct('converters', 'recipients') }} as conversion_rate,
         cast({{ decimal_div(
             '(converters * control_recipients - control_converters * recipients) * 100',
-            'control_converters * recipients', 2) }} as decimal(18, 2)) as lift_over_control,
-        cast(round(z_score, 4) as double) as z_score,
+            'control_converters * recipients', 2) }} as {{ type_decimal(18, 2) }}) as lift_over_control,
+        cast(round(z_score, 4) as {{ type_double() }}) as z_score,
         round({{ two_sided_p_value('z_score') }}, 6) as p_value
     from scored
 

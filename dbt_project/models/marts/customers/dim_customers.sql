@@ -63,21 +63,21 @@ final as (
         customers.user_id,
         customers.website_id,
         customers.as_of_date,
-        cast(customers.total_orders as bigint) as total_orders,
-        cast(customers.total_spent as decimal(18, 2)) as total_spent,
+        cast(customers.total_orders as {{ dbt.type_bigint() }}) as total_orders,
+        cast(customers.total_spent as {{ type_decimal(18, 2) }}) as total_spent,
         customers.first_order_at,
         customers.last_order_at,
         {{ money_ratio('customers.total_spent', 'customers.total_orders') }} as average_order_value,
-        cast(customers.lifetime_value as decimal(18, 2)) as lifetime_value,
-        cast(customers.days_since_last_order as integer) as days_since_last_order,
+        cast(customers.lifetime_value as {{ type_decimal(18, 2) }}) as lifetime_value,
+        cast(customers.days_since_last_order as {{ dbt.type_int() }}) as days_since_last_order,
         customers.churn_risk,
-        cast(customers.lifecycle_stage as varchar) as lifecycle_stage,
-        cast(customers.ltv_segment as varchar) as ltv_segment,
-        cast(vip_current.vip_tier_current as varchar) as vip_tier_current,
+        cast(customers.lifecycle_stage as {{ dbt.type_string() }}) as lifecycle_stage,
+        cast(customers.ltv_segment as {{ dbt.type_string() }}) as ltv_segment,
+        cast(vip_current.vip_tier_current as {{ dbt.type_string() }}) as vip_tier_current,
         subscription_current.user_id is not null as subscription_active,
-        cast(coalesce(points.points_earned, 0) as bigint) as loyalty_points_earned,
-        cast(coalesce(points.points_redeemed, 0) as bigint) as loyalty_points_redeemed,
-        cast(coalesce(referrals_made.referral_count, 0) as bigint) as referral_count
+        cast(coalesce(points.points_earned, 0) as {{ dbt.type_bigint() }}) as loyalty_points_earned,
+        cast(coalesce(points.points_redeemed, 0) as {{ dbt.type_bigint() }}) as loyalty_points_redeemed,
+        cast(coalesce(referrals_made.referral_count, 0) as {{ dbt.type_bigint() }}) as referral_count
     from customers
     left join vip_current on customers.user_id = vip_current.user_id
     left join subscription_current on customers.user_id = subscription_current.user_id

@@ -67,8 +67,8 @@ final as (
         cohort_months.website_id,
         cohort_months.cohort_month,
         cohort_months.month_number,
-        cast(cohort_months.cohort_size as bigint) as cohort_size,
-        cast(coalesce(activity.active_customers, 0) as bigint) as active_customers,
+        cast(cohort_months.cohort_size as {{ dbt.type_bigint() }}) as cohort_size,
+        cast(coalesce(activity.active_customers, 0) as {{ dbt.type_bigint() }}) as active_customers,
         {{ pct('coalesce(activity.active_customers, 0)', 'cohort_months.cohort_size') }} as retention_rate
     from cohort_months
     left join activity

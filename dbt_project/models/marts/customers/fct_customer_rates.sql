@@ -21,10 +21,10 @@ final as (
     select
         websites.website_id,
         websites.as_of_date,
-        cast(coalesce(customer_counts.customers, 0) as bigint) as customers,
-        cast(coalesce(customer_counts.ordering_customers, 0) as bigint) as ordering_customers,
-        cast(coalesce(customer_counts.at_risk_customers, 0) as bigint) as at_risk_customers,
-        cast(coalesce(customer_counts.repeat_customers, 0) as bigint) as repeat_customers,
+        cast(coalesce(customer_counts.customers, 0) as {{ dbt.type_bigint() }}) as customers,
+        cast(coalesce(customer_counts.ordering_customers, 0) as {{ dbt.type_bigint() }}) as ordering_customers,
+        cast(coalesce(customer_counts.at_risk_customers, 0) as {{ dbt.type_bigint() }}) as at_risk_customers,
+        cast(coalesce(customer_counts.repeat_customers, 0) as {{ dbt.type_bigint() }}) as repeat_customers,
         {{ pct('customer_counts.at_risk_customers', 'customer_counts.ordering_customers') }} as churn_rate,
         {{ pct('customer_counts.repeat_customers', 'customer_counts.ordering_customers') }} as repeat_purchase_rate
     from websites

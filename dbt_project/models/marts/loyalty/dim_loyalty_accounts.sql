@@ -31,9 +31,9 @@ final as (
         accounts.user_id,
         accounts.created_date,
         websites.as_of_date,
-        cast(coalesce(latest.balance, 0) as bigint) as points_balance,
-        cast(coalesce(latest.lifetime_earned, 0) as bigint) as lifetime_earned_points,
-        cast(coalesce(latest.tier, lowest_tier.tier) as varchar) as tier,
+        cast(coalesce(latest.balance, 0) as {{ dbt.type_bigint() }}) as points_balance,
+        cast(coalesce(latest.lifetime_earned, 0) as {{ dbt.type_bigint() }}) as lifetime_earned_points,
+        cast(coalesce(latest.tier, lowest_tier.tier) as {{ dbt.type_string() }}) as tier,
         coalesce(latest.is_active, false) as is_active,
         latest.business_date as last_activity_date
     from accounts

@@ -29,11 +29,15 @@ final as (
     select
         days.website_id,
         days.business_date,
-        cast(coalesce(website_flows.points_issued, 0) as bigint) as points_issued,
-        cast(coalesce(website_flows.points_redeemed, 0) as bigint) as points_redeemed,
-        cast(coalesce(website_flows.points_expired, 0) as bigint) as points_expired,
-        cast(sum(coalesce(website_flows.points_change, 0)) over website_history as bigint) as points_balance,
-        cast(sum(coalesce(website_flows.active_change, 0)) over website_history as bigint) as active_clients
+        cast(coalesce(website_flows.points_issued, 0) as {{ dbt.type_bigint() }}) as points_issued,
+        cast(coalesce(website_flows.points_redeemed, 0) as {{ dbt.type_bigint() }}) as points_redeemed,
+        cast(coalesce(website_flows.points_expired, 0) as {{ dbt.type_bigint() }}) as points_expired,
+        cast(
+            sum(coalesce(website_flows.points_change, 0)) over website_history as {{ dbt.type_bigint() }}
+        ) as points_balance,
+        cast(
+            sum(coalesce(website_flows.active_change, 0)) over website_history as {{ dbt.type_bigint() }}
+        ) as active_clients
     from days
     left join website_flows
         on days.website_id = website_flows.website_id

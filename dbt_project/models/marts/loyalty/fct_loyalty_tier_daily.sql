@@ -66,11 +66,11 @@ final as (
     select
         website_id,
         business_date,
-        cast(tier as varchar) as tier,
-        cast(tier_rank as integer) as tier_rank,
-        cast(active_clients as bigint) as active_clients,
+        cast(tier as {{ dbt.type_string() }}) as tier,
+        cast(tier_rank as {{ dbt.type_int() }}) as tier_rank,
+        cast(active_clients as {{ dbt.type_bigint() }}) as active_clients,
         {{ pct('active_clients', 'sum(active_clients) over (partition by website_id, business_date)') }} as percentage,
-        cast(threshold_points as integer) as threshold
+        cast(threshold_points as {{ dbt.type_int() }}) as threshold
     from tier_days
 
 )

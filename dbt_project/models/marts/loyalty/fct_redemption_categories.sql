@@ -7,10 +7,10 @@ final as (
     select
         website_id,
         business_date,
-        cast(category as varchar) as category,
-        cast(count(*) as bigint) as redemption_count,
-        cast(sum(points_spent) as bigint) as points_spent,
-        cast(sum(value_amount) as decimal(18, 2)) as value_amount
+        cast(category as {{ dbt.type_string() }}) as category,
+        cast(count(*) as {{ dbt.type_bigint() }}) as redemption_count,
+        cast(sum(points_spent) as {{ dbt.type_bigint() }}) as points_spent,
+        cast(sum(value_amount) as {{ type_decimal(18, 2) }}) as value_amount
     from redemptions
     group by website_id, business_date, category
 

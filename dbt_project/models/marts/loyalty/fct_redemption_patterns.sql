@@ -17,11 +17,11 @@ final as (
                 when 5 then 'Friday'
                 when 6 then 'Saturday'
                 when 7 then 'Sunday'
-            end as varchar
+            end as {{ dbt.type_string() }}
         ) as local_weekday_name,
         local_hour,
-        cast(count(*) as bigint) as redemption_count,
-        cast(sum(points_spent) as bigint) as points_spent
+        cast(count(*) as {{ dbt.type_bigint() }}) as redemption_count,
+        cast(sum(points_spent) as {{ dbt.type_bigint() }}) as points_spent
     from redemptions
     group by website_id, business_date, local_weekday, local_hour
 

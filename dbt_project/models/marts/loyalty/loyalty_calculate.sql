@@ -11,7 +11,7 @@ arguments as (
     select
         cast({{ table_macro_arg('date_from') }} as date) as window_start,
         cast({{ table_macro_arg('date_to') }} as date) as window_end,
-        cast({{ table_macro_arg('website') }} as bigint) as website_filter
+        cast({{ table_macro_arg('website') }} as {{ dbt.type_bigint() }}) as website_filter
 
 ),
 
@@ -116,18 +116,18 @@ final as (
         websites.website_id as website,
         arguments.window_start as date_from,
         arguments.window_end as date_to,
-        cast(coalesce(states_at_end.active_clients, 0) as bigint) as total_active_clients,
-        cast(coalesce(window_points.points_issued, 0) as bigint) as total_points_issued,
-        cast(coalesce(window_points.points_redeemed, 0) as bigint) as total_points_redeemed,
-        cast(coalesce(states_at_end.points_balance, 0) as bigint) as total_points_balance,
-        cast(coalesce(window_redemptions.redemptions, 0) as bigint) as total_redemptions,
-        cast(coalesce(window_redemptions.redemption_points, 0) as bigint) as total_redemption_value,
+        cast(coalesce(states_at_end.active_clients, 0) as {{ dbt.type_bigint() }}) as total_active_clients,
+        cast(coalesce(window_points.points_issued, 0) as {{ dbt.type_bigint() }}) as total_points_issued,
+        cast(coalesce(window_points.points_redeemed, 0) as {{ dbt.type_bigint() }}) as total_points_redeemed,
+        cast(coalesce(states_at_end.points_balance, 0) as {{ dbt.type_bigint() }}) as total_points_balance,
+        cast(coalesce(window_redemptions.redemptions, 0) as {{ dbt.type_bigint() }}) as total_redemptions,
+        cast(coalesce(window_redemptions.redemption_points, 0) as {{ dbt.type_bigint() }}) as total_redemption_value,
         most_popular.redemption_item_id as most_popular_item,
         most_popular.item_name as most_popular_item_name,
-        cast(coalesce(states_at_end.bronze_count, 0) as bigint) as bronze_count,
-        cast(coalesce(states_at_end.silver_count, 0) as bigint) as silver_count,
-        cast(coalesce(states_at_end.gold_count, 0) as bigint) as gold_count,
-        cast(coalesce(states_at_end.platinum_count, 0) as bigint) as platinum_count,
+        cast(coalesce(states_at_end.bronze_count, 0) as {{ dbt.type_bigint() }}) as bronze_count,
+        cast(coalesce(states_at_end.silver_count, 0) as {{ dbt.type_bigint() }}) as silver_count,
+        cast(coalesce(states_at_end.gold_count, 0) as {{ dbt.type_bigint() }}) as gold_count,
+        cast(coalesce(states_at_end.platinum_count, 0) as {{ dbt.type_bigint() }}) as platinum_count,
         {{ pct(
             'coalesce(redeeming_clients.clients_with_redemptions, 0)',
             'states_at_end.active_clients'
@@ -136,7 +136,7 @@ final as (
             'states_at_end.points_balance',
             'states_at_end.active_clients',
             2
-        ) }} as decimal(18, 2)) as average_points_per_client
+        ) }} as {{ type_decimal(18, 2) }}) as average_points_per_client
     from websites
     cross join arguments
     left join window_points on websites.website_id = window_points.website_id

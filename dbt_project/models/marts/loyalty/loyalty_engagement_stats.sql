@@ -9,8 +9,8 @@ arguments as (
 
     select
         cast({{ table_macro_arg('as_of') }} as date) as as_of_day,
-        cast({{ table_macro_arg('days') }} as integer) as window_days,
-        cast({{ table_macro_arg('website') }} as bigint) as website_filter
+        cast({{ table_macro_arg('days') }} as {{ dbt.type_int() }}) as window_days,
+        cast({{ table_macro_arg('website') }} as {{ dbt.type_bigint() }}) as website_filter
 
 ),
 
@@ -64,10 +64,14 @@ final as (
 
     select
         clients.website_id,
-        cast(clients.total_clients as bigint) as total_clients,
-        cast(coalesce(active_at_end.active_clients, 0) as bigint) as active_clients,
-        cast(coalesce(window_activity.clients_with_redemptions, 0) as bigint) as clients_with_redemptions,
-        cast(coalesce(window_activity.clients_with_transactions, 0) as bigint) as clients_with_transactions,
+        cast(clients.total_clients as {{ dbt.type_bigint() }}) as total_clients,
+        cast(coalesce(active_at_end.active_clients, 0) as {{ dbt.type_bigint() }}) as active_clients,
+        cast(
+            coalesce(window_activity.clients_with_redemptions, 0) as {{ dbt.type_bigint() }}
+        ) as clients_with_redemptions,
+        cast(
+            coalesce(window_activity.clients_with_transactions, 0) as {{ dbt.type_bigint() }}
+        ) as clients_with_transactions,
         {{ pct('coalesce(window_activity.clients_with_transactions, 0)', 'clients.total_clients') }} as engagement_rate,
         {{ pct(
             'coalesce(window_activity.clients_with_redemptions, 0)',

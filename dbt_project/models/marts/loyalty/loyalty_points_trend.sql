@@ -8,8 +8,8 @@ arguments as (
 
     select
         cast({{ table_macro_arg('date_to') }} as date) as window_end,
-        cast({{ table_macro_arg('days') }} as integer) as window_days,
-        cast({{ table_macro_arg('website') }} as bigint) as website_filter
+        cast({{ table_macro_arg('days') }} as {{ dbt.type_int() }}) as window_days,
+        cast({{ table_macro_arg('website') }} as {{ dbt.type_bigint() }}) as website_filter
 
 ),
 

@@ -9,7 +9,7 @@ arguments as (
     select
         cast({{ table_macro_arg('date_from') }} as date) as window_start,
         cast({{ table_macro_arg('date_to') }} as date) as window_end,
-        cast({{ table_macro_arg('website') }} as bigint) as website_filter
+        cast({{ table_macro_arg('website') }} as {{ dbt.type_bigint() }}) as website_filter
 
 ),
 
@@ -34,14 +34,14 @@ final as (
     select
         website_id,
         category,
-        cast(redemption_count as bigint) as redemption_count,
-        cast(points_spent as bigint) as points_spent,
-        cast(value_amount as decimal(18, 2)) as value_amount,
+        cast(redemption_count as {{ dbt.type_bigint() }}) as redemption_count,
+        cast(points_spent as {{ dbt.type_bigint() }}) as points_spent,
+        cast(value_amount as {{ type_decimal(18, 2) }}) as value_amount,
         cast({{ decimal_div(
             'points_spent',
             'redemption_count',
             2
-        ) }} as decimal(18, 2)) as average_points_per_redemption,
+        ) }} as {{ type_decimal(18, 2) }}) as average_points_per_redemption,
         {{ pct('redemption_count', 'sum(redemption_count) over (partition by website_id)') }} as percentage
     from category_totals
 

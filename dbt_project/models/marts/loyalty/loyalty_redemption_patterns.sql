@@ -9,7 +9,7 @@ arguments as (
     select
         cast({{ table_macro_arg('date_from') }} as date) as window_start,
         cast({{ table_macro_arg('date_to') }} as date) as window_end,
-        cast({{ table_macro_arg('website') }} as bigint) as website_filter
+        cast({{ table_macro_arg('website') }} as {{ dbt.type_bigint() }}) as website_filter
 
 ),
 
@@ -20,8 +20,8 @@ final as (
         pattern_days.local_weekday,
         pattern_days.local_weekday_name,
         pattern_days.local_hour,
-        cast(sum(pattern_days.redemption_count) as bigint) as redemption_count,
-        cast(sum(pattern_days.points_spent) as bigint) as points_spent
+        cast(sum(pattern_days.redemption_count) as {{ dbt.type_bigint() }}) as redemption_count,
+        cast(sum(pattern_days.points_spent) as {{ dbt.type_bigint() }}) as points_spent
     from pattern_days
     cross join arguments
     where pattern_days.business_date between arguments.window_start and arguments.window_end

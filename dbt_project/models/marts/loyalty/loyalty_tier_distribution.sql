@@ -8,7 +8,7 @@ arguments as (
 
     select
         cast({{ table_macro_arg('as_of') }} as date) as as_of_day,
-        cast({{ table_macro_arg('website') }} as bigint) as website_filter
+        cast({{ table_macro_arg('website') }} as {{ dbt.type_bigint() }}) as website_filter
 
 ),
 
@@ -33,7 +33,7 @@ final as (
         tier_days.website_id,
         tier_days.business_date,
         tier_days.tier,
-        upper(substr(tier_days.tier, 1, 1)) || substr(tier_days.tier, 2) as tier_name,
+        {{ dbt.concat(['upper(substr(tier_days.tier, 1, 1))', 'substr(tier_days.tier, 2)']) }} as tier_name,
         tier_days.active_clients as "count",
         tier_days.threshold,
         tier_days.percentage,

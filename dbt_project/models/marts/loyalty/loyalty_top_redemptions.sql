@@ -10,8 +10,8 @@ item_days as (select * from {{ ref('fct_redemption_items') }}),
 arguments as (
 
     select
-        cast({{ table_macro_arg('lim') }} as integer) as item_limit,
-        cast({{ table_macro_arg('website') }} as bigint) as website_filter,
+        cast({{ table_macro_arg('lim') }} as {{ dbt.type_int() }}) as item_limit,
+        cast({{ table_macro_arg('website') }} as {{ dbt.type_bigint() }}) as website_filter,
         cast({{ table_macro_arg('date_from') }} as date) as window_start,
         cast({{ table_macro_arg('date_to') }} as date) as window_end
 
@@ -60,7 +60,7 @@ final as (
         ranked.redemption_item_id as id,
         ranked.item_name as name,
         ranked.points_required,
-        cast(ranked.redemption_count as bigint) as redemption_count,
+        cast(ranked.redemption_count as {{ dbt.type_bigint() }}) as redemption_count,
         ranked.category
     from ranked
     cross join arguments

@@ -10,7 +10,7 @@ arguments as (
     select
         cast({{ table_macro_arg('date_from') }} as date) as window_start,
         cast({{ table_macro_arg('date_to') }} as date) as window_end,
-        cast({{ table_macro_arg('website') }} as bigint) as website_filter
+        cast({{ table_macro_arg('website') }} as {{ dbt.type_bigint() }}) as website_filter
 
 ),
 
@@ -46,9 +46,9 @@ final as (
 
     select
         all_redemptions.website_id,
-        cast(coalesce(wallet.redemption_count, 0) as bigint) as wallet_redemptions,
-        cast(coalesce(wallet.points_spent, 0) as bigint) as points_converted,
-        cast(coalesce(wallet.value_amount, 0) as decimal(18, 2)) as wallet_credit_amount,
+        cast(coalesce(wallet.redemption_count, 0) as {{ dbt.type_bigint() }}) as wallet_redemptions,
+        cast(coalesce(wallet.points_spent, 0) as {{ dbt.type_bigint() }}) as points_converted,
+        cast(coalesce(wallet.value_amount, 0) as {{ type_decimal(18, 2) }}) as wallet_credit_amount,
         {{ pct('coalesce(wallet.points_spent, 0)', 'all_redemptions.points_spent') }} as conversion_rate,
         {{ pct('coalesce(wallet.redemption_count, 0)', 'all_redemptions.redemption_count') }} as share_of_redemptions
     from all_redemptions

@@ -26,14 +26,14 @@ final as (
     select
         days.website_id,
         days.business_date,
-        cast(coalesce(consultation_days.consultations, 0) as bigint) as consultations,
-        cast(coalesce(consultation_days.booked, 0) as bigint) as booked,
-        cast(coalesce(consultation_days.completed, 0) as bigint) as completed,
-        cast(coalesce(consultation_days.no_show, 0) as bigint) as no_show,
-        cast(coalesce(consultation_days.cancelled, 0) as bigint) as cancelled,
-        cast(coalesce(consultation_days.booked_fees, 0) as decimal(18, 2)) as booked_fees,
-        cast(coalesce(consultation_days.completed_fees, 0) as decimal(18, 2)) as completed_fees,
-        cast(coalesce(consultation_days.no_show_fees, 0) as decimal(18, 2)) as no_show_fees,
+        cast(coalesce(consultation_days.consultations, 0) as {{ dbt.type_bigint() }}) as consultations,
+        cast(coalesce(consultation_days.booked, 0) as {{ dbt.type_bigint() }}) as booked,
+        cast(coalesce(consultation_days.completed, 0) as {{ dbt.type_bigint() }}) as completed,
+        cast(coalesce(consultation_days.no_show, 0) as {{ dbt.type_bigint() }}) as no_show,
+        cast(coalesce(consultation_days.cancelled, 0) as {{ dbt.type_bigint() }}) as cancelled,
+        cast(coalesce(consultation_days.booked_fees, 0) as {{ type_decimal(18, 2) }}) as booked_fees,
+        cast(coalesce(consultation_days.completed_fees, 0) as {{ type_decimal(18, 2) }}) as completed_fees,
+        cast(coalesce(consultation_days.no_show_fees, 0) as {{ type_decimal(18, 2) }}) as no_show_fees,
         {{ pct(
             'consultation_days.no_show',
             'consultation_days.completed + consultation_days.no_show'

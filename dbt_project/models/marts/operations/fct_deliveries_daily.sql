@@ -14,8 +14,8 @@ delivery_days as (
         sum(case when is_failed then 1 else 0 end) as failed_deliveries,
         sum(case when is_on_time then 1 else 0 end) as on_time_deliveries,
         sum(delivery_minutes) as delivery_minutes_total,
-        percentile_cont(0.5) within group (order by delivery_microseconds) as median_delivery_microseconds,
-        percentile_cont(0.9) within group (order by delivery_microseconds) as p90_delivery_microseconds
+        {{ percentile_cont(0.5, 'delivery_microseconds') }} as median_delivery_microseconds,
+        {{ percentile_cont(0.9, 'delivery_microseconds') }} as p90_delivery_microseconds
     from deliveries
     group by website_id, order_date
 
@@ -26,20 +26,22 @@ final as (
     select
         days.website_id,
         days.business_date,
-        cast(coalesce(delivery_days.deliveries, 0) as bigint) as deliveries,
-        cast(coalesce(delivery_days.delivered_deliveries, 0) as bigint) as delivered_deliveries,
-        cast(coalesce(delivery_days.failed_deliveries, 0) as bigint) as failed_deliveries,
-        cast(coalesce(delivery_days.on_time_deliveries, 0) as bigint) as on_time_deliveries,
-        cast(coalesce(delivery_days.delivery_minutes_total, 0) as decimal(18, 2)) as delivery_minutes_total,
+        cast(coalesce(delivery_days.deliveries, 0) as {{ dbt.type_bigint() }}) as deliveries,
+        cast(coalesce(delivery_days.delivered_deliveries, 0) as {{ dbt.type_bigint() }}) as delivered_deliveries,
+        cast(coalesce(delivery_days.failed_deliveries, 0) as {{ dbt.type_bigint() }}) as failed_deliveries,
+        cast(coalesce(delivery_days.on_time_deliveries, 0) as {{ dbt.type_bigint() }}) as on_time_deliveries,
+        cast(coalesce(delivery_days.delivery_minutes_total, 0) as {{ type_decimal(18, 2) }}) as delivery_minutes_total,
         cast({{ decimal_div(
             'delivery_days.delivery_minutes_total',
             'delivery_days.delivered_deliveries',
             2
-        ) }} as decimal(12, 2)) as average_delivery_minutes,
+        ) }} as {{ type_decimal(12, 2) }}) as average_delivery_minutes,
         cast(
-            round(delivery_days.median_delivery_microseconds / 60000000.0, 2) as decimal(12, 2)
+            round(delivery_days.median_delivery_microseconds / 60000000.0, 2) as {{ type_decimal(12, 2) }}
         ) as median_delivery_minutes,
-        cast(round(delivery_days.p90_delivery_microseconds / 60000000.0, 2) as decimal(12, 2)) as p90_delivery_minutes,
+        cast(
+            round(delivery_days.p90_delivery_microseconds / 60000000.0, 2) as {{ type_decimal(12, 2) }}
+        ) as p90_delivery_minutes,
         {{ pct('delivery_days.on_time_deliveries', 'delivery_days.delivered_deliveries') }} as on_time_rate
     from days
     left join delivery_days

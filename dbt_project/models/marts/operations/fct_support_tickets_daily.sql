@@ -34,29 +34,29 @@ final as (
     select
         days.website_id,
         days.business_date,
-        cast(coalesce(opened_days.tickets_opened, 0) as bigint) as tickets_opened,
-        cast(coalesce(resolved_days.tickets_resolved, 0) as bigint) as tickets_resolved,
-        cast(coalesce(opened_days.first_responses, 0) as bigint) as first_responses,
+        cast(coalesce(opened_days.tickets_opened, 0) as {{ dbt.type_bigint() }}) as tickets_opened,
+        cast(coalesce(resolved_days.tickets_resolved, 0) as {{ dbt.type_bigint() }}) as tickets_resolved,
+        cast(coalesce(opened_days.first_responses, 0) as {{ dbt.type_bigint() }}) as first_responses,
         cast(coalesce({{ decimal_div(
             'opened_days.first_response_microseconds',
             3600000000,
             2
-        ) }}, 0) as decimal(18, 2)) as first_response_hours_total,
+        ) }}, 0) as {{ type_decimal(18, 2) }}) as first_response_hours_total,
         cast({{ decimal_div(
             'opened_days.first_response_microseconds',
             'opened_days.first_responses * 3600000000',
             2
-        ) }} as decimal(12, 2)) as average_first_response_hours,
+        ) }} as {{ type_decimal(12, 2) }}) as average_first_response_hours,
         cast(coalesce({{ decimal_div(
             'resolved_days.resolution_microseconds',
             3600000000,
             2
-        ) }}, 0) as decimal(18, 2)) as resolution_hours_total,
+        ) }}, 0) as {{ type_decimal(18, 2) }}) as resolution_hours_total,
         cast({{ decimal_div(
             'resolved_days.resolution_microseconds',
             'resolved_days.tickets_resolved * 3600000000',
             2
-        ) }} as decimal(12, 2)) as average_resolution_hours
+        ) }} as {{ type_decimal(12, 2) }}) as average_resolution_hours
     from days
     left join opened_days
         on days.website_id = opened_days.website_id

@@ -58,21 +58,23 @@ final as (
     select
         days.website_id,
         days.business_date,
-        cast(coalesce(order_days.total_orders, 0) as bigint) as total_orders,
-        cast(coalesce(order_days.gross_revenue, 0) as decimal(18, 2)) as gross_revenue,
-        cast(coalesce(order_days.total_discount, 0) as decimal(18, 2)) as total_discount,
-        cast(coalesce(order_days.unique_customers, 0) as bigint) as unique_customers,
+        cast(coalesce(order_days.total_orders, 0) as {{ dbt.type_bigint() }}) as total_orders,
+        cast(coalesce(order_days.gross_revenue, 0) as {{ type_decimal(18, 2) }}) as gross_revenue,
+        cast(coalesce(order_days.total_discount, 0) as {{ type_decimal(18, 2) }}) as total_discount,
+        cast(coalesce(order_days.unique_customers, 0) as {{ dbt.type_bigint() }}) as unique_customers,
         {{ money_ratio('order_days.gross_revenue', 'order_days.total_orders') }} as average_order_value,
-        cast(coalesce(order_days.vip_orders, 0) as bigint) as vip_orders,
-        cast(coalesce(order_days.subscription_orders, 0) as bigint) as subscription_orders,
-        cast(coalesce(order_days.cash_orders, 0) as bigint) as cash_orders,
-        cast(coalesce(order_days.mobile_money_orders, 0) as bigint) as mobile_money_orders,
-        cast(coalesce(order_days.bank_transfer_orders, 0) as bigint) as bank_transfer_orders,
-        cast(coalesce(order_days.new_customers, 0) as bigint) as new_customers,
-        cast(coalesce(order_days.unique_customers - order_days.new_customers, 0) as bigint) as returning_customers,
-        cast(coalesce(cancelled_days.cancelled_orders, 0) as bigint) as cancelled_orders,
-        cast(coalesce(money_days.collected_revenue, 0) as decimal(18, 2)) as collected_revenue,
-        cast(coalesce(money_days.refunds, 0) as decimal(18, 2)) as refunds
+        cast(coalesce(order_days.vip_orders, 0) as {{ dbt.type_bigint() }}) as vip_orders,
+        cast(coalesce(order_days.subscription_orders, 0) as {{ dbt.type_bigint() }}) as subscription_orders,
+        cast(coalesce(order_days.cash_orders, 0) as {{ dbt.type_bigint() }}) as cash_orders,
+        cast(coalesce(order_days.mobile_money_orders, 0) as {{ dbt.type_bigint() }}) as mobile_money_orders,
+        cast(coalesce(order_days.bank_transfer_orders, 0) as {{ dbt.type_bigint() }}) as bank_transfer_orders,
+        cast(coalesce(order_days.new_customers, 0) as {{ dbt.type_bigint() }}) as new_customers,
+        cast(
+            coalesce(order_days.unique_customers - order_days.new_customers, 0) as {{ dbt.type_bigint() }}
+        ) as returning_customers,
+        cast(coalesce(cancelled_days.cancelled_orders, 0) as {{ dbt.type_bigint() }}) as cancelled_orders,
+        cast(coalesce(money_days.collected_revenue, 0) as {{ type_decimal(18, 2) }}) as collected_revenue,
+        cast(coalesce(money_days.refunds, 0) as {{ type_decimal(18, 2) }}) as refunds
     from days
     left join order_days
         on days.website_id = order_days.website_id

@@ -38,10 +38,10 @@ final as (
     select
         discount_days.website_id,
         discount_days.business_date,
-        cast(discount_days.discount_type as varchar) as discount_type,
-        cast(discount_days.order_count as bigint) as order_count,
-        cast(discount_days.discount_total as decimal(18, 2)) as discount_total,
-        cast(day_revenue.gross_revenue as decimal(18, 2)) as gross_revenue,
+        cast(discount_days.discount_type as {{ dbt.type_string() }}) as discount_type,
+        cast(discount_days.order_count as {{ dbt.type_bigint() }}) as order_count,
+        cast(discount_days.discount_total as {{ type_decimal(18, 2) }}) as discount_total,
+        cast(day_revenue.gross_revenue as {{ type_decimal(18, 2) }}) as gross_revenue,
         {{ pct('discount_days.discount_total', 'day_revenue.gross_revenue') }} as share_of_gross_revenue_pct
     from discount_days
     inner join day_revenue

@@ -26,11 +26,11 @@ final as (
         item_days.website_id,
         item_days.business_date,
         item_days.meal_id,
-        cast(meals.meal_name as varchar) as meal_name,
-        cast(meals.category as varchar) as category,
-        cast(item_days.order_count as bigint) as order_count,
-        cast(item_days.quantity_sold as bigint) as quantity_sold,
-        cast(item_days.line_total as decimal(18, 2)) as line_total
+        cast(meals.meal_name as {{ dbt.type_string() }}) as meal_name,
+        cast(meals.category as {{ dbt.type_string() }}) as category,
+        cast(item_days.order_count as {{ dbt.type_bigint() }}) as order_count,
+        cast(item_days.quantity_sold as {{ dbt.type_bigint() }}) as quantity_sold,
+        cast(item_days.line_total as {{ type_decimal(18, 2) }}) as line_total
     from item_days
     left join meals on item_days.meal_id = meals.meal_id
 

@@ -21,10 +21,10 @@ final as (
     select
         website_id,
         business_date,
-        cast(status as varchar) as status,
-        cast(is_counted as boolean) as is_counted,
-        cast(order_count as bigint) as order_count,
-        cast(total_amount as decimal(18, 2)) as total_amount,
+        cast(status as {{ dbt.type_string() }}) as status,
+        cast(is_counted as {{ dbt.type_boolean() }}) as is_counted,
+        cast(order_count as {{ dbt.type_bigint() }}) as order_count,
+        cast(total_amount as {{ type_decimal(18, 2) }}) as total_amount,
         {{ pct(
             'order_count',
             'sum(order_count) over (partition by website_id, business_date)'

@@ -22,10 +22,10 @@ final as (
     select
         website_id,
         business_date,
-        cast(payment_method as varchar) as payment_method,
-        cast(payment_method_group as varchar) as payment_method_group,
-        cast(order_count as bigint) as order_count,
-        cast(gross_revenue as decimal(18, 2)) as gross_revenue,
+        cast(payment_method as {{ dbt.type_string() }}) as payment_method,
+        cast(payment_method_group as {{ dbt.type_string() }}) as payment_method_group,
+        cast(order_count as {{ dbt.type_bigint() }}) as order_count,
+        cast(gross_revenue as {{ type_decimal(18, 2) }}) as gross_revenue,
         {{ pct(
             'order_count',
             'sum(order_count) over (partition by website_id, business_date)'

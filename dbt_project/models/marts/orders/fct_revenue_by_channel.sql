@@ -47,10 +47,10 @@ final as (
     select
         calendar.website_id,
         calendar.business_date,
-        cast(channels.channel as varchar) as channel,
-        cast(channels.kind as varchar) as kind,
-        cast(coalesce(event_days.amount, 0) as decimal(18, 2)) as amount,
-        cast(coalesce(event_days.transaction_count, 0) as bigint) as transaction_count
+        cast(channels.channel as {{ dbt.type_string() }}) as channel,
+        cast(channels.kind as {{ dbt.type_string() }}) as kind,
+        cast(coalesce(event_days.amount, 0) as {{ type_decimal(18, 2) }}) as amount,
+        cast(coalesce(event_days.transaction_count, 0) as {{ dbt.type_bigint() }}) as transaction_count
     from calendar
     cross join channels
     left join event_days

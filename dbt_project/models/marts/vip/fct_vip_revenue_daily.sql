@@ -23,10 +23,10 @@ final as (
     select
         days.website_id,
         days.business_date,
-        cast(coalesce(order_days.total_orders, 0) as bigint) as total_orders,
-        cast(coalesce(order_days.gross_revenue, 0) as decimal(18, 2)) as gross_revenue,
-        cast(coalesce(order_days.vip_orders, 0) as bigint) as vip_orders,
-        cast(coalesce(order_days.vip_revenue, 0) as decimal(18, 2)) as vip_revenue,
+        cast(coalesce(order_days.total_orders, 0) as {{ dbt.type_bigint() }}) as total_orders,
+        cast(coalesce(order_days.gross_revenue, 0) as {{ type_decimal(18, 2) }}) as gross_revenue,
+        cast(coalesce(order_days.vip_orders, 0) as {{ dbt.type_bigint() }}) as vip_orders,
+        cast(coalesce(order_days.vip_revenue, 0) as {{ type_decimal(18, 2) }}) as vip_revenue,
         {{ pct('order_days.vip_revenue', 'order_days.gross_revenue') }} as vip_revenue_share
     from days
     left join order_days

@@ -66,9 +66,9 @@ final as (
     select
         tier_days.website_id,
         tier_days.business_date,
-        cast(tier_days.tier as varchar) as tier,
-        cast(tier_days.tier_rank as integer) as tier_rank,
-        cast(running.customers as bigint) as customers,
+        cast(tier_days.tier as {{ dbt.type_string() }}) as tier,
+        cast(tier_days.tier_rank as {{ dbt.type_int() }}) as tier_rank,
+        cast(running.customers as {{ dbt.type_bigint() }}) as customers,
         {{ pct(
             'running.customers',
             'sum(running.customers) over (partition by tier_days.website_id, tier_days.business_date)'

@@ -27,12 +27,12 @@ final as (
     select
         website_id,
         business_date,
-        cast(from_tier as varchar) as from_tier,
-        cast(to_tier as varchar) as to_tier,
+        cast(from_tier as {{ dbt.type_string() }}) as from_tier,
+        cast(to_tier as {{ dbt.type_string() }}) as to_tier,
         is_progression,
-        cast(count(*) as bigint) as upgrades,
-        cast(count(distinct user_id) as bigint) as customers,
-        cast(sum(price) as decimal(18, 2)) as upgrade_revenue
+        cast(count(*) as {{ dbt.type_bigint() }}) as upgrades,
+        cast(count(distinct user_id) as {{ dbt.type_bigint() }}) as customers,
+        cast(sum(price) as {{ type_decimal(18, 2) }}) as upgrade_revenue
     from ranked
     group by website_id, business_date, from_tier, to_tier, is_progression
 

@@ -10,7 +10,7 @@ arguments as (
     select
         cast({{ table_macro_arg('date_from') }} as date) as window_start,
         cast({{ table_macro_arg('date_to') }} as date) as window_end,
-        cast({{ table_macro_arg('website') }} as bigint) as website_filter
+        cast({{ table_macro_arg('website') }} as {{ dbt.type_bigint() }}) as website_filter
 
 ),
 
@@ -65,7 +65,7 @@ final as (
         arguments.window_end as date_to,
         at_start.tier as from_tier,
         at_start.customers as customers_at_start,
-        cast(coalesce(window_upgrades.upgrades, 0) as bigint) as upgrades_to_higher_tier,
+        cast(coalesce(window_upgrades.upgrades, 0) as {{ dbt.type_bigint() }}) as upgrades_to_higher_tier,
         {{ pct('coalesce(window_upgrades.upgrades, 0)', 'at_start.customers') }} as progression_rate
     from at_start
     cross join arguments
