@@ -3,6 +3,8 @@
     hashed (a name ending in _hash). Returns the offending mart columns.
 #}
 -- depends_on: {{ ref('dim_customers') }}
+-- depends_on: {{ ref('dim_websites') }}
+-- depends_on: {{ ref('fct_customer_order_days') }}
 with
 
 mart_columns as (
