@@ -2,8 +2,9 @@
 figures that cannot be summed from daily rows (distinct customers and loyalty engagement of
 a window), computed here for the four windows the page offers.
 
-Everything is read from the warehouse through a read-only connection; a mart that is not
-built (yet) is simply absent from the payload and its panel says so.
+Everything is read from the warehouse's marts (schema `marts`, nothing else: staging and
+intermediate models are the build's, not the readers') through a read-only connection; a
+mart that is not built (yet) is simply absent from the payload and its panel says so.
 """
 
 from __future__ import annotations
@@ -65,16 +66,6 @@ def _has_macro(con: duckdb.DuckDBPyConnection, name: str) -> bool:
     )
 
 
-def _relation_exists(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> bool:
-    return bool(
-        con.execute(
-            "select count(*) from information_schema.tables "
-            "where table_schema = ? and table_name = ?",
-            [schema, name],
-        ).fetchall()[0][0]
-    )
-
-
 def _websites(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
     """Each website with its currency and its as_of: the last date of its daily snapshot."""
     rows = con.execute(
@@ -85,7 +76,7 @@ def _websites(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
             websites.currency,
             websites.timezone,
             snapshot.as_of_date
-        from staging.stg_websites as websites
+        from marts.dim_websites as websites
         inner join (
             select website_id, max(business_date) as as_of_date
             from marts.fct_daily_snapshot
@@ -118,10 +109,10 @@ def _window_figures(con: duckdb.DuckDBPyConnection, websites: list[dict[str, Any
             current, previous = con.execute(
                 """
                 select
-                    count(distinct user_id) filter (where created_date >= ?),
-                    count(distinct user_id) filter (where created_date < ?)
-                from intermediate.int_orders_enriched
-                where website_id = ? and is_counted and created_date between ? and ?
+                    count(distinct user_id) filter (where business_date >= ?),
+                    count(distinct user_id) filter (where business_date < ?)
+                from marts.fct_customer_order_days
+                where website_id = ? and business_date between ? and ?
                 """,
                 [start, start, website["id"], prev_start, as_of],
             ).fetchall()[0]
@@ -320,8 +311,9 @@ def _campaign_panels(con: duckdb.DuckDBPyConnection, payload: dict, marts: set[s
 def collect(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
     """The dashboard's payload from an open warehouse connection."""
     marts = set(mart_tables(con))
-    if "fct_daily_snapshot" not in marts:
-        raise LookupError("marts.fct_daily_snapshot is missing: build the marts first")
+    for required in ("fct_daily_snapshot", "dim_websites"):
+        if required not in marts:
+            raise LookupError(f"marts.{required} is missing: build the marts first")
     websites = _websites(con)
     if not websites:
         raise LookupError("marts.fct_daily_snapshot has no rows: nothing to publish")
@@ -342,7 +334,7 @@ def collect(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
             "select meal_id, any_value(meal_name order by business_date desc) "
             "from marts.fct_item_sales group by meal_id order by meal_id",
         )
-    if _relation_exists(con, "intermediate", "int_orders_enriched"):
+    if "fct_customer_order_days" in marts:
         payload["windows"] = _window_figures(con, websites)
     _customer_panels(con, payload, marts)
     _loyalty_panels(con, payload, marts)

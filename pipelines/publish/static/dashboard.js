@@ -534,7 +534,7 @@
       node.removeAttribute("data-missing");
       const source = spec.mart;
       if (!D[source] || (source === "daily" && !D.daily)) {
-        const marts = { campaigns: "fct_campaign_performance", deliveries: "fct_deliveries_daily", support: "fct_support_tickets_daily", windows: "intermediate.int_orders_enriched", rates: "fct_customer_rates", vip_tiers: "dim_customers", ltv_segments: "dim_customers", cohorts: "fct_customer_cohorts", loyalty_tiers: "fct_loyalty_tier_daily", points: "fct_loyalty_points_daily", redemptions: "fct_redemption_items", redemption_categories: "fct_redemption_categories", items: "fct_item_sales", payments: "fct_payment_methods", statuses: "fct_order_status", channels: "fct_revenue_by_channel", discounts: "fct_discounts" };
+        const marts = { campaigns: "fct_campaign_performance", deliveries: "fct_deliveries_daily", support: "fct_support_tickets_daily", windows: "fct_customer_order_days", rates: "fct_customer_rates", vip_tiers: "dim_customers", ltv_segments: "dim_customers", cohorts: "fct_customer_cohorts", loyalty_tiers: "fct_loyalty_tier_daily", points: "fct_loyalty_points_daily", redemptions: "fct_redemption_items", redemption_categories: "fct_redemption_categories", items: "fct_item_sales", payments: "fct_payment_methods", statuses: "fct_order_status", channels: "fct_revenue_by_channel", discounts: "fct_discounts" };
         node.dataset.missing = marts[source] || source;
         node.dataset.rendered = "0";
         node.append(el("p", { cls: "empty", text: `Not available: ${node.dataset.missing} is not built yet.` }));
