@@ -165,7 +165,7 @@ def test_a_killed_holder_leaves_no_stale_lock(tmp_path):
     assert lock_path(warehouse).stat().st_mode & 0o777 == 0o600
 
 
-def test_mealytics_run_says_whom_it_waits_for_and_fails_clearly(source, tmp_path, monkeypatch):
+def test_mealytics_run_says_whom_it_waits_for_and_fails_clearly(source, tmp_path):
     from rich.console import Console
 
     warehouse = tmp_path / "w.duckdb"
@@ -173,12 +173,12 @@ def test_mealytics_run_says_whom_it_waits_for_and_fails_clearly(source, tmp_path
         build_raw_defs(
             resources={
                 "source": SourceDatabase(url=source.url),
-                "warehouse": Warehouse(path=str(warehouse)),
+                # MEALYTICS_WAREHOUSE_LOCK_TIMEOUT=0.3, as the settings pass it down
+                "warehouse": Warehouse(path=str(warehouse), lock_timeout_s=0.3),
             }
         ),
         dg.Definitions(jobs=[all_assets_job()]),
     )
-    monkeypatch.setenv("MEALYTICS_WAREHOUSE_LOCK_TIMEOUT", "0.3")
     console = Console(record=True, width=300)
     holder = Holder(warehouse)
     try:

@@ -113,18 +113,15 @@ def test_reader_always_sees_a_complete_version(two_builds, tmp_path):
     assert os.stat(published).st_mode & 0o777 == 0o600
 
 
-def test_the_publish_asset_completes_while_a_reader_holds_the_file(
-    two_builds, tmp_path, monkeypatch
-):
+def test_the_publish_asset_completes_while_a_reader_holds_the_file(two_builds, tmp_path):
     first, _ = two_builds
     out = tmp_path / "out"
-    monkeypatch.setenv("MEALYTICS_PUBLISH_DIR", str(out))
     publish_warehouse(first, out / "published.duckdb")
     reader = _start_reader(out / "published.duckdb", seconds=4)
     assets = build_publish_assets([dg.AssetKey(["marts", "fct_daily_snapshot"])])
     result = dg.materialize(
         [a for a in assets if WAREHOUSE_KEY in a.keys],
-        resources={"warehouse": Warehouse(path=str(first))},
+        resources={"warehouse": Warehouse(path=str(first), publish_dir=str(out))},
     )
     assert result.success
     assert _finish(reader)["bad"] == []
