@@ -19,12 +19,14 @@ import pytest
 from dbt_helpers import run_dbt
 
 import seeds
+from models.thresholds import LOYALTY_TIER_THRESHOLDS
 from pipelines import cli
 from pipelines.extract import extract_all
 
 START = dt.date(2026, 1, 1)
 AS_OF = "2026-02-28"
-THRESHOLDS = [(10000, "platinum"), (5000, "gold"), (1000, "silver"), (0, "bronze")]
+#: (floor, tier), highest first: the contract's thresholds, the one copy dbt's seed follows.
+THRESHOLDS = [(floor, tier) for tier, floor in reversed(LOYALTY_TIER_THRESHOLDS)]
 WINDOWS = [
     ("2026-01-01", "2026-01-31"),
     ("2026-02-01", "2026-02-01"),
