@@ -25,8 +25,32 @@ class DefinitionsError(MealyticsError):
     """The code location cannot be built (the run never starts)."""
 
 
-class SourceUnavailableError(MealyticsError):
+class TransientSourceError(MealyticsError):
+    """A source fault that passes: the extraction tries again (`pipelines.extract.retry`).
+
+    Raised where a driver's own error carries no class to tell it by (ADBC reports a
+    dropped connection as a generic I/O error, SQLite's lock as an invalid argument).
+    `source_wide`: the whole source is affected, not one table, so once its retries are
+    spent the other tables are not tried either.
+    """
+
+    source_wide = True
+
+
+class SourceUnavailableError(TransientSourceError):
     """The source cannot be reached or opened; nothing was changed in the warehouse."""
+
+
+class SourceBusyError(TransientSourceError):
+    """Another process holds a write lock on the source file (SQLite's SQLITE_BUSY)."""
+
+
+class SourceConnectionLostError(TransientSourceError):
+    """The server dropped the connection while a table was read."""
+
+
+class TableNotInSourceError(MealyticsError):
+    """A table selected for extraction that the source no longer has."""
 
 
 class UnsafeIdentifierError(MealyticsError, ValueError):

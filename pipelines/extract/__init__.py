@@ -46,29 +46,32 @@ Pure code, no Dagster (the assets in `pipelines.defs.raw` wrap it). The design, 
   `default_transaction_read_only=on` and read in a REPEATABLE READ READ ONLY transaction.
 """
 
+from pipelines.errors import SchemaDriftError, SourceUnavailableError, TransientSourceError
+from pipelines.extract.loop import ExtractReport, TableFailure, extract_all, extract_tables
+from pipelines.extract.options import ExtractOptions
 from pipelines.extract.plan import DEFAULT_EXCLUDE, TablePlan, TableSelection, reflect_plans
-from pipelines.extract.replicate import (
-    ExtractOptions,
-    ExtractReport,
-    TableResult,
-    extract_all,
-    extract_table,
-)
-from pipelines.extract.source import Source, SourceUnavailableError
-from pipelines.extract.warehouse import SchemaDriftError, connect
+from pipelines.extract.replicate import TableResult, extract_table
+from pipelines.extract.retry import NO_RETRIES, RetryPolicy
+from pipelines.extract.source import Source
+from pipelines.extract.warehouse import connect
 
 __all__ = [
     "DEFAULT_EXCLUDE",
+    "NO_RETRIES",
     "ExtractOptions",
     "ExtractReport",
+    "RetryPolicy",
     "SchemaDriftError",
     "Source",
     "SourceUnavailableError",
+    "TableFailure",
     "TablePlan",
     "TableResult",
     "TableSelection",
+    "TransientSourceError",
     "connect",
     "extract_all",
     "extract_table",
+    "extract_tables",
     "reflect_plans",
 ]

@@ -2,8 +2,8 @@
 
 SQLite stores a Django DateTimeField or DateField as text, and nothing stops a row from
 holding 'not a date' or '2026-13-45'. The fast path parses timestamp text in the reader
-(Arrow, vectorized: `source.parse_timestamps`) and date text in DuckDB (CAST), so one such
-value fails its whole table. Instead:
+(Arrow, vectorized: `readers.timestamps.parse_timestamps`) and date text in DuckDB (CAST),
+so one such value fails its whole table. Instead:
 
 - The fast path is unchanged. Only when a SQLite table fails with such a conversion error
   (its transaction is rolled back by then, its stream consumed) is it extracted once more,
@@ -40,7 +40,8 @@ import sqlalchemy as sa
 
 from pipelines.extract import warehouse as wh
 from pipelines.extract.plan import DATE, TEXT, TIMESTAMP, TablePlan
-from pipelines.extract.source import _UTC_US, parse_timestamps
+from pipelines.extract.readers.timestamps import UTC_US as _UTC_US
+from pipelines.extract.readers.timestamps import parse_timestamps
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +93,7 @@ def extract_tolerantly(extract: Callable, con, session, plan: TablePlan, options
     """`extract(con, session, plan, options)`; on a conversion error, once more, tolerantly."""
     try:
         return extract(con, session, plan, options)
-    except Exception as exc:
+    except (pa.ArrowInvalid, duckdb.ConversionException) as exc:
         if not is_conversion_error(exc, plan):
             raise
         reason = str(exc).strip().splitlines()[0].split(": expected")[0]

@@ -1,8 +1,8 @@
-"""The DuckDB side: schema `raw`, the sync state, the deletion audit trail, schema drift.
+"""The DuckDB side: the connection, schema `raw`, its sync state and deletion audit trail.
 
-`raw._sync_state` holds one row per table: the watermark (a timestamp for `merge`
-tables, an id for `append` tables), when the table last ran and the counts of that run.
-It is written in the same transaction as the table's rows, so the two never disagree.
+Every statement of the extraction goes through `run` (the crash-safety tests count and
+interrupt them there). `raw._sync_state` is read and written by `state`, drift is
+followed by `drift`; this module creates both bookkeeping tables.
 
 `raw._deleted_rows` keeps an audit trail of hard deletes found in the source: one row per
 deleted key with the time it was noticed. We keep it because a hard delete removes the
@@ -13,37 +13,18 @@ number of deletes, which is small next to the tables.
 
 from __future__ import annotations
 
-import datetime as dt
-import logging
 import os
 import re
 import time
-from dataclasses import dataclass
 
 import duckdb
 
-from pipelines.errors import SchemaDriftError, WarehouseLockedError  # noqa: F401 (re-exported)
+from pipelines.errors import WarehouseLockedError  # noqa: F401 (re-exported)
 from pipelines.extract.plan import TablePlan, quote
-
-log = logging.getLogger(__name__)
 
 RAW = "raw"
 SYNC_STATE = "_sync_state"
 DELETED_ROWS = "_deleted_rows"
-
-
-@dataclass(frozen=True)
-class SyncState:
-    table_name: str
-    mode: str
-    cursor_column: str | None
-    watermark_ts: dt.datetime | None
-    watermark_id: int | None
-    last_run_at: dt.datetime | None
-    last_delete_check_at: dt.datetime | None
-    row_count: int | None
-    #: The source's delete counter when the keys were last reconciled (PostgreSQL).
-    delete_stamp: str | None = None
 
 
 def run(con: duckdb.DuckDBPyConnection, sql: str, params=None) -> list[tuple]:
@@ -149,31 +130,6 @@ def ensure_meta(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
-def read_state(con: duckdb.DuckDBPyConnection, table: str) -> SyncState | None:
-    rows = run(
-        con,
-        f"""
-        SELECT table_name, mode, cursor_column, watermark_ts, watermark_id, last_run_at,
-               last_delete_check_at, row_count, delete_stamp
-        FROM {RAW}.{SYNC_STATE} WHERE table_name = ?
-        """,
-        [table],
-    )
-    return SyncState(*rows[0]) if rows else None
-
-
-def write_state(con: duckdb.DuckDBPyConnection, **values) -> None:
-    """Replace the table's state row (inside the caller's transaction)."""
-    run(con, f"DELETE FROM {RAW}.{SYNC_STATE} WHERE table_name = ?", [values["table_name"]])
-    names = list(values)
-    run(
-        con,
-        f"INSERT INTO {RAW}.{SYNC_STATE} ({', '.join(names)}) "
-        f"VALUES ({', '.join('?' for _ in names)})",
-        [values[n] for n in names],
-    )
-
-
 def raw_columns(con: duckdb.DuckDBPyConnection, table: str) -> dict[str, str] | None:
     """{column: DuckDB type} of `raw.<table>`, in order; None if the table does not exist.
 
@@ -196,69 +152,3 @@ def create_table(con: duckdb.DuckDBPyConnection, plan: TablePlan) -> None:
     # unique (each read is one consistent snapshot of a keyed source table).
     cols = ", ".join(f"{quote(c.name)} {c.duck_type}" for c in plan.columns)
     run(con, f"CREATE TABLE {RAW}.{quote(plan.name)} ({cols})")
-
-
-@dataclass(frozen=True)
-class Drift:
-    added: tuple[str, ...] = ()
-    dropped: tuple[str, ...] = ()
-    widened: tuple[tuple[str, str, str], ...] = ()  # (column, old, new)
-
-    def __bool__(self) -> bool:
-        return bool(self.added or self.dropped or self.widened)
-
-
-_INT_RANK = {"SMALLINT": 1, "INTEGER": 2, "BIGINT": 3}
-_DECIMAL = re.compile(r"DECIMAL\((\d+),\s*(\d+)\)")
-
-
-def widens(old: str, new: str) -> bool:
-    """True if every value of type `old` fits `new` unchanged (a safe ALTER)."""
-    if old in _INT_RANK and new in _INT_RANK:
-        return _INT_RANK[new] >= _INT_RANK[old]
-    o, n = _DECIMAL.fullmatch(old), _DECIMAL.fullmatch(new)
-    if o and n:
-        (op, os_), (np_, ns) = map(int, o.groups()), map(int, n.groups())
-        return ns >= os_ and np_ - ns >= op - os_
-    return False
-
-
-def compare(plan: TablePlan, existing: dict[str, str]) -> Drift:
-    """How the source's columns differ from the raw table's; raises on an incompatible type."""
-    added, widened = [], []
-    for col in plan.columns:
-        old = existing.get(col.name)
-        if old is None:
-            added.append(col.name)
-        elif old != col.duck_type:
-            if not widens(old, col.duck_type):
-                raise SchemaDriftError(
-                    f"table {plan.name!r}: column {col.name!r} changed type incompatibly: "
-                    f"raw.{plan.name} has {old}, the source now has {col.source_type} "
-                    f"({col.duck_type}). Migrate raw.{plan.name} by hand (or drop it to "
-                    "re-copy it); other tables are not affected."
-                )
-            widened.append((col.name, old, col.duck_type))
-    source_names = set(plan.column_names)
-    dropped = tuple(c for c in existing if c not in source_names)
-    return Drift(tuple(added), dropped, tuple(widened))
-
-
-def apply_drift(con: duckdb.DuckDBPyConnection, plan: TablePlan, drift: Drift) -> None:
-    """Follow the source (inside the caller's transaction): add columns, widen types.
-
-    A dropped source column stays in raw (history keeps its values); rows written from now
-    on carry NULL in it.
-    """
-    table = f"{RAW}.{quote(plan.name)}"
-    for name in drift.added:
-        run(con, f"ALTER TABLE {table} ADD COLUMN {quote(name)} {plan.column(name).duck_type}")
-    for name, _old, new in drift.widened:
-        run(con, f"ALTER TABLE {table} ALTER COLUMN {quote(name)} TYPE {new}")
-    for name in drift.dropped:
-        log.warning(
-            "table %r: column %r is gone from the source; raw.%s keeps it, NULL from now on",
-            plan.name,
-            name,
-            plan.name,
-        )

@@ -9,6 +9,7 @@ retry left, nothing written).
 
 from __future__ import annotations
 
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -69,14 +70,31 @@ def _raw_tables(warehouse) -> set[str]:
         con.close()
 
 
-def test_backoff_doubles_and_only_transient_faults_are_retried():
+def _sqlite_busy(path) -> sqlite3.OperationalError:
+    """A real SQLITE_BUSY: a second connection reads while the first holds an exclusive lock."""
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("CREATE TABLE IF NOT EXISTS t (x)")
+    holder.execute("BEGIN EXCLUSIVE")
+    reader = sqlite3.connect(path, timeout=0)
+    try:
+        reader.execute("SELECT * FROM t").fetchall()
+    except sqlite3.OperationalError as exc:
+        return exc
+    finally:
+        reader.close()
+        holder.close()
+    raise AssertionError("the exclusive lock did not keep the reader out")
+
+
+def test_backoff_doubles_and_only_transient_faults_are_retried(tmp_path):
     assert pauses(4, 0.5) == [0.5, 1.0, 2.0, 4.0]
     slept, calls = [], []
+    busy = _sqlite_busy(tmp_path / "locked.db")
 
     def flaky(n):
         calls.append(n)
         if n < 2:
-            raise OSError("database is locked")
+            raise busy
         return "ok"
 
     assert call_with_retries(flaky, retries=3, first_pause_s=1, sleep=slept.append) == "ok"
@@ -90,6 +108,8 @@ def test_backoff_doubles_and_only_transient_faults_are_retried():
         )
     assert not is_transient(ValueError("column total: DECIMAL(12,2) -> VARCHAR"))
     assert is_transient(RuntimeError("x")) is False
+    # By class and code, never by message: the same words in another class do not count.
+    assert not is_transient(OSError("database is locked"))
 
 
 def test_unreachable_source_fails_clearly_after_bounded_retries(tmp_path):
@@ -286,8 +306,8 @@ def _dropping_config(monkeypatch, hook) -> None:
     attempt at a table (a call of extract_table) starts a new count in the hook."""
     import dataclasses
 
-    from pipelines.defs.raw import assets
     from pipelines.defs.raw.assets import RawExtractConfig
+    from pipelines.extract import replicate
 
     options = RawExtractConfig.options
     monkeypatch.setattr(
@@ -295,13 +315,13 @@ def _dropping_config(monkeypatch, hook) -> None:
         "options",
         lambda self, run_id=None: dataclasses.replace(options(self, run_id), on_batch=hook),
     )
-    extract_table = assets.extract_table
+    extract_table = replicate.extract_table
 
     def counted(*args, **kwargs):
         hook.rows_per_attempt.append(0)
         return extract_table(*args, **kwargs)
 
-    monkeypatch.setattr(assets, "extract_table", counted)
+    monkeypatch.setattr(replicate, "extract_table", counted)
 
 
 def _raw_and_state(warehouse, table: str):

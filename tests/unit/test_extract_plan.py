@@ -10,9 +10,10 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from models.schema import APPEND_ONLY, metadata
+from pipelines.errors import SchemaDriftError
+from pipelines.extract.drift import compare, widens
 from pipelines.extract.plan import TableSelection, classify, plan_table
 from pipelines.extract.source import cursor_condition, parse_timestamps, prefetch
-from pipelines.extract.warehouse import SchemaDriftError, compare, widens
 
 
 @pytest.mark.parametrize(

@@ -3,9 +3,10 @@
 Every table is an asset `raw/<table>` (group `raw`, kinds duckdb + the source dialect),
 matching dbt's `source('raw', '<table>')`. They are specs of one subsettable multi-asset
 because a DuckDB file has a single writer: the tables of a run load one after another
-through one connection, each in its own transaction (`pipelines.extract`). A table that
-fails (schema drift, a vanished table) does not stop the others; the step then fails,
-naming it.
+through one connection, each in its own transaction. The asset is a thin wrapper around
+the table loop (`pipelines.extract.extract_tables`, the same loop the tests and the
+benchmarks run): a table that fails (schema drift, a vanished table) does not stop the
+others; the step then fails, naming it.
 """
 
 import datetime as dt
@@ -17,15 +18,15 @@ import sqlalchemy as sa
 from pipelines.defs.resources import SourceDatabase, Warehouse
 from pipelines.extract import (
     ExtractOptions,
+    RetryPolicy,
     Source,
     SourceUnavailableError,
+    TableFailure,
     TablePlan,
     TableResult,
     TableSelection,
-    extract_table,
+    extract_tables,
 )
-from pipelines.extract import warehouse as wh
-from pipelines.extract.retry import call_with_retries
 from pipelines.settings import mask_url
 
 log = logging.getLogger(__name__)
@@ -135,6 +136,29 @@ def _metadata(result: TableResult, source_url: str) -> dict:
     return md
 
 
+def _spec(plan: TablePlan, kinds: set[str]) -> dg.AssetSpec:
+    return dg.AssetSpec(
+        key=asset_key(plan.name),
+        group_name=GROUP,
+        kinds=kinds,
+        description=_describe(plan),
+        skippable=True,
+        metadata={
+            "source_table": plan.name,
+            "mode": plan.mode,
+            "primary_key": ", ".join(plan.primary_key),
+            "cursor": plan.cursor or "",
+            "dagster/column_schema": dg.TableSchema(
+                columns=[
+                    dg.TableColumn(c.name, c.duck_type, description=f"source: {c.source_type}")
+                    for c in plan.columns
+                ]
+            ),
+        },
+        tags={"mealytics/layer": "raw"},
+    )
+
+
 def build_raw_assets(
     source_url: str,
     *,
@@ -151,31 +175,8 @@ def build_raw_assets(
         return []
     dialect = plans[0].dialect
     kinds = {"duckdb", _KINDS.get(dialect, dialect)}
-    specs = [
-        dg.AssetSpec(
-            key=asset_key(p.name),
-            group_name=GROUP,
-            kinds=kinds,
-            description=_describe(p),
-            skippable=True,
-            metadata={
-                "source_table": p.name,
-                "mode": p.mode,
-                "primary_key": ", ".join(p.primary_key),
-                "cursor": p.cursor or "",
-                "dagster/column_schema": dg.TableSchema(
-                    columns=[
-                        dg.TableColumn(c.name, c.duck_type, description=f"source: {c.source_type}")
-                        for c in p.columns
-                    ]
-                ),
-            },
-            tags={"mealytics/layer": "raw"},
-        )
-        for p in plans
-    ]
 
-    @dg.multi_asset(name="raw_tables", specs=specs, can_subset=True)
+    @dg.multi_asset(name="raw_tables", specs=[_spec(p, kinds) for p in plans], can_subset=True)
     def raw_tables(
         context: dg.AssetExecutionContext,
         config: RawExtractConfig,
@@ -185,105 +186,60 @@ def build_raw_assets(
         """Copy the selected source tables into DuckDB schema `raw`, incrementally."""
         tables = sorted(key.path[-1] for key in context.selected_asset_keys)
         src = source.source()
-        retry = _retrying(context, config)
-        try:
-            current = {
-                p.name: p
-                for p in retry("the source", lambda _: src.plans(selection, tables=tables))
-            }
-        except SourceUnavailableError as exc:
-            raise dg.Failure(description=str(exc)) from exc
-        options = config.options(run_id=context.run.run_id)
+        retry = RetryPolicy(config.retries, config.retry_pause_s, log=context.log.warning)
         failures: dict[str, str] = {}
         try:
-            with src.connected():
-                yield from _extract_tables(
-                    context,
-                    src,
-                    current,
-                    tables,
-                    options,
-                    warehouse,
-                    failures,
-                    retry=retry,
-                    fresh_source=source.source,
-                )
+            plans = run_plans(context.run.run_id, src, selection, tables, retry)
+            for outcome in extract_tables(
+                src,
+                warehouse.path,
+                plans,
+                config.options(run_id=context.run.run_id),
+                tables=tables,
+                retry=retry,
+                memory_limit=warehouse.memory_limit,
+            ):
+                if isinstance(outcome, TableFailure):
+                    context.log.error(f"raw.{outcome.table} failed: {outcome.error}")
+                    failures[outcome.table] = outcome.message
+                else:
+                    yield _materialization(context, outcome, src.url)
         except SourceUnavailableError as exc:
             raise dg.Failure(description=str(exc)) from exc
         finally:
             src.dispose()
         if failures:
-            raise dg.Failure(
-                description="raw extraction failed for "
-                + "; ".join(f"{t}: {m}" for t, m in sorted(failures.items())),
-                metadata={"failed_tables": dg.MetadataValue.text(", ".join(sorted(failures)))},
-            )
+            raise _failure(failures)
 
     return [raw_tables]
 
 
-def _retrying(context, config: RawExtractConfig):
-    """`retry(what, attempt)`: call_with_retries with the run's settings, logging each retry."""
+def _failure(failures: dict[str, str]) -> dg.Failure:
+    """The step's failure, naming each table that did not load and why."""
+    return dg.Failure(
+        description="raw extraction failed for "
+        + "; ".join(f"{t}: {m}" for t, m in sorted(failures.items())),
+        metadata={"failed_tables": dg.MetadataValue.text(", ".join(sorted(failures)))},
+    )
 
-    def retry(what: str, attempt):
-        def log_retry(n: int, pause: float, exc: BaseException) -> None:
-            context.log.warning(
-                f"{what}: {type(exc).__name__}: {str(exc).strip().splitlines()[0]}; "
-                f"retry {n} of {config.retries} in {pause:g} s"
-            )
 
-        return call_with_retries(
-            attempt,
-            retries=config.retries,
-            first_pause_s=config.retry_pause_s,
-            on_retry=log_retry,
+def run_plans(
+    run_id: str,
+    src: Source,
+    selection: TableSelection | None,
+    tables: list[str],
+    retry: RetryPolicy,
+) -> list[TablePlan]:
+    """The plans of `tables` for run `run_id`, reflected now."""
+    return retry.call("the source", lambda _: src.plans(selection, tables=tables))
+
+
+def _materialization(context, result: TableResult, source_url) -> dg.MaterializeResult:
+    if result.columns_dropped:
+        context.log.warning(
+            f"raw.{result.table}: columns gone from the source, kept in raw (NULL from "
+            f"now on): {', '.join(result.columns_dropped)}"
         )
-
-    return retry
-
-
-def _extract_tables(
-    context, src, current, tables, options, warehouse, failures, *, retry=None, fresh_source=None
-):
-    """Load each table in turn; a failure is recorded and the next table goes on.
-
-    A table whose source fault passes is retried (`retry`), each retry on a new connection
-    (`fresh_source`): the shared one may be what the server dropped.
-    """
-    con = wh.connect(warehouse.path, memory_limit=warehouse.memory_limit)
-    fresh = None
-
-    def attempt(plan, n):
-        nonlocal fresh
-        if n and fresh_source is not None:
-            fresh = fresh or fresh_source()
-        with (fresh if n and fresh is not None else src).session() as session:
-            return extract_table(con, session, plan, options)
-
-    try:
-        for table in tables:
-            plan = current.get(table)
-            if plan is None:
-                failures[table] = f"table {table!r} is no longer in the source"
-                continue
-            try:
-                if retry is None:
-                    result = attempt(plan, 0)
-                else:
-                    result = retry(f"raw.{table}", lambda n, plan=plan: attempt(plan, n))
-            except Exception as exc:  # one table's failure must not stop the others
-                context.log.error(f"raw.{table} failed: {exc}")
-                failures[table] = f"{type(exc).__name__}: {exc}"
-                continue
-            if result.columns_dropped:
-                context.log.warning(
-                    f"raw.{table}: columns gone from the source, kept in raw (NULL from "
-                    f"now on): {', '.join(result.columns_dropped)}"
-                )
-            yield dg.MaterializeResult(
-                asset_key=asset_key(table), metadata=_metadata(result, src.url)
-            )
-    finally:
-        con.close()
-        if fresh is not None:
-            fresh.dispose()
+    return dg.MaterializeResult(
+        asset_key=asset_key(result.table), metadata=_metadata(result, source_url)
+    )

@@ -1,0 +1,92 @@
+"""Schema drift: the raw table follows its source table's columns, safely or not at all.
+
+New source columns are added, safe widenings applied (INTEGER → BIGINT, DECIMAL(12,2) →
+DECIMAL(14,2)); a dropped column stays in raw, NULL from then on, with a warning; any
+other type change raises `SchemaDriftError` naming table, column, old and new type,
+before anything is read (other tables are unaffected).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+
+import duckdb
+
+from pipelines.errors import SchemaDriftError
+from pipelines.extract import warehouse as wh
+from pipelines.extract.plan import TablePlan, quote
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Drift:
+    added: tuple[str, ...] = ()
+    dropped: tuple[str, ...] = ()
+    widened: tuple[tuple[str, str, str], ...] = ()  # (column, old, new)
+
+    def __bool__(self) -> bool:
+        return bool(self.added or self.dropped or self.widened)
+
+
+_INT_RANK = {"SMALLINT": 1, "INTEGER": 2, "BIGINT": 3}
+_DECIMAL = re.compile(r"DECIMAL\((\d+),\s*(\d+)\)")
+
+
+def widens(old: str, new: str) -> bool:
+    """True if every value of type `old` fits `new` unchanged (a safe ALTER)."""
+    if old in _INT_RANK and new in _INT_RANK:
+        return _INT_RANK[new] >= _INT_RANK[old]
+    o, n = _DECIMAL.fullmatch(old), _DECIMAL.fullmatch(new)
+    if o and n:
+        (op, os_), (np_, ns) = map(int, o.groups()), map(int, n.groups())
+        return ns >= os_ and np_ - ns >= op - os_
+    return False
+
+
+def _incompatible(plan: TablePlan, name: str, old: str) -> SchemaDriftError:
+    col = plan.column(name)
+    return SchemaDriftError(
+        f"table {plan.name!r}: column {name!r} changed type incompatibly: "
+        f"raw.{plan.name} has {old}, the source now has {col.source_type} "
+        f"({col.duck_type}). Migrate raw.{plan.name} by hand (or drop it to "
+        "re-copy it); other tables are not affected."
+    )
+
+
+def compare(plan: TablePlan, existing: dict[str, str]) -> Drift:
+    """How the source's columns differ from the raw table's; raises on an incompatible type."""
+    added, widened = [], []
+    for col in plan.columns:
+        old = existing.get(col.name)
+        if old is None:
+            added.append(col.name)
+        elif old != col.duck_type:
+            if not widens(old, col.duck_type):
+                raise _incompatible(plan, col.name, old)
+            widened.append((col.name, old, col.duck_type))
+    source_names = set(plan.column_names)
+    dropped = tuple(c for c in existing if c not in source_names)
+    return Drift(tuple(added), dropped, tuple(widened))
+
+
+def apply_drift(con: duckdb.DuckDBPyConnection, plan: TablePlan, drift: Drift) -> None:
+    """Follow the source (inside the caller's transaction): add columns, widen types.
+
+    A dropped source column stays in raw (history keeps its values); rows written from now
+    on carry NULL in it.
+    """
+    table = f"{wh.RAW}.{quote(plan.name)}"
+    for name in drift.added:
+        wh.run(con, f"ALTER TABLE {table} ADD COLUMN {quote(name)} {plan.column(name).duck_type}")
+    for name, _old, new in drift.widened:
+        wh.run(con, f"ALTER TABLE {table} ALTER COLUMN {quote(name)} TYPE {new}")
+    for name in drift.dropped:
+        log.warning(
+            "table %r: column %r is gone from the source; raw.%s keeps it, NULL from now on",
+            plan.name,
+            name,
+            plan.name,
+        )

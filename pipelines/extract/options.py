@@ -1,0 +1,37 @@
+"""How a run extracts: the options every table of the run shares."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import duckdb
+import pyarrow as pa
+
+
+@dataclass(frozen=True)
+class ExtractOptions:
+    full_refresh: bool = False
+    #: Re-read window below the watermark for late commits.
+    lookback: dt.timedelta = dt.timedelta(hours=1)
+    #: How often to reconcile every primary key for hard deletes, whatever the probe
+    #: says: 0 = every run, None = never (only when the probe fires).
+    delete_check_every: dt.timedelta | None = dt.timedelta(days=7)
+    #: Between those, a cheap probe each run says whether a table may have lost rows (the
+    #: source's row count against raw's; on PostgreSQL the table's delete counter), and
+    #: only then are its keys reconciled. False: the cadence alone decides.
+    delete_probe: bool = True
+    run_id: str | None = None
+    #: Batches queued between the reader thread and DuckDB.
+    queue_depth: int = 4
+    #: Called with each batch before DuckDB takes it (tests inject crashes here).
+    on_batch: Callable[[pa.RecordBatch], None] | None = field(default=None, compare=False)
+    #: Called with (connection, run_id) inside each table's transaction just before COMMIT.
+    before_commit: Callable[[duckdb.DuckDBPyConnection, str], None] | None = field(
+        default=None, compare=False
+    )
+
+
+#: The options of an ordinary incremental run.
+DEFAULT_OPTIONS = ExtractOptions()
