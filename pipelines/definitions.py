@@ -49,7 +49,7 @@ def build_definitions(
     resources = dict(resources) if resources is not None else default_resources(config)
     raw = build_raw_defs(resources=resources)
     project = dbt_project(dbt_project_dir)
-    dbt_models = build_dbt_assets(project)
+    dbt_models = build_dbt_assets(project, config.dbt_docs_url)
     marts = sorted((k for k in dbt_models.keys if k.path[0] == MARTS), key=lambda k: k.path)
     freshness_checks, freshness_sensors = build_mart_freshness(marts)
     job = all_assets_job()

@@ -91,6 +91,8 @@ class Settings:
     schedule_timezone: str = DEFAULT_SCHEDULE_TIMEZONE
     lock_timeout_s: float = DEFAULT_LOCK_TIMEOUT_S
     dagster_home: Path = Path("dagster_home")
+    #: The dbt docs the Dagster assets link to; None: `make docs`' static page.
+    dbt_docs_url: str | None = None
 
     def __post_init__(self) -> None:
         check_duckdb_file(self.warehouse, "MEALYTICS_WAREHOUSE")
@@ -119,6 +121,7 @@ class Settings:
             schedule_timezone=_time_zone(env.get("MEALYTICS_SCHEDULE_TIMEZONE")),
             lock_timeout_s=_seconds(env.get(LOCK_TIMEOUT_VAR), LOCK_TIMEOUT_VAR),
             dagster_home=Path(env.get("DAGSTER_HOME") or "dagster_home"),
+            dbt_docs_url=env.get("MEALYTICS_DBT_DOCS_URL"),
         )
 
     @property

@@ -33,6 +33,7 @@ from pipelines.defs.publish import DASHBOARD_KEY, PARQUET_KEY, WAREHOUSE_KEY, bu
 from pipelines.defs.resources import Warehouse
 from pipelines.extract import extract_all
 from pipelines.publish import PERIODS, export_parquet, write_dashboard
+from pipelines.settings import Settings
 
 START = dt.date(2026, 3, 1)
 DAYS = 40
@@ -936,7 +937,7 @@ def test_published_copy_reads_with_a_second_browser_offline(page, tmp_path):
 # --- documentation --------------------------------------------------------------------------
 
 
-def test_every_mart_and_its_columns_are_described_and_linked(warehouse, monkeypatch):
+def test_every_mart_and_its_columns_are_described_and_linked(warehouse):
     """dbt's manifest (written by the module's build) documents every mart and every column
     the warehouse actually has; each mart's Dagster asset links to its dbt docs page."""
     from pipelines.defs.dbt import MealyticsDbtTranslator
@@ -968,8 +969,8 @@ def test_every_mart_and_its_columns_are_described_and_linked(warehouse, monkeypa
         ]
     assert not undocumented, undocumented
 
-    monkeypatch.setenv("MEALYTICS_DBT_DOCS_URL", "https://docs.example/index.html")
-    metadata = MealyticsDbtTranslator().get_metadata(models[0])
+    config = Settings.from_env({"MEALYTICS_DBT_DOCS_URL": "https://docs.example/index.html"})
+    metadata = MealyticsDbtTranslator(config.dbt_docs_url).get_metadata(models[0])
     assert metadata["dbt_docs"].url == (
         f"https://docs.example/index.html#!/model/{models[0]['unique_id']}"
     )

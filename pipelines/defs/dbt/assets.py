@@ -35,8 +35,10 @@ RAW_SOURCE = "raw"
 class MealyticsDbtTranslator(DagsterDbtTranslator):
     """dbt nodes → asset keys `[schema, name]`, groups by schema; `source('raw', t)` → `raw/t`."""
 
-    def __init__(self) -> None:
+    def __init__(self, docs_url: str | None = None) -> None:
         super().__init__(DagsterDbtTranslatorSettings(enable_asset_checks=True))
+        #: `MEALYTICS_DBT_DOCS_URL`; None: `make docs`' static page.
+        self.docs_url = docs_url
 
     def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
         if dbt_resource_props["resource_type"] == "source":
@@ -50,7 +52,7 @@ class MealyticsDbtTranslator(DagsterDbtTranslator):
         metadata = dict(super().get_metadata(dbt_resource_props))
         kind = dbt_resource_props["resource_type"]
         if kind in ("model", "seed", "snapshot"):
-            url = dbt_docs_url(dbt_resource_props["unique_id"], kind)
+            url = dbt_docs_url(dbt_resource_props["unique_id"], kind, self.docs_url)
             metadata["dbt_docs"] = dg.MetadataValue.url(url)
         return metadata
 
@@ -109,13 +111,14 @@ def dbt_invocation_args(config: DbtBuildConfig, dbt: MealyticsDbt, warehouse: Wa
     )
 
 
-def build_dbt_assets(project: DbtProject) -> dg.AssetsDefinition:
-    """One `@dbt_assets` over every model, seed and test of `project`."""
+def build_dbt_assets(project: DbtProject, docs_url: str | None = None) -> dg.AssetsDefinition:
+    """One `@dbt_assets` over every model, seed and test of `project`, linking each node to
+    its page of the dbt docs at `docs_url`."""
 
     @dbt_assets(
         manifest=project.manifest_path,
         project=project,
-        dagster_dbt_translator=MealyticsDbtTranslator(),
+        dagster_dbt_translator=MealyticsDbtTranslator(docs_url),
         name=DBT_ASSETS_NAME,
         op_tags={"mealytics/writes": "warehouse"},
     )
