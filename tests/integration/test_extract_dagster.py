@@ -158,3 +158,55 @@ def test_source_url_from_the_environment_stays_hidden(source, tmp_path, monkeypa
     result = job.execute_in_process()
     assert result.success
     assert materializations(result)["orders_order"]["rows_inserted"].value == 120
+
+
+@pytest.fixture
+def reflections(monkeypatch) -> list:
+    """Every reflection of a source's tables (SQLAlchemy's `MetaData.reflect`), recorded."""
+    import sqlalchemy as sa
+
+    calls: list = []
+    reflect = sa.MetaData.reflect
+
+    def spy(self, bind, *args, **kwargs):
+        calls.append(sorted(kwargs.get("only") or []))
+        return reflect(self, bind, *args, **kwargs)
+
+    monkeypatch.setattr(sa.MetaData, "reflect", spy)
+    return calls
+
+
+def test_a_run_reflects_the_source_once(source, tmp_path, reflections):
+    """Loading the definitions, then one run of every raw asset with its reconciliation
+    and quality checks, as `mealytics run` does in one process: one reflection. A later
+    run of the same definitions (a long-lived code server) reflects afresh, once."""
+    defs = defs_for(source.url, str(tmp_path / "w.duckdb"))
+    job = defs.resolve_implicit_global_asset_job_def()
+    result = job.execute_in_process()
+    assert result.success
+    checks = {(e.asset_key.path[-1], e.check_name) for e in result.get_asset_check_evaluations()}
+    assert ("orders_order", "row_count_matches_source") in checks
+    assert len(checks) > len(TABLES)  # reconciliation and quality checks ran
+    assert reflections == [sorted(TABLES)]
+
+    result = job.execute_in_process()
+    assert result.success
+    assert len(reflections) == 2
+
+
+def test_checks_run_alone_reflect_only_the_tables_they_check(source, tmp_path, reflections):
+    warehouse = str(tmp_path / "w.duckdb")
+    defs = defs_for(source.url, warehouse)
+    assert defs.resolve_implicit_global_asset_job_def().execute_in_process().success
+    check = dg.AssetCheckKey(asset_key("payments_payment"), "row_count_matches_source")
+    result = dg.materialize(
+        [*defs.assets, *defs.asset_checks],
+        selection=dg.AssetSelection.checks(check),
+        resources={
+            "source": SourceDatabase(url=source.url),
+            "warehouse": Warehouse(path=warehouse),
+        },
+    )
+    assert result.success
+    assert [e.check_name for e in result.get_asset_check_evaluations()] == [check.name]
+    assert reflections[-1] == ["payments_payment"]

@@ -7,6 +7,10 @@ through one connection, each in its own transaction. The asset is a thin wrapper
 the table loop (`pipelines.extract.extract_tables`, the same loop the tests and the
 benchmarks run): a table that fails (schema drift, a vanished table) does not stop the
 others; the step then fails, naming it.
+
+The source is reflected once per run (`pipelines.extract.catalog`): the plans reflected
+while the definitions were built serve the run that follows them in the same process;
+the run keeps its plans for its reconciliation checks.
 """
 
 import datetime as dt
@@ -27,11 +31,14 @@ from pipelines.extract import (
     TableSelection,
     extract_tables,
 )
+from pipelines.extract.catalog import PlanCatalog, source_key
 from pipelines.settings import mask_url
 
 log = logging.getLogger(__name__)
 
 GROUP = "raw"
+#: The plans of this process's runs: offered by `discover`, kept per run for the checks.
+PLANS = PlanCatalog()
 #: Dagster's kind names (they carry icons) for SQLAlchemy dialects.
 _KINDS = {"postgresql": "postgres"}
 
@@ -104,9 +111,11 @@ def discover(source_url: str, selection: TableSelection | None = None) -> list[T
     source = Source(source_url)
     try:
         try:
-            return source.plans(selection)
+            plans = source.plans(selection)
         finally:
             source.dispose()
+        PLANS.offer(source_key(source.url, selection), plans)
+        return plans
     except (SourceUnavailableError, sa.exc.OperationalError) as exc:
         # Unreachable, or busy (a writer's lock): load the code location all the same.
         log.warning("raw assets from the source contract, not reflection: %s", exc)
@@ -230,8 +239,14 @@ def run_plans(
     tables: list[str],
     retry: RetryPolicy,
 ) -> list[TablePlan]:
-    """The plans of `tables` for run `run_id`, reflected now."""
-    return retry.call("the source", lambda _: src.plans(selection, tables=tables))
+    """The plans of `tables` for run `run_id`: those reflected while the definitions were
+    built just before (once), else reflected now; kept for the run's checks."""
+    plans = PLANS.take(source_key(src.url, selection))
+    if plans is None:
+        plans = retry.call("the source", lambda _: src.plans(selection, tables=tables))
+    plans = [p for p in plans if p.name in set(tables)]
+    PLANS.keep(run_id, plans)
+    return plans
 
 
 def _materialization(context, result: TableResult, source_url) -> dg.MaterializeResult:

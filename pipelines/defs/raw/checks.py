@@ -3,6 +3,9 @@
 Two properties per table, one check each: the row count, and the sum of every money
 (DECIMAL) column. They compare the source as it is now with raw as the last run left
 it, so on a busy source they can flag rows written since the run: severity WARN.
+
+They use the plans the run's extraction used (`assets.PLANS`), so a run reflects the
+source once; only checks run without their assets reflect the tables they check.
 """
 
 from collections.abc import Iterable
@@ -12,9 +15,9 @@ import dagster as dg
 import duckdb
 import sqlalchemy as sa
 
-from pipelines.defs.raw.assets import asset_key
+from pipelines.defs.raw.assets import PLANS, asset_key
 from pipelines.defs.resources import SourceDatabase, Warehouse
-from pipelines.extract import SourceUnavailableError, TablePlan
+from pipelines.extract import Source, SourceUnavailableError, TablePlan
 from pipelines.extract.plan import quote
 
 ROW_COUNT = "row_count_matches_source"
@@ -53,11 +56,7 @@ def reconcile(
     return (src_rows, raw_rows), sums
 
 
-def build_raw_checks(plans: Iterable[TablePlan]) -> list[dg.AssetChecksDefinition]:
-    """Row-count and money-sum checks for the raw assets of `plans`."""
-    plans = list(plans)
-    if not plans:
-        return []
+def _specs(plans: list[TablePlan]) -> list[dg.AssetCheckSpec]:
     specs = []
     for p in plans:
         specs.append(
@@ -77,9 +76,61 @@ def build_raw_checks(plans: Iterable[TablePlan]) -> list[dg.AssetChecksDefinitio
                     ),
                 )
             )
+    return specs
+
+
+def check_plans(
+    run_id: str, src: Source, tables: list[str], defined: dict[str, TablePlan]
+) -> dict[str, TablePlan]:
+    """The plans of `tables`: those the run's extraction used; the others reflected now
+    (checks run without their assets), or as the definitions have them."""
+    plans = PLANS.for_run(run_id)
+    missing = [t for t in tables if t not in plans]
+    if missing:
+        try:
+            plans |= {p.name: p for p in src.plans(tables=missing)}
+        except SourceUnavailableError as exc:
+            raise dg.Failure(description=str(exc)) from exc
+    return {t: plans.get(t) or defined[t] for t in tables}
+
+
+def _results(key: dg.AssetKey, selected, counts, sums) -> list[dg.AssetCheckResult]:
+    (src_rows, raw_rows) = counts
+    results = []
+    if dg.AssetCheckKey(key, ROW_COUNT) in selected:
+        results.append(
+            dg.AssetCheckResult(
+                asset_key=key,
+                check_name=ROW_COUNT,
+                passed=src_rows == raw_rows,
+                severity=dg.AssetCheckSeverity.WARN,
+                metadata={"source_rows": src_rows, "raw_rows": raw_rows},
+            )
+        )
+    if dg.AssetCheckKey(key, MONEY_SUMS) in selected:
+        results.append(
+            dg.AssetCheckResult(
+                asset_key=key,
+                check_name=MONEY_SUMS,
+                passed=all(a == b for a, b in sums.values()),
+                severity=dg.AssetCheckSeverity.WARN,
+                metadata={
+                    f"{c}": dg.MetadataValue.text(f"source {a} / raw {b}")
+                    for c, (a, b) in sums.items()
+                },
+            )
+        )
+    return results
+
+
+def build_raw_checks(plans: Iterable[TablePlan]) -> list[dg.AssetChecksDefinition]:
+    """Row-count and money-sum checks for the raw assets of `plans`."""
+    plans = list(plans)
+    if not plans:
+        return []
     by_name = {p.name: p for p in plans}
 
-    @dg.multi_asset_check(specs=specs, can_subset=True, name="raw_reconciliation")
+    @dg.multi_asset_check(specs=_specs(plans), can_subset=True, name="raw_reconciliation")
     def raw_reconciliation(
         context: dg.AssetCheckExecutionContext, source: SourceDatabase, warehouse: Warehouse
     ):
@@ -88,36 +139,15 @@ def build_raw_checks(plans: Iterable[TablePlan]) -> list[dg.AssetChecksDefinitio
         tables = sorted({k.asset_key.path[-1] for k in selected})
         src = source.source()
         try:
-            current = {p.name: p for p in src.plans(tables=tables)}
-        except SourceUnavailableError as exc:
-            raise dg.Failure(description=str(exc)) from exc
-        con = duckdb.connect(warehouse.path, read_only=True)
-        try:
-            for table in tables:
-                plan = current.get(table) or by_name[table]
-                (src_rows, raw_rows), sums = reconcile(src.engine, con, plan)
-                key = asset_key(table)
-                if dg.AssetCheckKey(key, ROW_COUNT) in selected:
-                    yield dg.AssetCheckResult(
-                        asset_key=key,
-                        check_name=ROW_COUNT,
-                        passed=src_rows == raw_rows,
-                        severity=dg.AssetCheckSeverity.WARN,
-                        metadata={"source_rows": src_rows, "raw_rows": raw_rows},
-                    )
-                if dg.AssetCheckKey(key, MONEY_SUMS) in selected:
-                    yield dg.AssetCheckResult(
-                        asset_key=key,
-                        check_name=MONEY_SUMS,
-                        passed=all(a == b for a, b in sums.values()),
-                        severity=dg.AssetCheckSeverity.WARN,
-                        metadata={
-                            f"{c}": dg.MetadataValue.text(f"source {a} / raw {b}")
-                            for c, (a, b) in sums.items()
-                        },
-                    )
+            current = check_plans(context.run.run_id, src, tables, by_name)
+            con = duckdb.connect(warehouse.path, read_only=True)
+            try:
+                for table in tables:
+                    counts, sums = reconcile(src.engine, con, current[table])
+                    yield from _results(asset_key(table), selected, counts, sums)
+            finally:
+                con.close()
         finally:
-            con.close()
             src.dispose()
 
     return [raw_reconciliation]
