@@ -165,7 +165,9 @@ def plan_table(
     for col in table.columns:
         try:
             source_type = str(col.type.compile(dialect=_dialect(dialect)))
-        except Exception:  # a type the dialect cannot render: still copy it, as text
+        except (sa.exc.CompileError, NotImplementedError):
+            # A type the dialect cannot render (NullType: SQLite without a declared type):
+            # still copy the column, as text.
             source_type = type(col.type).__name__
         kind, duck, p, s = classify(col.type, dialect)
         columns.append(ColumnPlan(col.name, kind, duck, source_type, p, s))
