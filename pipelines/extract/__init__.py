@@ -2,6 +2,11 @@
 
 Pure code, no Dagster (the assets in `pipelines.defs.raw` wrap it). The design, in short:
 
+- **One loop** (`loop.extract_tables`): every selected table in turn, each in its own
+  transaction, through one warehouse connection; the raw asset iterates it, `extract_all`
+  (tests, benchmarks, scripts) wraps it. A failing table is reported and the next one
+  goes on.
+
 - **What**: every table the source reflects, minus `TableSelection.exclude` patterns
   (`django_*`, `seeds_*`, … by default; `include` narrows further). Each lands as
   `raw.<table>` with faithful types (DECIMAL(p,s), TIMESTAMPTZ in UTC, BOOLEAN, DATE).
@@ -24,13 +29,13 @@ Pure code, no Dagster (the assets in `pipelines.defs.raw` wrap it). The design, 
   moves when a delete and a late insert leave the count equal. Only then, and weekly
   whatever the probe says (`delete_check_every`), are the table's primary keys reconciled
   with raw's. An integer key is compared by bucket fingerprints (count, sum, sum of
-  squares per key range; see `reconcile`): PostgreSQL computes them itself, SQLite's keys
-  are streamed through the smallest covering index into DuckDB's aggregate (a key-range
-  search in SQLite reads whole rows); only the keys of differing buckets are then fetched
-  and compared. Other keys are all streamed and anti-joined. Keys raw has and
+  squares per key range; see `reconcile`): SQLite's keys are streamed through the
+  smallest covering index, PostgreSQL's by binary COPY, into DuckDB's aggregate (the
+  portable reader lets the database group them); only the keys of differing buckets are
+  then fetched and compared. Other keys are all streamed and anti-joined. Keys raw has and
   the source lacks are deleted from raw and kept in the audit trail `raw._deleted_rows`
   (table, id, key, time noticed, run id), because a hard delete otherwise leaves no
-  evidence anywhere (see `warehouse`). Keys the source
+  evidence anywhere (see `deletes`, `warehouse`). Keys the source
   has and raw lacks (rows the cursor could not see: committed after the lookback, or a
   ledger id committed after a higher one) are fetched by key: "backfilled".
 - **Unparsable timestamps** (SQLite text such as 'not a date'): the table is read again
@@ -44,6 +49,32 @@ Pure code, no Dagster (the assets in `pipelines.defs.raw` wrap it). The design, 
   ingest through a bounded queue; memory is bounded by batch size × queue depth.
 - **Read-only**: SQLite is opened `mode=ro`; PostgreSQL sessions have
   `default_transaction_read_only=on` and read in a REPEATABLE READ READ ONLY transaction.
+- **Faults that pass** (`retry`): recognised by exception class and code (SQLite's BUSY,
+  PostgreSQL's SQLSTATEs, a lost connection), retried per table on a new connection,
+  pausing 1 s, then doubling (the raw asset: 3 retries; `extract_all`: none unless asked).
+- **Reflection once per run** (`catalog`): the plans reflected while the definitions were
+  built serve the run that follows in the same process; the run's checks reuse its plans.
+
+Modules, one job each:
+
+| module | job |
+|---|---|
+| `plan` | reflection → `TablePlan`: which tables, their types, key, cursor and write mode |
+| `catalog` | the plans a run reflected, kept for the rest of that run |
+| `source` | `Source`: the URL, a read-only engine, connections and sessions |
+| `readers/` | a reader per dialect behind a registry: SQLite ADBC, PostgreSQL ADBC, portable |
+| `stream` | the reader thread and its bounded queue; a stream as a DuckDB view |
+| `loop` | the table loop: retries, failures, `extract_all` and its report |
+| `replicate` | one table's transaction: the steps below, in order, then COMMIT |
+| `state` | `raw._sync_state`: the run's window, the next watermark |
+| `drift` | schema drift: add, widen, keep, or refuse |
+| `merge` | upsert the stage by primary key, or swap a keyless table |
+| `deletes` | the probe, key reconciliation, the audit trail, backfill |
+| `reconcile` | key-bucket fingerprints: where two key sets differ |
+| `merge_sql` | every statement of the load, built by small pure functions |
+| `rejects` | unparsable timestamp text: the tolerant second read |
+| `warehouse` | the DuckDB connection, `run`, schema `raw` and its bookkeeping tables |
+| `retry` | transient faults by class and scope; the retry policy |
 """
 
 from pipelines.errors import SchemaDriftError, SourceUnavailableError, TransientSourceError

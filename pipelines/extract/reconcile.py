@@ -9,7 +9,7 @@ grouping) or by the database itself (the portable SQLAlchemy reader, which first
 the whole table's fingerprint). Only the differing buckets' actual keys are then fetched
 and anti-joined: changes scattered all over a table (a customer erased with their
 orders) cost one pass over the keys and a few keys per change. When to reconcile at all
-is the per-run probe's and the cadence's business (`replicate`).
+is the per-run probe's and the cadence's business (`deletes`).
 
 What a fingerprint catches is about keys only: a delete changes the count, a row the
 cursor never saw (an insert) too; a delete and an insert in the same bucket leave the

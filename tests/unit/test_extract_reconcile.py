@@ -25,7 +25,7 @@ def fingerprints(keys: set[int], bits: int) -> dict[int, tuple]:
 
 
 def fetched(source: set[int], raw: set[int]) -> set[int]:
-    """Every key the ranges to fetch cover (as `replicate._reconcile_keys` asks)."""
+    """Every key the ranges to fetch cover (as `deletes.reconcile_keys` asks)."""
     if fingerprint(source) == fingerprint(raw):
         return set()
     both = source | raw
