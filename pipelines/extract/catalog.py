@@ -10,7 +10,9 @@ compare) and reflects once:
   `mealytics run` builds the definitions and starts the run a moment later, and a run
   worker of `dagster dev` loads the code location for its own run. A process that lives
   on (the code server, a test) reflects afresh for every later run, so each run sees the
-  source as it is when the run starts.
+  source as it is when the run starts. A migration that lands between the reflection
+  and the run is met as by a run that started just before it: a new column waits for
+  the next run, a dropped one fails its table by name (raw unchanged).
 - The run `keep`s the plans it used under its run id, and its checks read them back
   (`for_run`) instead of reflecting again.
 
