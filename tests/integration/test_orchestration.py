@@ -226,10 +226,16 @@ def test_schedule_runs_the_whole_graph_at_two_in_the_morning(pipeline, monkeypat
     graph = pipeline.defs.resolve_asset_graph()
     assert set(job.asset_layer.selected_asset_keys) == set(graph.materializable_asset_keys)
 
-    from pipelines.defs.schedules import all_assets_job, daily_schedule
+    from pipelines.settings import Settings
 
+    # The schedule's zone comes from the settings the definitions are built from.
     monkeypatch.setenv("MEALYTICS_SCHEDULE_TIMEZONE", "Africa/Lagos")
-    assert daily_schedule(all_assets_job()).execution_timezone == "Africa/Lagos"
+    lagos = build_definitions(
+        config=Settings.from_env(),
+        resources=pipeline.defs.resources,
+        dbt_project_dir=pipeline.dbt_dir,
+    )
+    assert lagos.resolve_schedule_def("daily_refresh").execution_timezone == "Africa/Lagos"
 
 
 def test_a_failed_run_exits_non_zero_and_names_the_step(pipeline, tmp_path):
