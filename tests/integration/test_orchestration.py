@@ -232,7 +232,7 @@ def test_schedule_runs_the_whole_graph_at_two_in_the_morning(pipeline, monkeypat
     monkeypatch.setenv("MEALYTICS_SCHEDULE_TIMEZONE", "Africa/Lagos")
     lagos = build_definitions(
         config=Settings.from_env(),
-        resources=pipeline.defs.resources,
+        resources={name: pipeline.defs.resources[name] for name in ("source", "warehouse")},
         dbt_project_dir=pipeline.dbt_dir,
     )
     assert lagos.resolve_schedule_def("daily_refresh").execution_timezone == "Africa/Lagos"
