@@ -81,7 +81,7 @@ def is_conversion_error(exc: BaseException, plan: TablePlan) -> bool:
         return False
     text = str(exc)
     if isinstance(exc, pa.ArrowInvalid):
-        # source.parse_timestamps (and the portable reader's date parse)
+        # readers.timestamps.parse_timestamps (and the portable reader's date parse)
         return "Failed to parse string" in text and ("timestamp" in text or "date32" in text)
     if isinstance(exc, duckdb.ConversionException):
         # DuckDB's CAST(text AS DATE) of the fast path

@@ -18,21 +18,7 @@ import sqlalchemy as sa
 from pipelines.errors import SourceUnavailableError  # noqa: F401 (re-exported)
 from pipelines.extract.plan import TablePlan, TableSelection, reflect_plans
 from pipelines.extract.readers import ReadSession, reader_class, resolve_reader
-
-# Re-exported: the names the readers had when they lived here.
-from pipelines.extract.readers.conditions import (  # noqa: F401
-    cursor_condition,
-    key_range_condition,
-    row_condition,
-)
-from pipelines.extract.readers.portable import PortableSession as _SqlAlchemySession  # noqa: F401
 from pipelines.extract.readers.postgres import CONNECT_TIMEOUT_S, PG_OPTIONS
-from pipelines.extract.readers.postgres import PostgresSession as _PostgresSession  # noqa: F401
-from pipelines.extract.readers.sqlite import SqliteSession as _SqliteSession  # noqa: F401
-from pipelines.extract.readers.sqlite import sqlite_query  # noqa: F401
-from pipelines.extract.readers.timestamps import UTC_US as _UTC_US  # noqa: F401
-from pipelines.extract.readers.timestamps import parse_timestamps  # noqa: F401
-from pipelines.extract.stream import prefetch  # noqa: F401
 from pipelines.settings import mask_url
 
 DEFAULT_BATCH_ROWS = 65_536

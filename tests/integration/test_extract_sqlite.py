@@ -493,16 +493,16 @@ def _ledger(path, ids) -> None:
 
 def _spy_on_key_reads(monkeypatch) -> list:
     """The `ranges` of every `keys` read of the SQLite sessions, in order (None: every key)."""
-    from pipelines.extract import source as source_module
+    from pipelines.extract.readers.sqlite import SqliteSession
 
     asked = []
-    keys = source_module._SqliteSession.keys
+    keys = SqliteSession.keys
 
     def spy(self, plan, ranges=None):
         asked.append(ranges)
         return keys(self, plan, ranges)
 
-    monkeypatch.setattr(source_module._SqliteSession, "keys", spy)
+    monkeypatch.setattr(SqliteSession, "keys", spy)
     return asked
 
 
@@ -537,9 +537,9 @@ def test_a_delete_in_the_middle_of_a_large_bucket_fetches_few_keys(
     tmp_path, warehouse, monkeypatch
 ):
     """The bucket fingerprints (PostgreSQL's path; SQLite's when told)."""
-    from pipelines.extract import source as source_module
+    from pipelines.extract.readers.sqlite import SqliteSession
 
-    monkeypatch.setattr(source_module._SqliteSession, "stream_keys", False)
+    monkeypatch.setattr(SqliteSession, "stream_keys", False)
     path = tmp_path / "big.db"
     db = sqlite3.connect(path)
     db.execute("CREATE TABLE big (id INTEGER PRIMARY KEY, v TEXT, updated_at DATETIME)")
@@ -590,9 +590,9 @@ def test_delete_and_late_insert_with_the_same_count_in_one_bucket(
     tmp_path, warehouse, monkeypatch, stream_keys
 ):
     """Equal counts: the probe is quiet, the cadence's full reconciliation finds them."""
-    from pipelines.extract import source as source_module
+    from pipelines.extract.readers.sqlite import SqliteSession
 
-    monkeypatch.setattr(source_module._SqliteSession, "stream_keys", stream_keys)
+    monkeypatch.setattr(SqliteSession, "stream_keys", stream_keys)
     path = tmp_path / "ledger.db"
     _ledger(path, [i for i in range(1, 10_001) if i != 7_000])
     url = f"sqlite:///{path}"
@@ -661,7 +661,8 @@ def test_text_keys_take_the_plain_key_path(tmp_path, warehouse):
 def test_incremental_reads_search_the_indexes(source):
     """The reader's CASTs and type-hint row must not turn the cursor into a full scan."""
 
-    from pipelines.extract.source import cursor_condition, key_range_condition, sqlite_query
+    from pipelines.extract.readers.conditions import cursor_condition, key_range_condition
+    from pipelines.extract.readers.sqlite import sqlite_query
 
     src = Source(source.url)
     plans = {p.name: p for p in src.plans()}

@@ -13,7 +13,9 @@ from models.schema import APPEND_ONLY, metadata
 from pipelines.errors import SchemaDriftError
 from pipelines.extract.drift import compare, widens
 from pipelines.extract.plan import TableSelection, classify, plan_table
-from pipelines.extract.source import cursor_condition, parse_timestamps, prefetch
+from pipelines.extract.readers.conditions import cursor_condition
+from pipelines.extract.readers.timestamps import parse_timestamps
+from pipelines.extract.stream import prefetch
 
 
 @pytest.mark.parametrize(
