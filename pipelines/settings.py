@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import zoneinfo
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -64,6 +65,9 @@ DEFAULT_SCHEDULE_TIMEZONE = "Africa/Kampala"
 DEFAULT_LOCK_TIMEOUT_S = 3600.0
 SOURCE_URL_VAR = "MEALYTICS_SOURCE_URL"
 LOCK_TIMEOUT_VAR = "MEALYTICS_WAREHOUSE_LOCK_TIMEOUT"
+CONTENT_CHECK_VAR = "MEALYTICS_CONTENT_CHECK_EVERY"
+#: How often each table's full rows are reconciled with the source by default (daily).
+DEFAULT_CONTENT_CHECK_EVERY = dt.timedelta(days=1)
 
 
 @dataclass(frozen=True)
@@ -93,6 +97,11 @@ class Settings:
     dagster_home: Path = Path("dagster_home")
     #: The dbt docs the Dagster assets link to; None: `make docs`' static page.
     dbt_docs_url: str | None = None
+    #: How often every table's full rows are compared with the source (content
+    #: reconciliation: what repairs changes that leave `updated_at`); 0: every run; None:
+    #: never. `MEALYTICS_CONTENT_CHECK_EVERY`: `0`, `never`, or a number with a unit
+    #: (`30m`, `12h`, `1d`).
+    content_check_every: dt.timedelta | None = DEFAULT_CONTENT_CHECK_EVERY
 
     def __post_init__(self) -> None:
         check_duckdb_file(self.warehouse, "MEALYTICS_WAREHOUSE")
@@ -122,6 +131,7 @@ class Settings:
             lock_timeout_s=_seconds(env.get(LOCK_TIMEOUT_VAR), LOCK_TIMEOUT_VAR),
             dagster_home=Path(env.get("DAGSTER_HOME") or "dagster_home"),
             dbt_docs_url=env.get("MEALYTICS_DBT_DOCS_URL"),
+            content_check_every=_every(env.get(CONTENT_CHECK_VAR), CONTENT_CHECK_VAR),
         )
 
     @property
@@ -170,6 +180,27 @@ def _seconds(text: str | None, variable: str) -> float:
     if seconds < 0 or seconds != seconds:
         raise SettingsError(f"{variable}={text!r} must be zero or more seconds")
     return seconds
+
+
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+
+
+def _every(text: str | None, variable: str) -> dt.timedelta | None:
+    """A cadence: `0` (every run), `never`, or a whole number with a unit (s, m, h, d)."""
+    if text is None or not text.strip():
+        return DEFAULT_CONTENT_CHECK_EVERY
+    value = text.strip().lower()
+    if value == "never":
+        return None
+    if value == "0":
+        return dt.timedelta(0)
+    match = re.fullmatch(r"(\d+)\s*([smhd])", value)
+    if not match:
+        raise SettingsError(
+            f"{variable}={text!r} is not a cadence: use 0 (every run), never, or a whole "
+            "number with a unit, such as 30m, 12h or 1d"
+        )
+    return dt.timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
 
 
 def mask_url(url: str | sa.URL) -> str:

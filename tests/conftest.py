@@ -19,6 +19,13 @@ import pytest
 import sqlalchemy as sa
 from pgcluster import ClusterError, PostgresCluster
 
+# Runs the tests start through the product (`mealytics run`, Dagster) reconcile every
+# table's content every run, as the library's own default does: the demo source changes
+# rows without bumping updated_at each simulated day (as Django does), and the tests
+# compare raw with the source after each run. The product's daily default and the
+# cadence itself are tested on their own (test_extract_content, test_settings_flow).
+os.environ.setdefault("MEALYTICS_CONTENT_CHECK_EVERY", "0")
+
 
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[PostgresCluster]:

@@ -8,6 +8,7 @@ once), and `dg.EnvVar` can be passed instead for deployments.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -28,6 +29,9 @@ class SourceDatabase(dg.ConfigurableResource):
     batch_rows: int = 65_536
     #: "auto" (ADBC for SQLite and PostgreSQL), "adbc" or "sqlalchemy".
     reader: str = "auto"
+    #: How often each table's full rows are reconciled with the source, in minutes
+    #: (`MEALYTICS_CONTENT_CHECK_EVERY`): 0 = every run, -1 = never.
+    content_check_every_minutes: int = 24 * 60
 
     def source(self) -> Source:
         return Source(self.url, batch_rows=self.batch_rows, reader=self.reader)
@@ -105,7 +109,9 @@ def default_resources(config: Settings | None = None) -> dict[str, dg.Configurab
     config = config or Settings.from_env()
     url = dg.EnvVar(SOURCE_URL_VAR) if config.source_url_from_env else config.source_url
     return {
-        "source": SourceDatabase(url=url),
+        "source": SourceDatabase(
+            url=url, content_check_every_minutes=_minutes(config.content_check_every)
+        ),
         "warehouse": Warehouse(
             path=str(config.warehouse),
             lock_timeout_s=config.lock_timeout_s,
@@ -113,6 +119,10 @@ def default_resources(config: Settings | None = None) -> dict[str, dg.Configurab
             published=str(config.published) if config.published else None,
         ),
     }
+
+
+def _minutes(every: dt.timedelta | None) -> int:
+    return -1 if every is None else int(every.total_seconds() // 60)
 
 
 def source_url_of(resource: SourceDatabase) -> str:

@@ -22,6 +22,12 @@ class ExtractOptions:
     #: source's row count against raw's; on PostgreSQL the table's delete counter), and
     #: only then are its keys reconciled. False: the cadence alone decides.
     delete_probe: bool = True
+    #: How often every keyed table's full rows are reconciled with the source (`content`):
+    #: what repairs changes that do not move `updated_at` (Django's `update()`,
+    #: `bulk_update()`, SET_NULL), a clock that stepped back and a restored source.
+    #: 0 = every run (the library's default: exact), None = never. The product's default
+    #: is daily (`MEALYTICS_CONTENT_CHECK_EVERY`, `pipelines.settings`).
+    content_check_every: dt.timedelta | None = dt.timedelta(0)
     run_id: str | None = None
     #: Batches queued between the reader thread and DuckDB.
     queue_depth: int = 4

@@ -149,9 +149,11 @@ class TolerantSession:
     def __getattr__(self, name: str):
         return getattr(self._inner, name)
 
-    def rows(self, plan: TablePlan, since: object | None = None, keys: list | None = None):
+    def rows(
+        self, plan: TablePlan, since: object | None = None, keys: list | None = None, ranges=None
+    ):
         assert plan.name == self._plan.name
-        reader = self._inner.rows(self._text_plan, since, keys)
+        reader = self._inner.rows(self._text_plan, since, keys, ranges)
         parsed = _parsed_columns(plan)
         schema = pa.schema(
             [

@@ -32,7 +32,7 @@ from dataclasses import asdict, dataclass, replace
 
 import duckdb
 
-from pipelines.extract import deletes, drift, merge, rejects, state
+from pipelines.extract import content, deletes, drift, merge, rejects, state
 from pipelines.extract import merge_sql as sql
 from pipelines.extract import warehouse as wh
 from pipelines.extract.job import TableJob
@@ -66,6 +66,11 @@ class TableResult:
     columns_added: tuple[str, ...] = ()
     columns_dropped: tuple[str, ...] = ()
     columns_widened: tuple[str, ...] = ()
+    #: Whether the full rows were reconciled with the source this run (`content`), what it
+    #: found, and how many rows it repaired (counted in the inserted/updated/deleted too).
+    content_checked: bool = False
+    content_check_reason: str = ""
+    rows_repaired: int = 0
 
     @property
     def rows_per_s(self) -> float:
@@ -88,6 +93,8 @@ class Loaded:
     #: Whether the keys were reconciled, and why (or why not).
     checked: bool = False
     reason: str = ""
+    #: The content reconciliation's findings, if it ran.
+    content: content.ContentCheck | None = None
 
 
 def extract_table(
@@ -194,10 +201,13 @@ def _reread(job: TableJob) -> str:
 
 
 def _reconcile(job: TableJob, window: state.Window, loaded: Loaded, stamp: str | None) -> Loaded:
-    """After an incremental merge: the probe (unless the cadence is due anyway), then the
-    key reconciliation if either says so."""
+    """After an incremental merge: the content reconciliation when its cadence is due
+    (it finds deletes and missed rows too); otherwise the probe (unless the key cadence is
+    due anyway), then the key reconciliation if either says so."""
     if window.full or not job.plan.primary_key:
         return loaded
+    if content.due(job.state, job.options, job.now):
+        return _reconcile_content(job, loaded)
     if not loaded.checked and job.options.delete_probe:
         reason = deletes.probe(job, stamp)
         loaded = replace(loaded, checked=reason != deletes.QUIET, reason=reason)
@@ -206,6 +216,19 @@ def _reconcile(job: TableJob, window: state.Window, loaded: Loaded, stamp: str |
     deleted, backfilled = deletes.reconcile_keys(job)
     return replace(
         loaded, deleted=deleted, backfilled=backfilled, inserted=loaded.inserted + backfilled
+    )
+
+
+def _reconcile_content(job: TableJob, loaded: Loaded) -> Loaded:
+    found = content.reconcile_content(job)
+    return replace(
+        loaded,
+        checked=True,
+        reason=found.reason,
+        content=found,
+        inserted=loaded.inserted + found.inserted,
+        updated=loaded.updated + found.updated,
+        deleted=loaded.deleted + found.deleted,
     )
 
 
@@ -228,6 +251,8 @@ def _write_state(
     def kept(name: str):
         return getattr(previous, name) if previous is not None else None
 
+    content_now = loaded.content is not None or window.full
+
     state.write_state(
         job.con,
         table_name=plan.name,
@@ -238,7 +263,8 @@ def _write_state(
         last_run_at=now,
         last_run_id=job.run_id,
         last_full_refresh_at=now if window.full else kept("last_full_refresh_at"),
-        last_delete_check_at=now if window.due else kept("last_delete_check_at"),
+        last_delete_check_at=now if window.due or content_now else kept("last_delete_check_at"),
+        last_content_check_at=now if content_now else kept("last_content_check_at"),
         delete_stamp=stamp if loaded.checked or window.full else kept("delete_stamp"),
         rows_read=job.rows_read,
         rows_inserted=loaded.inserted,
@@ -276,4 +302,7 @@ def _result(
         columns_added=changes.added,
         columns_dropped=changes.dropped,
         columns_widened=tuple(c for c, _, _ in changes.widened),
+        content_checked=loaded.content is not None,
+        content_check_reason=loaded.content.reason if loaded.content else "",
+        rows_repaired=loaded.content.repaired if loaded.content else 0,
     )

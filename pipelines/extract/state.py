@@ -36,11 +36,13 @@ class SyncState:
     #: The source's delete counter when the keys were last reconciled (PostgreSQL).
     delete_stamp: str | None = None
     last_full_refresh_at: dt.datetime | None = None
+    #: When the table's full rows were last reconciled with the source (`content`).
+    last_content_check_at: dt.datetime | None = None
 
 
 _COLUMNS = (
     "table_name, mode, cursor_column, watermark_ts, watermark_id, last_run_at, "
-    "last_delete_check_at, row_count, delete_stamp, last_full_refresh_at"
+    "last_delete_check_at, row_count, delete_stamp, last_full_refresh_at, last_content_check_at"
 )
 
 

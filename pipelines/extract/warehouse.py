@@ -118,6 +118,11 @@ def ensure_meta(con: duckdb.DuckDBPyConnection) -> None:
     run(con, f"ALTER TABLE {RAW}.{SYNC_STATE} ADD COLUMN IF NOT EXISTS delete_stamp VARCHAR")
     run(
         con,
+        f"ALTER TABLE {RAW}.{SYNC_STATE} "
+        "ADD COLUMN IF NOT EXISTS last_content_check_at TIMESTAMPTZ",
+    )
+    run(
+        con,
         f"""
         CREATE TABLE IF NOT EXISTS {RAW}.{DELETED_ROWS} (
             table_name VARCHAR NOT NULL,

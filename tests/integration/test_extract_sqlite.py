@@ -28,6 +28,10 @@ from pipelines.extract import (
     extract_all,
 )
 
+#: The key reconciliation alone (probe, cadence, buckets of keys), without the content
+#: reconciliation that would otherwise find the same rows first (tested in test_extract_content).
+KEYS = ExtractOptions(content_check_every=None)
+
 
 @pytest.fixture
 def source(tmp_path) -> HandSource:
@@ -215,15 +219,19 @@ def test_delete_check_cadence(source, warehouse):
     assert extract_all(source.url, warehouse).ok
     source.change()
     # Without the probe, the cadence alone decides when keys are reconciled.
-    never = ExtractOptions(delete_check_every=None, delete_probe=False)
+    never = ExtractOptions(delete_check_every=None, delete_probe=False, content_check_every=None)
     report = extract_all(source.url, warehouse, options=never, tables=["orders_order"])
     assert counts(report)["orders_order"] == (10, 4, 0, 130)
     assert report.results["orders_order"].delete_check_reason == "cadence not due"
-    daily = ExtractOptions(delete_check_every=dt.timedelta(days=1), delete_probe=False)
+    daily = ExtractOptions(
+        delete_check_every=dt.timedelta(days=1), delete_probe=False, content_check_every=None
+    )
     report = extract_all(source.url, warehouse, options=daily, tables=["orders_order"])
     # The first run checked deletes less than a day ago: not due yet.
     assert counts(report)["orders_order"] == (0, 0, 0, 130)
-    every = ExtractOptions(delete_check_every=dt.timedelta(0), delete_probe=False)
+    every = ExtractOptions(
+        delete_check_every=dt.timedelta(0), delete_probe=False, content_check_every=None
+    )
     report = extract_all(source.url, warehouse, options=every, tables=["orders_order"])
     assert counts(report)["orders_order"] == (0, 0, 2, 128)
     assert report.results["orders_order"].delete_check_reason == "cadence"
@@ -232,16 +240,16 @@ def test_delete_check_cadence(source, warehouse):
 
 def test_delete_probe_finds_deletes_between_full_checks(source, warehouse):
     """The default: keys reconciled weekly, and each run where the row counts differ."""
-    assert extract_all(source.url, warehouse).ok
+    assert extract_all(source.url, warehouse, options=KEYS).ok
     source.change()
-    report = extract_all(source.url, warehouse, tables=["orders_order"])
+    report = extract_all(source.url, warehouse, tables=["orders_order"], options=KEYS)
     result = report.results["orders_order"]
     # 130 source rows after the change, raw 132 after the merge: the probe fires.
     assert counts(report)["orders_order"] == (10, 4, 2, 128)
     assert result.delete_check_reason == "probe: source has 128 rows, raw 130"
     assert_equal(source.url, warehouse, tables=["orders_order"])
     # Quiet: the counts agree, no key is read.
-    report = extract_all(source.url, warehouse, tables=["orders_order"])
+    report = extract_all(source.url, warehouse, tables=["orders_order"], options=KEYS)
     assert report.results["orders_order"].delete_check_reason == "probe: quiet"
     assert not report.results["orders_order"].delete_checked
 
@@ -249,7 +257,7 @@ def test_delete_probe_finds_deletes_between_full_checks(source, warehouse):
 def test_delete_masked_by_a_late_insert_waits_for_the_cadence(source, warehouse):
     """A delete and a row committed too late for the cursor, in one table, leave the count
     equal: the probe cannot see them; the weekly (here: forced) reconciliation does."""
-    assert extract_all(source.url, warehouse).ok
+    assert extract_all(source.url, warehouse, options=KEYS).ok
     db = sqlite3.connect(source.url.removeprefix("sqlite:///"))
     (old,) = db.execute("SELECT min(updated_at) FROM orders_order").fetchone()
     (victim,) = db.execute("SELECT max(id) FROM orders_order").fetchone()
@@ -266,10 +274,10 @@ def test_delete_masked_by_a_late_insert_waits_for_the_cadence(source, warehouse)
     )
     db.commit()
     db.close()
-    report = extract_all(source.url, warehouse, tables=["orders_order"])
+    report = extract_all(source.url, warehouse, tables=["orders_order"], options=KEYS)
     assert report.results["orders_order"].delete_check_reason == "probe: quiet"
     assert counts(report)["orders_order"][2] == 0
-    forced = ExtractOptions(delete_check_every=dt.timedelta(0))
+    forced = ExtractOptions(delete_check_every=dt.timedelta(0), content_check_every=None)
     report = extract_all(source.url, warehouse, options=forced, tables=["orders_order"])
     result = report.results["orders_order"]
     assert (result.rows_deleted, result.rows_backfilled) == (1, 1)
@@ -282,7 +290,7 @@ def test_selection_excludes_bookkeeping_tables(source, warehouse):
     db.execute("CREATE TABLE django_migrations (id INTEGER PRIMARY KEY, app TEXT)")
     db.commit()
     db.close()
-    report = extract_all(source.url, warehouse)
+    report = extract_all(source.url, warehouse, options=KEYS)
     assert sorted(report.results) == sorted(TABLES)
     only = TableSelection(include=("orders_*", "seeds_*"), exclude=())
     report = extract_all(source.url, warehouse, selection=only)
@@ -296,12 +304,12 @@ def test_unreachable_source_changes_nothing(source, tmp_path, warehouse):
     assert not (tmp_path / "fresh.duckdb").exists()
     assert not missing.exists()
 
-    assert extract_all(source.url, warehouse).ok
+    assert extract_all(source.url, warehouse, options=KEYS).ok
     before = snapshot(warehouse)
     source_file = tmp_path / "source.db"
     source_file.rename(tmp_path / "moved.db")
     with pytest.raises(SourceUnavailableError, match="source.db"):
-        extract_all(source.url, warehouse)
+        extract_all(source.url, warehouse, options=KEYS)
     assert snapshot(warehouse) == before
 
 
@@ -317,7 +325,7 @@ def test_extraction_connection_cannot_write(source):
 
 
 def test_drift_added_and_dropped_columns(source, warehouse, caplog):
-    assert extract_all(source.url, warehouse).ok
+    assert extract_all(source.url, warehouse, options=KEYS).ok
     db = sqlite3.connect(source.url.removeprefix("sqlite:///"))
     db.execute("ALTER TABLE menu_meal ADD COLUMN spice_level INTEGER")
     db.execute("ALTER TABLE menu_meal DROP COLUMN category")
@@ -328,7 +336,7 @@ def test_drift_added_and_dropped_columns(source, warehouse, caplog):
     db.commit()
     db.close()
     with caplog.at_level(logging.WARNING):
-        report = extract_all(source.url, warehouse)
+        report = extract_all(source.url, warehouse, options=KEYS)
     assert report.ok, report.errors
     meal = report.results["menu_meal"]
     assert (meal.columns_added, meal.columns_dropped) == (("spice_level",), ("category",))
@@ -348,7 +356,7 @@ def test_drift_added_and_dropped_columns(source, warehouse, caplog):
 
 
 def test_drift_incompatible_type_fails_that_table_only(source, warehouse):
-    assert extract_all(source.url, warehouse).ok
+    assert extract_all(source.url, warehouse, options=KEYS).ok
     db = sqlite3.connect(source.url.removeprefix("sqlite:///"))
     db.executescript(
         """
@@ -363,7 +371,7 @@ def test_drift_incompatible_type_fails_that_table_only(source, warehouse):
     )
     db.close()
     source.change()
-    report = extract_all(source.url, warehouse)
+    report = extract_all(source.url, warehouse, options=KEYS)
     err = report.errors["corporate_contract"]
     assert isinstance(err, SchemaDriftError)
     message = str(err)
@@ -379,7 +387,7 @@ def test_drift_widening_is_followed(tmp_path, warehouse):
     db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v NUMERIC(6,2), updated_at DATETIME)")
     db.execute("INSERT INTO t VALUES (1, 1234.56, '2026-01-01 00:00:00')")
     db.commit()
-    assert extract_all(f"sqlite:///{path}", warehouse).ok
+    assert extract_all(f"sqlite:///{path}", warehouse, options=KEYS).ok
     db.executescript(
         """
         ALTER TABLE t RENAME TO t_old;
@@ -389,7 +397,7 @@ def test_drift_widening_is_followed(tmp_path, warehouse):
         """
     )
     db.close()
-    report = extract_all(f"sqlite:///{path}", warehouse)
+    report = extract_all(f"sqlite:///{path}", warehouse, options=KEYS)
     assert report.ok, report.errors
     assert report.results["t"].columns_widened == ("v",)
     con = duckdb.connect(warehouse, read_only=True)
@@ -401,13 +409,13 @@ def test_drift_widening_is_followed(tmp_path, warehouse):
 
 
 def test_rows_the_cursor_cannot_see_are_backfilled_by_key(source, warehouse):
-    assert extract_all(source.url, warehouse).ok
+    assert extract_all(source.url, warehouse, options=KEYS).ok
     db = sqlite3.connect(source.url.removeprefix("sqlite:///"))
     # A refund committed after a higher id was already copied (sequence order ≠ commit
     # order), and an order whose updated_at is older than watermark − lookback.
     db.execute("INSERT INTO payments_refund VALUES (40, 1, 3.5, 'late', '2026-01-01 09:00:00')")
     db.commit()
-    assert extract_all(source.url, warehouse, tables=["payments_refund"]).ok
+    assert extract_all(source.url, warehouse, tables=["payments_refund"], options=KEYS).ok
     db.execute("INSERT INTO payments_refund VALUES (30, 1, 2.25, 'later', '2026-01-01 09:00:00')")
     db.execute(
         "INSERT INTO orders_order SELECT 500, website_id, user_id, status, channel, subtotal, "
@@ -417,7 +425,7 @@ def test_rows_the_cursor_cannot_see_are_backfilled_by_key(source, warehouse):
     )
     db.commit()
     db.close()
-    report = extract_all(source.url, warehouse)
+    report = extract_all(source.url, warehouse, options=KEYS)
     assert report.ok, report.errors
     assert report.results["payments_refund"].rows_backfilled == 1
     assert report.results["orders_order"].rows_backfilled == 1
@@ -433,12 +441,12 @@ def test_table_without_key_or_cursor_is_replaced_whole(tmp_path, warehouse):
     db.executemany("INSERT INTO lookup VALUES (?, ?)", [("a", "A"), ("b", "B"), ("b", "B")])
     db.commit()
     url = f"sqlite:///{path}"
-    first = extract_all(url, warehouse)
+    first = extract_all(url, warehouse, options=KEYS)
     assert first.results["lookup"].mode == "replace"
     db.execute("DELETE FROM lookup WHERE code = 'a'")
     db.execute("INSERT INTO lookup VALUES ('c', 'C')")
     db.commit()
-    second = extract_all(url, warehouse).results["lookup"]
+    second = extract_all(url, warehouse, options=KEYS).results["lookup"]
     assert (second.rows_inserted, second.rows_deleted, second.row_count) == (3, 3, 3)
     con = duckdb.connect(warehouse, read_only=True)
     assert con.execute("SELECT * FROM raw.lookup ORDER BY ALL").fetchall() == [
@@ -455,13 +463,13 @@ def test_future_dated_row_does_not_hide_later_changes(source, warehouse):
         "UPDATE menu_meal SET name = 'Planned', updated_at = '2099-01-01 00:00:00' WHERE id = 1"
     )
     db.commit()
-    first = extract_all(source.url, warehouse).results["menu_meal"]
+    first = extract_all(source.url, warehouse, options=KEYS).results["menu_meal"]
     assert dt.datetime.fromisoformat(first.watermark) <= dt.datetime.now(dt.UTC)
     real_now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
     db.execute("UPDATE menu_meal SET name = 'Renamed', updated_at = ? WHERE id = 2", (real_now,))
     db.commit()
     db.close()
-    second = extract_all(source.url, warehouse).results["menu_meal"]
+    second = extract_all(source.url, warehouse, options=KEYS).results["menu_meal"]
     assert (second.rows_updated, second.rows_inserted) == (1, 0)
     assert_equal(source.url, warehouse, tables=["menu_meal"])
 
@@ -475,12 +483,12 @@ def test_wal_mode_source_reads_read_only(tmp_path, warehouse):
     db.commit()
     # A writer still holds the database open (as a running application would).
     db.execute("INSERT INTO t VALUES (2, 2.25, '2026-01-02 00:00:00')")
-    report = extract_all(f"sqlite:///{path}", warehouse)
+    report = extract_all(f"sqlite:///{path}", warehouse, options=KEYS)
     assert report.ok, report.errors
     assert report.results["t"].row_count == 1  # the uncommitted row is not visible
     db.commit()
     db.close()
-    assert extract_all(f"sqlite:///{path}", warehouse).results["t"].row_count == 2
+    assert extract_all(f"sqlite:///{path}", warehouse, options=KEYS).results["t"].row_count == 2
 
 
 def _ledger(path, ids) -> None:
@@ -519,7 +527,7 @@ def test_sqlite_reconciles_by_streaming_every_key(tmp_path, warehouse, monkeypat
     )
     db.commit()
     url = f"sqlite:///{path}"
-    assert extract_all(url, warehouse).ok
+    assert extract_all(url, warehouse, options=KEYS).ok
     db.execute("DELETE FROM big WHERE id IN (3, 3000)")
     db.commit()
     (plan,) = db.execute("EXPLAIN QUERY PLAN SELECT CAST(id AS INTEGER) FROM big").fetchall()
@@ -527,7 +535,7 @@ def test_sqlite_reconciles_by_streaming_every_key(tmp_path, warehouse, monkeypat
     db.close()
 
     asked = _spy_on_key_reads(monkeypatch)
-    big = extract_all(url, warehouse).results["big"]
+    big = extract_all(url, warehouse, options=KEYS).results["big"]
     # Every key streamed once into DuckDB's bucket fingerprints, then two buckets' keys.
     assert (big.rows_deleted, big.row_count, asked) == (2, 4_998, [None, [(0, 64), (2944, 3008)]])
     assert big.delete_check_reason == "probe: source has 4,998 rows, raw 5,000"
@@ -549,13 +557,13 @@ def test_a_delete_in_the_middle_of_a_large_bucket_fetches_few_keys(
     )
     db.commit()
     url = f"sqlite:///{path}"
-    assert extract_all(url, warehouse).ok
+    assert extract_all(url, warehouse, options=KEYS).ok
     db.execute("DELETE FROM big WHERE id IN (3, 30000)")
     db.commit()
     db.close()
 
     asked = _spy_on_key_reads(monkeypatch)
-    big = extract_all(url, warehouse).results["big"]
+    big = extract_all(url, warehouse, options=KEYS).results["big"]
     assert (big.rows_deleted, big.rows_inserted, big.row_count) == (2, 0, 59_998)
     (ranges,) = asked
     assert sum(hi - lo for lo, hi in ranges) == 2 * 64  # two buckets, not 60,000 keys
@@ -566,7 +574,7 @@ def test_a_delete_in_the_middle_of_a_large_bucket_fetches_few_keys(
     assert con.execute("SELECT count(*) FROM raw.big WHERE id IN (3, 30000)").fetchall() == [(0,)]
     con.close()
     asked.clear()
-    quiet = extract_all(url, warehouse).results["big"]
+    quiet = extract_all(url, warehouse, options=KEYS).results["big"]
     assert (quiet.rows_deleted, quiet.rows_inserted, asked) == (0, 0, [])
 
     # Deletes scattered everywhere: hundreds of buckets, fetched in several queries.
@@ -575,7 +583,7 @@ def test_a_delete_in_the_middle_of_a_large_bucket_fetches_few_keys(
     db.executemany("DELETE FROM big WHERE id = ?", [(i,) for i in gone])
     db.commit()
     db.close()
-    scattered = extract_all(url, warehouse).results["big"]
+    scattered = extract_all(url, warehouse, options=KEYS).results["big"]
     assert (scattered.rows_deleted, scattered.row_count) == (len(gone), 59_998 - len(gone))
     assert len(asked) > 1  # more ranges than one query takes
     assert sum(hi - lo for chunk in asked for lo, hi in chunk) < 60_000
@@ -596,16 +604,19 @@ def test_delete_and_late_insert_with_the_same_count_in_one_bucket(
     path = tmp_path / "ledger.db"
     _ledger(path, [i for i in range(1, 10_001) if i != 7_000])
     url = f"sqlite:///{path}"
-    every = ExtractOptions(delete_check_every=dt.timedelta(0))
-    assert extract_all(url, warehouse).ok
-    probed = extract_all(url, warehouse).results["ledger"]
+    every = ExtractOptions(delete_check_every=dt.timedelta(0), content_check_every=None)
+    assert extract_all(url, warehouse, options=KEYS).ok
+    probed = extract_all(url, warehouse, options=KEYS).results["ledger"]
     assert probed.delete_check_reason == "probe: quiet"
     db = sqlite3.connect(path)
     db.execute("DELETE FROM ledger WHERE id = 5000")
     db.commit()
     db.close()
     _ledger(path, [7_000])  # below the watermark: only key reconciliation sees it
-    assert extract_all(url, warehouse).results["ledger"].delete_check_reason == "probe: quiet"
+    assert (
+        extract_all(url, warehouse, options=KEYS).results["ledger"].delete_check_reason
+        == "probe: quiet"
+    )
     ledger = extract_all(url, warehouse, options=every).results["ledger"]
     assert (ledger.rows_read, ledger.rows_deleted, ledger.rows_backfilled) == (0, 1, 1)
     assert ledger.row_count == 9_999
@@ -645,11 +656,11 @@ def test_text_keys_take_the_plain_key_path(tmp_path, warehouse):
     )
     db.commit()
     url = f"sqlite:///{path}"
-    assert extract_all(url, warehouse).results["codes"].mode == "merge"
+    assert extract_all(url, warehouse, options=KEYS).results["codes"].mode == "merge"
     db.execute("DELETE FROM codes WHERE code = 'b'")
     db.commit()
     db.close()
-    codes = extract_all(url, warehouse).results["codes"]
+    codes = extract_all(url, warehouse, options=KEYS).results["codes"]
     assert (codes.rows_deleted, codes.row_count) == (1, 2)
     con = duckdb.connect(warehouse, read_only=True)
     assert con.execute(

@@ -55,18 +55,28 @@ class RawExtractConfig(dg.Config):
     #: says (for deletes masked by as many late inserts): 0 = every run, -1 = never.
     delete_check_every_minutes: int = 7 * 24 * 60
     delete_probe: bool = True
+    #: Every table's full rows compared with the source (content reconciliation: repairs
+    #: changes that leave `updated_at`, a clock stepped back, a restore) this often, in
+    #: minutes: 0 = every run, -1 = never; None: the source's setting
+    #: (`MEALYTICS_CONTENT_CHECK_EVERY`, daily by default).
+    content_check_every_minutes: int | None = None
     #: Source faults that pass (unreachable, connection dropped, lock timeout, SQLite
     #: "database is locked"): retries per table, the first after `retry_pause_s`, doubling.
     retries: int = 3
     retry_pause_s: float = 1.0
 
-    def options(self, run_id: str | None = None) -> ExtractOptions:
+    def options(self, run_id: str | None = None, content_minutes: int = 24 * 60) -> ExtractOptions:
+        """The extraction's options; `content_minutes`: the source's content cadence, unless
+        this run's config sets its own."""
         every = self.delete_check_every_minutes
+        content = self.content_check_every_minutes
+        content = content_minutes if content is None else content
         return ExtractOptions(
             full_refresh=self.full_refresh,
             lookback=dt.timedelta(minutes=self.lookback_minutes),
             delete_check_every=None if every < 0 else dt.timedelta(minutes=every),
             delete_probe=self.delete_probe,
+            content_check_every=None if content < 0 else dt.timedelta(minutes=content),
             run_id=run_id,
         )
 
@@ -135,6 +145,8 @@ def _metadata(result: TableResult, source_url: str) -> dict:
         "full_refresh": dg.MetadataValue.bool(result.full_refresh),
         "delete_checked": dg.MetadataValue.bool(result.delete_checked),
         "delete_check": dg.MetadataValue.text(result.delete_check_reason),
+        "content_checked": dg.MetadataValue.bool(result.content_checked),
+        "rows_repaired": dg.MetadataValue.int(result.rows_repaired),
         "duration_s": dg.MetadataValue.float(round(result.duration_s, 3)),
         "rows_per_s": dg.MetadataValue.float(round(result.rows_per_s, 1)),
         "source": dg.MetadataValue.text(mask_url(source_url)),
@@ -203,7 +215,7 @@ def build_raw_assets(
                 src,
                 warehouse.path,
                 plans,
-                config.options(run_id=context.run.run_id),
+                config.options(context.run.run_id, source.content_check_every_minutes),
                 tables=tables,
                 retry=retry,
                 memory_limit=warehouse.memory_limit,

@@ -62,7 +62,11 @@ class ReadSession:
     # -- queries ----------------------------------------------------------------------------
 
     def rows(
-        self, plan: TablePlan, since: object | None = None, keys: list | None = None
+        self,
+        plan: TablePlan,
+        since: object | None = None,
+        keys: list | None = None,
+        ranges: list[tuple[int, int]] | None = None,
     ) -> pa.RecordBatchReader:
         """The table's rows: all, above the cursor `since`, or those with primary `keys`."""
         raise NotImplementedError

@@ -28,8 +28,13 @@ def key_range_condition(plan: TablePlan, ranges: list[tuple[int, int]] | None, t
     )
 
 
-def row_condition(plan: TablePlan, since: object | None, keys: list | None, table: sa.Table):
-    """The cursor condition, or `pk IN (:keys)` (an expanding bound parameter)."""
+def row_condition(
+    plan: TablePlan, since: object | None, keys: list | None, table: sa.Table, ranges=None
+):
+    """The cursor condition, `pk IN (:keys)` (an expanding bound parameter), or the
+    half-open integer key `ranges` (content reconciliation's differing buckets)."""
+    if ranges is not None:
+        return key_range_condition(plan, ranges, table)
     if keys is None:
         return cursor_condition(plan, since, table)
     (pk,) = plan.primary_key

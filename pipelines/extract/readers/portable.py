@@ -96,10 +96,14 @@ class PortableSession(ReadSession):
         return col
 
     def rows(
-        self, plan: TablePlan, since: object | None = None, keys: list | None = None
+        self,
+        plan: TablePlan,
+        since: object | None = None,
+        keys: list | None = None,
+        ranges: list[tuple[int, int]] | None = None,
     ) -> pa.RecordBatchReader:
         q = sa.select(*[self._column(plan, n) for n in plan.column_names])
-        cond = row_condition(plan, since, keys, plan.table)
+        cond = row_condition(plan, since, keys, plan.table, ranges)
         if cond is not None:
             q = q.where(cond)
         return self._stream(plan, plan.column_names, q)

@@ -141,10 +141,14 @@ class PostgresSession(AdbcSession):
         return out
 
     def rows(
-        self, plan: TablePlan, since: object | None = None, keys: list | None = None
+        self,
+        plan: TablePlan,
+        since: object | None = None,
+        keys: list | None = None,
+        ranges: list[tuple[int, int]] | None = None,
     ) -> pa.RecordBatchReader:
         q = sa.select(*self._select_columns(plan, plan.column_names)).select_from(plan.table)
-        cond = row_condition(plan, since, keys, plan.table)
+        cond = row_condition(plan, since, keys, plan.table, ranges)
         if cond is not None:
             q = q.where(cond)
         return self._stream(q)

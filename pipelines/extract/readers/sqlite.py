@@ -142,11 +142,15 @@ class SqliteSession(AdbcSession):
         return _sqlite_batches(reader, {n for n, k in columns if k == TIMESTAMP})
 
     def rows(
-        self, plan: TablePlan, since: object | None = None, keys: list | None = None
+        self,
+        plan: TablePlan,
+        since: object | None = None,
+        keys: list | None = None,
+        ranges: list[tuple[int, int]] | None = None,
     ) -> pa.RecordBatchReader:
         table = plan.table
         cols = [(c.name, c.kind) for c in plan.columns]
-        return self._stream(cols, table, row_condition(plan, since, keys, table))
+        return self._stream(cols, table, row_condition(plan, since, keys, table, ranges))
 
     def keys(
         self, plan: TablePlan, ranges: list[tuple[int, int]] | None = None
