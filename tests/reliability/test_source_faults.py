@@ -313,7 +313,7 @@ def _dropping_config(monkeypatch, hook) -> None:
     monkeypatch.setattr(
         RawExtractConfig,
         "options",
-        lambda self, run_id=None: dataclasses.replace(options(self, run_id), on_batch=hook),
+        lambda self, *args: dataclasses.replace(options(self, *args), on_batch=hook),
     )
     extract_table = replicate.extract_table
 
