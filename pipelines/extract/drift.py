@@ -1,9 +1,13 @@
 """Schema drift: the raw table follows its source table's columns, safely or not at all.
 
 New source columns are added, safe widenings applied (INTEGER → BIGINT, DECIMAL(12,2) →
-DECIMAL(14,2)); a dropped column stays in raw, NULL from then on, with a warning; any
-other type change raises `SchemaDriftError` naming table, column, old and new type,
-before anything is read (other tables are unaffected).
+DECIMAL(14,2)); a column raw holds as the wide DECIMAL(38,10) that a source without a
+declared scale used to give, and that now takes the contract's scale (`plan`), is
+narrowed to it (its values rounded to that scale: the float noise the old path left,
+272731.2800000001, becomes 272731.28), with a warning; a dropped column stays in raw,
+NULL from then on, with a warning; any other type change raises `SchemaDriftError`
+naming table, column, old and new type, before anything is read (other tables are
+unaffected).
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ import duckdb
 
 from pipelines.errors import SchemaDriftError
 from pipelines.extract import warehouse as wh
-from pipelines.extract.plan import TablePlan, quote
+from pipelines.extract.plan import UNBOUNDED_DECIMAL, TablePlan, quote
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +37,7 @@ class Drift:
 
 _INT_RANK = {"SMALLINT": 1, "INTEGER": 2, "BIGINT": 3}
 _DECIMAL = re.compile(r"DECIMAL\((\d+),\s*(\d+)\)")
+_UNBOUNDED = "DECIMAL({},{})".format(*UNBOUNDED_DECIMAL)
 
 
 def widens(old: str, new: str) -> bool:
@@ -64,7 +69,16 @@ def compare(plan: TablePlan, existing: dict[str, str]) -> Drift:
         if old is None:
             added.append(col.name)
         elif old != col.duck_type:
-            if not widens(old, col.duck_type):
+            if col.from_contract and old == _UNBOUNDED:
+                log.warning(
+                    "raw.%s: column %r takes the contract's %s (the source declares no "
+                    "scale): narrowed from %s, values rounded to that scale",
+                    plan.name,
+                    col.name,
+                    col.duck_type,
+                    old,
+                )
+            elif not widens(old, col.duck_type):
                 raise _incompatible(plan, col.name, old)
             widened.append((col.name, old, col.duck_type))
     source_names = set(plan.column_names)

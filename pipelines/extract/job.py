@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import duckdb
 import pyarrow as pa
 
+from pipelines.extract import guard
 from pipelines.extract import merge_sql as sql
 from pipelines.extract import warehouse as wh
 from pipelines.extract.options import ExtractOptions
@@ -43,6 +44,9 @@ class TableJob:
     errors: list[BaseException] = field(default_factory=list)
     #: Rows of the table read in the data stream (not keys).
     rows_read: int = 0
+    #: What the streams' guard refused (NULL keys, decimals that break their type),
+    #: written after each statement that consumed a stream (`guard.flush`).
+    refusals: guard.Refusals = field(default_factory=guard.Refusals)
 
     @property
     def target(self) -> str:
@@ -59,10 +63,12 @@ class TableJob:
         if self.options.on_batch is not None:
             self.options.on_batch(batch)
 
-    def stream(self, reader: pa.RecordBatchReader, *, counted: bool = False):
-        """`reader` read ahead by a thread; `counted`: the table's rows (rows_read, on_batch)."""
+    def stream(self, reader: pa.RecordBatchReader, *, counted: bool = False, keys: bool = False):
+        """`reader` read ahead by a thread, through the guard (`guard.guarded`: exact
+        decimals, rows with a NULL key refused); `counted`: the table's rows (rows_read,
+        on_batch); `keys`: a stream of keys only (a NULL key is dropped, not recorded)."""
         return prefetch(
-            reader,
+            guard.guarded(reader, self.plan, self.refusals, keys=keys),
             depth=self.options.queue_depth,
             on_batch=self._count if counted else None,
             errors=self.errors,
@@ -81,7 +87,9 @@ class TableJob:
         names = self.plan.column_names if names is None else names
         types = {f.name: f.type for f in reader.schema}
         with registered(self.con, view, reader):
-            return self.run(statement(sql.select_typed(self.plan, names, types, view)))
+            result = self.run(statement(sql.select_typed(self.plan, names, types, view)))
+        guard.flush(self.con, self.plan, self.refusals, self.run_id)
+        return result
 
     def forget_views(self) -> None:
         """Unregister every stream's view (after a rollback, which refuses it before)."""

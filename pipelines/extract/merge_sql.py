@@ -26,9 +26,9 @@ def cast_column(col: ColumnPlan, arrow_type: pa.DataType) -> str:
     """DuckDB expression turning the incoming Arrow column into the warehouse type."""
     q = quote(col.name)
     if col.kind == DECIMAL and pa.types.is_floating(arrow_type):
-        # SQLite keeps fractional NUMERIC as binary REAL: round to the declared scale
-        # while still a double, then it is an exact DECIMAL from here on.
-        return f"CAST(round({q}, {int(col.scale or 0)}) AS {col.duck_type}) AS {q}"
+        # Never a double's binary expansion: the guard (`guard`, `exact`) hands every
+        # DECIMAL column over as exact decimal128; a float here is a reader's bug.
+        raise TypeError(f"DECIMAL column {col.name!r} arrived as {arrow_type}, not exact")
     if col.kind == TIMESTAMP:
         # Text in any ISO form (offset or not, fraction or not) or an Arrow timestamp;
         # naive values are UTC (the session time zone).
@@ -194,10 +194,11 @@ def audit_deletes(plan: TablePlan, audit: str, gone: str) -> str:
 
 
 def missing_keys(keys: str, target: str, pk: Sequence[str]) -> str:
-    """The keys of `keys` that raw lacks (rows the cursor missed), in order."""
+    """The keys of `keys` (every key column) that raw lacks (rows the cursor missed), in
+    order."""
+    cols = ", ".join(f"k.{quote(k)}" for k in pk)
     return (
-        f"SELECT k.{quote(pk[0])} FROM {keys} k ANTI JOIN {target} r "
-        f"ON {join_on('k', 'r', pk)} ORDER BY 1"
+        f"SELECT {cols} FROM {keys} k ANTI JOIN {target} r ON {join_on('k', 'r', pk)} ORDER BY ALL"
     )
 
 

@@ -12,8 +12,12 @@ resource: the primary key and the write mode next to the table, with the reason:
 
 Types are mapped to DuckDB faithfully: NUMERIC(p,s) stays DECIMAL(p,s) (money never goes
 through a float in the warehouse), every timestamp becomes TIMESTAMPTZ in UTC, booleans
-stay BOOLEAN, dates DATE. A type we do not know is copied as its text (VARCHAR), so an
-unusual column never stops a table from loading.
+stay BOOLEAN, dates DATE. A NUMERIC without precision (Django's SQLite backend declares
+every DecimalField `decimal`; PostgreSQL's bare `numeric`) takes the contract's precision
+and scale (`models.schema`: money is NUMERIC(12,2)) where the contract has the column, else
+a wide DECIMAL(38,10); either way the values arrive exact (`exact`). A type we do not
+know is copied as its text (VARCHAR), so an unusual column never stops a table from
+loading.
 """
 
 from __future__ import annotations
@@ -97,6 +101,8 @@ class ColumnPlan:
     source_type: str
     precision: int | None = None
     scale: int | None = None
+    #: The precision and scale are the contract's: the source declares none.
+    from_contract: bool = False
 
 
 @dataclass(frozen=True)
@@ -154,6 +160,33 @@ def classify(type_: sa.types.TypeEngine, dialect: str) -> tuple[str, str, int | 
     return TEXT, "VARCHAR", None, None
 
 
+def contract_numeric(table: str, column: str) -> tuple[int, int] | None:
+    """(precision, scale) the contract (`models.schema`) declares for a NUMERIC column."""
+    from models.schema import metadata
+
+    t = metadata.tables.get(table)
+    col = t.c.get(column) if t is not None else None
+    if col is None or not isinstance(col.type, sa.Numeric) or col.type.precision is None:
+        return None
+    return col.type.precision, col.type.scale or 0
+
+
+def _column_plan(table: sa.Table, col: sa.Column, dialect: str) -> ColumnPlan:
+    try:
+        source_type = str(col.type.compile(dialect=_dialect(dialect)))
+    except (sa.exc.CompileError, NotImplementedError):
+        # A type the dialect cannot render (NullType: SQLite without a declared type):
+        # still copy the column, as text.
+        source_type = type(col.type).__name__
+    kind, duck, p, s = classify(col.type, dialect)
+    if kind == DECIMAL and col.type.precision is None:
+        declared = contract_numeric(table.name, col.name)
+        if declared is not None:
+            p, s = declared
+            return ColumnPlan(col.name, kind, f"DECIMAL({p},{s})", source_type, p, s, True)
+    return ColumnPlan(col.name, kind, duck, source_type, p, s)
+
+
 def plan_table(
     table: sa.Table,
     dialect: str,
@@ -161,16 +194,7 @@ def plan_table(
     cursor_column: str = "updated_at",
 ) -> TablePlan:
     """The load plan of one reflected table."""
-    columns = []
-    for col in table.columns:
-        try:
-            source_type = str(col.type.compile(dialect=_dialect(dialect)))
-        except (sa.exc.CompileError, NotImplementedError):
-            # A type the dialect cannot render (NullType: SQLite without a declared type):
-            # still copy the column, as text.
-            source_type = type(col.type).__name__
-        kind, duck, p, s = classify(col.type, dialect)
-        columns.append(ColumnPlan(col.name, kind, duck, source_type, p, s))
+    columns = [_column_plan(table, col, dialect) for col in table.columns]
     pk = tuple(c.name for c in table.primary_key.columns)
     kinds = {c.name: c.kind for c in columns}
     if pk and kinds.get(cursor_column) == TIMESTAMP:

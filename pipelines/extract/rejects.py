@@ -203,46 +203,57 @@ class TolerantSession:
         """Write the rejected values (inside the table's transaction), each new one once."""
         if not self.rejects:
             return
-        ensure_table(con)
-        name = "__extract_rejects"
-        table_name = self._plan.name
-        rows = pa.table(
-            {
-                "row_key": pa.array([r[0] for r in self.rejects], pa.string()),
-                "column_name": pa.array([r[1] for r in self.rejects], pa.string()),
-                "raw_value": pa.array([r[2] for r in self.rejects], pa.string()),
-                "rule": pa.array([r[3] for r in self.rejects], pa.string()),
-            }
-        )
-        con.register(name, rows)
-        try:
-            wh.run(
-                con,
-                f"""
-                INSERT INTO {wh.RAW}.{REJECTED_VALUES}
-                SELECT DISTINCT ?, n.row_key, n.column_name, n.raw_value, n.rule, ?, ?
-                FROM {name} n
-                WHERE NOT EXISTS (
-                    SELECT 1 FROM {wh.RAW}.{REJECTED_VALUES} o
-                    WHERE o.table_name = ? AND o.row_key IS NOT DISTINCT FROM n.row_key
-                      AND o.column_name = n.column_name
-                      AND o.raw_value IS NOT DISTINCT FROM n.raw_value
-                )
-                """,
-                [table_name, run_id, dt.datetime.now(dt.UTC), table_name],
-            )
-        finally:
-            con.unregister(name)
+        write_values(con, self._plan.name, self.rejects, run_id)
         shown = "; ".join(
             f"key {k}: {c}={v!r} ({r})" for k, c, v, r in sorted(set(self.rejects))[:LOGGED]
         )
         log.warning(
             "raw.%s: %d values do not parse, kept as NULL (rows kept), text in raw.%s: %s",
-            table_name,
+            self._plan.name,
             len(self.rejects),
             REJECTED_VALUES,
             shown,
         )
+
+
+def write_values(
+    con: duckdb.DuckDBPyConnection,
+    table_name: str,
+    rejects: list[tuple[str | None, str, str, str]],
+    run_id: str,
+) -> None:
+    """Record (row_key, column, raw text, rule) of `table_name` in `raw._rejected_values`,
+    inside the caller's transaction; a value already recorded for the same row and column
+    is not recorded again."""
+    ensure_table(con)
+    name = "__extract_rejects"
+    rows = pa.table(
+        {
+            "row_key": pa.array([r[0] for r in rejects], pa.string()),
+            "column_name": pa.array([r[1] for r in rejects], pa.string()),
+            "raw_value": pa.array([r[2] for r in rejects], pa.string()),
+            "rule": pa.array([r[3] for r in rejects], pa.string()),
+        }
+    )
+    con.register(name, rows)
+    try:
+        wh.run(
+            con,
+            f"""
+            INSERT INTO {wh.RAW}.{REJECTED_VALUES}
+            SELECT DISTINCT ?, n.row_key, n.column_name, n.raw_value, n.rule, ?, ?
+            FROM {name} n
+            WHERE NOT EXISTS (
+                SELECT 1 FROM {wh.RAW}.{REJECTED_VALUES} o
+                WHERE o.table_name = ? AND o.row_key IS NOT DISTINCT FROM n.row_key
+                  AND o.column_name = n.column_name
+                  AND o.raw_value IS NOT DISTINCT FROM n.raw_value
+            )
+            """,
+            [table_name, run_id, dt.datetime.now(dt.UTC), table_name],
+        )
+    finally:
+        con.unregister(name)
 
 
 def _parse_tolerantly(text: pa.Array) -> tuple[pa.Array, list[int]]:

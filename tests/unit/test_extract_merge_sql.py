@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 
 import duckdb
 import pyarrow as pa
@@ -36,7 +37,7 @@ CODES = _plan(pk=("code", "site"), columns=(ColumnPlan("code", "text", "VARCHAR"
 @pytest.mark.parametrize(
     ("column", "arrow_type", "expected"),
     [
-        (TOTAL, pa.float64(), 'CAST(round("total", 2) AS DECIMAL(12,2)) AS "total"'),
+        (TOTAL, pa.decimal128(12, 2), 'CAST("total" AS DECIMAL(12,2)) AS "total"'),
         (TOTAL, pa.string(), 'CAST("total" AS DECIMAL(12,2)) AS "total"'),
         (UPDATED, pa.string(), 'CAST("updated_at" AS TIMESTAMPTZ) AS "updated_at"'),
         (ID, pa.int64(), 'CAST("id" AS BIGINT) AS "id"'),
@@ -49,6 +50,13 @@ CODES = _plan(pk=("code", "site"), columns=(ColumnPlan("code", "text", "VARCHAR"
 )
 def test_cast_column(column, arrow_type, expected):
     assert sql.cast_column(column, arrow_type) == expected
+
+
+def test_a_float_never_becomes_a_decimal():
+    """The guard hands DECIMAL over exact; a double reaching the cast is refused, never
+    rounded through its binary expansion."""
+    with pytest.raises(TypeError, match="total"):
+        sql.cast_column(TOTAL, pa.float64())
 
 
 @pytest.mark.parametrize(
@@ -129,10 +137,9 @@ def _rows(con, table="raw_t"):
     return sorted(con.execute(f"SELECT id, note FROM {table}").fetchall())
 
 
-def test_select_typed_rounds_real_money_and_parses_text(con):
-    stream = pa.table(
-        {"id": [3], "total": [2.675000001], "note": ["c"], "updated_at": [T2.isoformat()]}
-    )
+def test_select_typed_keeps_exact_money_and_parses_text(con):
+    total = pa.array([Decimal("2.68")], pa.decimal128(12, 2))  # as the guard hands it over
+    stream = pa.table({"id": [3], "total": total, "note": ["c"], "updated_at": [T2.isoformat()]})
     con.register("src", stream)
     types = {f.name: f.type for f in stream.schema}
     select = sql.select_typed(ORDERS, ORDERS.column_names, types, "src")
@@ -174,6 +181,15 @@ def test_delete_statements_remove_and_audit_what_the_source_lacks(con):
     assert audited == [("t", 2, "2", "run-1")]
     # The other way round: the source's key raw lacks (a row the cursor missed).
     assert con.execute(sql.missing_keys("keys", "raw_t", ["id"])).fetchall() == [(5,)]
+
+
+def test_missing_composite_keys_carry_every_column(con):
+    con.execute("CREATE TABLE ck AS SELECT * FROM (VALUES ('a', 1), ('a', 2), ('b', 1)) t(c, s)")
+    con.execute("CREATE TABLE cr AS SELECT * FROM (VALUES ('a', 1)) t(c, s)")
+    assert con.execute(sql.missing_keys("ck", "cr", ["c", "s"])).fetchall() == [
+        ("a", 2),
+        ("b", 1),
+    ]
 
 
 def test_key_fingerprints_equal_the_reference(con):

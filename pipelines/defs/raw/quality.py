@@ -9,8 +9,12 @@ queries that judge a source, run here on DuckDB's `raw` schema through `duckdb_e
 plus rules that only make sense on a copy: money that is NULL or negative, primary keys
 that repeat, `created_at` / `updated_at` later than the check, timestamp or date text that
 did not parse (kept as NULL in raw, its text in `raw._rejected_values`: see
-`pipelines.extract.rejects`). Rules are grouped into one check per table and property
-(`order_total_formula` on `raw/orders_order`, …).
+`pipelines.extract.rejects`), decimal values that broke their column's type (rounded
+half-even or NULL in raw, the source text in `raw._rejected_values`: see
+`pipelines.extract.exact`), rows refused for a NULL in their primary key (kept whole in
+`raw._rejected_rows`: see `pipelines.extract.guard`; see `refused`). The last two apply
+to any extracted table, in the contract or not. Rules are grouped into one check per
+table and property (`order_total_formula` on `raw/orders_order`, …).
 
 Pure rule code (`find_violations`) is separate from the Dagster check so tests and
 notebooks can call it on any warehouse file.
@@ -25,10 +29,12 @@ import dagster as dg
 import sqlalchemy as sa
 
 from models.rules import RULES as SOURCE_RULES
+from pipelines.defs.raw import refused
 from pipelines.defs.raw.assets import asset_key
 from pipelines.defs.resources import Warehouse
-from pipelines.extract import TablePlan
-from pipelines.extract.plan import quote
+from pipelines.extract import TablePlan, exact
+from pipelines.extract.guard import NULL_KEY_RULE, REJECTED_ROWS
+from pipelines.extract.plan import DECIMAL, INTEGER, quote
 from pipelines.extract.rejects import DATE_RULE, REJECTED_VALUES, TIMESTAMP_RULE
 
 #: Offending rows listed in a check's metadata; the total is always given.
@@ -91,6 +97,21 @@ CHECKS: dict[str, Rule] = {
             "source text in raw._rejected_values)",
             ERROR,
             (TIMESTAMP_RULE, DATE_RULE),
+        ),
+        Rule(
+            "exact_decimals",
+            "decimal values fit their column's precision and scale (one with more "
+            "fractional digits is rounded half-even in raw, one that does not fit or parse "
+            "is NULL; the source text is in raw._rejected_values)",
+            ERROR,
+            exact.RULES,
+        ),
+        Rule(
+            "keys_not_null",
+            "no source row has a NULL in its primary key (such a row is refused: not in "
+            f"raw, kept whole in raw.{REJECTED_ROWS})",
+            ERROR,
+            (NULL_KEY_RULE,),
         ),
         Rule(
             "order_total_formula",
@@ -282,9 +303,29 @@ def _key(text: str) -> int | str:
     return int(text) if text.lstrip("-").isdigit() else text
 
 
-def find_violations(warehouse: str, now: dt.datetime | None = None) -> list[Violation]:
-    """Every break of a rule in `raw` of the DuckDB file `warehouse`, sorted."""
+def plan_checks(plan: TablePlan) -> list[str]:
+    """The checks of an extracted table beyond the contract's rules: its decimals exact,
+    its key never NULL (a key SQLite lets hold NULL: text, composite, not the rowid)."""
+    names = []
+    if any(c.kind == DECIMAL for c in plan.columns):
+        names.append("exact_decimals")
+    pk = plan.primary_key
+    if pk and not (len(pk) == 1 and plan.column(pk[0]).kind == INTEGER):
+        names.append("keys_not_null")
+    return names
+
+
+def find_violations(
+    warehouse: str,
+    now: dt.datetime | None = None,
+    keys: dict[str, tuple[str, ...]] | None = None,
+) -> list[Violation]:
+    """Every break of a rule in `raw` of the DuckDB file `warehouse`, sorted. `keys`:
+    {table: key columns} of tables outside the contract (its tables' are known)."""
+    from models import TABLES
+
     now = now or dt.datetime.now(dt.UTC)
+    keys = {t.name: tuple(c.name for c in t.primary_key) for t in TABLES} | (keys or {})
     engine = sa.create_engine(f"duckdb:///{warehouse}", connect_args={"read_only": True})
     found: list[Violation] = []
     try:
@@ -292,6 +333,11 @@ def find_violations(warehouse: str, now: dt.datetime | None = None) -> list[Viol
             tables = _raw_tables(conn)
             found += _copy_rules(conn, tables, now)
             found += _rejected(conn, tables)
+            found += [Violation(*b) for b in refused.null_keys(conn, tables)]
+            found += [
+                Violation(t, _key(k), r, d, c)
+                for t, k, r, d, c in refused.inexact_decimals(conn, tables, keys)
+            ]
             # The source's rules name tables unqualified: resolve them in raw.
             conn.exec_driver_sql("USE raw")
             for rule in SOURCE_RULES:
@@ -303,7 +349,14 @@ def find_violations(warehouse: str, now: dt.datetime | None = None) -> list[Viol
                     conn.exec_driver_sql("USE raw")
     finally:
         engine.dispose()
-    return sorted(set(found))
+    return sorted(set(found), key=_order)
+
+
+def _order(v: Violation) -> tuple:
+    """Table, then key (integers in order, before text: a refused row is named by its
+    content), rule, detail, column."""
+    key = (0, v.key, "") if isinstance(v.key, int) else (1, 0, str(v.key))
+    return (v.table, key, v.rule, v.detail, v.column)
 
 
 def _result(table: str, check: str, violations: list[Violation]) -> dg.AssetCheckResult:
@@ -342,11 +395,12 @@ def build_quality_checks(plans: Iterable[TablePlan]) -> list[dg.AssetChecksDefin
     from models import metadata
 
     specs = []
+    plans = list(plans)
+    keys = {p.name: p.primary_key for p in plans}
     for plan in plans:
         table = metadata.tables.get(plan.name)
-        if table is None:
-            continue
-        for check in checks_for(table):
+        checks = checks_for(table) if table is not None else []
+        for check in checks + [c for c in plan_checks(plan) if c not in checks]:
             rule = CHECKS[check]
             specs.append(
                 dg.AssetCheckSpec(
@@ -363,7 +417,7 @@ def build_quality_checks(plans: Iterable[TablePlan]) -> list[dg.AssetChecksDefin
     def raw_quality(context: dg.AssetCheckExecutionContext, warehouse: Warehouse):
         """The source's business rules on raw: each offending row named (table, key, rule)."""
         by_check: dict[tuple[str, str], list[Violation]] = defaultdict(list)
-        for v in find_violations(warehouse.path):
+        for v in find_violations(warehouse.path, keys=keys):
             by_check[(v.table, v.check)].append(v)
         for key in sorted(context.selected_asset_check_keys, key=lambda k: k.to_user_string()):
             table = key.asset_key.path[-1]

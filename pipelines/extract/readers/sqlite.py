@@ -6,6 +6,15 @@ batch looks like integers). So every column is CAST to one storage class in the 
 a first "hint" row of typed constants fixes the types; it is dropped. Timestamp text is
 parsed in the reader thread (`timestamps.parse_timestamps`).
 
+A DECIMAL column (Django declares `decimal`, NUMERIC affinity) holds REALs, INTEGERs and,
+rarely, text. It is read as two columns, so that nothing goes through a conversion that
+loses: the REALs as doubles (`CASE typeof(x) WHEN 'real'`), everything else as SQLite's
+text of it (an INTEGER's exact digits, a text as stored). The reader thread joins them
+into one text column, each double as the shortest decimal that round-trips it
+(`exact.shortest_text`), never its binary expansion, and the guard (`guard`, `exact`)
+makes it an exact decimal of the column's scale. (`CAST(x AS TEXT)` of a REAL is no
+substitute: SQLite renders 15 significant digits in some versions and 17 in others.)
+
 A writer's lock: the connection waits for it as long as SQLite's own driver does (5 s),
 then the driver reports "database is locked" as an invalid argument, without SQLite's
 result code; the reader asks SQLite itself whether the file is locked (the standard
@@ -21,9 +30,11 @@ from pathlib import Path
 
 import adbc_driver_manager
 import pyarrow as pa
+import pyarrow.compute as pc
 import sqlalchemy as sa
 
 from pipelines.errors import SourceBusyError, SourceUnavailableError
+from pipelines.extract.exact import shortest_text
 from pipelines.extract.plan import (
     BOOLEAN,
     DATE,
@@ -45,26 +56,48 @@ BUSY_TIMEOUT_MS = 5000
 _SQLITE_CAST = {
     INTEGER: (sa.Integer, "0"),
     BOOLEAN: (sa.Integer, "0"),
-    DECIMAL: (sa.Float, "0.0"),  # NUMERIC affinity keeps fractions as REAL: rounded later
+    DECIMAL: (sa.Float, "0.0"),  # the REALs; the other storage classes as text, beside
     FLOAT: (sa.Float, "0.0"),
     DATE: (sa.Text, "''"),
     TIMESTAMP: (sa.Text, "''"),
     TEXT: (sa.Text, "''"),
 }
 _HINT = "__mealytics_hint"
+#: The label of a DECIMAL column's second half (its non-REAL values as text).
+_TEXT = "__mealytics_text_{}"
+
+
+def _decimal_parts(col) -> tuple:
+    """(REAL values, other values as text) of a DECIMAL column."""
+    kind = sa.func.typeof(col)
+    real = sa.case((kind == "real", col))
+    text = sa.case((kind != "real", sa.cast(col, sa.Text)))
+    return real, text
+
+
+def _select_list(columns: list[tuple[str, str]], table: sa.Table | None) -> list:
+    """The reader's columns, after the hint: `table` None gives the hint row's constants."""
+    out = []
+    for i, (name, kind) in enumerate(columns):
+        if table is None:
+            out.append(sa.literal_column(_SQLITE_CAST[kind][1]).label(name))
+            if kind == DECIMAL:
+                out.append(sa.literal_column("''").label(_TEXT.format(i)))
+        elif kind == DECIMAL:
+            real, text = _decimal_parts(table.c[name])
+            out += [real.label(name), text.label(_TEXT.format(i))]
+        else:
+            out.append(sa.cast(table.c[name], _SQLITE_CAST[kind][0]).label(name))
+    return out
 
 
 def sqlite_query(dialect, columns: list[tuple[str, str]], table: sa.Table, where) -> tuple:
     """(SQL, parameters) of the SQLite reader: the typed hint row, then the rows `where`
     selects, each column CAST to one storage class. The CASTs are in the select list
     only, so the WHERE (the cursor, key ranges) still uses the table's indexes."""
-    hint = sa.select(
-        sa.literal_column("0").label(_HINT),
-        *[sa.literal_column(_SQLITE_CAST[kind][1]).label(name) for name, kind in columns],
-    )
+    hint = sa.select(sa.literal_column("0").label(_HINT), *_select_list(columns, None))
     body = sa.select(
-        sa.literal_column("1").label(_HINT),
-        *[sa.cast(table.c[name], _SQLITE_CAST[kind][0]).label(name) for name, kind in columns],
+        sa.literal_column("1").label(_HINT), *_select_list(columns, table)
     ).select_from(table)
     if where is not None:
         body = body.where(where)
@@ -139,7 +172,7 @@ class SqliteSession(AdbcSession):
         with self._diagnosed():
             cur.execute(sql, params or None)
             reader = cur.fetch_record_batch()
-        return _sqlite_batches(reader, {n for n, k in columns if k == TIMESTAMP})
+        return _sqlite_batches(reader, columns)
 
     def rows(
         self,
@@ -169,10 +202,25 @@ class SqliteSession(AdbcSession):
             return cur.fetchall()
 
 
-def _sqlite_batches(reader: pa.RecordBatchReader, timestamps: set[str]) -> pa.RecordBatchReader:
-    """Drop the type hint row and column; parse timestamp text."""
-    fields = [pa.field(f.name, UTC_US) if f.name in timestamps else f for f in reader.schema][1:]
-    schema = pa.schema(fields)
+def _sqlite_batches(
+    reader: pa.RecordBatchReader, columns: list[tuple[str, str]]
+) -> pa.RecordBatchReader:
+    """Drop the type hint row and column; parse timestamp text; join each DECIMAL
+    column's two halves into its exact text."""
+    types = {TIMESTAMP: UTC_US, DECIMAL: pa.string()}
+    schema = pa.schema([pa.field(n, types.get(k, reader.schema.field(n).type)) for n, k in columns])
+
+    def convert(batch: pa.RecordBatch) -> list[pa.Array]:
+        cols = []
+        for i, (name, kind) in enumerate(columns):
+            col = batch.column(name)
+            if kind == TIMESTAMP:
+                col = parse_timestamps(col)
+            elif kind == DECIMAL:
+                text = batch.column(_TEXT.format(i))
+                col = pc.if_else(pc.is_valid(text), text, shortest_text(col))
+            cols.append(col)
+        return cols
 
     def batches() -> Iterator[pa.RecordBatch]:
         first = True
@@ -183,10 +231,6 @@ def _sqlite_batches(reader: pa.RecordBatchReader, timestamps: set[str]) -> pa.Re
                     raise RuntimeError("SQLite reader: the type hint row did not come first")
                 batch = batch.slice(1)
             if batch.num_rows:
-                cols = [
-                    parse_timestamps(col) if name in timestamps else col
-                    for name, col in zip(batch.schema.names[1:], batch.columns[1:], strict=True)
-                ]
-                yield pa.RecordBatch.from_arrays(cols, schema=schema)
+                yield pa.RecordBatch.from_arrays(convert(batch), schema=schema)
 
     return pa.RecordBatchReader.from_batches(schema, batches())

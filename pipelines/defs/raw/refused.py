@@ -1,0 +1,97 @@
+"""What the extraction refused or had to change, as rule breaks for the raw checks.
+
+- `null_keys`: rows refused because a primary key column is NULL (`raw._rejected_rows`,
+  see `pipelines.extract.guard`), while no complete key listing has shown them gone:
+  named by the row's content (it has no key), for the `keys_not_null` check.
+- `inexact_decimals`: decimal values that broke their column's type (`raw._rejected_values`
+  with an `exact` rule): named while raw still holds, for that row, what the extraction
+  stored for that source text (the value rounded half-even, or NULL), for the
+  `exact_decimals` check. A value fixed in the source since, or a row deleted since, is
+  no longer named; the record of what was seen stays.
+
+Each break is a tuple (table, key, rule, detail, column); `quality` makes them
+`Violation`s.
+"""
+
+from __future__ import annotations
+
+import decimal
+from collections.abc import Iterable, Mapping, Sequence
+from decimal import Decimal
+
+import sqlalchemy as sa
+
+from pipelines.extract import exact
+from pipelines.extract.guard import REJECTED_ROWS
+from pipelines.extract.plan import quote
+from pipelines.extract.rejects import REJECTED_VALUES
+
+Break = tuple[str, object, str, str, str]
+
+
+def null_keys(conn: sa.Connection, tables: set[str]) -> Iterable[Break]:
+    if REJECTED_ROWS not in tables:
+        return
+    rows = conn.exec_driver_sql(
+        f"SELECT DISTINCT table_name, row_json, rule FROM raw.{quote(REJECTED_ROWS)} "
+        "WHERE resolved_at IS NULL ORDER BY ALL"
+    )
+    for table, row, rule in rows:
+        yield (
+            table,
+            row,
+            rule,
+            f"a primary key column is NULL: the row is not in raw.{table}, it is kept "
+            f"whole in raw.{REJECTED_ROWS}",
+            "",
+        )
+
+
+def _still_stored(raw_value: str, rule: str, current: Decimal | None) -> bool:
+    """Whether raw's `current` value is what the extraction stored for `raw_value`."""
+    if rule != exact.EXCESS_SCALE:
+        return current is None
+    if current is None:
+        return False
+    quantum = Decimal(1).scaleb(current.as_tuple().exponent)
+    try:
+        stored = Decimal(raw_value.strip()).quantize(quantum, rounding=decimal.ROUND_HALF_EVEN)
+    except decimal.InvalidOperation:
+        return False
+    return stored == current
+
+
+def inexact_decimals(
+    conn: sa.Connection, tables: set[str], keys: Mapping[str, Sequence[str]]
+) -> Iterable[Break]:
+    """Recorded decimal values still as stored in raw; `keys`: {table: key columns}."""
+    if REJECTED_VALUES not in tables:
+        return
+    rules = ", ".join(f"'{r}'" for r in exact.RULES)
+    found = conn.exec_driver_sql(
+        f"SELECT DISTINCT table_name, column_name FROM raw.{quote(REJECTED_VALUES)} "
+        f"WHERE rule IN ({rules}) ORDER BY ALL"
+    ).fetchall()
+    for table, column in found:
+        pk = keys.get(table)
+        if table not in tables or not pk:
+            continue
+        row_key = "concat_ws('|', " + ", ".join(f"CAST(r.{quote(k)} AS VARCHAR)" for k in pk) + ")"
+        rows = conn.exec_driver_sql(
+            f"SELECT DISTINCT v.row_key, v.raw_value, v.rule, r.{quote(column)} "
+            f"FROM raw.{quote(REJECTED_VALUES)} v JOIN raw.{quote(table)} r "
+            f"ON v.row_key = {row_key} "
+            f"WHERE v.table_name = ? AND v.column_name = ? AND v.rule IN ({rules}) ORDER BY 1, 2",
+            (table, column),
+        )
+        for key, raw_value, rule, current in rows:
+            if _still_stored(raw_value, rule, current):
+                held = "NULL" if current is None else f"{current} (rounded half-even)"
+                yield (
+                    table,
+                    key,
+                    rule,
+                    f"{column}: the source holds {raw_value}, raw {held}; the source text "
+                    f"is in raw.{REJECTED_VALUES}",
+                    column,
+                )

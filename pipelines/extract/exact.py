@@ -1,0 +1,116 @@
+"""Money exact from any source: every DECIMAL column arrives as an exact Arrow decimal128.
+
+A source hands a DECIMAL column over in one of three forms, and each becomes
+`decimal128(precision, scale)` of the column's plan (the scale the database declares or,
+where it declares none, the contract's: see `plan.contract_numeric`):
+
+- **text** (PostgreSQL's NUMERIC through `::text`, SQLite's INTEGER storage class and any
+  text it holds, the portable reader's `str()` of a value): parsed as written, exactly.
+- **a binary float** (SQLite keeps a fractional NUMERIC as a REAL: 272731.28 is stored as
+  272731.28000000001173...): first the *shortest* decimal text that reads back as the same
+  float (Arrow's float → string cast is double-conversion's `ToShortest`, the same digits
+  as Python's `repr` and Ryu: 272731.28, 0.30000000000000004, 1e+15, 1e-7, -0), then
+  that text as above. Never the float's binary expansion: a float that Django wrote from
+  `Decimal('272731.28')` comes back as 272731.28 (any decimal of at most 15 significant
+  digits round-trips through a double, and NUMERIC(12,2) has 12).
+- **an integer** (a SQLite INTEGER): exact, whatever its size.
+
+(DuckDB's own DOUBLE → VARCHAR cast is shortest-round-trip too, but its VARCHAR → DECIMAL
+cast silently rounds half away from zero where the text has more digits than the scale,
+so a value breaking the contract would go unnoticed; Arrow's cast refuses instead, which
+is how the rare value that needs a decision is found: ~0.2 µs a value, in the reader
+thread, overlapping DuckDB's ingest.)
+
+A value the column's type cannot hold exactly is a break of the contract, never a reason
+to lose the row or the value:
+
+- **more fractional digits than the scale** (12.345 in a NUMERIC(12,2) column, or float
+  noise such as 0.1 + 0.2 = 0.30000000000000004 written by something other than Django):
+  rounded *half to even* to the scale, and reported (`EXCESS_SCALE`). Half-even because
+  that is what Django's own DecimalField does when it saves (`format_number` quantizes
+  with the default decimal context, ROUND_HALF_EVEN): raw then holds what the app would
+  have stored had the value gone through its model, and the rounding is unbiased over
+  sums. Not NULL: the contract's money columns are NOT NULL, and a NULL would lose the
+  whole amount from every total instead of a fraction of a cent.
+- **too many digits for the precision** (`OUT_OF_RANGE`) or **not a number at all**
+  (text such as 'n/a' in a SQLite `decimal` column, a NaN: `UNPARSABLE`): NULL in raw.
+
+Either way the exact source text is kept in `raw._rejected_values` with the rule, the
+row's key and the column (written with the rows, in the table's transaction; see
+`guard`), and the `exact_decimals` asset check names table, key, column and rule.
+"""
+
+from __future__ import annotations
+
+import decimal
+from decimal import Decimal
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+EXCESS_SCALE = "excess_scale"
+OUT_OF_RANGE = "decimal_out_of_range"
+UNPARSABLE = "unparsable_decimal"
+RULES = (EXCESS_SCALE, OUT_OF_RANGE, UNPARSABLE)
+
+#: (position in the array, the source's exact text, rule)
+Reject = tuple[int, str, str]
+
+
+def shortest_text(values: pa.Array) -> pa.Array:
+    """Floats as the shortest decimal text that round-trips each (Python's `repr` digits)."""
+    return pc.cast(values, pa.string())
+
+
+def exact_decimals(values: pa.Array, precision: int, scale: int) -> tuple[pa.Array, list[Reject]]:
+    """`values` (text, float or integer) as decimal128(precision, scale), exactly; the
+    values that break the type are rounded half-even or NULL and listed (see above)."""
+    target = pa.decimal128(precision, scale)
+    if values.type == target:
+        return values, []
+    if pa.types.is_floating(values.type):
+        values = shortest_text(values)
+    elif pa.types.is_decimal(values.type) or pa.types.is_integer(values.type):
+        values = pc.cast(values, pa.string())  # exact digits; refused below if they don't fit
+    elif not pa.types.is_string(values.type) and not pa.types.is_large_string(values.type):
+        raise TypeError(f"a DECIMAL column arrived as {values.type}: text, float or integer only")
+    try:
+        return pc.cast(values, target), []
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return _value_by_value(values, precision, scale)
+
+
+def _value_by_value(text: pa.Array, precision: int, scale: int) -> tuple[pa.Array, list[Reject]]:
+    """The slow path, only for a batch holding a value the strict cast refused."""
+    quantum = Decimal(1).scaleb(-scale)
+    context = decimal.Context(prec=precision + 2, rounding=decimal.ROUND_HALF_EVEN)
+    out: list[Decimal | None] = []
+    rejects: list[Reject] = []
+    for i, raw in enumerate(text.to_pylist()):
+        if raw is None:
+            out.append(None)
+            continue
+        value, rule = to_decimal(raw, precision, scale, quantum, context)
+        out.append(value)
+        if rule is not None:
+            rejects.append((i, raw, rule))
+    return pa.array(out, pa.decimal128(precision, scale)), rejects
+
+
+def to_decimal(
+    raw: str, precision: int, scale: int, quantum: Decimal, context: decimal.Context
+) -> tuple[Decimal | None, str | None]:
+    """One value's text → (the value stored, the rule it breaks or None)."""
+    try:
+        exact = Decimal(raw.strip())
+    except decimal.InvalidOperation:
+        return None, UNPARSABLE
+    if not exact.is_finite():
+        return None, UNPARSABLE
+    exact = Decimal(0) if exact.is_zero() else exact  # -0 is 0
+    if exact.adjusted() >= precision - scale:
+        return None, OUT_OF_RANGE
+    stored = exact.quantize(quantum, rounding=decimal.ROUND_HALF_EVEN, context=context)
+    if stored.adjusted() >= precision - scale:  # 99.995 in NUMERIC(4,2) rounds to 100.00
+        return None, OUT_OF_RANGE
+    return stored, (EXCESS_SCALE if stored != exact else None)
