@@ -8,7 +8,9 @@ other keys all. Every key raw has and the source lacks is deleted from raw and r
 in `raw._deleted_rows` (`record_deletes`). The same key set also shows the opposite:
 source keys raw lacks although the cursor window passed them (a row committed later than
 the lookback allows, a ledger id committed after a higher one); those rows are fetched by
-key (`pk IN (…)`, bound) and inserted: "backfilled" (`backfill`).
+key (`pk IN (…)`, or `(a, b) IN (…)` for a composite key: bound, chunked) and
+inserted: "backfilled" (`backfill`), whatever the kind of key (integer, text, composite).
+Keys with a NULL never take part (`guard` drops them from every stream).
 """
 
 from __future__ import annotations
@@ -17,8 +19,8 @@ import logging
 
 import pyarrow as pa
 
+from pipelines.extract import guard, reconcile
 from pipelines.extract import merge_sql as sql
-from pipelines.extract import reconcile
 from pipelines.extract import warehouse as wh
 from pipelines.extract.job import TableJob
 from pipelines.extract.plan import INTEGER, TablePlan
@@ -63,8 +65,11 @@ def probe(job: TableJob, stamp: str | None) -> str:
 
 def record_deletes(job: TableJob, keys: str, where: str = "") -> int:
     """Delete from raw the keys absent from `keys` (among raw's rows `where` selects),
-    recording each in the audit trail."""
+    recording each in the audit trail. Without `where`, `keys` lists every source key:
+    if none of the job's streams held a NULL key, refused rows are resolved."""
     pk = job.plan.primary_key
+    if not where:
+        guard.resolve(job.con, job.plan, job.refusals)
     job.run(sql.select_gone(_GONE, job.target, keys, pk, where))
     n = job.scalar(sql.count_rows(_GONE))
     if n:
@@ -79,7 +84,7 @@ def _streamed_fingerprints(job: TableJob, bits: int) -> dict[int, str]:
     """The source's bucket fingerprints, aggregated by DuckDB from the streamed keys as
     they arrive (nothing stored): the same expressions as raw's."""
     (pk,) = job.plan.primary_key
-    reader = job.stream(job.session.keys(job.plan))
+    reader = job.stream(job.session.keys(job.plan), keys=True)
     with registered(job.con, "__extract_source", reader) as view:
         return dict(job.run(sql.key_fingerprints(view, pk, bits)))
 
@@ -125,7 +130,7 @@ def _stage_keys(job: TableJob, ranges: list[tuple[int, int]] | None) -> None:
         ranges[i : i + RANGE_CHUNK] for i in range(0, len(ranges), RANGE_CHUNK)
     ]  # fmt: skip
     for i, chunk in enumerate(chunks):
-        reader = job.stream(job.session.keys(job.plan, chunk))
+        reader = job.stream(job.session.keys(job.plan, chunk), keys=True)
         into = (
             (lambda select: sql.create_temp(_KEYS, select))
             if i == 0
@@ -163,12 +168,12 @@ def backfill(job: TableJob, keys: str) -> int:
 
     A row the cursor cannot see: committed later than the lookback allows (its
     `updated_at` already below the window) or, in a ledger, an id below the watermark
-    committed after a higher one. Key reconciliation finds them; this copies them.
+    committed after a higher one. Key reconciliation finds them; this copies them. A
+    single key is fetched by `pk IN (…)`, a composite one by `(a, b) IN (…)`.
     """
     plan = job.plan
-    if not integer_key(plan):
-        return 0
-    missing = [r[0] for r in job.run(sql.missing_keys(keys, job.target, plan.primary_key))]
+    rows = job.run(sql.missing_keys(keys, job.target, plan.primary_key))
+    missing = [r[0] for r in rows] if len(plan.primary_key) == 1 else [tuple(r) for r in rows]
     if not missing:
         return 0
     log.warning("raw.%s: %d rows the cursor missed, copied by key", plan.name, len(missing))

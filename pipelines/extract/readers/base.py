@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 import sqlalchemy as sa
 
-from pipelines.extract.plan import TablePlan
+from pipelines.extract.plan import INTEGER, TablePlan
 from pipelines.extract.readers.conditions import fingerprint_terms
 
 if TYPE_CHECKING:
@@ -98,7 +98,16 @@ class ReadSession:
         return None
 
     def row_count(self, plan: TablePlan) -> int:
-        (row,) = self.fetch(sa.select(sa.func.count()).select_from(plan.table))
+        """The rows raw can hold: where a key column may be NULL (SQLite allows it in a key
+        that is not its rowid), rows with a NULL key do not count (`guard` refuses them).
+        A single integer key is left alone: SQLite then counts the b-tree's cells without
+        reading rows (and an INTEGER PRIMARY KEY, the rowid, is never NULL)."""
+        query = sa.select(sa.func.count()).select_from(plan.table)
+        pk = plan.primary_key
+        nullable = [plan.table.c[k] for k in pk if plan.table.c[k].nullable]
+        if nullable and not (len(pk) == 1 and plan.column(pk[0]).kind == INTEGER):
+            query = query.where(*[c.is_not(None) for c in nullable])
+        (row,) = self.fetch(query)
         return int(row[0])
 
     def key_totals(self, plan: TablePlan) -> tuple[int, int, int, int | None, int | None]:

@@ -32,11 +32,15 @@ def row_condition(
     plan: TablePlan, since: object | None, keys: list | None, table: sa.Table, ranges=None
 ):
     """The cursor condition, `pk IN (:keys)` (an expanding bound parameter), or the
-    half-open integer key `ranges` (content reconciliation's differing buckets)."""
+    half-open integer key `ranges` (content reconciliation's differing buckets). A
+    composite key's `keys` are tuples: `(a, b) IN ((:a1, :b1), …)` (SQLAlchemy's `tuple_`)."""
     if ranges is not None:
         return key_range_condition(plan, ranges, table)
     if keys is None:
         return cursor_condition(plan, since, table)
+    if len(plan.primary_key) > 1:
+        columns = sa.tuple_(*[table.c[k] for k in plan.primary_key])
+        return columns.in_(sa.bindparam("keys", [tuple(k) for k in keys], expanding=True))
     (pk,) = plan.primary_key
     return table.c[pk].in_(sa.bindparam("keys", list(keys), expanding=True))
 
