@@ -37,7 +37,20 @@ Pure code, no Dagster (the assets in `pipelines.defs.raw` wrap it). The design, 
   (table, id, key, time noticed, run id), because a hard delete otherwise leaves no
   evidence anywhere (see `deletes`, `warehouse`). Keys the source
   has and raw lacks (rows the cursor could not see: committed after the lookback, or a
-  ledger id committed after a higher one) are fetched by key: "backfilled".
+  ledger id committed after a higher one) are fetched by key: "backfilled", whatever the
+  key (integer, text, or composite: `(a, b) IN (…)`, bound, chunked).
+- **Money exact** (`exact`, applied by `guard` in the reader thread): every DECIMAL
+  column lands as an exact decimal of its scale: the source's, else the contract's
+  (`models.schema`; Django's SQLite backend declares `decimal` without one), else
+  DECIMAL(38,10). A float (SQLite's REAL) is read as the shortest decimal that
+  round-trips it, never its binary expansion; an INTEGER or text exactly. A value with
+  more fractional digits than the scale is rounded half-even (as Django's DecimalField
+  saves) and, like one that does not fit or parse (NULL), recorded in
+  `raw._rejected_values` for the `exact_decimals` check.
+- **NULL keys** (`guard`): a row with a NULL in a primary key column (SQLite allows it
+  outside the rowid) is refused: never in raw, kept whole as JSON in `raw._rejected_rows`
+  once, named by the `keys_not_null` check; key streams drop NULL keys, so nothing is
+  duplicated or falsely audited as deleted.
 - **Unparsable timestamps** (SQLite text such as 'not a date'): the table is read again
   tolerantly; the row is kept with NULL in that column and the text recorded in
   `raw._rejected_values` for the `parsable_timestamps` check (see `rejects`).
@@ -73,6 +86,8 @@ Modules, one job each:
 | `reconcile` | key-bucket fingerprints: where two key sets differ |
 | `merge_sql` | every statement of the load, built by small pure functions |
 | `rejects` | unparsable timestamp text: the tolerant second read |
+| `exact` | decimals exact from text, floats (shortest round-trip) and integers |
+| `guard` | each batch in the reader thread: exact decimals, NULL-key rows refused |
 | `warehouse` | the DuckDB connection, `run`, schema `raw` and its bookkeeping tables |
 | `retry` | transient faults by class and scope; the retry policy |
 """

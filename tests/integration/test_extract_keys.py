@@ -288,3 +288,29 @@ def test_the_keys_not_null_check_is_defined_for_text_and_composite_keys(nullable
     (checks,) = build_quality_checks(plans.values())
     names = {(k.asset_key.path[-1], k.name) for k in checks.check_keys}
     assert names == {("tags", "keys_not_null"), ("pairs", "keys_not_null")}
+
+
+def test_the_dagster_check_names_the_refused_row(nullable_keys, tmp_path):
+    import dagster as dg
+
+    from pipelines.defs.raw import build_raw_defs
+    from pipelines.defs.resources import SourceDatabase, Warehouse
+
+    url = f"sqlite:///{nullable_keys}"
+    warehouse = str(tmp_path / "w.duckdb")
+    resources = {"source": SourceDatabase(url=url), "warehouse": Warehouse(path=warehouse)}
+    defs = build_raw_defs(url, resources=resources)
+    result = dg.materialize(
+        [*defs.assets, *defs.asset_checks],
+        resources=resources,
+        instance=dg.DagsterInstance.ephemeral(),
+        raise_on_error=False,
+    )
+    assert result.is_node_success("raw_tables")
+    evals = {(e.asset_key.path[-1], e.check_name): e for e in result.get_asset_check_evaluations()}
+    check = evals[("pairs", "keys_not_null")]
+    assert not check.passed
+    assert check.severity == dg.AssetCheckSeverity.ERROR
+    (named,) = check.metadata["offending_keys"].value
+    assert (named["table"], named["rule"]) == ("pairs", "null_primary_key")
+    assert json.loads(named["key"]) == {"a": "a", "b": None, "v": "half"}
