@@ -90,10 +90,12 @@ def guarded(
         pk = []  # not a stream of the table's rows or keys: nothing to refuse by key
     if not decimals and not pk:
         return reader
+    halves = {exact.text_part(n) for n in decimals} & set(names)
     schema = pa.schema(
         [
             pa.field(f.name, pa.decimal128(*decimals[f.name])) if f.name in decimals else f
             for f in reader.schema
+            if f.name not in halves
         ]
     )
 
@@ -118,11 +120,23 @@ def _refuse_null_keys(
     for k in pk[1:]:
         valid = pc.and_(valid, pc.is_valid(batch.column(k)))
     refused = batch.filter(pc.invert(valid))
-    found = [(row_json(r), NULL_KEY_RULE) for r in refused.to_pylist()] if record else []
+    found = [(row_json(_joined(r)), NULL_KEY_RULE) for r in refused.to_pylist()] if record else []
     with refusals.lock:
         refusals.null_keys += refused.num_rows
         refusals.rows.extend(found)
     return batch.filter(valid)
+
+
+def _joined(row: dict) -> dict:
+    """A row without a DECIMAL column's second half (`exact.text_part`): its text, where
+    it has one, is the value."""
+    out = {}
+    for name, value in row.items():
+        text = row.get(exact.text_part(name))
+        if name.endswith(exact.text_part("")):
+            continue
+        out[name] = text if text is not None else value
+    return out
 
 
 def row_json(row: dict) -> str:
@@ -142,11 +156,17 @@ def _exact(
 ) -> pa.RecordBatch:
     cols = []
     found = []
-    for name, col in zip(batch.schema.names, batch.columns, strict=True):
+    names = batch.schema.names
+    for name, col in zip(names, batch.columns, strict=True):
         if name not in decimals:
-            cols.append(col)
+            if name in schema.names:  # not a second half
+                cols.append(col)
             continue
-        values, bad = exact.exact_decimals(col, *decimals[name])
+        half = exact.text_part(name)
+        if half in names:
+            values, bad = exact.exact_pair(col, batch.column(half), *decimals[name])
+        else:
+            values, bad = exact.exact_decimals(col, *decimals[name])
         cols.append(values)
         if bad and record:
             keys = [batch.column(k) for k in pk]

@@ -94,7 +94,7 @@ def test_values_that_break_the_type_are_rounded_half_even_or_null_and_listed():
         (0, "12.345", exact.EXCESS_SCALE),
         (1, "12.355", exact.EXCESS_SCALE),
         (2, "0.30000000000000004", exact.EXCESS_SCALE),
-        (3, "1e+15", exact.OUT_OF_RANGE),
+        (3, "1000000000000000", exact.OUT_OF_RANGE),
         (4, "99.995", exact.OUT_OF_RANGE),
         (6, "nan", exact.UNPARSABLE),
     ]
@@ -141,3 +141,23 @@ def test_a_key_stream_drops_null_keys_without_recording_rows():
     out = guard.guarded(reader, PLAN, refusals, keys=True).read_all()
     assert out.to_pylist() == [{"code": "a", "site": 1}]
     assert (refusals.rows, refusals.null_keys) == ([], 1)
+
+
+@pytest.mark.parametrize(("precision", "scale"), [(12, 2), (5, 2), (38, 10), (18, 4), (10, 0)])
+def test_the_float_shortcut_agrees_with_the_shortest_text(precision, scale):
+    """`_floats_at_scale` either declines or gives exactly what the text path gives."""
+    rng = random.Random(precision * 100 + scale)
+    top = min(10 ** (precision - scale), 10**12)  # cents within a double's exact range
+    values = [rng.randrange(-top * 100 + 1, top * 100) / 100 for _ in range(5000)]
+    values += [None, -0.0, 0.1, 0.3, 272731.28]
+    values = [v for v in values if v is None or abs(v) < top]
+    array = pa.array(values, pa.float64())
+    text_path = exact._value_by_value(exact.shortest_text(array), precision, scale)[0]
+    for start in range(0, len(values), 499):  # slices: offsets and nulls
+        part = array.slice(start, 499)
+        fast = exact._floats_at_scale(part, precision, scale)
+        assert fast is not None or scale == 0  # scale 0: cents do not fit
+        if fast is not None:
+            assert fast.to_pylist() == text_path.slice(start, 499).to_pylist()
+    assert exact._floats_at_scale(pa.array([0.1 + 0.2]), 12, 2) is None
+    assert exact._floats_at_scale(pa.array([1e15]), 12, 2) is None
