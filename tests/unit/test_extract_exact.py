@@ -161,3 +161,19 @@ def test_the_float_shortcut_agrees_with_the_shortest_text(precision, scale):
             assert fast.to_pylist() == text_path.slice(start, 499).to_pylist()
     assert exact._floats_at_scale(pa.array([0.1 + 0.2]), 12, 2) is None
     assert exact._floats_at_scale(pa.array([1e15]), 12, 2) is None
+
+
+def test_the_portable_reader_hands_floats_over_as_their_shortest_text():
+    from pipelines.extract.readers.portable import to_arrow
+
+    text = to_arrow("decimal", (272731.28, 0.1 + 0.2, Decimal("1.10"), 2**62 + 1, None))
+    assert text.to_pylist() == ["272731.28", "0.30000000000000004", "1.10", str(2**62 + 1), None]
+    values, bad = exact.exact_decimals(text, 38, 2)
+    assert values.to_pylist() == [
+        Decimal("272731.28"),
+        Decimal("0.30"),
+        Decimal("1.10"),
+        Decimal(2**62 + 1),
+        None,
+    ]
+    assert bad == [(1, "0.30000000000000004", exact.EXCESS_SCALE)]

@@ -37,6 +37,7 @@ _ARROW = {
 def to_arrow(kind: str, values: tuple) -> pa.Array:
     """One column of a chunk of rows, as the Arrow type of its kind."""
     if kind in (DECIMAL, TEXT):
+        # A float's str() is its shortest round-trip decimal (repr), never its expansion.
         values = [None if v is None else str(v) for v in values]
     elif kind == TIMESTAMP:
         if any(isinstance(v, str) for v in values):  # SQLite text, any ISO form
@@ -93,6 +94,11 @@ class PortableSession(ReadSession):
             # SQLAlchemy's SQLite processors parse one text form only (and go through
             # float for NUMERIC): take the stored value as it is, convert it here.
             return sa.type_coerce(col, sa.String).label(name)
+        if plan.column(name).kind == DECIMAL:
+            # The driver's own value (a Decimal, or a float), not SQLAlchemy's: its
+            # Numeric turns a driver's float into a Decimal through '%.10f', the binary
+            # expansion. `to_arrow` keeps a float's shortest text (`str`), exactly.
+            return sa.type_coerce(col, sa.types.NullType()).label(name)
         return col
 
     def rows(
