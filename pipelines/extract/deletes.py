@@ -69,6 +69,7 @@ def record_deletes(job: TableJob, keys: str, where: str = "") -> int:
     if none of the job's streams held a NULL key, refused rows are resolved."""
     pk = job.plan.primary_key
     if not where:
+        guard.quarantine(job.con, job.plan, job.run_id)
         guard.resolve(job.con, job.plan, job.refusals)
     job.run(sql.select_gone(_GONE, job.target, keys, pk, where))
     n = job.scalar(sql.count_rows(_GONE))

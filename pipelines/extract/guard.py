@@ -19,7 +19,9 @@ with a NULL key refused. Runs in the reader thread (`TableJob.stream` wraps each
   source), and the check passes again; the records stay as evidence.
 
 The refusals of a stream are written by `flush` right after DuckDB has consumed it,
-inside the table's transaction: a rollback forgets them with the rows.
+inside the table's transaction: a rollback forgets them with the rows. A warehouse built
+before this kept such rows in raw (once per run); the first key reconciliation moves
+them to `raw._rejected_rows` (`quarantine`) instead of auditing them as deleted.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ import pyarrow.compute as pc
 
 from pipelines.extract import exact, rejects
 from pipelines.extract import warehouse as wh
-from pipelines.extract.plan import DECIMAL, TablePlan
+from pipelines.extract.plan import DECIMAL, INTEGER, TablePlan, quote
 
 log = logging.getLogger(__name__)
 
@@ -249,6 +251,41 @@ def _write_rows(
         )
     finally:
         con.unregister(name)
+
+
+def quarantine(con: duckdb.DuckDBPyConnection, plan: TablePlan, run_id: str) -> int:
+    """Rows of raw with a NULL key (copied before NULL keys were refused) moved to
+    `raw._rejected_rows`, once each, instead of being audited as deletes. How many."""
+    pk = plan.primary_key
+    if not pk or (len(pk) == 1 and plan.column(pk[0]).kind == INTEGER):
+        return 0  # an integer key of one column is SQLite's rowid: never NULL
+    target = f"{wh.RAW}.{quote(plan.name)}"
+    nulls = " OR ".join(f"r.{quote(k)} IS NULL" for k in pk)
+    (n,) = wh.run(con, f"SELECT count(*) FROM {target} r WHERE {nulls}")[0]
+    if not n:
+        return 0
+    ensure_table(con)
+    wh.run(
+        con,
+        f"""
+        INSERT INTO {wh.RAW}.{REJECTED_ROWS}
+        SELECT DISTINCT ?, CAST(to_json(r) AS VARCHAR) AS row_json, ?, ?, ?, NULL
+        FROM {target} r WHERE ({nulls}) AND NOT EXISTS (
+            SELECT 1 FROM {wh.RAW}.{REJECTED_ROWS} o
+            WHERE o.table_name = ? AND o.row_json = CAST(to_json(r) AS VARCHAR)
+              AND o.resolved_at IS NULL
+        )
+        """,
+        [plan.name, NULL_KEY_RULE, run_id, dt.datetime.now(dt.UTC), plan.name],
+    )
+    wh.run(con, f"DELETE FROM {target} r WHERE {nulls}")
+    log.warning(
+        "raw.%s: %d rows with a NULL key (copied by an earlier version) moved to raw.%s",
+        plan.name,
+        n,
+        REJECTED_ROWS,
+    )
+    return n
 
 
 def resolve(con: duckdb.DuckDBPyConnection, plan: TablePlan, refusals: Refusals) -> int:

@@ -314,3 +314,29 @@ def test_the_dagster_check_names_the_refused_row(nullable_keys, tmp_path):
     (named,) = check.metadata["offending_keys"].value
     assert (named["table"], named["rule"]) == ("pairs", "null_primary_key")
     assert json.loads(named["key"]) == {"a": "a", "b": None, "v": "half"}
+
+
+def test_null_key_rows_an_older_version_copied_are_moved_not_audited(nullable_keys, tmp_path):
+    url = f"sqlite:///{nullable_keys}"
+    warehouse = str(tmp_path / "w.duckdb")
+    assert extract_all(url, warehouse).ok
+    con = duckdb.connect(warehouse)  # as the old path left it: the row in raw, twice
+    con.execute("DROP TABLE raw._rejected_rows")
+    for _ in range(2):
+        con.execute("INSERT INTO raw.tags VALUES (NULL, 'nameless', '2026-01-01 08:00:00+00')")
+        con.execute("INSERT INTO raw.pairs VALUES ('a', NULL, 'half')")
+    con.close()
+    report = extract_all(url, warehouse, options=EVERY_RUN)
+    assert report.ok, report.errors
+    assert {t: (r.rows_deleted, r.row_count) for t, r in report.results.items()} == {
+        "tags": (0, 2),
+        "pairs": (0, 2),
+    }
+    assert audit(warehouse) == []
+    con = duckdb.connect(warehouse, read_only=True)
+    moved = con.execute(
+        "SELECT table_name, count(*) FROM raw._rejected_rows WHERE resolved_at IS NULL "
+        "GROUP BY 1 ORDER BY 1"
+    ).fetchall()
+    con.close()
+    assert [t for t, _ in moved] == ["pairs", "tags"]
