@@ -43,6 +43,8 @@ class TableJob:
     errors: list[BaseException] = field(default_factory=list)
     #: Rows of the table read in the data stream (not keys).
     rows_read: int = 0
+    #: The read's snapshot xids on PostgreSQL's xmin cursor (`xmin.XidSnapshot`), else None.
+    xid: object | None = None
 
     @property
     def target(self) -> str:
