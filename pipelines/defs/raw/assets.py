@@ -15,6 +15,7 @@ the run keeps its plans for its reconciliation checks.
 
 import datetime as dt
 import logging
+from dataclasses import replace
 
 import dagster as dg
 import sqlalchemy as sa
@@ -215,7 +216,10 @@ def build_raw_assets(
                 src,
                 warehouse.path,
                 plans,
-                config.options(context.run.run_id, source.content_check_every_minutes),
+                replace(
+                    config.options(context.run.run_id, source.content_check_every_minutes),
+                    change_cursor=source.change_cursor,
+                ),
                 tables=tables,
                 retry=retry,
                 memory_limit=warehouse.memory_limit,
