@@ -199,7 +199,7 @@ def _merge_stage(job: TableJob, window: state.Window, loaded: Loaded) -> Loaded:
 
 def _reread(job: TableJob) -> str:
     if job.xid is not None:
-        return "true"  # xmin ranges overlap from run to run: any staged row may be a re-read
+        return xmin.reread_condition(job.plan, job.state)
     previous = job.state
     watermark = previous.watermark_ts if previous else None
     last_run_at = previous.last_run_at if previous else None

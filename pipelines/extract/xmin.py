@@ -46,6 +46,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from pipelines.extract import state
+from pipelines.extract.plan import TablePlan, quote
 from pipelines.extract.state import SyncState, Window
 
 log = logging.getLogger(__name__)
@@ -157,6 +158,15 @@ def window(job, base: Window, raw_exists: bool) -> Window:
         return Window(full=True, since=None, due=True, reason=f"full copy: {found}")
     due = state.cadence_due(job.state, job.options, job.now)
     return Window(full=False, since=found, due=due, reason="cadence" if due else "cadence not due")
+
+
+def reread_condition(plan: TablePlan, previous: SyncState | None) -> str:
+    """Which staged rows `s` raw may already hold unchanged: successive ranges overlap
+    (from one read's snapshot xmin to the next one's xmax), so any row, except in a
+    ledger the ids above the highest one copied (raw has none of those)."""
+    if plan.mode == "append" and previous is not None and previous.watermark_id is not None:
+        return f"s.{quote(plan.cursor)} <= {int(previous.watermark_id)}"
+    return "true"
 
 
 def state_values(job) -> dict:

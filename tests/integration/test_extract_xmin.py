@@ -260,3 +260,29 @@ def test_restore_into_a_fresh_cluster_reads_every_table_whole(tmp_path, revoke_c
         assert_equal(new.url("shop"), warehouse)
         quiet = extract_all(url, warehouse)
         assert not any(r.full_refresh for r in quiet.results.values())
+
+
+# -- the setting ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("value", "has_xid"), [(None, True), ("updated_at", False)])
+def test_setting_reaches_the_raw_asset(source, tmp_path, monkeypatch, value, has_xid):
+    """MEALYTICS_PG_CHANGE_CURSOR → Settings → the source resource → the run's options."""
+    from pipelines.defs.raw import build_raw_defs
+    from pipelines.defs.resources import default_resources
+    from pipelines.settings import Settings
+
+    warehouse = tmp_path / "w.duckdb"
+    env = {"MEALYTICS_SOURCE_URL": source.url, "MEALYTICS_WAREHOUSE": str(warehouse)}
+    if value:
+        env["MEALYTICS_PG_CHANGE_CURSOR"] = value
+    monkeypatch.setenv("MEALYTICS_SOURCE_URL", source.url)  # the resource's EnvVar
+    resources = default_resources(Settings.from_env(env))
+    defs = build_raw_defs(resources=resources)
+    job = defs.resolve_implicit_global_asset_job_def()
+    assert job.execute_in_process().success
+    con = duckdb.connect(str(warehouse), read_only=True)
+    marks = con.execute("SELECT count(xid_watermark), count(*) FROM raw._sync_state").fetchall()
+    con.close()
+    ((with_xid, tables),) = marks
+    assert with_xid == (tables if has_xid else 0) and tables == len(TABLES)

@@ -256,3 +256,22 @@ def test_state_values():
 def test_change_cursor_option_is_checked():
     with pytest.raises(ValueError, match="change_cursor 'wal'"):
         ExtractOptions(change_cursor="wal")
+
+
+# -- what a re-read can be -----------------------------------------------------------------------
+
+
+def test_reread_condition():
+    """Successive ranges overlap, so any staged row may be a re-read; in a ledger only
+    ids up to the highest copied (raw has none above it), so raw is compared in that key
+    range only (`merge_sql.rows_between` with integer bounds)."""
+    from pipelines.extract import merge_sql
+
+    assert xmin.reread_condition(ORDERS, _state()) == "true"
+    assert xmin.reread_condition(LEDGER, replace(_state(mode="append"), watermark_id=41)) == (
+        's."id" <= 41'
+    )
+    assert xmin.reread_condition(LEDGER, None) == "true"
+    assert merge_sql.rows_between("raw.t", "id", 3, 41) == (
+        '(SELECT * FROM raw.t WHERE "id" BETWEEN 3 AND 41)'
+    )
