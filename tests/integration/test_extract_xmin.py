@@ -286,3 +286,45 @@ def test_setting_reaches_the_raw_asset(source, tmp_path, monkeypatch, value, has
     con.close()
     ((with_xid, tables),) = marks
     assert with_xid == (tables if has_xid else 0) and tables == len(TABLES)
+
+
+# -- the counter wrapping around 2^32 ------------------------------------------------------------
+
+
+def test_the_xid_counter_wrapping_around_2_32(tmp_path):
+    """A server whose counter passes 2^32 between two runs (pg_resetwal put it just
+    below): the 32-bit range wraps (`xmin >= low OR xmin < high`); every change is copied
+    incrementally, nothing read whole."""
+    warehouse = str(tmp_path / "w.duckdb")
+    with PostgresCluster() as cluster:
+        cluster.set_next_xid(2**32 - 400)
+        _pg(cluster, "createdb", "shop")
+        src = HandSource(cluster.url("shop"))
+        src.populate()
+        first = extract_all(src.url, warehouse)
+        assert first.ok, first.errors
+        watermark = first.results["orders_order"].xid_watermark
+        assert 2**32 - 400 < watermark < 2**32
+        with src.engine.connect() as conn:  # past 2^32: xids 3, 4, … of epoch 1
+            for _ in range(400):
+                conn.execute(sa.text("SELECT pg_current_xact_id()"))
+                conn.commit()
+        _django_changes(src.engine)
+        late = sa.text("SELECT xmin::text::bigint FROM menu_meal WHERE id = 50")
+        with src.engine.connect() as conn:
+            assert conn.execute(late).scalar_one() < 1_000  # written after the wrap
+        second = extract_all(src.url, warehouse)
+        assert second.ok, second.errors
+        assert not any(r.full_refresh for r in second.results.values())
+        assert second.results["orders_order"].xid_watermark > 2**32
+        assert {n: c[:2] for n, c in counts(second).items() if c[:2] != (0, 0)} == {
+            "orders_order": (0, 3),
+            "payments_payment": (0, 1),
+            "accounts_user": (0, second.results["accounts_user"].rows_updated),
+            "menu_meal": (1, 0),
+        }
+        assert second.results["accounts_user"].rows_updated > 0
+        # Only the changed rows were read: the rows of epoch 0 below the watermark are not.
+        assert second.results["orders_order"].rows_read == 3
+        assert_equal(src.url, warehouse)
+        src.engine.dispose()
