@@ -108,9 +108,10 @@ def verdict(previous: SyncState, snap: XidSnapshot) -> XidRange | str:
             f"{previous.xid_origin} → {snap.origin}): restored or failed over"
         )
     seen = max(watermark, horizon or 0)
-    if snap.xmax < seen or snap.xmin < watermark:
+    back = (seen, snap.xmax) if snap.xmax < seen else (watermark, snap.xmin)
+    if back[1] < back[0]:
         return (
-            f"the source's transaction counter went back ({seen} → {snap.xmax}): "
+            f"the source's transaction counter went back ({back[0]} → {back[1]}): "
             "restored from a backup or failed over to a lagging replica"
         )
     gap = snap.xmax - watermark

@@ -102,6 +102,8 @@ def test_incremental_range(previous, snap, expected):
         (_state(), XidSnapshot(700, 750, ORIGIN), "transaction counter went back (1010 → 750)"),
         # ... or a failover to a replica that had not replayed the last read's transactions
         (_state(), XidSnapshot(1_001, 1_008, ORIGIN), "went back (1010 → 1008)"),
+        # a transaction older than the watermark running again (a snapshot xmin below it)
+        (_state(), XidSnapshot(990, 1_020, ORIGIN), "went back (1000 → 990)"),
         # the same 32-bit xids, one epoch lower (the stored watermark is above the counter)
         (
             _state(XID_SPAN + 1_000, XID_SPAN + 1_010),
