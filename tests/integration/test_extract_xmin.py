@@ -4,6 +4,7 @@ a transaction open across the read, the counter going back, a restore into a new
 from __future__ import annotations
 
 import subprocess
+from dataclasses import replace
 
 import duckdb
 import pytest
@@ -15,7 +16,10 @@ from pipelines.extract import ExtractOptions, extract_all
 
 pytestmark = pytest.mark.postgres
 
-UPDATED_AT = ExtractOptions(change_cursor="updated_at")
+#: The xmin cursor alone: without the content reconciliation (every run by default in the
+#: library), which would repair the same rows by itself (tested in test_extract_content).
+XMIN = ExtractOptions(content_check_every=None)
+UPDATED_AT = replace(XMIN, change_cursor="updated_at")
 
 
 @pytest.fixture
@@ -59,13 +63,13 @@ def _referrers(engine: sa.Engine) -> int:
 
 def test_changes_that_leave_updated_at_are_copied(source, tmp_path):
     warehouse = str(tmp_path / "w.duckdb")
-    first = extract_all(source.url, warehouse)
+    first = extract_all(source.url, warehouse, options=XMIN)
     assert first.ok, first.errors
     assert all(r.xid_watermark is not None for r in first.results.values())
     nulled = _referrers(source.engine)
     assert nulled > 0
     _django_changes(source.engine)
-    second = extract_all(source.url, warehouse)
+    second = extract_all(source.url, warehouse, options=XMIN)
     assert second.ok, second.errors
     assert {n: c[:3] for n, c in counts(second).items() if c[:3] != (0, 0, 0)} == {
         "orders_order": (0, 3, 0),
@@ -75,7 +79,7 @@ def test_changes_that_leave_updated_at_are_copied(source, tmp_path):
     }
     assert second.results["menu_meal"].rows_backfilled == 0  # the cursor saw it
     assert_equal(source.url, warehouse)
-    quiet = extract_all(source.url, warehouse)
+    quiet = extract_all(source.url, warehouse, options=XMIN)
     assert {n: c[:3] for n, c in counts(quiet).items()} == {t: (0, 0, 0) for t in TABLES}
 
 
@@ -92,7 +96,7 @@ def test_the_updated_at_cursor_misses_them(source, tmp_path):
     with pytest.raises(AssertionError, match="orders_order: missing/extra/changed"):
         assert_equal(source.url, warehouse)
     # Switching to xmin: no xid watermark yet, so each table is read whole once: repaired.
-    switched = extract_all(source.url, warehouse)
+    switched = extract_all(source.url, warehouse, options=XMIN)
     orders = switched.results["orders_order"]
     assert orders.full_refresh and orders.delete_check_reason.startswith(
         "full copy: no xid watermark yet"
@@ -121,7 +125,7 @@ def test_transaction_open_across_the_read_is_copied_next_run(source, tmp_path):
     snapshot's xmin, so its rows (a ledger id below one already copied, an order dated
     before the read) are in the next run's range. No key reconciliation needed."""
     warehouse = str(tmp_path / "w.duckdb")
-    assert extract_all(source.url, warehouse).ok
+    assert extract_all(source.url, warehouse, options=XMIN).ok
     late = source.engine.connect()
     try:
         tx = late.begin()
@@ -129,13 +133,13 @@ def test_transaction_open_across_the_read_is_copied_next_run(source, tmp_path):
         _insert_order(late, source, 900)
         with source.engine.begin() as conn:  # a higher id commits first
             _insert_refund(conn, 201)
-        during = extract_all(source.url, warehouse)
+        during = extract_all(source.url, warehouse, options=XMIN)
         tx.commit()
     finally:
         late.close()
     refund = during.results["payments_refund"]
     assert (refund.rows_inserted, refund.row_count) == (1, 13)
-    after = extract_all(source.url, warehouse, options=ExtractOptions(delete_probe=False))
+    after = extract_all(source.url, warehouse, options=replace(XMIN, delete_probe=False))
     refund, orders = after.results["payments_refund"], after.results["orders_order"]
     assert (refund.rows_inserted, refund.rows_backfilled, refund.row_count) == (1, 0, 14)
     assert (orders.rows_inserted, orders.rows_backfilled, orders.row_count) == (1, 0, 121)
@@ -154,21 +158,21 @@ def test_counter_going_back_reads_the_whole_table(source, tmp_path, caplog):
     """A stored watermark above the server's counter (a restore, a failover to a lagging
     replica) makes every range meaningless: the whole table is read, deletes recorded."""
     warehouse = str(tmp_path / "w.duckdb")
-    assert extract_all(source.url, warehouse).ok
+    assert extract_all(source.url, warehouse, options=XMIN).ok
     _sync_state(
         warehouse,
         "UPDATE raw._sync_state SET xid_watermark = xid_watermark + 1000000, "
         "xid_horizon = xid_horizon + 1000000",
     )
     source.change()  # inserts, updates and deletes
-    report = extract_all(source.url, warehouse)
+    report = extract_all(source.url, warehouse, options=XMIN)
     orders = report.results["orders_order"]
     assert orders.full_refresh
     assert "transaction counter went back" in orders.delete_check_reason
     assert (orders.rows_inserted, orders.rows_updated, orders.rows_deleted) == (10, 4, 2)
     assert "re-read whole" in caplog.text
     assert_equal(source.url, warehouse)
-    quiet = extract_all(source.url, warehouse).results["orders_order"]
+    quiet = extract_all(source.url, warehouse, options=XMIN).results["orders_order"]
     assert (quiet.full_refresh, quiet.rows_inserted, quiet.rows_updated) == (False, 0, 0)
 
 
@@ -183,12 +187,12 @@ def test_state_of_an_older_warehouse_upgrades_in_place(source, tmp_path):
         "ALTER TABLE raw._sync_state DROP COLUMN xid_horizon; "
         "ALTER TABLE raw._sync_state DROP COLUMN xid_origin",
     )
-    report = extract_all(source.url, warehouse)
+    report = extract_all(source.url, warehouse, options=XMIN)
     assert all(
         r.full_refresh and "no xid watermark yet" in r.delete_check_reason
         for r in report.results.values()
     )
-    again = extract_all(source.url, warehouse)
+    again = extract_all(source.url, warehouse, options=XMIN)
     assert not any(r.full_refresh for r in again.results.values())
 
 
@@ -241,7 +245,7 @@ def test_restore_into_a_fresh_cluster_reads_every_table_whole(tmp_path, revoke_c
         _pg(old, "pg_dump", "-Fc", "-d", "shop", "-f", str(dump))
         src.change()  # lost by the restore: raw must go back to the dump
         url = _reader_url(old, revoke_control)
-        first = extract_all(url, warehouse)
+        first = extract_all(url, warehouse, options=XMIN)
         assert first.ok, first.errors
         src.engine.dispose()
         port = old.port
@@ -251,14 +255,14 @@ def test_restore_into_a_fresh_cluster_reads_every_table_whole(tmp_path, revoke_c
         _pg(new, "createdb", "shop")
         _pg(new, "pg_restore", "-d", "shop", str(dump))
         url = _reader_url(new, revoke_control)
-        report = extract_all(url, warehouse)
+        report = extract_all(url, warehouse, options=XMIN)
         assert report.ok, report.errors
         for result in report.results.values():
             assert result.full_refresh, result.table
             assert reason in result.delete_check_reason, result.delete_check_reason
         assert report.results["orders_order"].rows_deleted == 10  # change()'s inserts
         assert_equal(new.url("shop"), warehouse)
-        quiet = extract_all(url, warehouse)
+        quiet = extract_all(url, warehouse, options=XMIN)
         assert not any(r.full_refresh for r in quiet.results.values())
 
 
@@ -301,7 +305,7 @@ def test_the_xid_counter_wrapping_around_2_32(tmp_path):
         _pg(cluster, "createdb", "shop")
         src = HandSource(cluster.url("shop"))
         src.populate()
-        first = extract_all(src.url, warehouse)
+        first = extract_all(src.url, warehouse, options=XMIN)
         assert first.ok, first.errors
         watermark = first.results["orders_order"].xid_watermark
         assert 2**32 - 400 < watermark < 2**32
@@ -313,7 +317,7 @@ def test_the_xid_counter_wrapping_around_2_32(tmp_path):
         late = sa.text("SELECT xmin::text::bigint FROM menu_meal WHERE id = 50")
         with src.engine.connect() as conn:
             assert conn.execute(late).scalar_one() < 1_000  # written after the wrap
-        second = extract_all(src.url, warehouse)
+        second = extract_all(src.url, warehouse, options=XMIN)
         assert second.ok, second.errors
         assert not any(r.full_refresh for r in second.results.values())
         assert second.results["orders_order"].xid_watermark > 2**32
