@@ -284,7 +284,13 @@ def test_setting_reaches_the_raw_asset(source, tmp_path, monkeypatch, value, has
     resources = default_resources(Settings.from_env(env))
     defs = build_raw_defs(resources=resources)
     job = defs.resolve_implicit_global_asset_job_def()
-    assert job.execute_in_process().success
+    result = job.execute_in_process()
+    assert result.success
+    metadata = [
+        e.step_materialization_data.materialization.metadata
+        for e in result.get_asset_materialization_events()
+    ]
+    assert all(("xid_watermark" in md) == has_xid for md in metadata)
     con = duckdb.connect(str(warehouse), read_only=True)
     marks = con.execute("SELECT count(xid_watermark), count(*) FROM raw._sync_state").fetchall()
     con.close()

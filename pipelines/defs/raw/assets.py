@@ -152,6 +152,8 @@ def _metadata(result: TableResult, source_url: str) -> dict:
         "rows_per_s": dg.MetadataValue.float(round(result.rows_per_s, 1)),
         "source": dg.MetadataValue.text(mask_url(source_url)),
     }
+    if result.xid_watermark is not None:  # PostgreSQL's xmin cursor: where the next read starts
+        md["xid_watermark"] = dg.MetadataValue.int(result.xid_watermark)
     for name in ("columns_added", "columns_dropped", "columns_widened"):
         if getattr(result, name):
             md[name] = dg.MetadataValue.text(", ".join(getattr(result, name)))
