@@ -277,3 +277,21 @@ def test_reread_condition():
     assert merge_sql.rows_between("raw.t", "id", 3, 41) == (
         '(SELECT * FROM raw.t WHERE "id" BETWEEN 3 AND 41)'
     )
+
+
+def test_postgresql_before_13_has_no_xid_snapshot():
+    """No `xid8` before PostgreSQL 13: the reader says so, and the table keeps the
+    `updated_at` cursor (the snapshot query is never sent)."""
+    from pipelines.extract.readers.postgres import PostgresSession
+
+    class Old(PostgresSession):
+        def __init__(self):
+            self.sent = []
+
+        def fetch(self, query):
+            self.sent.append(str(query))
+            return [(120_017, True)]
+
+    old = Old()
+    assert old.xid_snapshot() is None
+    assert len(old.sent) == 1 and "server_version_num" in old.sent[0]
