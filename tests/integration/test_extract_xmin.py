@@ -338,3 +338,43 @@ def test_the_xid_counter_wrapping_around_2_32(tmp_path):
         assert second.results["orders_order"].rows_read == 3
         assert_equal(src.url, warehouse)
         src.engine.dispose()
+
+
+# -- keys that are not one integer ---------------------------------------------------------------
+
+
+def test_text_and_composite_keys_without_a_cursor_are_read_incrementally(postgres_url, tmp_path):
+    """Tables with a primary key but no `updated_at` and no integer key were copied whole
+    every run; by xmin they are read like any other: only what changed, merged by key."""
+    warehouse = str(tmp_path / "w.duckdb")
+    engine = sa.create_engine(postgres_url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("CREATE TABLE codes (code text PRIMARY KEY, label text)"))
+        conn.execute(
+            sa.text("CREATE TABLE pairs (a integer, b text, n integer, PRIMARY KEY (a, b))")
+        )
+        conn.execute(
+            sa.text("INSERT INTO codes SELECT 'c' || i, 'x' FROM generate_series(1, 50) AS i")
+        )
+        conn.execute(sa.text("INSERT INTO pairs SELECT i, 'k', 0 FROM generate_series(1, 50) i"))
+    tables = ["codes", "pairs"]
+    first = extract_all(postgres_url, warehouse, tables=tables, options=XMIN)
+    assert all(r.full_refresh for r in first.results.values())
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE codes SET label = 'y' WHERE code = 'c7'"))
+        conn.execute(sa.text("INSERT INTO codes VALUES ('c99', 'z')"))
+        conn.execute(sa.text("UPDATE pairs SET n = 5 WHERE a = 3"))
+        conn.execute(sa.text("DELETE FROM pairs WHERE a = 4"))
+    engine.dispose()
+    second = extract_all(postgres_url, warehouse, tables=tables, options=XMIN).results
+    codes, pairs = second["codes"], second["pairs"]
+    assert (codes.full_refresh, codes.rows_read, codes.rows_inserted, codes.rows_updated) == (
+        False, 2, 1, 1,
+    )  # fmt: skip
+    assert (pairs.full_refresh, pairs.rows_read, pairs.rows_updated, pairs.rows_deleted) == (
+        False, 1, 1, 1,
+    )  # fmt: skip
+    con = duckdb.connect(warehouse, read_only=True)
+    assert con.execute("SELECT label FROM raw.codes WHERE code = 'c7'").fetchall() == [("y",)]
+    assert con.execute("SELECT count(*), sum(n) FROM raw.pairs").fetchall() == [(49, 5)]
+    con.close()
