@@ -67,7 +67,8 @@ class XidSnapshot:
 
     #: Every transaction below it had finished: the next read starts here.
     xmin: int
-    #: Every transaction at or above it had not started: the counter at the read.
+    #: Every transaction at or above it had not finished (or not begun): invisible to the
+    #: read. The counter can only be past it later, on the same server.
     xmax: int
     #: "system identifier:timeline" ("" when unreadable): a restore into another cluster,
     #: a failover or a point-in-time recovery changes it, and the xids with it.
