@@ -68,6 +68,10 @@ LOCK_TIMEOUT_VAR = "MEALYTICS_WAREHOUSE_LOCK_TIMEOUT"
 CONTENT_CHECK_VAR = "MEALYTICS_CONTENT_CHECK_EVERY"
 #: How often each table's full rows are reconciled with the source by default (daily).
 DEFAULT_CONTENT_CHECK_EVERY = dt.timedelta(days=1)
+PG_CHANGE_CURSOR_VAR = "MEALYTICS_PG_CHANGE_CURSOR"
+#: How changed rows are found on PostgreSQL (`pipelines.extract.xmin`): the row's xmin
+#: (every committed change), or `updated_at` (the cursor of every other source).
+PG_CHANGE_CURSORS = ("xmin", "updated_at")
 
 
 @dataclass(frozen=True)
@@ -102,6 +106,8 @@ class Settings:
     #: never. `MEALYTICS_CONTENT_CHECK_EVERY`: `0`, `never`, or a number with a unit
     #: (`30m`, `12h`, `1d`).
     content_check_every: dt.timedelta | None = DEFAULT_CONTENT_CHECK_EVERY
+    #: PostgreSQL's change cursor (`MEALYTICS_PG_CHANGE_CURSOR`): "xmin" or "updated_at".
+    pg_change_cursor: str = "xmin"
 
     def __post_init__(self) -> None:
         check_duckdb_file(self.warehouse, "MEALYTICS_WAREHOUSE")
@@ -132,6 +138,7 @@ class Settings:
             dagster_home=Path(env.get("DAGSTER_HOME") or "dagster_home"),
             dbt_docs_url=env.get("MEALYTICS_DBT_DOCS_URL"),
             content_check_every=_every(env.get(CONTENT_CHECK_VAR), CONTENT_CHECK_VAR),
+            pg_change_cursor=_change_cursor(env.get(PG_CHANGE_CURSOR_VAR)),
         )
 
     @property
@@ -168,6 +175,15 @@ def _time_zone(name: str | None) -> str:
             f"MEALYTICS_SCHEDULE_TIMEZONE={name!r} is not an IANA time zone"
         ) from None
     return name
+
+
+def _change_cursor(text: str | None) -> str:
+    value = (text or "xmin").strip().lower()
+    if value not in PG_CHANGE_CURSORS:
+        raise SettingsError(
+            f"{PG_CHANGE_CURSOR_VAR}={text!r}: 'xmin' (the default) or 'updated_at' expected"
+        )
+    return value
 
 
 def _seconds(text: str | None, variable: str) -> float:

@@ -82,6 +82,9 @@ class PostgresCluster:
             "--encoding=UTF8",
             "--no-locale",
         )  # fmt: skip
+        self._start_server()
+
+    def _start_server(self) -> None:
         settings = {
             "listen_addresses": "127.0.0.1",
             "unix_socket_directories": str(self.root),
@@ -101,6 +104,23 @@ class PostgresCluster:
             "-t", "60",
             "start",
         )  # fmt: skip
+
+    def set_next_xid(self, xid: int) -> None:
+        """Restart the server with its transaction counter at `xid` (a 32-bit value, in the
+        same epoch), e.g. just below 2^32 to see the counter wrap around. Every database
+        is frozen first, so rows written before stay visible whatever the jump."""
+        subprocess.run(
+            [str(self.bin / "vacuumdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U",
+             "postgres", "--all", "--freeze", "-q"],
+            check=True, capture_output=True, timeout=120,
+        )  # fmt: skip
+        self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-w", "stop")
+        self._run(str(self.bin / "pg_resetwal"), "-x", str(xid), "-D", str(self.data))
+        # The commit log's segment of the new xid must exist (1,048,576 xids a segment).
+        segment = self.data / "pg_xact" / f"{xid // 1_048_576:04X}"
+        if not segment.exists():
+            self._run("dd", "if=/dev/zero", f"of={segment}", "bs=262144", "count=1")
+        self._start_server()
 
     def stop(self) -> None:
         subprocess.run(

@@ -32,6 +32,9 @@ class SourceDatabase(dg.ConfigurableResource):
     #: How often each table's full rows are reconciled with the source, in minutes
     #: (`MEALYTICS_CONTENT_CHECK_EVERY`): 0 = every run, -1 = never.
     content_check_every_minutes: int = 24 * 60
+    #: How PostgreSQL's changed rows are found (`MEALYTICS_PG_CHANGE_CURSOR`): "xmin"
+    #: (every committed change) or "updated_at"; other sources always use `updated_at`.
+    change_cursor: str = "xmin"
 
     def source(self) -> Source:
         return Source(self.url, batch_rows=self.batch_rows, reader=self.reader)
@@ -110,7 +113,9 @@ def default_resources(config: Settings | None = None) -> dict[str, dg.Configurab
     url = dg.EnvVar(SOURCE_URL_VAR) if config.source_url_from_env else config.source_url
     return {
         "source": SourceDatabase(
-            url=url, content_check_every_minutes=_minutes(config.content_check_every)
+            url=url,
+            content_check_every_minutes=_minutes(config.content_check_every),
+            change_cursor=config.pg_change_cursor,
         ),
         "warehouse": Warehouse(
             path=str(config.warehouse),

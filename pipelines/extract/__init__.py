@@ -13,6 +13,11 @@ Pure code, no Dagster (the assets in `pipelines.defs.raw` wrap it). The design, 
 - **Watermark**: `raw._sync_state` keeps, per table, the highest `updated_at` read
   (`merge` tables; capped at the run's start, so a future-dated row cannot hide later
   changes) or the highest `id` (`append` ledgers without `updated_at`).
+- **PostgreSQL ≥ 13: xmin** (`xmin`): every keyed table is read by the transaction id of
+  each row version instead, from the previous read's snapshot xmin (a 64-bit `xid8`,
+  `raw._sync_state.xid_watermark`) to the current snapshot's xmax, modulo 2^32: every
+  committed insert and update, whatever the application did with `updated_at`. A restore,
+  a failover or 2^31 transactions make the table read whole, with the reason.
 - **Lookback**: the next run reads `updated_at >= watermark − lookback` (one hour by
   default), because a transaction can commit after a later one with an earlier
   `updated_at`; rows re-read unchanged are dropped before merging, so a quiet rerun loads
@@ -80,6 +85,7 @@ Modules, one job each:
 | `loop` | the table loop: retries, failures, `extract_all` and its report |
 | `replicate` | one table's transaction: the steps below, in order, then COMMIT |
 | `state` | `raw._sync_state`: the run's window, the next watermark |
+| `xmin` | PostgreSQL's change cursor: xid ranges, wraparound, when to read a table whole |
 | `drift` | schema drift: add, widen, keep, or refuse |
 | `merge` | upsert the stage by primary key, or swap a keyless table |
 | `deletes` | the probe, key reconciliation, the audit trail, backfill |

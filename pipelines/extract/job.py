@@ -47,6 +47,8 @@ class TableJob:
     #: What the streams' guard refused (NULL keys, decimals that break their type),
     #: written after each statement that consumed a stream (`guard.flush`).
     refusals: guard.Refusals = field(default_factory=guard.Refusals)
+    #: The read's snapshot xids on PostgreSQL's xmin cursor (`xmin.XidSnapshot`), else None.
+    xid: object | None = None
 
     @property
     def target(self) -> str:

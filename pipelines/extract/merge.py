@@ -24,7 +24,7 @@ def _raw_rows_to_compare(job: TableJob, stage: str, reread: str | None) -> str |
     plan = job.plan
     if reread == "false":
         return None
-    if not plan.cursor or plan.cursor in plan.primary_key:
+    if not plan.cursor:
         return job.target
     ((low, high),) = job.run(sql.cursor_bounds(stage, plan.cursor, reread))
     if low is None:

@@ -130,14 +130,13 @@ def cursor_bounds(stage: str, cursor: str, reread: str | None) -> str:
     return f"SELECT min(s.{c}), max(s.{c}) FROM {stage} s WHERE {reread or 'true'}"
 
 
-def rows_between(target: str, cursor: str, low: dt.datetime, high: dt.datetime) -> str:
-    """Raw's rows in a cursor range, as a subquery: constant bounds reach DuckDB's scan
-    (zone maps, then the other columns of matching rows only)."""
+def rows_between(target: str, cursor: str, low, high) -> str:
+    """Raw's rows in a cursor range (timestamps, or an integer key), as a subquery:
+    constant bounds reach DuckDB's scan (zone maps, then the other columns of matching
+    rows only)."""
     c = quote(cursor)
-    return (
-        f"(SELECT * FROM {target} WHERE {c} BETWEEN "
-        f"{timestamp_literal(low)} AND {timestamp_literal(high)})"
-    )
+    bound = (lambda v: str(int(v))) if isinstance(low, int) else timestamp_literal
+    return f"(SELECT * FROM {target} WHERE {c} BETWEEN {bound(low)} AND {bound(high)})"
 
 
 def delete_unchanged(stage: str, raw_rows: str, where: str) -> str:

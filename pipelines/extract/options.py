@@ -29,6 +29,10 @@ class ExtractOptions:
     #: is daily (`MEALYTICS_CONTENT_CHECK_EVERY`, `pipelines.settings`).
     content_check_every: dt.timedelta | None = dt.timedelta(0)
     run_id: str | None = None
+    #: How changed rows are found on PostgreSQL ≥ 13 (`xmin`): "xmin", the transaction id
+    #: every row version carries (sees updates that leave `updated_at`), or "updated_at"
+    #: (the cursor with its lookback, as on every other source). See `xmin`.
+    change_cursor: str = "xmin"
     #: Batches queued between the reader thread and DuckDB.
     queue_depth: int = 4
     #: Called with each batch before DuckDB takes it (tests inject crashes here).
@@ -37,6 +41,12 @@ class ExtractOptions:
     before_commit: Callable[[duckdb.DuckDBPyConnection, str], None] | None = field(
         default=None, compare=False
     )
+
+    def __post_init__(self) -> None:
+        if self.change_cursor not in ("xmin", "updated_at"):
+            raise ValueError(
+                f"change_cursor {self.change_cursor!r}: 'xmin' or 'updated_at' expected"
+            )
 
 
 #: The options of an ordinary incremental run.

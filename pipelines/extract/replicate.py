@@ -32,7 +32,7 @@ from dataclasses import asdict, dataclass, replace
 
 import duckdb
 
-from pipelines.extract import content, deletes, drift, merge, rejects, state
+from pipelines.extract import content, deletes, drift, merge, rejects, state, xmin
 from pipelines.extract import merge_sql as sql
 from pipelines.extract import warehouse as wh
 from pipelines.extract.job import TableJob
@@ -71,6 +71,9 @@ class TableResult:
     content_checked: bool = False
     content_check_reason: str = ""
     rows_repaired: int = 0
+    #: PostgreSQL's xmin cursor (`xmin`): the 64-bit xid the next read starts from; None
+    #: when the table is read by its `updated_at` or id cursor.
+    xid_watermark: int | None = None
 
     @property
     def rows_per_s(self) -> float:
@@ -127,6 +130,7 @@ def _extract_table(
     # The probe's stamp is read before this session's snapshot, so a delete it misses
     # is in the next run's stamp (see `PostgresSession.delete_stamp`).
     stamp = session.delete_stamp(plan) if plan.primary_key else None
+    window = xmin.window(job, window, existing is not None)
     wh.run(con, "BEGIN TRANSACTION")
     try:
         if existing is None:
@@ -194,6 +198,8 @@ def _merge_stage(job: TableJob, window: state.Window, loaded: Loaded) -> Loaded:
 
 
 def _reread(job: TableJob) -> str:
+    if job.xid is not None:
+        return xmin.reread_condition(job.plan, job.state)
     previous = job.state
     watermark = previous.watermark_ts if previous else None
     last_run_at = previous.last_run_at if previous else None
@@ -273,6 +279,7 @@ def _write_state(
         row_count=row_count,
         duration_s=time.perf_counter() - started,
         source_url=job.session.source.masked_url,
+        **xmin.state_values(job),
     )
     return _Marks(watermark_ts, watermark_id, row_count)
 
@@ -305,4 +312,5 @@ def _result(
         content_checked=loaded.content is not None,
         content_check_reason=loaded.content.reason if loaded.content else "",
         rows_repaired=loaded.content.repaired if loaded.content else 0,
+        xid_watermark=job.xid.xmin if job.xid is not None else None,
     )

@@ -38,11 +38,17 @@ class SyncState:
     last_full_refresh_at: dt.datetime | None = None
     #: When the table's full rows were last reconciled with the source (`content`).
     last_content_check_at: dt.datetime | None = None
+    #: PostgreSQL's xmin cursor (`xmin`): the read's snapshot xmin and xmax (64-bit
+    #: xids) and the source's "system identifier:timeline"; None without that cursor.
+    xid_watermark: int | None = None
+    xid_horizon: int | None = None
+    xid_origin: str | None = None
 
 
 _COLUMNS = (
     "table_name, mode, cursor_column, watermark_ts, watermark_id, last_run_at, "
-    "last_delete_check_at, row_count, delete_stamp, last_full_refresh_at, last_content_check_at"
+    "last_delete_check_at, row_count, delete_stamp, last_full_refresh_at, last_content_check_at, "
+    "xid_watermark, xid_horizon, xid_origin"
 )
 
 
@@ -100,11 +106,16 @@ def plan_window(
         since = state.watermark_ts - options.lookback if state.watermark_ts else None
     else:
         since = state.watermark_id
+    due = cadence_due(state, options, now)
+    return Window(full=False, since=since, due=due, reason="cadence" if due else "cadence not due")
+
+
+def cadence_due(state: SyncState, options: ExtractOptions, now: dt.datetime) -> bool:
+    """Whether every key is due for reconciliation whatever the probe says."""
     every = options.delete_check_every
-    due = every is not None and (
+    return every is not None and (
         state.last_delete_check_at is None or now - state.last_delete_check_at >= every
     )
-    return Window(full=False, since=since, due=due, reason="cadence" if due else "cadence not due")
 
 
 def cap_future(plan: TablePlan, high, now: dt.datetime):

@@ -116,6 +116,13 @@ def ensure_meta(con: duckdb.DuckDBPyConnection) -> None:
     )
     # Added after the first warehouses were made.
     run(con, f"ALTER TABLE {RAW}.{SYNC_STATE} ADD COLUMN IF NOT EXISTS delete_stamp VARCHAR")
+    # PostgreSQL's xmin cursor (see `xmin`): NULL in older rows, so their next read is whole.
+    for column, type_ in (
+        ("xid_watermark", "BIGINT"),
+        ("xid_horizon", "BIGINT"),
+        ("xid_origin", "VARCHAR"),
+    ):
+        run(con, f"ALTER TABLE {RAW}.{SYNC_STATE} ADD COLUMN IF NOT EXISTS {column} {type_}")
     run(
         con,
         f"ALTER TABLE {RAW}.{SYNC_STATE} "

@@ -15,6 +15,7 @@ the run keeps its plans for its reconciliation checks.
 
 import datetime as dt
 import logging
+from dataclasses import replace
 
 import dagster as dg
 import sqlalchemy as sa
@@ -151,6 +152,8 @@ def _metadata(result: TableResult, source_url: str) -> dict:
         "rows_per_s": dg.MetadataValue.float(round(result.rows_per_s, 1)),
         "source": dg.MetadataValue.text(mask_url(source_url)),
     }
+    if result.xid_watermark is not None:  # PostgreSQL's xmin cursor: where the next read starts
+        md["xid_watermark"] = dg.MetadataValue.int(result.xid_watermark)
     for name in ("columns_added", "columns_dropped", "columns_widened"):
         if getattr(result, name):
             md[name] = dg.MetadataValue.text(", ".join(getattr(result, name)))
@@ -215,7 +218,10 @@ def build_raw_assets(
                 src,
                 warehouse.path,
                 plans,
-                config.options(context.run.run_id, source.content_check_every_minutes),
+                replace(
+                    config.options(context.run.run_id, source.content_check_every_minutes),
+                    change_cursor=source.change_cursor,
+                ),
                 tables=tables,
                 retry=retry,
                 memory_limit=warehouse.memory_limit,

@@ -97,6 +97,11 @@ class ReadSession:
         keeps one (PostgreSQL); None otherwise."""
         return None
 
+    def xid_snapshot(self):
+        """This snapshot's 64-bit transaction ids (`xmin.XidSnapshot`), where the reader
+        reads by PostgreSQL's xmin cursor; None otherwise (the `updated_at` cursor)."""
+        return None
+
     def row_count(self, plan: TablePlan) -> int:
         """The rows raw can hold: where a key column may be NULL (SQLite allows it in a key
         that is not its rowid), rows with a NULL key do not count (`guard` refuses them).

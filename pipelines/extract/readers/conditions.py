@@ -12,6 +12,7 @@ import datetime as dt
 import sqlalchemy as sa
 
 from pipelines.extract.plan import TablePlan
+from pipelines.extract.xmin import XidRange, xmin_condition
 
 
 def key_range_condition(plan: TablePlan, ranges: list[tuple[int, int]] | None, table: sa.Table):
@@ -50,8 +51,11 @@ def cursor_condition(plan: TablePlan, since: object | None, table: sa.Table):
 
     Merge tables read `updated_at >= since` (the caller has already subtracted the
     lookback; `>=` because a re-read unchanged row is harmless and a missed one is not);
-    append tables read `id > since`.
+    append tables read `id > since`. On PostgreSQL's xmin cursor, `since` is the range of
+    transaction ids to read (`xmin.XidRange`), whatever the table's cursor.
     """
+    if isinstance(since, XidRange):
+        return xmin_condition(since)
     if since is None or plan.cursor is None:
         return None
     col = table.c[plan.cursor]

@@ -27,6 +27,7 @@ from pipelines.errors import SourceConnectionLostError, SourceUnavailableError
 from pipelines.extract.plan import DECIMAL, TEXT, TablePlan
 from pipelines.extract.readers.adbc import AdbcSession
 from pipelines.extract.readers.conditions import key_range_condition, row_condition
+from pipelines.extract.xmin import XidSnapshot
 
 #: Session options: read-only, and a bounded wait behind another session's lock (a
 #: migration's ACCESS EXCLUSIVE would otherwise hang the run; the timeout is retried).
@@ -106,6 +107,36 @@ class PostgresSession(AdbcSession):
             ).columns(stamp=sa.Text)
         )
         return rows[0][0] if rows else None
+
+    def xid_snapshot(self) -> XidSnapshot | None:
+        """The snapshot's xmin and xmax as 64-bit xids (PostgreSQL ≥ 13: `xid8`), read in
+        this session's REPEATABLE READ snapshot, the one the rows are read in; with the
+        cluster's system identifier and timeline where the role may read them (any role
+        may unless an administrator revoked it: PostgreSQL checks the privilege even in
+        a CASE branch not taken, so it is asked first). None before PostgreSQL 13."""
+        may = "has_function_privilege('pg_catalog.{}()', 'EXECUTE')"
+        ((version, control),) = self.fetch(
+            sa.text(
+                "SELECT current_setting('server_version_num')::int AS version, "
+                f"{may.format('pg_control_system')} "
+                f"AND {may.format('pg_control_checkpoint')} AS control"
+            ).columns(version=sa.Integer, control=sa.Boolean)
+        )
+        if version < 130000:
+            return None
+        origin = (
+            "(pg_control_system()).system_identifier::text || ':' || "
+            "(pg_control_checkpoint()).timeline_id::text"
+            if control
+            else "''"
+        )
+        ((low, high, found),) = self.fetch(
+            sa.text(
+                "SELECT pg_snapshot_xmin(s)::text AS low, pg_snapshot_xmax(s)::text AS high, "
+                f"{origin} AS origin FROM pg_current_snapshot() AS s"
+            ).columns(low=sa.Text, high=sa.Text, origin=sa.Text)
+        )
+        return XidSnapshot(int(low), int(high), found or "")
 
     def _stream(self, query) -> pa.RecordBatchReader:
         # COPY takes no parameters: SQLAlchemy renders the bound values as typed literals.
