@@ -119,6 +119,13 @@ CHECKS: dict[str, Rule] = {
             ("completed_at",),
         ),
         Rule(
+            "events_in_order",
+            "a row's events happen in order where present: confirmed_at ≤ prepared_at ≤ "
+            "delivered_at, sent_at ≤ opened_at ≤ clicked_at",
+            WARN,
+            ("event_order",),
+        ),
+        Rule(
             "refunds_within_payment",
             "a payment's refunds never exceed its amount",
             ERROR,
@@ -159,7 +166,8 @@ def checks_for(table: sa.Table) -> list[str]:
     if _parsed_columns(table):
         names.append("parsable_timestamps")
     names += {
-        "orders_order": ["order_total_formula"],
+        "orders_order": ["order_total_formula", "events_in_order"],
+        "campaigns_campaignrecipient": ["events_in_order"],
         "loyalty_loyaltyaccount": ["ledger_balances"],
         "loyalty_loyaltytransaction": ["redeem_entries"],
         "payments_payment": ["completed_payment_has_time", "refunds_within_payment"],
