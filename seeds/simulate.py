@@ -5,12 +5,43 @@ transaction with the state of the simulator (`seeds_simulation`):
 - new rows: sign-ups (with loyalty accounts and referrals), orders with their items,
   payments, deliveries and ledger entries, campaign recipients, subscriptions, VIP
   purchases, redemptions, support tickets, consultations;
-- updates of existing rows, with `updated_at` bumped: orders that were in progress move
-  on, cash is collected, refunds arrive days later, subscriptions renew, pause, cancel and
-  expire, referrals qualify and are rewarded, loyalty accounts change, campaigns start and
-  end, tickets are answered, consultations happen, late payments complete;
-- hard deletes, as the application does them: abandoned pending orders, and erased
-  customers (with everything that cascades from them, per `info["on_delete"]`).
+- updates of existing rows through `save()`, with `updated_at` bumped: orders that were
+  in progress move on (confirmed, prepared, delivered), cash is collected, refunds arrive
+  days later, subscriptions renew, pause, cancel and expire, referrals qualify and are
+  rewarded, loyalty accounts change, campaigns start and end, recipients open and click,
+  tickets are answered (and assigned to an agent), consultations happen, late payments
+  complete, health profiles are filled in and change goal;
+- updates as Django's `queryset.update()`, `save(update_fields=[...])` and
+  `bulk_update()` make them: the row changes, `updated_at` does not (SOURCE_SCHEMA.md,
+  "updated_at is a hint"). The shares are the fields of `Behaviour` (defaults below; pass
+  another to `advance(..., behaviour=...)`), each draw deterministic per seed:
+  - `bulk_cancel_share` (0.5): of the stale abandoned orders (pending, placed more than two
+    hours before the nightly sweep at 20:00 UTC), the share an admin cancels in bulk
+    (status 'cancelled', payment_status 'failed', cancelled_at; their pending payments
+    'failed') instead of leaving them to the purge;
+  - `payment_sweep_share` (0.5): of the late non-order payments that complete, the share the
+    provider's status sweep completes with `update()`;
+  - `price_change_day_share` (0.1): the days on which 1 to 3 meals of a website get a new
+    price (+5 to +15 %, `bulk_update`); new orders use the menu's price from then on;
+  - `fee_waiver_share` (0.03): of the orders delivered that day with a delivery fee, the
+    share whose fee support waives with an F() expression (delivery_fee 0, total − fee);
+  - `tracking_share` (0.5): of the recipients who open or click, the share whose opens and
+    clicks the tracking endpoint records with `update()`;
+  - `reassign_share` (0.05): of the answered open tickets, the share a supervisor hands to
+    another agent with `save(update_fields=["assigned_agent"])`;
+  - `campaign_purge_day_share` (0.05): the days on which an admin deletes the oldest
+    campaign that ended more than 90 days ago (its recipients cascade; orders'
+    campaign_id is set NULL);
+- an application clock that steps back: on a share `clock_step_day_share` (0.1) of days,
+  chosen per seed and day (`clock_step`), the app's clock runs 30 minutes to
+  `clock_step_max_hours` (3) behind: the rows of new customers, orders, recipients,
+  subscriptions, VIP purchases, tickets, consultations and campaigns are stamped that much
+  early (their created_at and the events of their lifecycle), and every `updated_at` an
+  update writes that day is that much behind the event. Events within a row stay in order
+  (models.rules), so the rules still hold;
+- hard deletes, as the application does them: abandoned pending orders, erased customers
+  and old campaigns, following each foreign key's `info["on_delete"]`; SET_NULL clears the
+  column without touching the child's `updated_at`, as Django's collector does.
 
 Lifecycles come from `seeds.lifecycle` (a function of the row's id), so a row moves on
 exactly as the generator planned it; the day's other randomness is seeded by the
@@ -21,6 +52,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -37,10 +69,40 @@ from seeds.db import make_engine, mask_url, nonempty_tables, one_line, read_stat
 from seeds.errors import SourceError
 from seeds.lifecycle import DAY, FAR, HOUR
 from seeds.progress import Progress, report
+from seeds.rand import uniform
 from seeds.summary import Summary
 from seeds.writer import NULL, Writer
 
 T = metadata.tables
+
+# Streams of seeds.rand for the draws of `Behaviour` (per row id, or per day number).
+S_BULK_CANCEL, S_SWEEP, S_PRICE_DAY, S_FEE_WAIVE, S_TRACK = range(200, 205)
+S_CLOCK_DAY, S_CLOCK_STEP, S_PURGE_DAY = range(205, 208)
+
+
+@dataclass(frozen=True)
+class Behaviour:
+    """How the simulated app changes rows behind `updated_at` (see the module docstring)."""
+
+    bulk_cancel_share: float = 0.5
+    payment_sweep_share: float = 0.5
+    price_change_day_share: float = 0.1
+    fee_waiver_share: float = 0.03
+    tracking_share: float = 0.5
+    reassign_share: float = 0.05
+    campaign_purge_day_share: float = 0.05
+    clock_step_day_share: float = 0.1
+    clock_step_max_hours: float = 3.0
+
+
+def clock_step(seed: int, day_no: int, behaviour: Behaviour = Behaviour()) -> int:
+    """How far (microseconds, >= 0) the app's clock is behind true time on day `day_no`:
+    0 on most days; on a share `clock_step_day_share`, 30 min to `clock_step_max_hours`,
+    rounded to the second. A function of the seed and the day alone."""
+    if uniform(seed, S_CLOCK_DAY, [day_no])[0] >= behaviour.clock_step_day_share:
+        return 0
+    hours = 0.5 + (behaviour.clock_step_max_hours - 0.5) * uniform(seed, S_CLOCK_STEP, [day_no])[0]
+    return int(hours * 3600) * 1_000_000
 
 
 def exists(url: str) -> bool:
@@ -56,7 +118,8 @@ def exists(url: str) -> bool:
         engine.dispose()
 
 
-def advance(url: str, *, days: int = 1, progress: bool = True) -> Summary:
+def advance(url: str, *, days: int = 1, progress: bool = True,
+            behaviour: Behaviour = Behaviour()) -> Summary:
     """Simulate `days` more days of activity on the source at `url` (see module doc)."""
     if not isinstance(days, int) or isinstance(days, bool) or days < 1:
         raise SourceError(f"days must be a whole number >= 1, got {days!r}")
@@ -73,7 +136,7 @@ def advance(url: str, *, days: int = 1, progress: bool = True) -> Summary:
             conn.rollback()
             with conn.begin():
                 writer = Writer(conn)
-                sim = _Simulator(conn, writer, state)
+                sim = _Simulator(conn, writer, state, behaviour)
                 with Progress(progress, total=days, description="days") as bar:
                     for _ in range(days):
                         sim.day()
@@ -92,7 +155,8 @@ def advance(url: str, *, days: int = 1, progress: bool = True) -> Summary:
     through = dt.datetime.fromtimestamp(sim.state["through"] / 1e6, dt.UTC).date()
     summary = Summary(action="advance", rows=dict(writer.rows_written),
                       updated=dict(writer.rows_updated), deleted=dict(sim.deleted),
-                      seconds=time.perf_counter() - began, through=through)
+                      seconds=time.perf_counter() - began, through=through,
+                      untracked=dict(sim.untracked), clock_steps=list(sim.clock_steps))
     report(progress, str(summary))
     return summary
 
@@ -143,8 +207,9 @@ def delete_rows(conn: sa.Connection, table: sa.Table, ids, *, now: int,
                 deleted: dict[str, int] | None = None) -> dict[str, int]:
     """Delete rows by id as Django's collector does, following each foreign key's
     `info["on_delete"]`: CASCADE deletes the children (recursively), SET_NULL clears the
-    column (and bumps the child's updated_at so the change is visible to an incremental
-    reader), PROTECT refuses the whole delete with SourceError."""
+    column and leaves the child's updated_at as it was (Django's collector sets the field
+    with a queryset update), PROTECT refuses the whole delete with SourceError.
+    `now` is unused, kept for callers."""
     deleted = {} if deleted is None else deleted
     ids = _ids_param(np.unique(np.asarray(list(ids), dtype=np.int64)))
     if ids == [-1]:
@@ -164,8 +229,6 @@ def delete_rows(conn: sa.Connection, table: sa.Table, ids, *, now: int,
                             "protects them")
                 elif rule == s.SET_NULL:
                     values = {column.name: None}
-                    if "updated_at" in child.c:
-                        values["updated_at"] = _dt(now)
                     if child is table:
                         where = column.in_(ids) & child.c.id.not_in(ids)
                     else:
@@ -197,7 +260,8 @@ def _dt(us: int) -> dt.datetime:
 
 # -- one simulated day ---------------------------------------------------------------------
 class _Simulator:
-    def __init__(self, conn: sa.Connection, writer: Writer, state: dict):
+    def __init__(self, conn: sa.Connection, writer: Writer, state: dict,
+                 behaviour: Behaviour = Behaviour()):
         self.conn = conn
         self.w = writer
         self.state = dict(state)
@@ -205,14 +269,37 @@ class _Simulator:
         self.world = en.World.build(self.seed)
         self.ids = en.Ids(dict(state["next_ids"]))
         self.deleted: dict[str, int] = {}
+        self.be = behaviour
+        #: Rows changed without their updated_at, per table; the day number and step of
+        #: every day the clock was behind.
+        self.untracked: dict[str, int] = {}
+        self.clock_steps: list[tuple[int, int]] = []
+        self.step = 0
 
     def insert(self, name: str, rows: dict) -> None:
         if rows and en.size(rows):
             self.w.insert(T[name], rows)
 
     def update(self, name: str, rows: dict) -> None:
+        """`save()`: updated_at as the app's clock reads it (behind on a clock-step day)."""
         if rows and en.size(rows):
+            if self.step and "updated_at" in rows:
+                rows = dict(rows, updated_at=np.asarray(rows["updated_at"]) - self.step)
             self.w.update(T[name], rows)
+
+    def update_quietly(self, name: str, rows: dict) -> None:
+        """`queryset.update()`, `save(update_fields=...)`, `bulk_update()`: updated_at stays."""
+        if rows and en.size(rows):
+            assert "updated_at" not in rows, name
+            self.w.update(T[name], rows)
+            self.untracked[name] = self.untracked.get(name, 0) + en.size(rows)
+
+    def quietly_where(self, name: str, ids, **values) -> None:
+        """A `queryset.filter(id__in=ids).update(**values)` (values may be SQL expressions)."""
+        table = T[name]
+        for part in _parts(_ids_param(ids)):
+            n = self.conn.execute(table.update().where(table.c.id.in_(part)).values(values))
+            self.untracked[name] = self.untracked.get(name, 0) + max(n.rowcount, 0)
 
     def q(self, sql: str, params: dict | None = None, **kw) -> dict:
         return read(self.conn, sql, params, **kw)
@@ -225,6 +312,13 @@ class _Simulator:
         day_no = int((t1 - self.start_us()) // DAY)
         rng = np.random.default_rng([self.seed, 9, day_no])
         self.rng = rng
+        self.day_no = day_no
+        # The day's own draws for the app's quiet changes: the main stream stays as it was.
+        self.qrng = np.random.default_rng([self.seed, 11, day_no])
+        self.step = clock_step(self.seed, day_no, self.be)
+        if self.step:
+            self.clock_steps.append((day_no, self.step))
+        self.refresh_prices()
         users = self.users()
         self.sign_ups(rng, users)
         users = self.users()
@@ -244,12 +338,18 @@ class _Simulator:
         self.write_existing_orders(existing)
         for action, table, rows in self.later:
             getattr(self, action)(table, rows)
+        self.waive_fees(existing, new)
         self.subscriptions(rng, users)
         self.vip(rng, users)
         self.side_tables(rng, users)
+        self.reassign_tickets()
+        self.health_profiles(users)
         self.contracts(rng, users)
         self.late_payments()
+        self.change_prices()
+        self.bulk_cancel()
         self.deletes(rng, users)
+        self.purge_campaign()
         self.state["through"] = t1
         self.state["next_ids"] = self.ids.next
 
@@ -274,7 +374,7 @@ class _Simulator:
             return
         ids = self.ids.take("accounts_user", n)
         tr = en.user_traits(self.seed, ids)
-        joined = np.sort(self.t0 + (rng.random(n) * DAY).astype(np.int64))
+        joined = np.sort(self.t0 + (rng.random(n) * DAY).astype(np.int64)) - self.step
         rows = en.user_rows(self.world, ids, tr["web"], joined, rng)
         referred = (rng.random(n) < 0.12) & (len(users["id"]) > 0)
         same_web = users["web"]
@@ -330,6 +430,8 @@ class _Simulator:
         extra = self.campaign_orders(rng, users)
         o = en.concat([o, extra])
         o = en.take(o, np.argsort(o["created"], kind="stable"))
+        # The app's clock (behind on a clock-step day), never before the customer signed up.
+        o["created"] = np.maximum(o["created"] - self.step, users["joined"][o["pos"]])
         m = en.size(o)
         o["id"] = self.ids.take("orders_order", m)
         o["web"] = users["web"][o["pos"]]
@@ -447,6 +549,8 @@ class _Simulator:
             "payment_status": en.labels(new["payment_status"][changed], lc_.PAY_STATUSES),
             "delivered_at": new["delivered_at"][changed],
             "cancelled_at": new["cancelled_at"][changed],
+            "confirmed_at": new["confirmed_at"][changed],
+            "prepared_at": new["prepared_at"][changed],
             "updated_at": new["updated_at"][changed],
         })
         # Payments: attempts already written move on; attempts due now are written.
@@ -551,6 +655,7 @@ class _Simulator:
             "id": c["id"][ch], "status": en.labels(s1[ch], lc_.CAMPAIGN_STATUSES),
             "updated_at": np.maximum(changed[ch], self.t0 + 1),
         })
+        self.engagement(c)
         bonus = []
         rows = []
         for i in np.flatnonzero((c["start_date"] > self.t0) & (c["start_date"] <= self.t1)):
@@ -562,11 +667,10 @@ class _Simulator:
             k = len(chosen)
             variant = np.searchsorted(np.array([0.4, 0.8]), rng.random(k), side="right")
             sent = np.minimum(c["start_date"][i] + (rng.uniform(0, 6, k) * HOUR).astype(np.int64),
-                              self.t1)
-            rows.append({"id": self.ids.take("campaigns_campaignrecipient", k),
-                         "campaign_id": np.full(k, c["id"][i]), "user_id": users["id"][chosen],
-                         "variant": en.labels(variant, enums.CAMPAIGN_VARIANTS), "sent_at": sent,
-                         "created_at": sent})
+                              self.t1) - self.step
+            rows.append(em.recipient_rows(
+                self.seed, self.ids.take("campaigns_campaignrecipient", k),
+                np.full(k, c["id"][i]), users["id"][chosen], variant, sent, self.t1))
             b = variant == 1
             bonus.append(en.ledger(chosen[b], sent[b], np.full(b.sum(), en.CAMPAIGN_BONUS_POINTS),
                                    en.L_BONUS, en.SRC_CAMPAIGN))
@@ -584,7 +688,7 @@ class _Simulator:
         value = int(rng.choice([10, 15, 20, 25])) * 100 if percent else (
             5000_00 if web == 1 else 1000_00)
         cid = self.ids.take("campaigns_campaign", 1)
-        created = self.t0 + int(rng.random() * DAY)
+        created = self.t0 + int(rng.random() * DAY) - self.step
         themes = catalog.CAMPAIGN_THEMES
         self.insert("campaigns_campaign", {
             "id": cid, "website_id": [web], "name": [f"{themes[cid[0] % len(themes)]} {cid[0]}"],
@@ -675,7 +779,7 @@ class _Simulator:
         if not len(np_):
             return
         started = np.sort(np.maximum(users["joined"][np_], self.t0)
-                          + (rng.random(len(np_)) * DAY / 2).astype(np.int64))
+                          + (rng.random(len(np_)) * DAY / 2).astype(np.int64)) - self.step
         plan = np.empty(len(np_), dtype=np.int64)
         for web_id in (1, 2):
             sel = users["web"][np_] == web_id
@@ -690,7 +794,8 @@ class _Simulator:
             "current_period_end": st["current_period_end"], "cancelled_at": st["cancelled_at"],
             "created_at": started, "updated_at": st["updated_at"],
         })
-        self.charge(rng, {"id": ids, "plan": plan, "sp": sp}, np_, self.t0, self.t1, users)
+        self.charge(rng, {"id": ids, "plan": plan, "sp": sp}, np_, self.t0 - self.step, self.t1,
+                    users)
 
     def charge(self, rng, subs, pos, lo, hi, users) -> None:
         i, t = lc_.subscription_charges(subs["sp"], lo, hi)
@@ -723,7 +828,7 @@ class _Simulator:
         b = np.flatnonzero(buys)
         if not len(b):
             return
-        when = np.sort(self.t0 + (rng.random(len(b)) * DAY).astype(np.int64))
+        when = np.sort(self.t0 + (rng.random(len(b)) * DAY).astype(np.int64)) - self.step
         to_tier = cur[b] + 1
         web = users["web"][b]
         prices = np.array([[catalog.VIP_PRICES[wid][x] for x in enums.VIP_TIERS]
@@ -763,15 +868,19 @@ class _Simulator:
         a = lc_.ticket_state_at(tp, tk["created_at"], t0)
         b = lc_.ticket_state_at(tp, tk["created_at"], t1)
         ch = np.flatnonzero(a["updated_at"] != b["updated_at"])
-        self.update("support_ticket", {
-            "id": tk["id"][ch], "status": en.labels(b["status"][ch], lc_.TICKET_STATUSES),
-            "first_response_at": b["first_response_at"][ch],
-            "resolved_at": b["resolved_at"][ch], "updated_at": b["updated_at"][ch],
-        })
+        # The first answer assigns the agent; later changes leave whoever holds it.
+        answered = (a["first_response_at"] == NULL) & (b["first_response_at"] != NULL)
+        for part, extra in ((ch[answered[ch]], ("assigned_agent",)), (ch[~answered[ch]], ())):
+            self.update("support_ticket", {
+                "id": tk["id"][part], "status": en.labels(b["status"][part], lc_.TICKET_STATUSES),
+                "first_response_at": b["first_response_at"][part],
+                "resolved_at": b["resolved_at"][part], "updated_at": b["updated_at"][part],
+                **{k: b[k][part] for k in extra},
+            })
         active = np.flatnonzero((users["lam"] > 0) & (users["life_end"] > t0))
         k = rng.poisson(0.0035 * len(active))
         who = np.sort(active[rng.integers(0, max(len(active), 1), k)]) if len(active) else []
-        created = np.sort(t0 + (rng.random(k) * DAY).astype(np.int64))
+        created = np.sort(t0 + (rng.random(k) * DAY).astype(np.int64)) - self.step
         tid = self.ids.take("support_ticket", k)
         tp = lc_.ticket_plan(self.seed, tid, created)
         st = lc_.ticket_state_at(tp, created, t1)
@@ -783,7 +892,7 @@ class _Simulator:
             "priority": en.labels(tp["priority"], lc_.TICKET_PRIORITIES),
             "status": en.labels(st["status"], lc_.TICKET_STATUSES), "created_at": created,
             "first_response_at": st["first_response_at"], "resolved_at": st["resolved_at"],
-            "updated_at": st["updated_at"],
+            "updated_at": st["updated_at"], "assigned_agent": st["assigned_agent"],
         })
         # Consultations that were booked happen (or not).
         c = self.q("SELECT id, created_at, scheduled_at FROM nutrition_consultation WHERE "
@@ -797,7 +906,7 @@ class _Simulator:
         })
         k = rng.poisson(0.0007 * len(active))
         who = active[rng.integers(0, max(len(active), 1), k)] if len(active) else np.zeros(0, int)
-        created = np.sort(t0 + (rng.random(k) * DAY).astype(np.int64))
+        created = np.sort(t0 + (rng.random(k) * DAY).astype(np.int64)) - self.step
         off = self.world.offset[users["web"][who]]
         day = (created + off) // DAY + rng.integers(1, 15, k)
         scheduled = day * DAY + rng.integers(9, 17, k) * HOUR - off
@@ -881,9 +990,14 @@ class _Simulator:
                    "AND status = 'pending' AND order_id IS NULL ORDER BY id",
                    {"since": _dt(self.since)}, ts=("created_at",))
         done = np.maximum(p["created_at"] + 30 * 1_000_000, self.t0 + 1)
+        swept = uniform(self.seed, S_SWEEP, p["id"]) < self.be.payment_sweep_share
         self.update("payments_payment", {
-            "id": p["id"], "status": np.full(len(p["id"]), "completed", object),
-            "completed_at": done, "updated_at": done,
+            "id": p["id"][~swept], "status": np.full(int((~swept).sum()), "completed", object),
+            "completed_at": done[~swept], "updated_at": done[~swept],
+        })
+        self.update_quietly("payments_payment", {
+            "id": p["id"][swept], "status": np.full(int(swept.sum()), "completed", object),
+            "completed_at": done[swept],
         })
 
     # -- hard deletes ------------------------------------------------------------------------
@@ -900,3 +1014,136 @@ class _Simulator:
         if k and len(users["id"]):
             who = np.unique(users["id"][rng.integers(0, len(users["id"]), k)])
             delete_rows(self.conn, T["accounts_user"], who, now=self.t1, deleted=self.deleted)
+
+    # -- the app's other ways (module docstring) ----------------------------------------------
+    def refresh_prices(self) -> None:
+        """New orders are priced from the menu as it stands (a price may have changed)."""
+        m = self.q("SELECT id, price FROM menu_meal ORDER BY id", money=("price",))
+        price = dict(zip(m["id"].tolist(), m["price"].tolist(), strict=True))
+        for web, ids in self.world.meal_id.items():
+            self.world.meal_price[web] = np.array(
+                [price.get(int(i), int(p)) for i, p in zip(ids, self.world.meal_price[web],
+                                                          strict=True)], dtype=np.int64)
+
+    def change_prices(self) -> None:
+        """On some days 1-3 active meals of a website cost 5-15 % more (`bulk_update`)."""
+        if uniform(self.seed, S_PRICE_DAY, [self.day_no])[0] >= self.be.price_change_day_share:
+            return
+        rng = self.qrng
+        web = catalog.WEBSITES[int(rng.integers(0, len(catalog.WEBSITES)))]
+        m = self.q("SELECT id, price FROM menu_meal WHERE website_id = :w AND is_active = :a "
+                   "ORDER BY id", {"w": web.id, "a": True}, money=("price",))
+        if not len(m["id"]):
+            return
+        pick = rng.choice(len(m["id"]), size=min(len(m["id"]), int(rng.integers(1, 4))),
+                          replace=False)
+        raised = m["price"][pick] * (1 + rng.uniform(0.05, 0.15, len(pick)))
+        price = np.maximum((raised // web.unit).astype(np.int64) * web.unit, m["price"][pick])
+        self.update_quietly("menu_meal", {"id": m["id"][pick], "price": price})
+
+    def waive_fees(self, existing: dict, new: dict) -> None:
+        """Support waives the delivery fee of a few orders delivered today, with an F()
+        expression: delivery_fee 0, total − the fee (total = subtotal − discount + fee)."""
+        ids = [o["id"][(o["lc"]["delivered"] > self.t0) & (o["lc"]["delivered"] <= self.t1)]
+               for o in (existing, new) if len(o["id"])]
+        ids = np.concatenate(ids) if ids else np.zeros(0, np.int64)
+        ids = ids[uniform(self.seed, S_FEE_WAIVE, ids) < self.be.fee_waiver_share]
+        if not len(ids):
+            return
+        o = T["orders_order"]
+        fee = self.q("SELECT id FROM orders_order WHERE id IN :ids AND delivery_fee > 0",
+                     {"ids": _ids_param(ids)})["id"]
+        self.quietly_where("orders_order", fee, total=o.c.total - o.c.delivery_fee,
+                           delivery_fee=0)
+
+    def engagement(self, campaigns: dict) -> None:
+        """Recipients of recent campaigns open and click: through `save()`, or through the
+        tracking endpoint's `update()` (a share of recipients, by id)."""
+        recent = campaigns["id"][(campaigns["start_date"] > self.t0 - 5 * DAY)
+                                 & (campaigns["start_date"] <= self.t0)]
+        if not len(recent):
+            return
+        r = self.q("SELECT id, variant, sent_at FROM campaigns_campaignrecipient WHERE "
+                   "campaign_id IN :ids ORDER BY id", {"ids": _ids_param(recent)},
+                   ts=("sent_at",))
+        variant = np.array([enums.CAMPAIGN_VARIANTS.index(v) for v in r["variant"]], np.int64)
+        rp = lc_.recipient_plan(self.seed, r["id"], r["sent_at"], variant)
+        a = lc_.recipient_state_at(rp, r["sent_at"], self.t0)
+        b = lc_.recipient_state_at(rp, r["sent_at"], self.t1)
+        ch = np.flatnonzero(a["updated_at"] != b["updated_at"])
+        quiet = uniform(self.seed, S_TRACK, r["id"][ch]) < self.be.tracking_share
+        for part, kind in ((ch[~quiet], "save"), (ch[quiet], "update")):
+            rows = {"id": r["id"][part], "opened_at": b["opened_at"][part],
+                    "clicked_at": b["clicked_at"][part]}
+            if kind == "save":
+                self.update("campaigns_campaignrecipient",
+                            dict(rows, updated_at=b["updated_at"][part]))
+            else:
+                self.update_quietly("campaigns_campaignrecipient", rows)
+
+    def reassign_tickets(self) -> None:
+        """A supervisor hands a few answered open tickets to another agent, with
+        `save(update_fields=["assigned_agent"])`."""
+        t = self.q("SELECT id, assigned_agent FROM support_ticket WHERE status = 'pending' "
+                   "AND assigned_agent IS NOT NULL ORDER BY id")
+        if not len(t["id"]):
+            return
+        moved = np.flatnonzero(self.qrng.random(len(t["id"])) < self.be.reassign_share)
+        agents = list(catalog.SUPPORT_AGENTS)
+        other = [agents[(agents.index(a) + 1 + int(k)) % len(agents)] if a in agents else agents[0]
+                 for a, k in zip(t["assigned_agent"][moved],
+                                 self.qrng.integers(0, len(agents) - 1, len(moved)), strict=True)]
+        self.update_quietly("support_ticket", {"id": t["id"][moved],
+                                               "assigned_agent": np.array(other, dtype=object)})
+
+    def health_profiles(self, users: dict) -> None:
+        """Customers fill in health profiles (seeds.lifecycle.health_plan), and change goal."""
+        hp = lc_.health_plan(self.seed, users["id"], users["joined"])
+        fresh = users["joined"] > self.t0 - self.step
+        new = np.flatnonzero((hp["at"] <= self.t1) & ((hp["at"] > self.t0) | fresh))
+        new = new[np.argsort(hp["at"][new], kind="stable")]
+        sub = {k: v[new] for k, v in hp.items()}
+        self.insert("health_healthprofile", em.health_rows(
+            self.ids.take("health_healthprofile", len(new)), users["id"][new], sub, self.t1))
+        moves = np.flatnonzero((hp["change_at"] > self.t0) & (hp["change_at"] <= self.t1)
+                               & (hp["at"] <= self.t0))
+        if not len(moves):
+            return
+        prof = self.q("SELECT id, user_id FROM health_healthprofile WHERE user_id IN :ids",
+                      {"ids": _ids_param(users["id"][moves])})
+        at = pd.Index(users["id"]).get_indexer(prof["user_id"])
+        st = lc_.health_state_at({k: v[at] for k, v in hp.items()}, self.t1)
+        self.update("health_healthprofile", {
+            "id": prof["id"], "dietary_goal": en.labels(st["goal"], lc_.DIETARY_GOALS),
+            "daily_calorie_target": st["kcal"], "updated_at": st["updated_at"],
+        })
+
+    def bulk_cancel(self) -> None:
+        """The nightly admin sweep (20:00 UTC) cancels a share of the stale abandoned orders
+        with `update()`, and fails their pending payments the same way."""
+        sweep = self.t1 - HOUR
+        o = self.q("SELECT id, created_at FROM orders_order WHERE updated_at >= :since AND "
+                   "status = 'pending' ORDER BY id", {"since": _dt(self.since)},
+                   ts=("created_at",))
+        lc = lc_.order_lifecycle(self.seed, o["id"], o["created_at"])
+        stale = (lc["outcome"] == lc_.O_ABANDONED) & (o["created_at"] < sweep - 2 * HOUR)
+        ids = o["id"][stale & (uniform(self.seed, S_BULK_CANCEL, o["id"])
+                               < self.be.bulk_cancel_share)]
+        if not len(ids):
+            return
+        self.quietly_where("orders_order", ids, status="cancelled", payment_status="failed",
+                           cancelled_at=_dt(sweep - self.step))
+        pay = self.q("SELECT id FROM payments_payment WHERE order_id IN :ids AND status = "
+                     "'pending'", {"ids": _ids_param(ids)})["id"]
+        self.quietly_where("payments_payment", pay, status="failed")
+
+    def purge_campaign(self) -> None:
+        """Now and then an admin deletes the oldest campaign that ended 90 days ago: its
+        recipients go (CASCADE), its orders keep their rows with campaign_id NULL."""
+        if uniform(self.seed, S_PURGE_DAY, [self.day_no])[0] >= self.be.campaign_purge_day_share:
+            return
+        c = self.q("SELECT id FROM campaigns_campaign WHERE end_date < :old ORDER BY end_date, "
+                   "id", {"old": _dt(self.t1 - 90 * DAY)})
+        if len(c["id"]):
+            delete_rows(self.conn, T["campaigns_campaign"], c["id"][:1], now=self.t1,
+                        deleted=self.deleted)
