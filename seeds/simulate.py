@@ -204,12 +204,13 @@ def _ids_param(ids) -> list[int]:
 
 # -- hard deletes ---------------------------------------------------------------------------
 def delete_rows(conn: sa.Connection, table: sa.Table, ids, *, now: int,
-                deleted: dict[str, int] | None = None) -> dict[str, int]:
+                deleted: dict[str, int] | None = None,
+                untracked: dict[str, int] | None = None) -> dict[str, int]:
     """Delete rows by id as Django's collector does, following each foreign key's
     `info["on_delete"]`: CASCADE deletes the children (recursively), SET_NULL clears the
     column and leaves the child's updated_at as it was (Django's collector sets the field
-    with a queryset update), PROTECT refuses the whole delete with SourceError.
-    `now` is unused, kept for callers."""
+    with a queryset update; counted per table in `untracked` when given), PROTECT refuses
+    the whole delete with SourceError. `now` is unused, kept for callers."""
     deleted = {} if deleted is None else deleted
     ids = _ids_param(np.unique(np.asarray(list(ids), dtype=np.int64)))
     if ids == [-1]:
@@ -233,7 +234,9 @@ def delete_rows(conn: sa.Connection, table: sa.Table, ids, *, now: int,
                         where = column.in_(ids) & child.c.id.not_in(ids)
                     else:
                         where = column.in_(ids)
-                    conn.execute(child.update().where(where).values(values))
+                    n = conn.execute(child.update().where(where).values(values)).rowcount
+                    if untracked is not None and n > 0:
+                        untracked[child.name] = untracked.get(child.name, 0) + n
     for child in metadata.sorted_tables:
         for column in child.columns:
             for fk in column.foreign_keys:
@@ -242,7 +245,8 @@ def delete_rows(conn: sa.Connection, table: sa.Table, ids, *, now: int,
                         kids = [r[0] for r in conn.execute(
                             sa.select(child.c.id).where(column.in_(part)))]
                         if kids:
-                            delete_rows(conn, child, kids, now=now, deleted=deleted)
+                            delete_rows(conn, child, kids, now=now, deleted=deleted,
+                                        untracked=untracked)
     for part in _parts(ids):
         n = conn.execute(table.delete().where(table.c.id.in_(part))).rowcount
         deleted[table.name] = deleted.get(table.name, 0) + n
@@ -1009,11 +1013,13 @@ class _Simulator:
         lc = lc_.order_lifecycle(self.seed, o["id"], o["created_at"])
         old = o["created_at"] < self.t1 - DAY
         gone = o["id"][(lc["outcome"] == lc_.O_ABANDONED) & old]
-        delete_rows(self.conn, T["orders_order"], gone, now=self.t1, deleted=self.deleted)
+        delete_rows(self.conn, T["orders_order"], gone, now=self.t1, deleted=self.deleted,
+                    untracked=self.untracked)
         k = rng.poisson(0.0001 * len(users["id"]))  # about 1.8% of customers a half-year
         if k and len(users["id"]):
             who = np.unique(users["id"][rng.integers(0, len(users["id"]), k)])
-            delete_rows(self.conn, T["accounts_user"], who, now=self.t1, deleted=self.deleted)
+            delete_rows(self.conn, T["accounts_user"], who, now=self.t1, deleted=self.deleted,
+                        untracked=self.untracked)
 
     # -- the app's other ways (module docstring) ----------------------------------------------
     def refresh_prices(self) -> None:
@@ -1146,4 +1152,4 @@ class _Simulator:
                    "id", {"old": _dt(self.t1 - 90 * DAY)})
         if len(c["id"]):
             delete_rows(self.conn, T["campaigns_campaign"], c["id"][:1], now=self.t1,
-                        deleted=self.deleted)
+                        deleted=self.deleted, untracked=self.untracked)
