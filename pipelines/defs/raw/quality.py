@@ -208,12 +208,26 @@ def _raw_tables(conn: sa.Connection) -> set[str]:
     return {r[0] for r in rows}
 
 
+def _raw_columns(conn: sa.Connection) -> dict[str, set[str]]:
+    """raw's columns per table: a source at an older version of the contract lacks some."""
+    rows = conn.exec_driver_sql(
+        "SELECT table_name, column_name FROM information_schema.columns "
+        "WHERE table_schema = 'raw'"
+    )
+    found: dict[str, set[str]] = defaultdict(set)
+    for table, column in rows:
+        found[table].add(column)
+    return found
+
+
 def _copy_rules(conn: sa.Connection, tables: set[str], now: dt.datetime) -> Iterable[Violation]:
     from models import TABLES
 
+    present = _raw_columns(conn)
     for table in TABLES:
         if table.name not in tables:
             continue
+        has = present[table.name]
         raw = f"raw.{quote(table.name)}"
         pk = [c.name for c in table.primary_key]
         if pk:
@@ -229,7 +243,7 @@ def _copy_rules(conn: sa.Connection, tables: set[str], now: dt.datetime) -> Iter
                     "duplicate_primary_key",
                     f"{'|'.join(pk)}={key} appears {n} times",
                 )
-        for col in _money_columns(table):
+        for col in (c for c in _money_columns(table) if c.name in has):
             q = quote(col.name)
             rows = conn.exec_driver_sql(
                 f"SELECT id, {q} FROM {raw} WHERE {q} IS NULL OR {q} < 0 ORDER BY id"
@@ -237,7 +251,7 @@ def _copy_rules(conn: sa.Connection, tables: set[str], now: dt.datetime) -> Iter
             for key, value in rows:
                 rule = "null_money" if value is None else "negative_money"
                 yield Violation(table.name, key, rule, f"{col.name}={value}")
-        for col in _event_columns(table):
+        for col in (c for c in _event_columns(table) if c.name in has):
             q = quote(col.name)
             rows = conn.exec_driver_sql(
                 f"SELECT id, {q} FROM {raw} WHERE {q} > ? ORDER BY id", (now + CLOCK_SKEW,)
@@ -258,11 +272,12 @@ def _rejected(conn: sa.Connection, tables: set[str]) -> Iterable[Violation]:
 
     if REJECTED_VALUES not in tables:
         return
+    present = _raw_columns(conn)
     for table in TABLES:
         if table.name not in tables:
             continue
         pk = [c.name for c in table.primary_key]
-        names = {c.name for c in _parsed_columns(table)}
+        names = {c.name for c in _parsed_columns(table)} & present[table.name]
         if not pk or not names:
             continue
         row_key = "concat_ws('|', " + ", ".join(f"CAST(r.{quote(k)} AS VARCHAR)" for k in pk) + ")"
