@@ -414,10 +414,11 @@ def check_rules(source: sa.Engine | sa.Connection | str | sa.URL) -> list[Violat
     """Every break of SOURCE_SCHEMA.md's rules in the source, sorted; [] if healthy.
 
     Checks the business rules (loyalty balances and tiers, redeem entries, order totals and
-    subtotals, completed payments, refunds, the order of each row's events) and the schema-level facts that the database
-    itself may not enforce (choice values, foreign keys, unique columns). Reads only, in one
-    transaction, so a source that is being written to is judged at one point in time. A
-    Connection is used as it is, inside whatever transaction it has open.
+    subtotals, completed payments, refunds, the order of each row's events) and the
+    schema-level facts that the database itself may not enforce (choice values, foreign
+    keys, unique columns). Reads only, in one transaction, so a source that is being
+    written to is judged at one point in time. A Connection is used as it is, inside
+    whatever transaction it has open.
 
     Raises MissingTablesError when a table of the contract's first version is missing: that
     is no source to judge (a table a later version added may be missing: an older source).

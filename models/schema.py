@@ -22,6 +22,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from models.enums import (
+    ACTIVITY_LEVELS,
     BILLING_CYCLES,
     BOOKING_STATUSES,
     CAMPAIGN_DISCOUNT_TYPES,
@@ -30,7 +31,6 @@ from models.enums import (
     CONSULTATION_STATUSES,
     CONTRACT_STATUSES,
     DELIVERY_STATUSES,
-    ACTIVITY_LEVELS,
     DIETARY_GOALS,
     DISCOUNT_TYPES,
     LEDGER_SOURCES,

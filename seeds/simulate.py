@@ -374,9 +374,10 @@ class _Simulator:
     def sign_ups(self, rng, users) -> None:
         rate = self.state["customers"] / self.state["days"]
         n = int(rng.poisson(rate))
+        self.new_user_ids = np.zeros(0, np.int64)
         if n == 0:
             return
-        ids = self.ids.take("accounts_user", n)
+        ids = self.new_user_ids = self.ids.take("accounts_user", n)
         tr = en.user_traits(self.seed, ids)
         joined = np.sort(self.t0 + (rng.random(n) * DAY).astype(np.int64)) - self.step
         rows = en.user_rows(self.world, ids, tr["web"], joined, rng)
@@ -1105,7 +1106,8 @@ class _Simulator:
     def health_profiles(self, users: dict) -> None:
         """Customers fill in health profiles (seeds.lifecycle.health_plan), and change goal."""
         hp = lc_.health_plan(self.seed, users["id"], users["joined"])
-        fresh = users["joined"] > self.t0 - self.step
+        # Today's sign-ups (stamped up to a clock step before the day) fill theirs in too.
+        fresh = np.isin(users["id"], self.new_user_ids)
         new = np.flatnonzero((hp["at"] <= self.t1) & ((hp["at"] > self.t0) | fresh))
         new = new[np.argsort(hp["at"][new], kind="stable")]
         sub = {k: v[new] for k, v in hp.items()}
