@@ -22,7 +22,8 @@ transaction with the state of the simulator (`seeds_simulation`):
   - `payment_sweep_share` (0.5): of the late non-order payments that complete, the share the
     provider's status sweep completes with `update()`;
   - `price_change_day_share` (0.1): the days on which 1 to 3 meals of a website get a new
-    price (+5 to +15 %, `bulk_update`); new orders use the menu's price from then on;
+    price (+5 to +15 %, rounded to the website's unit, at least one unit more;
+    `bulk_update`); new orders use the menu's price from then on;
   - `fee_waiver_share` (0.03): of the orders delivered that day with a delivery fee, the
     share whose fee support waives with an F() expression (delivery_fee 0, total − fee);
   - `tracking_share` (0.5): of the recipients who open or click, the share whose opens and
@@ -1044,8 +1045,10 @@ class _Simulator:
             return
         pick = rng.choice(len(m["id"]), size=min(len(m["id"]), int(rng.integers(1, 4))),
                           replace=False)
-        raised = m["price"][pick] * (1 + rng.uniform(0.05, 0.15, len(pick)))
-        price = np.maximum((raised // web.unit).astype(np.int64) * web.unit, m["price"][pick])
+        # Whole hundredths throughout: +5 to +15 %, rounded down to the website's unit, and
+        # at least one unit more.
+        raised = m["price"][pick] * (100 + rng.integers(5, 16, len(pick))) // 100
+        price = np.maximum(raised // web.unit * web.unit, m["price"][pick] + web.unit)
         self.update_quietly("menu_meal", {"id": m["id"][pick], "price": price})
 
     def waive_fees(self, existing: dict, new: dict) -> None:
