@@ -408,3 +408,41 @@ def test_a_clock_step_day_stamps_behind_and_keeps_events_in_order(generated, adv
     assert len(joined) < len(rows(off, "SELECT id FROM accounts_user WHERE date_joined > :t",
                                   t=SNAPSHOT))
     assert check_invariants(on) == []
+
+
+# -- an older source ------------------------------------------------------------------------
+def test_advance_migrates_a_source_generated_before_the_new_columns(generated, tmp_path):
+    """As Django's migrate does: the new table is created, the new columns added (NULL on
+    the rows already there) and filled from then on; the rules hold throughout."""
+    from models.schema import ADDED, ADDED_TABLES
+
+    path = tmp_path / "older.db"
+    shutil.copy2(generated, path)
+    url = url_of(path)
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql('DROP TABLE "health_healthprofile"')
+        conn.exec_driver_sql('DROP INDEX "ix_campaigns_campaignrecipient_updated_at"')
+        for name, columns in ADDED.items():
+            for column in columns if name not in ADDED_TABLES else ():
+                conn.exec_driver_sql(f'ALTER TABLE "{name}" DROP COLUMN "{column}"')
+    engine.dispose()
+    assert check_invariants(url) == []  # an older source is a source
+    last_order = rows(url, "SELECT MAX(id) FROM orders_order")[0][0]
+    advance(url, days=2, progress=False)
+    engine = sa.create_engine(url)
+    inspector = sa.inspect(engine)
+    for name, columns in ADDED.items():
+        assert set(columns) <= {c["name"] for c in inspector.get_columns(name)}, name
+    assert "ix_campaigns_campaignrecipient_updated_at" in {
+        i["name"] for i in inspector.get_indexes("campaigns_campaignrecipient")}
+    engine.dispose()
+    # History stays NULL; what the app writes from now on has the new columns.
+    assert rows(url, "SELECT COUNT(*) FROM orders_order WHERE id <= :i AND status = "
+                     "'delivered' AND confirmed_at IS NULL", i=last_order)[0][0] > 0
+    assert rows(url, "SELECT COUNT(*), COUNT(confirmed_at) FROM orders_order WHERE id > :i "
+                     "AND status = 'delivered'", i=last_order)[0] == (
+        rows(url, "SELECT COUNT(*) FROM orders_order WHERE id > :i AND status = 'delivered'",
+             i=last_order)[0][0],) * 2
+    assert rows(url, "SELECT COUNT(*) FROM health_healthprofile")[0][0] > 0
+    assert check_invariants(url) == []
