@@ -32,6 +32,8 @@ REFERRAL_STATUSES = ("pending", "qualified", "rewarded")
 CAMPAIGN_DISCOUNT_TYPES = ("percent", "fixed")
 CAMPAIGN_STATUSES = ("draft", "active", "paused", "completed")
 CAMPAIGN_VARIANTS = ("A", "B", "control")
+#: campaigns_campaignrecipient.channel: how the message reached the recipient.
+RECIPIENT_CHANNELS = ("email", "sms", "push")
 BILLING_CYCLES = ("monthly", "quarterly")
 CONTRACT_STATUSES = ("active", "ended", "cancelled")
 BOOKING_STATUSES = ("requested", "confirmed", "completed", "cancelled")
@@ -39,6 +41,8 @@ DELIVERY_STATUSES = ("assigned", "picked_up", "delivered", "failed")
 TICKET_PRIORITIES = ("low", "normal", "high", "urgent")
 TICKET_STATUSES = ("open", "pending", "resolved", "closed")
 CONSULTATION_STATUSES = ("booked", "completed", "cancelled", "no_show")
+DIETARY_GOALS = ("weight_loss", "muscle_gain", "maintenance", "diabetic_friendly", "heart_healthy")
+ACTIVITY_LEVELS = ("low", "moderate", "high")
 
 #: Every choice set by its name above.
 ENUMS: dict[str, tuple[str, ...]] = {

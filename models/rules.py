@@ -9,6 +9,10 @@ silently repaired.
 
 Money is NUMERIC(12,2), exact on PostgreSQL; SQLite hands sums back as floats, so money is
 compared with a tolerance of half a cent. Points are integers and compared exactly.
+
+A source at an older version of the contract (models.schema.ADDED) lacks a few columns and
+tables: the rules judge what it has and skip what it lacks (a rule about a missing column
+finds nothing), so an older source is judged, not refused.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from models.schema import TABLES, metadata
+from models.schema import ADDED_TABLES, TABLES, metadata
 from models.thresholds import LOYALTY_TIER_THRESHOLDS
 
 #: Money within half a cent is equal: SQLite sums NUMERIC(12,2) as binary floats.
@@ -70,6 +74,42 @@ def _t(name: str) -> sa.Table:
     return metadata.tables[name]
 
 
+def _present(conn: sa.Connection) -> dict[str, set[str]]:
+    """The contract's tables that the connected database has, with their columns.
+
+    SQLite through its inspector; every other engine through information_schema in the
+    current schema (DuckDB's `raw` after `USE raw`, where SQLAlchemy's inspector fails).
+    """
+    if conn.dialect.name == "sqlite":
+        inspector = sa.inspect(conn)
+        names = set(inspector.get_table_names()) & set(metadata.tables)
+        return {n: {c["name"] for c in inspector.get_columns(n)} for n in names}
+    rows = conn.execute(
+        sa.text(
+            "SELECT table_name, column_name FROM information_schema.columns "
+            "WHERE table_schema = current_schema()"
+        )
+    )
+    found: dict[str, set[str]] = {}
+    for table, column in rows:
+        if table in metadata.tables:
+            found.setdefault(table, set()).add(column)
+    return found
+
+
+def _columns_present(conn: sa.Connection) -> Iterator[tuple[sa.Table, sa.Column]]:
+    """Every (table, column) of the contract that the connected database has."""
+    present = _present(conn)
+    for table in TABLES:
+        for column in table.columns:
+            if column.name in present.get(table.name, ()):
+                yield table, column
+
+
+def _has(conn: sa.Connection, table: str, *columns: str) -> bool:
+    return set(columns) <= _present(conn).get(table, set())
+
+
 def _money_differs(left: sa.ColumnElement, right: sa.ColumnElement) -> sa.ColumnElement[bool]:
     return sa.func.abs(left - right) > MONEY_TOLERANCE
 
@@ -81,11 +121,9 @@ def _money(value: object) -> str:
 @_rule("choice")
 def _choices(conn: sa.Connection) -> Iterator[Violation]:
     """A choice column holds only the values of its `info["choices"]` (or NULL if nullable)."""
-    for table in TABLES:
-        for column in table.columns:
-            choices = column.info.get("choices")
-            if not choices:
-                continue
+    for table, column in _columns_present(conn):
+        choices = column.info.get("choices")
+        if choices:
             query = (
                 sa.select(table.c.id, column)
                 .where(column.is_not(None), column.not_in(choices))
@@ -100,9 +138,10 @@ def _choices(conn: sa.Connection) -> Iterator[Violation]:
 @_rule("orphan")
 def _orphans(conn: sa.Connection) -> Iterator[Violation]:
     """Every foreign key points at an existing row (SQLite does not enforce them)."""
-    for table in TABLES:
-        for column in table.columns:
-            for fk in column.foreign_keys:
+    present = _present(conn)
+    for table, column in _columns_present(conn):
+        for fk in column.foreign_keys:
+            if fk.column.table.name in present:
                 parent = fk.column.table.alias("parent")
                 query = (
                     sa.select(table.c.id, column)
@@ -126,10 +165,8 @@ def _unique(conn: sa.Connection) -> Iterator[Violation]:
     The schema declares these UNIQUE, but a real source may have been created otherwise;
     every row after the first of its value is reported.
     """
-    for table in TABLES:
-        for column in table.columns:
-            if not column.unique:
-                continue
+    for table, column in _columns_present(conn):
+        if column.unique:
             first = (
                 sa.select(column.label("value"), sa.func.min(table.c.id).label("first_id"))
                 .where(column.is_not(None))
@@ -337,6 +374,36 @@ def _refunds(conn: sa.Connection) -> Iterator[Violation]:
         )
 
 
+#: Events of a row in the order they happen; each one present is no earlier than those
+#: before it that are present (a NULL is an event that has not happened).
+EVENT_SEQUENCES: dict[str, tuple[str, ...]] = {
+    "orders_order": ("confirmed_at", "prepared_at", "delivered_at"),
+    "campaigns_campaignrecipient": ("sent_at", "opened_at", "clicked_at"),
+}
+
+
+@_rule("event_order")
+def _event_order(conn: sa.Connection) -> Iterator[Violation]:
+    """confirmed_at ≤ prepared_at ≤ delivered_at, sent_at ≤ opened_at ≤ clicked_at, where
+    present; a source without these columns (an older version) has nothing to judge."""
+    for name, events in EVENT_SEQUENCES.items():
+        if not _has(conn, name, *events):
+            continue
+        table = _t(name)
+        pairs = [(a, b) for i, a in enumerate(events) for b in events[i + 1 :]]
+        query = (
+            sa.select(table.c.id, *(table.c[e] for e in events))
+            .where(sa.or_(*(table.c[a] > table.c[b] for a, b in pairs)))
+            .order_by(table.c.id)
+        )
+        for key, *values in conn.execute(query):
+            at = dict(zip(events, values, strict=True))
+            a, b = next(
+                (a, b) for a, b in pairs if None not in (at[a], at[b]) and at[a] > at[b]
+            )
+            yield Violation(name, key, "event_order", f"{a}={at[a]} is after {b}={at[b]}")
+
+
 #: Every rule of the contract, in the order they run.
 RULES: tuple[Rule, ...] = tuple(_rules)
 #: Every `Violation.rule` name that RULES report.
@@ -347,13 +414,14 @@ def check_rules(source: sa.Engine | sa.Connection | str | sa.URL) -> list[Violat
     """Every break of SOURCE_SCHEMA.md's rules in the source, sorted; [] if healthy.
 
     Checks the business rules (loyalty balances and tiers, redeem entries, order totals and
-    subtotals, completed payments, refunds) and the schema-level facts that the database
-    itself may not enforce (choice values, foreign keys, unique columns). Reads only, in one
-    transaction, so a source that is being written to is judged at one point in time. A
-    Connection is used as it is, inside whatever transaction it has open.
+    subtotals, completed payments, refunds, the order of each row's events) and the
+    schema-level facts that the database itself may not enforce (choice values, foreign
+    keys, unique columns). Reads only, in one transaction, so a source that is being
+    written to is judged at one point in time. A Connection is used as it is, inside
+    whatever transaction it has open.
 
-    Raises MissingTablesError when a table of the contract is missing: that is no source
-    to judge.
+    Raises MissingTablesError when a table of the contract's first version is missing: that
+    is no source to judge (a table a later version added may be missing: an older source).
     """
     if isinstance(source, sa.Connection):
         return _run(source)
@@ -372,7 +440,9 @@ def check_rules(source: sa.Engine | sa.Connection | str | sa.URL) -> list[Violat
 
 def _run(conn: sa.Connection) -> list[Violation]:
     present = set(sa.inspect(conn).get_table_names())
-    missing = [table.name for table in TABLES if table.name not in present]
+    missing = [
+        table.name for table in TABLES if table.name not in present | ADDED_TABLES
+    ]
     if missing:
         raise MissingTablesError(missing)
     return sorted(violation for rule in RULES for violation in rule(conn))

@@ -9,6 +9,12 @@ PostgreSQL. As in Django:
 - foreign keys are plain constraints without ON DELETE: Django applies `on_delete` in
   Python, so each foreign key records its rule in `info["on_delete"]` and the activity
   simulator applies it when it hard-deletes a row (see `seeds.simulate.delete_rows`).
+
+The contract grows as the app's migrations do: a column or table added after the first
+version is marked `info["since"] = <version>` (ADDED lists them). It is added at the end of
+its table, as `ALTER TABLE ... ADD COLUMN` puts it, so a source created at this version and
+one migrated to it have the same shape; a source still at an older version lacks it, and is
+a source all the same (the rules skip what it lacks; dbt's staging gives NULLs, or no rows).
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from models.enums import (
+    ACTIVITY_LEVELS,
     BILLING_CYCLES,
     BOOKING_STATUSES,
     CAMPAIGN_DISCOUNT_TYPES,
@@ -24,6 +31,7 @@ from models.enums import (
     CONSULTATION_STATUSES,
     CONTRACT_STATUSES,
     DELIVERY_STATUSES,
+    DIETARY_GOALS,
     DISCOUNT_TYPES,
     LEDGER_SOURCES,
     LEDGER_TYPES,
@@ -34,6 +42,7 @@ from models.enums import (
     PAYMENT_PURPOSES,
     PAYMENT_STATUSES,
     PLAN_INTERVALS,
+    RECIPIENT_CHANNELS,
     REDEMPTION_ITEM_TYPES,
     REDEMPTION_STATUSES,
     REFERRAL_STATUSES,
@@ -50,6 +59,10 @@ metadata = sa.MetaData()
 Id = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 Money = sa.Numeric(12, 2)
 Timestamp = sa.DateTime(timezone=True)
+
+#: The contract version that added the kitchen times, the recipients' channel and
+#: engagement, the tickets' agent and the health profiles (issue 14).
+V2 = 2
 
 CASCADE = "CASCADE"
 SET_NULL = "SET_NULL"
@@ -91,6 +104,12 @@ def _choice(name: str, values: tuple[str, ...], *, nullable: bool = False) -> sa
     """
     width = max(20, max(len(v) for v in values))
     return sa.Column(name, sa.String(width), nullable=nullable, info={"choices": values})
+
+
+def _since(version: int, column: sa.Column) -> sa.Column:
+    """Mark a column added by a later version of the contract (a Django migration)."""
+    column.info["since"] = version
+    return column
 
 
 accounts_website = sa.Table(
@@ -172,6 +191,9 @@ orders_order = sa.Table(
     _updated(),
     sa.Column("delivered_at", Timestamp, nullable=True),
     sa.Column("cancelled_at", Timestamp, nullable=True),
+    # When the kitchen accepted the order, and when it marked it ready (handed to the rider).
+    _since(V2, sa.Column("confirmed_at", Timestamp, nullable=True)),
+    _since(V2, sa.Column("prepared_at", Timestamp, nullable=True)),
 )
 
 orders_orderitem = sa.Table(
@@ -358,6 +380,11 @@ campaigns_campaignrecipient = sa.Table(
     _choice("variant", CAMPAIGN_VARIANTS),
     sa.Column("sent_at", Timestamp, nullable=False),
     _created(),
+    _since(V2, _choice("channel", RECIPIENT_CHANNELS, nullable=True)),
+    _since(V2, sa.Column("opened_at", Timestamp, nullable=True)),
+    _since(V2, sa.Column("clicked_at", Timestamp, nullable=True)),
+    # Nullable, as a migration adds it to a table that already holds rows.
+    _since(V2, sa.Column("updated_at", Timestamp, nullable=True, index=True)),
 )
 
 corporate_contract = sa.Table(
@@ -417,6 +444,29 @@ support_ticket = sa.Table(
     sa.Column("first_response_at", Timestamp, nullable=True),
     sa.Column("resolved_at", Timestamp, nullable=True),
     _updated(),
+    _since(V2, sa.Column("assigned_agent", sa.String(100), nullable=True)),
+)
+
+# Personal data: allergies and calorie targets never reach a mart (only counts by goal).
+health_healthprofile = sa.Table(
+    "health_healthprofile",
+    metadata,
+    _pk(),
+    sa.Column(
+        "user_id",
+        Id,
+        sa.ForeignKey("accounts_user.id"),
+        nullable=False,
+        unique=True,
+        info={"on_delete": CASCADE},
+    ),
+    _choice("dietary_goal", DIETARY_GOALS),
+    sa.Column("allergies", sa.Text(), nullable=False),
+    sa.Column("daily_calorie_target", sa.Integer(), nullable=True),
+    _choice("activity_level", ACTIVITY_LEVELS),
+    _created(),
+    _updated(),
+    info={"since": V2},
 )
 
 nutrition_consultation = sa.Table(
@@ -440,3 +490,15 @@ TABLES: tuple[sa.Table, ...] = tuple(metadata.sorted_tables)
 APPEND_ONLY = frozenset(
     t.name for t in metadata.sorted_tables if "updated_at" not in t.c
 )
+
+#: What later versions of the contract added, per table: every column of a table added
+#: whole (`table.info["since"]`), else the columns marked `info["since"]`.
+ADDED: dict[str, tuple[str, ...]] = {
+    t.name: tuple(
+        c.name for c in t.columns if t.info.get("since") or c.info.get("since")
+    )
+    for t in TABLES
+    if t.info.get("since") or any(c.info.get("since") for c in t.columns)
+}
+#: Tables a source at an older version of the contract does not have.
+ADDED_TABLES = frozenset(t.name for t in TABLES if t.info.get("since"))

@@ -164,6 +164,12 @@ RIDERS = (
     "Sani", "Tope", "Kunle",
 )
 NUTRITIONISTS = ("Dr. Namata", "Dr. Achan", "Dr. Okoro", "Dr. Bakare", "Ms. Kirabo")
+SUPPORT_AGENTS = ("Grace", "Moses", "Aisha", "Brian", "Chioma", "Emeka", "Joan")
+#: What health profiles say about allergies, with their weights: most have none.
+ALLERGIES = (
+    ("", 0.68), ("peanuts", 0.08), ("shellfish", 0.05), ("gluten", 0.05), ("lactose", 0.06),
+    ("eggs", 0.03), ("peanuts, shellfish", 0.02), ("soy", 0.02), ("gluten, lactose", 0.01),
+)
 TICKET_CATEGORIES = ("late_delivery", "missing_item", "payment", "refund", "account", "quality")
 REFUND_REASONS = ("missing item", "late delivery", "wrong order", "quality complaint")
 COMPANIES = (

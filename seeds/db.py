@@ -110,3 +110,32 @@ def _json_default(value):
     if isinstance(value, dt.date | dt.datetime):
         return value.isoformat()
     raise TypeError(type(value))
+
+
+def migrate(conn: sa.Connection) -> list[str]:
+    """Bring a source at an older version of the contract to this one, as Django's
+    `migrate` would: create the tables a later version added (with their indexes) and add
+    the columns it added, nullable, at the end of their tables (`ALTER TABLE ... ADD
+    COLUMN`), indexed where the contract indexes them. Rows already there keep NULL in the
+    new columns. Returns what it did, one "table" or "table.column" per change."""
+    from models.schema import ADDED
+
+    inspector = sa.inspect(conn)
+    tables = set(inspector.get_table_names())
+    done = []
+    for name, columns in ADDED.items():
+        table = metadata.tables[name]
+        if name not in tables:
+            table.create(conn)
+            done.append(name)
+            continue
+        have = {c["name"] for c in inspector.get_columns(name)}
+        added = [table.c[c] for c in columns if c not in have]
+        for column in added:
+            kind = column.type.compile(dialect=conn.dialect)
+            conn.exec_driver_sql(f'ALTER TABLE "{name}" ADD COLUMN "{column.name}" {kind}')
+            done.append(f"{name}.{column.name}")
+        for index in table.indexes:
+            if {c.name for c in index.columns} & {c.name for c in added}:
+                index.create(conn)
+    return done

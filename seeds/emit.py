@@ -36,6 +36,7 @@ def order_rows(world: en.World, o: dict, web: np.ndarray, user_id: np.ndarray, n
     status, changed, delivered_at, cancelled_at = lc_.order_status_at(o["lc"], o["created"], now)
     pay_status, pay_changed = lc_.last_payment_status_at(o["pp"], now)
     pay_changed = np.where(o["pp"]["t1"] <= now, pay_changed, o["created"])
+    confirmed_at, prepared_at = lc_.kitchen_times_at(o["lc"], now)
     return {
         "id": o["id"], "website_id": web, "user_id": user_id,
         "status": en.labels(status, lc_.ORDER_STATUSES),
@@ -49,6 +50,7 @@ def order_rows(world: en.World, o: dict, web: np.ndarray, user_id: np.ndarray, n
         "campaign_id": o["campaign_id"], "loyalty_points_used": o["points_used"],
         "created_at": o["created"], "updated_at": np.maximum(changed, pay_changed),
         "delivered_at": delivered_at, "cancelled_at": cancelled_at,
+        "confirmed_at": confirmed_at, "prepared_at": prepared_at,
     }
 
 
@@ -57,8 +59,10 @@ def order_state(o: dict, now: int) -> dict:
     status, changed, delivered_at, cancelled_at = lc_.order_status_at(o["lc"], o["created"], now)
     pay_status, pay_changed = lc_.last_payment_status_at(o["pp"], now)
     started = o["pp"]["t1"] <= now
+    confirmed_at, prepared_at = lc_.kitchen_times_at(o["lc"], now)
     return {
         "status": status, "delivered_at": delivered_at, "cancelled_at": cancelled_at,
+        "confirmed_at": confirmed_at, "prepared_at": prepared_at,
         "payment_status": np.where(started, pay_status, 0),
         "updated_at": np.maximum(changed, np.where(started, pay_changed, o["created"])),
     }
@@ -237,3 +241,31 @@ def side_payments(seed, ids: en.Ids, rng, purpose, web, user_id, ref_id, method,
         np.where(ok2, lc_.P_COMPLETED, lc_.P_PENDING), t2[r], np.where(ok2, done2, t2[r]),
         np.where(ok2, done2, NULL)))
     return en.concat(rows)
+
+
+def recipient_rows(seed: int, ids: np.ndarray, campaign_id, user_id, variant: np.ndarray,
+                   sent: np.ndarray, now: int) -> dict:
+    """campaigns_campaignrecipient rows as they stand at `now` (variant: codes)."""
+    rp = lc_.recipient_plan(seed, ids, sent, variant)
+    st = lc_.recipient_state_at(rp, sent, now)
+    return {
+        "id": ids, "campaign_id": campaign_id, "user_id": user_id,
+        "variant": en.labels(variant, enums.CAMPAIGN_VARIANTS), "sent_at": sent,
+        "created_at": sent, "channel": en.labels(rp["channel"], lc_.RECIPIENT_CHANNELS),
+        "opened_at": st["opened_at"], "clicked_at": st["clicked_at"],
+        "updated_at": st["updated_at"],
+    }
+
+
+def health_rows(ids: np.ndarray, user_id: np.ndarray, hp: dict, now: int) -> dict:
+    """health_healthprofile rows of the profiles in `hp` (created by `now`) at `now`."""
+    st = lc_.health_state_at(hp, now)
+    allergies = np.array([a for a, _ in catalog.ALLERGIES], dtype=object)
+    return {
+        "id": ids, "user_id": user_id,
+        "dietary_goal": en.labels(st["goal"], lc_.DIETARY_GOALS),
+        "allergies": allergies[hp["allergy"]],
+        "daily_calorie_target": st["kcal"],
+        "activity_level": en.labels(hp["activity"], lc_.ACTIVITY_LEVELS),
+        "created_at": hp["at"], "updated_at": st["updated_at"],
+    }

@@ -506,13 +506,10 @@ class _Generator:
         r = en.concat(rows) or {"pos": np.zeros(0, np.int64), "variant": np.zeros(0, np.int64),
                                 "sent": np.zeros(0, np.int64), "campaign": np.zeros(0, np.int64)}
         n = en.size(r)
-        out = {
-            "id": self.ids.take("campaigns_campaignrecipient", n), "campaign_id": r["campaign"],
-            "user_id": user_ids[r["pos"]],
-            "variant": en.labels(r["variant"], enums.CAMPAIGN_VARIANTS),
-            "sent_at": r["sent"], "created_at": r["sent"],
-            "_bonus": en.concat(bonus) or en.ledger([], [], [], en.L_BONUS, en.SRC_CAMPAIGN),
-        }
+        out = em.recipient_rows(
+            self.seed, self.ids.take("campaigns_campaignrecipient", n), r["campaign"],
+            user_ids[r["pos"]], r["variant"], r["sent"], self.now)
+        out["_bonus"] = en.concat(bonus) or en.ledger([], [], [], en.L_BONUS, en.SRC_CAMPAIGN)
         ex = en.concat(extra) or {"pos": np.zeros(0, np.int64), "created": np.zeros(0, np.int64),
                                   "channel": np.zeros(0, np.int8),
                                   "campaign_id": np.zeros(0, np.int64)}
@@ -704,8 +701,9 @@ class _Generator:
             "priority": en.labels(tp["priority"], lc_.TICKET_PRIORITIES),
             "status": en.labels(st["status"], lc_.TICKET_STATUSES), "created_at": created,
             "first_response_at": st["first_response_at"], "resolved_at": st["resolved_at"],
-            "updated_at": st["updated_at"],
+            "updated_at": st["updated_at"], "assigned_agent": st["assigned_agent"],
         })
+        self.health_profiles(user_ids, users["joined"])
         # Nutrition consultations.
         k = rng.poisson(np.where(users["lam"] > 0, 0.0008, 0.0002) * active_days)
         k = _at_least(rng, k, span, 2)
@@ -753,6 +751,16 @@ class _Generator:
             self.write_side_payments(
                 "catering", web[idx][p], user_ids[idx][p], bid[p],
                 np.full(len(p), lc_.M_BANK), amount[p], bp["confirm_at"][p])
+
+
+    def health_profiles(self, user_ids: np.ndarray, joined: np.ndarray) -> None:
+        """The health profiles these customers filled in by the end of the period."""
+        hp = lc_.health_plan(self.seed, user_ids, joined)
+        made = np.flatnonzero(hp["at"] <= self.now)
+        made = made[np.argsort(hp["at"][made], kind="stable")]
+        hp = {k: v[made] for k, v in hp.items()}
+        ids = self.ids.take("health_healthprofile", len(made))
+        self.insert("health_healthprofile", em.health_rows(ids, user_ids[made], hp, self.now))
 
 
 def _at_least(rng: np.random.Generator, k: np.ndarray, span: np.ndarray, least: int):

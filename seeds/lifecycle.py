@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from models import enums
+from seeds import catalog
 from seeds.rand import uniform
 from seeds.writer import NULL
 
@@ -31,6 +32,10 @@ S_CONS_KIND, S_CONS_AT = range(40, 42)
 S_BOOK_KIND, S_BOOK_CONF = range(50, 52)
 S_REF_DELAY = 60
 S_RIDER = 61
+S_TICKET_AGENT = 34
+S_RCP_CHANNEL, S_RCP_OPEN, S_RCP_OPEN_AT, S_RCP_CLICK, S_RCP_CLICK_AT = range(70, 75)
+S_HEALTH, S_HEALTH_AT, S_HEALTH_GOAL, S_HEALTH_ALLERGY, S_HEALTH_KCAL = range(80, 85)
+S_HEALTH_ACTIVITY, S_HEALTH_CHANGE, S_HEALTH_GOAL2, S_HEALTH_NO_KCAL = range(85, 89)
 
 ORDER_OUTCOMES = ("delivered", "cancelled_early", "delivery_failed", "abandoned")
 O_DELIVERED, O_CANCEL_EARLY, O_DELIVERY_FAILED, O_ABANDONED = range(4)
@@ -111,6 +116,15 @@ def order_status_at(lc: dict[str, np.ndarray], created: np.ndarray, now) -> tupl
     delivered_at = _at_or_null(lc["delivered"] <= now, lc["delivered"])
     cancelled_at = _at_or_null(lc["cancelled"] <= now, lc["cancelled"])
     return status, changed, delivered_at, cancelled_at
+
+
+def kitchen_times_at(lc: dict[str, np.ndarray], now) -> tuple[np.ndarray, np.ndarray]:
+    """(confirmed_at, prepared_at) at `now`: when the kitchen accepted the order, and when
+    it marked it ready, which is when it goes out for delivery (NULL until they happen;
+    an order cancelled before a stage never reaches it)."""
+    confirmed = _at_or_null(lc["confirmed"] <= now, lc["confirmed"])
+    prepared = _at_or_null(lc["out_for_delivery"] <= now, lc["out_for_delivery"])
+    return confirmed, prepared
 
 
 def payment_plan(
@@ -292,6 +306,7 @@ def subscription_charges(sp: dict, lo, hi) -> tuple[np.ndarray, np.ndarray]:
 # -- support tickets, consultations, catering --------------------------------------------
 TICKET_STATUSES = enums.TICKET_STATUSES
 TICKET_PRIORITIES = enums.TICKET_PRIORITIES
+SUPPORT_AGENTS = np.array(catalog.SUPPORT_AGENTS, dtype=object)
 
 
 def ticket_plan(seed: int, ids: np.ndarray, created: np.ndarray) -> dict:
@@ -305,8 +320,10 @@ def ticket_plan(seed: int, ids: np.ndarray, created: np.ndarray) -> dict:
     stuck = uniform(seed, S_TICKET_OPEN, ids) < 0.05
     resolved = np.where(stuck, FAR, resolved)
     closed = np.where(stuck, FAR, resolved + 3 * DAY)
+    # The agent who answers first takes the ticket (models: support_ticket.assigned_agent).
+    agent = (uniform(seed, S_TICKET_AGENT, ids) * len(SUPPORT_AGENTS)).astype(np.int64)
     return {"priority": priority, "responded": responded, "resolved": resolved,
-            "closed": closed}
+            "closed": closed, "agent": agent}
 
 
 def ticket_state_at(tp: dict, created: np.ndarray, now) -> dict:
@@ -316,11 +333,13 @@ def ticket_state_at(tp: dict, created: np.ndarray, now) -> dict:
         reached = tp[key] <= now
         status[reached] = code
         changed = np.where(reached, tp[key], changed)
+    answered = tp["responded"] <= now
     return {
         "status": status,
         "updated_at": changed,
-        "first_response_at": _at_or_null(tp["responded"] <= now, tp["responded"]),
+        "first_response_at": _at_or_null(answered, tp["responded"]),
         "resolved_at": _at_or_null(tp["resolved"] <= now, tp["resolved"]),
+        "assigned_agent": np.where(answered, SUPPORT_AGENTS[tp["agent"]], None),
     }
 
 
@@ -391,3 +410,91 @@ def campaign_status_at(start: np.ndarray, end: np.ndarray, paused: np.ndarray, n
 
 
 CAMPAIGN_STATUSES = enums.CAMPAIGN_STATUSES
+
+
+# -- campaign recipients ------------------------------------------------------------------
+RECIPIENT_CHANNELS = enums.RECIPIENT_CHANNELS
+#: Shares of email, sms and push among recipients; the chance that each opens a message;
+#: the median minutes from sending to opening.
+CHANNEL_SHARES = (0.5, 0.3, 0.2)
+OPEN_RATE = np.array([0.35, 0.6, 0.25])
+OPEN_MINUTES = np.array([180.0, 15.0, 30.0])
+#: The chance that an opened message is clicked, by variant (A, B, control).
+CLICK_RATE = np.array([0.30, 0.22, 0.06])
+
+
+def recipient_plan(seed: int, ids: np.ndarray, sent: np.ndarray,
+                   variant: np.ndarray) -> dict[str, np.ndarray]:
+    """How each message went: its channel, when it was opened and clicked (FAR: never).
+
+    Opened (by channel) a log-normal delay after it was sent, at most three days later;
+    clicked (by variant) 10 s to 10 min after it was opened: sent ≤ opened ≤ clicked.
+    """
+    channel = np.searchsorted(np.cumsum(CHANNEL_SHARES)[:-1], uniform(seed, S_RCP_CHANNEL, ids),
+                              side="right").astype(np.int8)
+    opens = uniform(seed, S_RCP_OPEN, ids) < OPEN_RATE[channel]
+    minutes = OPEN_MINUTES[channel] * np.exp(1.2 * _norm(seed, S_RCP_OPEN_AT, ids))
+    opened = sent + (np.clip(minutes, 0.2, 3 * 24 * 60) * MINUTE).astype(np.int64)
+    opened = np.where(opens, opened, FAR)
+    clicks = opens & (uniform(seed, S_RCP_CLICK, ids) < CLICK_RATE[np.asarray(variant)])
+    clicked = opened + _minutes(uniform(seed, S_RCP_CLICK_AT, ids), 1 / 6, 10)
+    return {"channel": channel, "opened": opened, "clicked": np.where(clicks, clicked, FAR)}
+
+
+def recipient_state_at(rp: dict, sent: np.ndarray, now) -> dict[str, np.ndarray]:
+    opened = _at_or_null(rp["opened"] <= now, rp["opened"])
+    clicked = _at_or_null(rp["clicked"] <= now, rp["clicked"])
+    return {"opened_at": opened, "clicked_at": clicked,
+            "updated_at": np.maximum(sent, np.maximum(opened, clicked))}
+
+
+# -- health profiles ------------------------------------------------------------------------
+DIETARY_GOALS = enums.DIETARY_GOALS
+ACTIVITY_LEVELS = enums.ACTIVITY_LEVELS
+#: The share of customers who fill in a health profile.
+HEALTH_SHARE = 0.3
+GOAL_SHARES = (0.34, 0.16, 0.3, 0.1, 0.1)
+ACTIVITY_SHARES = (0.35, 0.45, 0.2)
+#: Daily calorie targets by goal: (low, high), drawn uniformly and rounded to 50 kcal.
+KCAL = np.array([[1400, 1900], [2600, 3400], [1900, 2600], [1600, 2200], [1700, 2300]])
+
+
+def health_plan(seed: int, user_ids: np.ndarray, joined: np.ndarray) -> dict[str, np.ndarray]:
+    """Who fills in a health profile, when, what it says, and whether the goal changes.
+
+    A share HEALTH_SHARE of customers: 40% at sign-up (within minutes), the rest days to
+    weeks later. A fifth change their goal (and calorie target) 20 to 120 days later.
+    About 15% leave the calorie target empty.
+    """
+    ids = np.asarray(user_ids, dtype=np.int64)
+    has = uniform(seed, S_HEALTH, ids) < HEALTH_SHARE
+    u_at = uniform(seed, S_HEALTH_AT, ids)
+    delay = np.where(u_at < 0.4, (2 + 30 * u_at / 0.4) * MINUTE,
+                     -np.log1p(-(u_at - 0.4) / 0.6 * 0.999) * 12 * DAY)
+    at = np.where(has, joined + delay.astype(np.int64), FAR)
+    goal = _pick(uniform(seed, S_HEALTH_GOAL, ids), GOAL_SHARES)
+    goal2 = (goal + 1 + (uniform(seed, S_HEALTH_GOAL2, ids) * 4).astype(np.int64)) % 5
+    changes = uniform(seed, S_HEALTH_CHANGE, ids) < 0.2
+    change_at = np.where(has & changes, at + _minutes(uniform(seed, S_HEALTH_CHANGE + 100, ids),
+                                                      20 * 24 * 60, 120 * 24 * 60), FAR)
+    allergy = _pick(uniform(seed, S_HEALTH_ALLERGY, ids), [w for _, w in catalog.ALLERGIES])
+    u_kcal = uniform(seed, S_HEALTH_KCAL, ids)
+    no_kcal = uniform(seed, S_HEALTH_NO_KCAL, ids) < 0.15
+    return {"has": has, "at": at, "goal": goal, "goal2": goal2, "change_at": change_at,
+            "allergy": allergy, "u_kcal": u_kcal, "no_kcal": no_kcal,
+            "activity": _pick(uniform(seed, S_HEALTH_ACTIVITY, ids), ACTIVITY_SHARES)}
+
+
+def health_state_at(hp: dict, now) -> dict[str, np.ndarray]:
+    """Each profile's goal, calorie target and updated_at at `now` (for profiles that exist)."""
+    changed = hp["change_at"] <= now
+    goal = np.where(changed, hp["goal2"], hp["goal"])
+    low, high = KCAL[goal, 0], KCAL[goal, 1]
+    kcal = (low + hp["u_kcal"] * (high - low)) // 50 * 50
+    return {"goal": goal, "kcal": np.where(hp["no_kcal"], NULL, kcal).astype(np.int64),
+            "updated_at": np.where(changed, hp["change_at"], hp["at"])}
+
+
+def _pick(u: np.ndarray, shares) -> np.ndarray:
+    cdf = np.cumsum(shares) / np.sum(shares)
+    return np.minimum(np.searchsorted(cdf, u, side="right"), len(cdf) - 1).astype(np.int64)

@@ -16,6 +16,11 @@ class Summary:
     deleted: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
     through: dt.date | None = None  # the simulated business now runs up to this day
+    #: Rows `advance` changed without touching their updated_at (queryset.update() and the
+    #: like), per table: also counted in `updated` when written through the writer.
+    untracked: dict[str, int] = field(default_factory=dict)
+    #: (day number, microseconds) of each simulated day the app's clock was behind.
+    clock_steps: list[tuple[int, int]] = field(default_factory=list)
 
     @property
     def total_rows(self) -> int:

@@ -1,8 +1,12 @@
+{#- Columns a later version of the source added are NULL on an older one. -#}
+{%- set source_relation = source('raw', 'campaigns_campaignrecipient') -%}
+{%- set present = relation_column_names(source_relation) -%}
+
 with
 
 source as (
 
-    select * from {{ source('raw', 'campaigns_campaignrecipient') }}
+    select * from {{ source_relation }}
 
 ),
 
@@ -16,10 +20,16 @@ renamed as (
 
         ----------  text
         cast(variant as {{ dbt.type_string() }}) as variant,
+        cast({{ column_or_null('channel', present) }} as {{ dbt.type_string() }}) as channel,
 
         ----------  timestamps
         cast(sent_at as {{ type_timestamp_tz() }}) as sent_at,
-        cast(created_at as {{ type_timestamp_tz() }}) as created_at
+        cast(created_at as {{ type_timestamp_tz() }}) as created_at,
+        cast({{ column_or_null('opened_at', present) }} as {{ type_timestamp_tz() }}) as opened_at,
+        cast({{ column_or_null('clicked_at', present) }} as {{ type_timestamp_tz() }})
+            as clicked_at,
+        cast({{ column_or_null('updated_at', present) }} as {{ type_timestamp_tz() }})
+            as updated_at
     from source
 
 )

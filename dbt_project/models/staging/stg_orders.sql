@@ -1,8 +1,12 @@
+{#- Columns a later version of the source added are NULL on an older one. -#}
+{%- set source_relation = source('raw', 'orders_order') -%}
+{%- set present = relation_column_names(source_relation) -%}
+
 with
 
 source as (
 
-    select * from {{ source('raw', 'orders_order') }}
+    select * from {{ source_relation }}
 
 ),
 
@@ -33,7 +37,11 @@ renamed as (
         cast(created_at as {{ type_timestamp_tz() }}) as created_at,
         cast(updated_at as {{ type_timestamp_tz() }}) as updated_at,
         cast(delivered_at as {{ type_timestamp_tz() }}) as delivered_at,
-        cast(cancelled_at as {{ type_timestamp_tz() }}) as cancelled_at
+        cast(cancelled_at as {{ type_timestamp_tz() }}) as cancelled_at,
+        cast({{ column_or_null('confirmed_at', present) }} as {{ type_timestamp_tz() }})
+            as confirmed_at,
+        cast({{ column_or_null('prepared_at', present) }} as {{ type_timestamp_tz() }})
+            as prepared_at
     from source
 
 )

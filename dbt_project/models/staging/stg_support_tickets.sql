@@ -1,8 +1,12 @@
+{#- Columns a later version of the source added are NULL on an older one. -#}
+{%- set source_relation = source('raw', 'support_ticket') -%}
+{%- set present = relation_column_names(source_relation) -%}
+
 with
 
 source as (
 
-    select * from {{ source('raw', 'support_ticket') }}
+    select * from {{ source_relation }}
 
 ),
 
@@ -18,6 +22,8 @@ renamed as (
         cast(category as {{ dbt.type_string() }}) as category,
         cast(priority as {{ dbt.type_string() }}) as priority,
         cast(status as {{ dbt.type_string() }}) as status,
+        cast({{ column_or_null('assigned_agent', present) }} as {{ dbt.type_string() }})
+            as assigned_agent,
 
         ----------  timestamps
         cast(created_at as {{ type_timestamp_tz() }}) as created_at,
