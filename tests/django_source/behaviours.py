@@ -111,14 +111,18 @@ class ChangeLog:
     def of(self, behaviour: str) -> list[Change]:
         return [c for c in self.changes if c.behaviour == behaviour]
 
-    def explain(self) -> dict[tuple[str, Any], str]:
-        """(table, key) → the behaviours that changed that row, in order."""
-        out: dict[tuple[str, Any], list[str]] = {}
-        for c in self.changes:
-            names = out.setdefault((c.table, c.key), [])
-            if c.behaviour not in names:
-                names.append(c.behaviour)
-        return {k: "; ".join(v) for k, v in out.items()}
+    def explain(self, table: str, key: Any, column: str | None) -> tuple[str, ...]:
+        """The behaviours that made a difference in `column` of row `key` (the whole row
+        when None): those that inserted or deleted the row, or updated that column."""
+        return tuple(
+            dict.fromkeys(
+                c.behaviour
+                for c in self.changes
+                if c.table == table
+                and c.key == key
+                and (c.kind != "update" or column is None or column in c.columns)
+            )
+        )
 
 
 @contextmanager

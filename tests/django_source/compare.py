@@ -16,7 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -157,37 +157,42 @@ def read_raw(
 class Difference:
     table: str
     key: Any
+    #: The differing column; None for a whole row (missing, extra, duplicated).
+    column: str | None
     text: str
+    #: The changes that made this difference (`Explain`), if known.
+    causes: tuple[str, ...] = ()
 
 
-def differences(
-    source: Table, raw: Table, explain: Mapping[tuple[str, Any], str] | None = None
-) -> list[Difference]:
+#: (table, key, column or None for the whole row) → the changes that made it.
+Explain = Callable[[str, Any, str | None], tuple[str, ...]]
+
+
+def differences(source: Table, raw: Table, explain: Explain | None = None) -> list[Difference]:
     """Nothing when the two tables hold the same multiset of full-row hashes; else one
     difference per differing column of a row (naming the table, the key, the column and
     both values), per key missing from raw, per key raw has that the source does not, per
-    key raw holds twice.
-
-    `explain` maps (table, key) to the change that made the row (shown after the text).
+    key raw holds twice; each with the changes `explain` says made it.
     """
     if Counter(map(row_hash, source.rows)) == Counter(map(row_hash, raw.rows)):
         return []
-    explain = explain or {}
     src, dst = source.by_key(), raw.by_key()
     out: list[Difference] = []
 
-    def add(key: Any, text: str) -> None:
-        why = explain.get((source.name, key))
-        out.append(Difference(source.name, key, text + (f"  [{why}]" if why else "")))
+    def add(key: Any, column: str | None, text: str) -> None:
+        causes = explain(source.name, key, column) if explain else ()
+        if causes:
+            text += f"  [{'; '.join(causes)}]"
+        out.append(Difference(source.name, key, column, text, causes))
 
     for key in sorted(set(src) & set(dst)):
         if len(dst[key]) > 1:
-            add(key, f"{source.name} id={key}: {len(dst[key])} rows in raw")
+            add(key, None, f"{source.name} id={key}: {len(dst[key])} rows in raw")
         for name, x, y in zip(source.columns, src[key][0], dst[key][0], strict=True):
             if repr(x) != repr(y):
-                add(key, f"{source.name} id={key} {name}: source {x!r}, raw {y!r}")
+                add(key, name, f"{source.name} id={key} {name}: source {x!r}, raw {y!r}")
     for key in sorted(set(src) - set(dst)):
-        add(key, f"{source.name} id={key}: missing from raw")
+        add(key, None, f"{source.name} id={key}: missing from raw")
     for key in sorted(set(dst) - set(src)):
-        add(key, f"{source.name} id={key}: in raw, gone from the source")
+        add(key, None, f"{source.name} id={key}: in raw, gone from the source")
     return out

@@ -10,13 +10,12 @@ import dataclasses
 import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import duckdb
 
 from django_source.behaviours import ChangeLog, django_behaviours, saves_only
 from django_source.business import Business, populate
-from django_source.compare import Difference, differences, read_raw, read_source
+from django_source.compare import Difference, Explain, differences, read_raw, read_source
 from django_source.database import DjangoDatabase
 from django_source.models import MODELS
 from pipelines.extract import ExtractOptions, ExtractReport, extract_all
@@ -79,7 +78,7 @@ def run(db: DjangoDatabase, demo: dict[str, list[dict]], root: Path) -> Outcome:
     outcome.reports.append(extract(outcome))
     saves_only(log, business)
     outcome.reports.append(extract(outcome))
-    outcome.control = compare(db, outcome.warehouse, money="cents", explain=log.explain())
+    outcome.control = compare(db, outcome.warehouse, money="cents", explain=log.explain)
     snapshot = log.snapshot()
     outcome.watermarks = {
         table: max(r["updated_at"] for r in rows.values() if r["updated_at"] is not None)
@@ -96,7 +95,7 @@ def compare(
     warehouse: Path,
     *,
     money: str = "exact",
-    explain: dict[tuple[str, Any], str] | None = None,
+    explain: Explain | None = None,
 ) -> list[Difference]:
     """Every source table against its raw copy (`compare.differences`)."""
     out: list[Difference] = []
@@ -106,28 +105,33 @@ def compare(
             source = read_source(con, table)
             raw = read_raw(wh, table, source.columns, money=money)
             if isinstance(raw, str):
-                out.append(Difference(table, None, raw))
+                out.append(Difference(table, None, None, raw))
             else:
                 out += differences(source, raw, explain)
     return out
 
 
-def report(found: list[Difference], log: ChangeLog, *, limit: int = 40) -> str:
-    """The differences as a message: which behaviours' changes raw lacks, then the rows."""
-    missed: list[str] = []
-    differing = {(d.table, d.key) for d in found}
-    for change in log.changes:
-        if (change.table, change.key) in differing and change.behaviour not in missed:
-            missed.append(change.behaviour)
+def report(found: list[Difference], outcome: Outcome, *, limit: int = 40) -> str:
+    """The differences as a message: which behaviours' changes raw lacks (or holds
+    inexactly), then the differences, each naming table, key, column and cause."""
+    log = outcome.log
     behaviours = list(dict.fromkeys(c.behaviour for c in log.changes))
+    missed = [b for b in behaviours if any(b in d.causes for d in found)]
+    unexplained = sum(1 for d in found if not d.causes)
     lines = [
         f"{len(found)} difference(s) in {len({d.table for d in found})} table(s); "
-        f"raw lacks the changes of {len(missed)} of {len(behaviours)} behaviours: "
-        + "; ".join(missed)
+        f"raw lacks the changes of {len(missed)} of the {len(behaviours)} logged behaviours"
+        + (": " + "; ".join(missed) if missed else "")
+        + f"; {unexplained} difference(s) in values no behaviour changed"
     ]
     lines += [d.text for d in found[:limit]]
     if len(found) > limit:
         lines.append(f"… and {len(found) - limit} more")
     if not has_content_check():
         lines.append(MISSING_CONTENT_CHECK)
+    elif outcome.options.content_check_every is None:
+        lines.append(
+            "(the runs reconciled no content: on this source the change cursor alone must "
+            "see every committed change)"
+        )
     return "\n".join(lines)

@@ -167,7 +167,7 @@ def test_changes_saved_with_save_reach_raw(scenario):
     contract's scale here; its exactness is the next tests' concern."""
     from django_source.scenario import report
 
-    assert not scenario.control, report(scenario.control, scenario.log)
+    assert not scenario.control, report(scenario.control, scenario)
 
 
 def test_every_raw_table_equals_the_source(scenario):
@@ -175,8 +175,8 @@ def test_every_raw_table_equals_the_source(scenario):
     source's rows exactly: the same multiset of full-row hashes, money exact."""
     from django_source.scenario import compare, report
 
-    found = compare(scenario.db, scenario.warehouse, explain=scenario.log.explain())
-    assert not found, report(found, scenario.log)
+    found = compare(scenario.db, scenario.warehouse, explain=scenario.log.explain)
+    assert not found, report(found, scenario)
 
 
 def test_raw_money_has_the_contract_type(scenario):
