@@ -7,12 +7,13 @@ money declared `decimal` with no precision and stored as REAL on SQLite, datetim
 
 - `models`: the Django models, generated from the contract's SQLAlchemy metadata
   (`models.schema`), so the mirror cannot drift from it;
-- `setup`: Django configured once per process (SQLite, PostgreSQL when a cluster runs);
+- `configure`: Django configured once per process (SQLite, PostgreSQL when a cluster runs);
 - `database`: one Django database: tables by Django's own schema editor, rows loaded
   through the ORM, the URL the extractor reads;
 - `business`: a small business written through the ORM (a demo source's rows, plus
   catering orders whose amounts have cents);
 - `behaviours`: the changes a Django app makes, each one logged with what it changed;
+- `scenario`: populate → extract → saves → extract → the other behaviours → extract;
 - `compare`: the source read by its plain driver against raw, row by row;
 - `marts`: dbt on two warehouses, their marts compared.
 

@@ -31,6 +31,7 @@ import seeds
 from django_source.compare import read_source
 from django_source.database import DjangoDatabase
 from django_source.models import MODELS
+from models.enums import CAMPAIGN_VARIANTS, PAYMENT_METHODS
 from models.schema import metadata
 
 Website = MODELS["accounts_website"]
@@ -142,8 +143,9 @@ def populate(db: DjangoDatabase, rows: dict[str, list[dict]], *, seed: int = 3) 
     with clock_at(sent):
         for k, user in enumerate(users[:6]):
             Recipient.objects.using(a).create(
-                campaign_id=campaign.id, user_id=user.id, variant=("A", "B", "control")[k % 3],
-                sent_at=sent, created_at=sent,
+                campaign_id=campaign.id, user_id=user.id,
+                variant=CAMPAIGN_VARIANTS[k % len(CAMPAIGN_VARIANTS)], sent_at=sent,
+                created_at=sent,
             )
     business = Business(website.id, campaign.id, [p.id for p in platters])
     business.user_to_erase, business.referee_ids = erase, referees
@@ -168,7 +170,7 @@ def catering_order(db, rng, user_id, platters, status, created, *, campaign_id=N
     discount = CAMPAIGN_DISCOUNT if campaign_id else Decimal("0.00")
     fee = _money(rng, 3_000, 15_000)
     paid = status in ("out_for_delivery", "delivered")
-    method = rng.choice(("mtn_mobile_money", "airtel_money", "bank_transfer"))
+    method = rng.choice([m for m in PAYMENT_METHODS if m != "cash_on_delivery"])
     extra = {}
     if has(Order, "confirmed_at") and status != "pending":
         extra["confirmed_at"] = created + dt.timedelta(minutes=10)

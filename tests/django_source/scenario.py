@@ -1,7 +1,7 @@
 """The scenario: populate through the ORM → extract (full) → saves → extract → Django's
 other behaviours → extract (incremental); and the checks of raw against the source.
 
-Imported once Django is configured (`django_source.setup.configure`).
+Imported once Django is configured (`django_source.configure.configure`).
 """
 
 from __future__ import annotations
