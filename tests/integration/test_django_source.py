@@ -118,10 +118,9 @@ def test_django_wrote_what_the_contract_describes(scenario):
     }
     assert updated_columns(b.DELETE_CAMPAIGN) == {frozenset({"campaign_id"})}
     user = log.of(b.DELETE_USER)
-    assert {c.columns for c in user if c.table == "accounts_user" and c.kind == "update"} == {
-        frozenset({"referred_by_id"})
-    }
-    assert {c.key for c in user if c.kind == "update"} == set(scenario.business.referee_ids)
+    referred = [c for c in user if c.table == "accounts_user" and c.kind == "update"]
+    assert {c.columns for c in referred} == {frozenset({"referred_by_id"})}
+    assert set(scenario.business.referee_ids) <= {c.key for c in referred}
     cascaded = {c.table for c in user if c.kind == "delete"}
     assert {"accounts_user", "orders_order", "orders_orderitem", "payments_payment"} <= cascaded
     # The rows these behaviours change were last written days ago: below the watermark
