@@ -137,6 +137,8 @@ def test_django_wrote_what_the_contract_describes(scenario):
         assert stamps and all(s < scenario.watermarks[table] - lookback for s in stamps), name
     if scenario.db.vendor == "sqlite":
         _assert_sqlite_storage(scenario)
+    else:
+        _assert_postgres_storage(scenario)
 
 
 def _column(scenario, behaviour: str, table: str, column: str) -> list:
@@ -164,6 +166,27 @@ def _assert_sqlite_storage(scenario) -> None:
         form = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d{6})?")
         assert stamps and all(isinstance(s, str) and form.fullmatch(s) for s in stamps)
         assert {b for (b,) in con.execute("SELECT DISTINCT is_active FROM accounts_user")} <= {0, 1}
+
+
+def _assert_postgres_storage(scenario) -> None:
+    """Django's PostgreSQL DDL: numeric(12,2), timestamptz, a bigint identity key, and
+    foreign keys DEFERRABLE INITIALLY DEFERRED."""
+    with scenario.db.driver() as con:
+        columns = {
+            name: (kind, precision, scale, identity)
+            for name, kind, precision, scale, identity in con.execute(
+                "SELECT column_name, data_type, numeric_precision, numeric_scale, is_identity "
+                "FROM information_schema.columns WHERE table_name = 'orders_order'"
+            )
+        }
+        assert columns["total"] == ("numeric", 12, 2, "NO")
+        assert columns["created_at"][0] == "timestamp with time zone"
+        assert columns["id"] == ("bigint", 64, 0, "YES")
+        deferred = con.execute(
+            "SELECT count(*) FROM pg_constraint WHERE contype = 'f' "
+            "AND conrelid = 'orders_order'::regclass AND condeferred"
+        ).fetchone()[0]
+        assert deferred == 3  # website_id, user_id, campaign_id
 
 
 def test_changes_saved_with_save_reach_raw(scenario):
