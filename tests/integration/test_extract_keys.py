@@ -25,8 +25,13 @@ UTC = dt.UTC
 T0 = dt.datetime(2026, 1, 1, 8, 0, tzinfo=UTC)
 #: The key path alone (no content reconciliation), reconciling keys every run: a delete
 #: and a late row leave the row count equal, which the per-run probe cannot tell on
-#: SQLite (the cadence, or content reconciliation, does).
-EVERY_RUN = ExtractOptions(delete_check_every=dt.timedelta(0), content_check_every=None)
+#: SQLite (the cadence, or content reconciliation, does). On PostgreSQL the updated_at
+#: cursor, as on a source that allows no xmin.
+EVERY_RUN = ExtractOptions(
+    delete_check_every=dt.timedelta(0), content_check_every=None, change_cursor="updated_at"
+)
+#: PostgreSQL's default change stream: the rows' xmin, keys reconciled every run.
+XMIN = ExtractOptions(delete_check_every=dt.timedelta(0), content_check_every=None)
 #: The key path alone, keys reconciled when the probe or the weekly cadence says so.
 PROBED = ExtractOptions(content_check_every=None)
 #: The library's default: content reconciliation every run (`pipelines.extract.content`).
@@ -154,7 +159,7 @@ def _late_update_delete(
     source: KeyedSource, warehouse: str, reader: str = "auto", path: str = "keys"
 ) -> None:
     src = Source(source.url, reader=reader)
-    options = EVERY_RUN if path == "keys" else CONTENT
+    options = {"keys": EVERY_RUN, "content": CONTENT, "xmin": XMIN}[path]
     first = extract_all(src, warehouse, tables=list(TABLES))
     assert first.ok, first.errors
     assert {t: first.results[t].mode for t in TABLES} == {
@@ -169,6 +174,11 @@ def _late_update_delete(
     if path == "keys":
         assert report.results["codes_code"].rows_backfilled == 1
         assert report.results["stock_level"].rows_backfilled == 1
+    if path == "xmin":
+        # The late rows are newer transactions: xmin reads them, nothing is backfilled.
+        assert report.results["codes_code"].rows_backfilled == 0
+        assert report.results["stock_level"].rows_backfilled == 0
+        assert report.results["codes_code"].xid_watermark is not None
     for table in TABLES:
         assert raw_rows(warehouse, table) == source.rows(table), table
     assert audit(warehouse) == [
@@ -195,7 +205,8 @@ def test_sqlite_text_and_composite_keys_get_late_rows_updates_and_deletes(tmp_pa
 
 @pytest.mark.postgres
 @pytest.mark.parametrize(
-    ("reader", "path"), [("adbc", "keys"), ("sqlalchemy", "keys"), ("adbc", "content")]
+    ("reader", "path"),
+    [("adbc", "keys"), ("sqlalchemy", "keys"), ("adbc", "content"), ("adbc", "xmin")],
 )
 def test_postgres_text_and_composite_keys_get_late_rows_updates_and_deletes(
     postgres_url, tmp_path, reader, path

@@ -417,12 +417,11 @@ def test_rows_the_cursor_cannot_see_are_backfilled_by_key(source, warehouse):
     db.commit()
     assert extract_all(source.url, warehouse, tables=["payments_refund"], options=KEYS).ok
     db.execute("INSERT INTO payments_refund VALUES (30, 1, 2.25, 'later', '2026-01-01 09:00:00')")
-    db.execute(
-        "INSERT INTO orders_order SELECT 500, website_id, user_id, status, channel, subtotal, "
-        "discount_amount, discount_type, delivery_fee, total, payment_method, payment_status, "
-        "campaign_id, loyalty_points_used, '2025-12-01 00:00:00', '2025-12-01 00:00:00', "
-        "delivered_at, cancelled_at FROM orders_order WHERE id = 1"
-    )
+    old = {"id": "500", "created_at": "'2025-12-01 00:00:00'"}
+    old["updated_at"] = old["created_at"]
+    columns = [row[1] for row in db.execute("PRAGMA table_info(orders_order)")]
+    values = ", ".join(old.get(c, c) for c in columns)
+    db.execute(f"INSERT INTO orders_order SELECT {values} FROM orders_order WHERE id = 1")
     db.commit()
     db.close()
     report = extract_all(source.url, warehouse, options=KEYS)
