@@ -40,6 +40,8 @@ import pyarrow.compute as pc
 from pipelines.extract import exact, rejects
 from pipelines.extract import warehouse as wh
 from pipelines.extract.plan import DECIMAL, INTEGER, TablePlan, quote
+from pipelines.extract.rejects import text_columns
+from pipelines.extract.stream import registered
 
 log = logging.getLogger(__name__)
 
@@ -227,15 +229,8 @@ def _write_rows(
     con: duckdb.DuckDBPyConnection, table_name: str, rows: list[tuple[str, str]], run_id: str
 ) -> None:
     ensure_table(con)
-    name = "__extract_refused"
-    data = pa.table(
-        {
-            "row_json": pa.array([r[0] for r in rows], pa.string()),
-            "rule": pa.array([r[1] for r in rows], pa.string()),
-        }
-    )
-    con.register(name, data)
-    try:
+    data = text_columns(("row_json", "rule"), rows)
+    with registered(con, "__extract_refused", data) as name:
         wh.run(
             con,
             f"""
@@ -249,8 +244,6 @@ def _write_rows(
             """,
             [table_name, run_id, dt.datetime.now(dt.UTC), table_name],
         )
-    finally:
-        con.unregister(name)
 
 
 def quarantine(con: duckdb.DuckDBPyConnection, plan: TablePlan, run_id: str) -> int:

@@ -42,6 +42,7 @@ from pipelines.extract import warehouse as wh
 from pipelines.extract.plan import DATE, TEXT, TIMESTAMP, TablePlan
 from pipelines.extract.readers.timestamps import UTC_US as _UTC_US
 from pipelines.extract.readers.timestamps import parse_timestamps
+from pipelines.extract.stream import registered
 
 log = logging.getLogger(__name__)
 
@@ -226,17 +227,8 @@ def write_values(
     inside the caller's transaction; a value already recorded for the same row and column
     is not recorded again."""
     ensure_table(con)
-    name = "__extract_rejects"
-    rows = pa.table(
-        {
-            "row_key": pa.array([r[0] for r in rejects], pa.string()),
-            "column_name": pa.array([r[1] for r in rejects], pa.string()),
-            "raw_value": pa.array([r[2] for r in rejects], pa.string()),
-            "rule": pa.array([r[3] for r in rejects], pa.string()),
-        }
-    )
-    con.register(name, rows)
-    try:
+    data = text_columns(("row_key", "column_name", "raw_value", "rule"), rejects)
+    with registered(con, "__extract_rejects", data) as name:
         wh.run(
             con,
             f"""
@@ -252,8 +244,11 @@ def write_values(
             """,
             [table_name, run_id, dt.datetime.now(dt.UTC), table_name],
         )
-    finally:
-        con.unregister(name)
+
+
+def text_columns(names: tuple[str, ...], rows: list[tuple]) -> pa.Table:
+    """`rows` (tuples of text or None) as an Arrow table of string columns `names`."""
+    return pa.table({n: pa.array([r[i] for r in rows], pa.string()) for i, n in enumerate(names)})
 
 
 def _parse_tolerantly(text: pa.Array) -> tuple[pa.Array, list[int]]:
