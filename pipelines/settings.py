@@ -68,6 +68,9 @@ LOCK_TIMEOUT_VAR = "MEALYTICS_WAREHOUSE_LOCK_TIMEOUT"
 CONTENT_CHECK_VAR = "MEALYTICS_CONTENT_CHECK_EVERY"
 #: How often each table's full rows are reconciled with the source by default (daily).
 DEFAULT_CONTENT_CHECK_EVERY = dt.timedelta(days=1)
+MAX_DELETE_SHARE_VAR = "MEALYTICS_MAX_DELETE_SHARE"
+#: The mass-deletion guard's share (`pipelines.extract.deletes.guard_deletes`), in percent.
+DEFAULT_MAX_DELETE_PCT = 10.0
 PG_CHANGE_CURSOR_VAR = "MEALYTICS_PG_CHANGE_CURSOR"
 #: How changed rows are found on PostgreSQL (`pipelines.extract.xmin`): the row's xmin
 #: (every committed change), or `updated_at` (the cursor of every other source).
@@ -108,6 +111,10 @@ class Settings:
     content_check_every: dt.timedelta | None = DEFAULT_CONTENT_CHECK_EVERY
     #: PostgreSQL's change cursor (`MEALYTICS_PG_CHANGE_CURSOR`): "xmin" or "updated_at".
     pg_change_cursor: str = "xmin"
+    #: The mass-deletion guard (`MEALYTICS_MAX_DELETE_SHARE`, percent, default 10): a run
+    #: deleting more of a table of at least 1,000 rows is refused unless confirmed
+    #: (`mealytics run --confirm-deletes`).
+    max_delete_pct: float = DEFAULT_MAX_DELETE_PCT
 
     def __post_init__(self) -> None:
         check_duckdb_file(self.warehouse, "MEALYTICS_WAREHOUSE")
@@ -139,6 +146,7 @@ class Settings:
             dbt_docs_url=env.get("MEALYTICS_DBT_DOCS_URL"),
             content_check_every=_every(env.get(CONTENT_CHECK_VAR), CONTENT_CHECK_VAR),
             pg_change_cursor=_change_cursor(env.get(PG_CHANGE_CURSOR_VAR)),
+            max_delete_pct=_percent(env.get(MAX_DELETE_SHARE_VAR), MAX_DELETE_SHARE_VAR),
         )
 
     @property
@@ -196,6 +204,21 @@ def _seconds(text: str | None, variable: str) -> float:
     if seconds < 0 or seconds != seconds:
         raise SettingsError(f"{variable}={text!r} must be zero or more seconds")
     return seconds
+
+
+def _percent(text: str | None, variable: str) -> float:
+    """A share in percent, 0 to 100 (`10`, `10%`, `2.5 %`)."""
+    if text is None or not text.strip():
+        return DEFAULT_MAX_DELETE_PCT
+    try:
+        value = float(text.strip().rstrip("%").strip())
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= 100:
+        raise SettingsError(
+            f"{variable}={text!r} is not a percentage from 0 to 100 (e.g. 10 or 10%)"
+        )
+    return value
 
 
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}

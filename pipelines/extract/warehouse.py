@@ -23,6 +23,8 @@ from pipelines.errors import WarehouseLockedError  # noqa: F401 (re-exported)
 from pipelines.extract.plan import TablePlan, quote
 
 RAW = "raw"
+#: The schema of the extraction's bookkeeping tables (sync state, audit trail, rejects).
+META = RAW
 SYNC_STATE = "_sync_state"
 DELETED_ROWS = "_deleted_rows"
 
