@@ -18,6 +18,12 @@ with a NULL key refused. Runs in the reader thread (`TableJob.stream` wraps each
   table's open records are marked `resolved_at` (the row was fixed or deleted in the
   source), and the check passes again; the records stay as evidence.
 
+- **Text that is not UTF-8** (SQLite stores whatever bytes an application wrote into a
+  TEXT column; DuckDB refuses such a string and the whole table with it): NULL in raw, the
+  row loads, and the bytes are kept as text (UTF-8 with `\\xNN` escapes for the bad
+  bytes) in `raw._rejected_values` with the rule `invalid_utf8`, the row's key and the
+  column; the `valid_text` asset check names them.
+
 The refusals of a stream are written by `flush` right after DuckDB has consumed it,
 inside the table's transaction: a rollback forgets them with the rows. A warehouse built
 before this kept such rows in raw (once per run); the first key reconciliation moves
@@ -47,6 +53,7 @@ log = logging.getLogger(__name__)
 
 REJECTED_ROWS = "_rejected_rows"
 NULL_KEY_RULE = "null_primary_key"
+INVALID_UTF8_RULE = "invalid_utf8"
 #: Refusals named in a log line (all are in the tables).
 LOGGED = 5
 
@@ -92,9 +99,14 @@ def guarded(
     pk = [k for k in plan.primary_key if k in names]
     if len(pk) != len(plan.primary_key):
         pk = []  # not a stream of the table's rows or keys: nothing to refuse by key
-    if not decimals and not pk:
-        return reader
     halves = {exact.text_part(n) for n in decimals} & set(names)
+    texts = [
+        f.name
+        for f in reader.schema
+        if f.name not in halves and (pa.types.is_string(f.type) or pa.types.is_large_string(f.type))
+    ]
+    if not decimals and not pk and not texts:
+        return reader
     schema = pa.schema(
         [
             pa.field(f.name, pa.decimal128(*decimals[f.name])) if f.name in decimals else f
@@ -105,6 +117,8 @@ def guarded(
 
     def batches() -> Iterator[pa.RecordBatch]:
         for batch in reader:
+            if texts and batch.num_rows:
+                batch = _valid_text(batch, texts, pk, refusals, record=not keys)
             if pk:
                 batch = _refuse_null_keys(batch, pk, refusals, record=not keys)
             if decimals and batch.num_rows:
@@ -113,6 +127,55 @@ def guarded(
                 yield batch.cast(schema) if batch.schema != schema else batch
 
     return pa.RecordBatchReader.from_batches(schema, batches())
+
+
+def _valid_text(
+    batch: pa.RecordBatch, texts: list[str], pk: list[str], refusals: Refusals, *, record: bool
+) -> pa.RecordBatch:
+    """`batch` with NULL where a text value is not UTF-8 (each recorded, its bytes kept
+    as text with escapes)."""
+    cols = list(batch.columns)
+    found = []
+    for name in texts:
+        i = batch.schema.get_field_index(name)
+        col = cols[i]
+        try:
+            col.validate(full=True)
+            continue
+        except pa.ArrowInvalid:
+            pass
+        raw = col.view(pa.binary() if pa.types.is_string(col.type) else pa.large_binary())
+        values = raw.to_pylist()
+        bad = []
+        for j, value in enumerate(values):
+            if value is None:
+                continue
+            try:
+                value.decode("utf-8")
+            except UnicodeDecodeError:
+                bad.append(j)
+        if not bad:
+            continue
+        mask = [False] * len(values)
+        for j in bad:
+            mask[j] = True
+        kept = [None if mask[j] else v for j, v in enumerate(values)]
+        cols[i] = pa.array(kept, raw.type).view(col.type)
+        if record:
+            keys = [batch.column(k) for k in pk]
+            found += [
+                (
+                    "|".join(str(k[j].as_py()) for k in keys) if keys else None,
+                    name,
+                    values[j].decode("utf-8", "backslashreplace"),
+                    INVALID_UTF8_RULE,
+                )
+                for j in bad
+            ]
+    if found:
+        with refusals.lock:
+            refusals.values.extend(found)
+    return pa.RecordBatch.from_arrays(cols, schema=batch.schema)
 
 
 def _refuse_null_keys(
@@ -207,8 +270,8 @@ def flush(con: duckdb.DuckDBPyConnection, plan: TablePlan, refusals: Refusals, r
     if values:
         rejects.write_values(con, plan.name, values, run_id)
         log.warning(
-            "raw.%s: %d decimal values break their column's type (rounded half-even or "
-            "NULL, source text in raw.%s): %s",
+            "raw.%s: %d values break their column's type (a decimal rounded half-even or "
+            "NULL, text that is not UTF-8 NULL; the source text in raw.%s): %s",
             plan.name,
             len(values),
             rejects.REJECTED_VALUES,

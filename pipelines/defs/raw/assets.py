@@ -366,14 +366,7 @@ def build_raw_assets(
                 src,
                 warehouse.path,
                 plans,
-                replace(
-                    config.options(
-                        context.run.run_id,
-                        source.content_check_every_minutes,
-                        source.max_delete_pct,
-                    ),
-                    change_cursor=source.change_cursor,
-                ),
+                _run_options(context, config, source),
                 tables=tables,
                 retry=retry,
                 memory_limit=warehouse.memory_limit,
@@ -392,6 +385,14 @@ def build_raw_assets(
             raise _failure(failures)
 
     return [raw_tables]
+
+
+def _run_options(context, config: RawExtractConfig, source: SourceDatabase) -> ExtractOptions:
+    """The run's extraction options: its config over the source's settings."""
+    options = config.options(
+        context.run.run_id, source.content_check_every_minutes, source.max_delete_pct
+    )
+    return replace(options, change_cursor=source.change_cursor)
 
 
 def _failure(failures: dict[str, str]) -> dg.Failure:

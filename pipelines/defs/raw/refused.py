@@ -9,6 +9,10 @@
   `exact_decimals` check. A value fixed in the source since, or a row deleted since, is
   no longer named; the record of what was seen stays.
 
+- `invalid_text`: text values that were not UTF-8 (`raw._rejected_values`, rule
+  `invalid_utf8`, see `pipelines.extract.guard`), named while raw's row still holds NULL
+  there, for the `valid_text` check.
+
 Each break is a tuple (table, key, rule, detail, column); `quality` makes them
 `Violation`s.
 """
@@ -22,7 +26,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 
 from pipelines.extract import exact
-from pipelines.extract.guard import REJECTED_ROWS
+from pipelines.extract.guard import INVALID_UTF8_RULE, REJECTED_ROWS
 from pipelines.extract.plan import quote
 from pipelines.extract.rejects import REJECTED_VALUES
 
@@ -95,3 +99,37 @@ def inexact_decimals(
                     f"is in raw.{REJECTED_VALUES}",
                     column,
                 )
+
+
+def invalid_text(
+    conn: sa.Connection, tables: set[str], keys: Mapping[str, Sequence[str]]
+) -> Iterable[Break]:
+    """Recorded text values that were not UTF-8, while raw's row holds NULL there."""
+    if REJECTED_VALUES not in tables:
+        return
+    found = conn.exec_driver_sql(
+        f"SELECT DISTINCT table_name, column_name FROM raw.{quote(REJECTED_VALUES)} "
+        "WHERE rule = ? ORDER BY ALL",
+        (INVALID_UTF8_RULE,),
+    ).fetchall()
+    for table, column in found:
+        pk = keys.get(table)
+        if table not in tables or not pk:
+            continue
+        row_key = "concat_ws('|', " + ", ".join(f"CAST(r.{quote(k)} AS VARCHAR)" for k in pk) + ")"
+        rows = conn.exec_driver_sql(
+            f"SELECT DISTINCT v.row_key, v.raw_value FROM raw.{quote(REJECTED_VALUES)} v "
+            f"JOIN raw.{quote(table)} r ON v.row_key = {row_key} "
+            f"WHERE v.table_name = ? AND v.column_name = ? AND v.rule = ? "
+            f"AND r.{quote(column)} IS NULL ORDER BY 1, 2",
+            (table, column, INVALID_UTF8_RULE),
+        )
+        for key, raw_value in rows:
+            yield (
+                table,
+                key,
+                INVALID_UTF8_RULE,
+                f"{column}: the source holds bytes that are not UTF-8 ({raw_value!r}); NULL "
+                f"in raw, the text in raw.{REJECTED_VALUES}",
+                column,
+            )
