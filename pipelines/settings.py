@@ -21,7 +21,16 @@ DEFAULT_WAREHOUSE_PATH = Path("data") / "warehouse.duckdb"
 #: file's stem, so in `raw.duckdb` the name `raw.orders` is ambiguous (database raw or
 #: schema raw?) and every statement on it fails: such a file name is refused.
 SCHEMA_NAMES = frozenset(
-    {"raw", "staging", "intermediate", "marts", "publish", "information_schema", "pg_catalog"}
+    {
+        "raw",
+        "meta",
+        "staging",
+        "intermediate",
+        "marts",
+        "publish",
+        "information_schema",
+        "pg_catalog",
+    }
 )
 
 

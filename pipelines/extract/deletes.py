@@ -5,7 +5,7 @@ reconciled (`probe`). When it fires, or the cadence is due, the source's primary
 are compared with raw's (`reconcile_keys`): an integer key by bucket fingerprints first
 (`reconcile`), so only the keys of differing buckets are streamed into a temporary table;
 other keys all. Every key raw has and the source lacks is deleted from raw and recorded
-in `raw._deleted_rows` (`record_deletes`). The same key set also shows the opposite:
+in `meta._deleted_rows` (`record_deletes`). The same key set also shows the opposite:
 source keys raw lacks although the cursor window passed them (a row committed later than
 the lookback allows, a ledger id committed after a higher one); those rows are fetched by
 key (`pk IN (…)`, or `(a, b) IN (…)` for a composite key: bound, chunked) and
@@ -85,7 +85,7 @@ def record_deletes(job: TableJob, keys: str, where: str = "") -> int:
     n = job.scalar(sql.count_rows(_GONE))
     if n:
         guard_deletes(job, n, job.scalar(sql.count_rows(job.target)))
-        audit = f"{wh.RAW}.{wh.DELETED_ROWS}"
+        audit = f"{wh.META}.{wh.DELETED_ROWS}"
         job.run(sql.audit_deletes(job.plan, audit, _GONE), [job.plan.name, job.now, job.run_id])
         job.run(sql.delete_matching(job.target, _GONE, pk))
     job.run(sql.drop_table(_GONE))

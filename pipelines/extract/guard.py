@@ -3,12 +3,12 @@ with a NULL key refused. Runs in the reader thread (`TableJob.stream` wraps each
 
 - **DECIMAL columns** become exact `decimal128(p, s)` whatever form the reader delivered
   (text, float, integer): see `exact`. A value that breaks the column's type is rounded
-  half-even or NULL, and its source text is written to `raw._rejected_values`.
+  half-even or NULL, and its source text is written to `meta._rejected_values`.
 - **A NULL in a primary key column** (SQLite allows it in any key that is not an INTEGER
   PRIMARY KEY, composite keys included): such a row cannot be merged by key (NULL never
   equals NULL, so it was appended again on every run) nor reconciled (its key is "absent"
   from every key set, so it was audited as deleted on every run). It is refused per row:
-  never in raw, kept whole as JSON text in `raw._rejected_rows` (table_name, row_json,
+  never in raw, kept whole as JSON text in `meta._rejected_rows` (table_name, row_json,
   rule `null_primary_key`, first_seen_run_id, seen_at, resolved_at), recorded once while
   it stays the same (an identical unresolved record is not written again), logged with
   the table, the row and the rule, and named by the `keys_not_null` asset check
@@ -21,13 +21,13 @@ with a NULL key refused. Runs in the reader thread (`TableJob.stream` wraps each
 - **Text that is not UTF-8** (SQLite stores whatever bytes an application wrote into a
   TEXT column; DuckDB refuses such a string and the whole table with it): NULL in raw, the
   row loads, and the bytes are kept as text (UTF-8 with `\\xNN` escapes for the bad
-  bytes) in `raw._rejected_values` with the rule `invalid_utf8`, the row's key and the
+  bytes) in `meta._rejected_values` with the rule `invalid_utf8`, the row's key and the
   column; the `valid_text` asset check names them.
 
 The refusals of a stream are written by `flush` right after DuckDB has consumed it,
 inside the table's transaction: a rollback forgets them with the rows. A warehouse built
 before this kept such rows in raw (once per run); the first key reconciliation moves
-them to `raw._rejected_rows` (`quarantine`) instead of auditing them as deleted.
+them to `meta._rejected_rows` (`quarantine`) instead of auditing them as deleted.
 """
 
 from __future__ import annotations
@@ -248,11 +248,11 @@ def _exact(
 
 
 def ensure_table(con: duckdb.DuckDBPyConnection) -> None:
-    """`raw._rejected_rows`, created on the first refused row only."""
+    """`meta._rejected_rows`, created on the first refused row only."""
     wh.run(
         con,
         f"""
-        CREATE TABLE IF NOT EXISTS {wh.RAW}.{REJECTED_ROWS} (
+        CREATE TABLE IF NOT EXISTS {wh.META}.{REJECTED_ROWS} (
             table_name VARCHAR NOT NULL,
             row_json VARCHAR NOT NULL,
             rule VARCHAR NOT NULL,
@@ -271,7 +271,7 @@ def flush(con: duckdb.DuckDBPyConnection, plan: TablePlan, refusals: Refusals, r
         rejects.write_values(con, plan.name, values, run_id)
         log.warning(
             "raw.%s: %d values break their column's type (a decimal rounded half-even or "
-            "NULL, text that is not UTF-8 NULL; the source text in raw.%s): %s",
+            "NULL, text that is not UTF-8 NULL; the source text in meta.%s): %s",
             plan.name,
             len(values),
             rejects.REJECTED_VALUES,
@@ -280,7 +280,7 @@ def flush(con: duckdb.DuckDBPyConnection, plan: TablePlan, refusals: Refusals, r
     if rows:
         _write_rows(con, plan.name, rows, run_id)
         log.warning(
-            "raw.%s: %d rows refused, kept whole in raw.%s: %s",
+            "raw.%s: %d rows refused, kept whole in meta.%s: %s",
             plan.name,
             len(rows),
             REJECTED_ROWS,
@@ -297,10 +297,10 @@ def _write_rows(
         wh.run(
             con,
             f"""
-            INSERT INTO {wh.RAW}.{REJECTED_ROWS}
+            INSERT INTO {wh.META}.{REJECTED_ROWS}
             SELECT DISTINCT ?, n.row_json, n.rule, ?, ?, NULL FROM {name} n
             WHERE NOT EXISTS (
-                SELECT 1 FROM {wh.RAW}.{REJECTED_ROWS} o
+                SELECT 1 FROM {wh.META}.{REJECTED_ROWS} o
                 WHERE o.table_name = ? AND o.row_json = n.row_json AND o.rule = n.rule
                   AND o.resolved_at IS NULL
             )
@@ -311,7 +311,7 @@ def _write_rows(
 
 def quarantine(con: duckdb.DuckDBPyConnection, plan: TablePlan, run_id: str) -> int:
     """Rows of raw with a NULL key (copied before NULL keys were refused) moved to
-    `raw._rejected_rows`, once each, instead of being audited as deletes. How many."""
+    `meta._rejected_rows`, once each, instead of being audited as deletes. How many."""
     pk = plan.primary_key
     if not pk or (len(pk) == 1 and plan.column(pk[0]).kind == INTEGER):
         return 0  # an integer key of one column is SQLite's rowid: never NULL
@@ -324,10 +324,10 @@ def quarantine(con: duckdb.DuckDBPyConnection, plan: TablePlan, run_id: str) -> 
     wh.run(
         con,
         f"""
-        INSERT INTO {wh.RAW}.{REJECTED_ROWS}
+        INSERT INTO {wh.META}.{REJECTED_ROWS}
         SELECT DISTINCT ?, CAST(to_json(r) AS VARCHAR) AS row_json, ?, ?, ?, NULL
         FROM {target} r WHERE ({nulls}) AND NOT EXISTS (
-            SELECT 1 FROM {wh.RAW}.{REJECTED_ROWS} o
+            SELECT 1 FROM {wh.META}.{REJECTED_ROWS} o
             WHERE o.table_name = ? AND o.row_json = CAST(to_json(r) AS VARCHAR)
               AND o.resolved_at IS NULL
         )
@@ -336,7 +336,7 @@ def quarantine(con: duckdb.DuckDBPyConnection, plan: TablePlan, run_id: str) -> 
     )
     wh.run(con, f"DELETE FROM {target} r WHERE {nulls}")
     log.warning(
-        "raw.%s: %d rows with a NULL key (copied by an earlier version) moved to raw.%s",
+        "raw.%s: %d rows with a NULL key (copied by an earlier version) moved to meta.%s",
         plan.name,
         n,
         REJECTED_ROWS,
@@ -352,13 +352,13 @@ def resolve(con: duckdb.DuckDBPyConnection, plan: TablePlan, refusals: Refusals)
     exists = wh.run(
         con,
         "SELECT count(*) FROM duckdb_tables() WHERE schema_name = ? AND table_name = ?",
-        [wh.RAW, REJECTED_ROWS],
+        [wh.META, REJECTED_ROWS],
     )[0][0]
     if not exists:
         return 0
     (n,) = wh.run(
         con,
-        f"UPDATE {wh.RAW}.{REJECTED_ROWS} SET resolved_at = ? "
+        f"UPDATE {wh.META}.{REJECTED_ROWS} SET resolved_at = ? "
         "WHERE table_name = ? AND rule = ? AND resolved_at IS NULL",
         [dt.datetime.now(dt.UTC), plan.name, NULL_KEY_RULE],
     )[0]

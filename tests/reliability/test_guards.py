@@ -380,3 +380,71 @@ def test_an_amount_too_large_for_its_column_is_null_kept_and_named(source_copy, 
 
     found = [v for v in find_violations(str(warehouse)) if v.check == "exact_decimals"]
     assert [(v.table, v.key, v.column) for v in found] == [("orders_order", order, "total")]
+
+
+# -- bookkeeping in its own schema ----------------------------------------------------------
+
+
+def test_a_source_table_named_like_the_bookkeeping_is_copied_as_any_other(source_copy, tmp_path):
+    db = sqlite3.connect(source_copy)
+    db.execute("CREATE TABLE _sync_state (id INTEGER PRIMARY KEY, table_name TEXT, note TEXT)")
+    db.execute("CREATE TABLE _deleted_rows (id INTEGER PRIMARY KEY, what TEXT)")
+    db.execute("INSERT INTO _sync_state VALUES (1, 'orders_order', 'mine'), (2, 'x', 'y')")
+    db.execute("INSERT INTO _deleted_rows VALUES (7, 'kept')")
+    db.commit()
+    db.close()
+    url, warehouse = f"sqlite:///{source_copy}", tmp_path / "w.duckdb"
+    for _ in range(2):
+        report = extract_all(url, warehouse)
+        assert report.ok, report.errors
+    assert _q(warehouse, "SELECT id, table_name, note FROM raw._sync_state ORDER BY id") == [
+        (1, "orders_order", "mine"),
+        (2, "x", "y"),
+    ]
+    assert _q(warehouse, "SELECT id, what FROM raw._deleted_rows") == [(7, "kept")]
+    tracked = {t for (t,) in _q(warehouse, f"SELECT table_name FROM {META}._sync_state")}
+    assert {"_sync_state", "_deleted_rows", "orders_order"} <= tracked
+    orders = report.results["orders_order"]  # incremental: the state was read
+    assert not orders.full_refresh and orders.rows_read < 134
+
+
+def test_an_older_warehouse_moves_its_bookkeeping_on_first_open(source_copy, tmp_path):
+    """A warehouse made before kept its bookkeeping in raw: the first open moves the rows
+    into schema meta and drops the old tables; the next run goes on incrementally."""
+    url, warehouse = f"sqlite:///{source_copy}", tmp_path / "w.duckdb"
+    assert extract_all(url, warehouse).ok
+    _delete(
+        source_copy, "DELETE FROM payments_refund WHERE id = (SELECT min(id) FROM payments_refund)"
+    )
+    assert extract_all(url, warehouse).ok
+    con = duckdb.connect(str(warehouse))
+    state = con.execute(f"SELECT * FROM {META}._sync_state ORDER BY table_name").fetchall()
+    audit = con.execute(f"SELECT * FROM {META}._deleted_rows").fetchall()
+    assert len(state) == 24 and len(audit) == 1
+    con.execute(
+        "CREATE TABLE raw._rejected_values AS SELECT 'orders_order' AS table_name, "
+        "'1' AS row_key, 'total' AS column_name, 'x' AS raw_value, "
+        "'decimal_unparsable' AS rule, 'r' AS run_id, now() AS seen_at"
+    )
+    for table in ("_sync_state", "_deleted_rows"):  # back to the old layout
+        con.execute(f"CREATE TABLE raw.{table} AS SELECT * FROM {META}.{table}")
+        con.execute(f"DROP TABLE {META}.{table}")
+    con.close()
+
+    report = extract_all(url, warehouse)
+    assert report.ok, report.errors
+    orders = report.results["orders_order"]  # the watermarks were kept: incremental
+    assert not orders.full_refresh and orders.rows_read < 134
+    after = _q(warehouse, f"SELECT * FROM {META}._sync_state ORDER BY table_name")
+    assert [r[0] for r in after] == [r[0] for r in state]
+    assert [r[3:5] for r in after] == [r[3:5] for r in state]  # watermarks
+    assert _q(warehouse, f"SELECT * FROM {META}._deleted_rows") == audit
+    assert _q(warehouse, f"SELECT row_key, rule FROM {META}._rejected_values") == [
+        ("1", "decimal_unparsable")
+    ]
+    left = _q(
+        warehouse,
+        "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'raw' "
+        "AND table_name LIKE '\\_%' ESCAPE '\\'",
+    )
+    assert left == []

@@ -123,7 +123,7 @@ def _describe(plan: TablePlan) -> str:
     return (
         f"Source table `{plan.name}` copied into `raw.{plan.name}` with its own column types; "
         f"{how}. Hard deletes are found by primary-key reconciliation and recorded in "
-        "`raw._deleted_rows`. One row per source row."
+        "`meta._deleted_rows`. One row per source row."
     )
 
 
