@@ -104,7 +104,7 @@ def _scan(url: str, base: Path, out) -> None:
     """Each cursor's query of the incremental run, on the source alone."""
     con = duckdb.connect(str(base), read_only=True)
     marks = con.execute(
-        "SELECT table_name, xid_watermark, watermark_ts, watermark_id, mode FROM raw._sync_state"
+        "SELECT table_name, xid_watermark, watermark_ts, watermark_id, mode FROM meta._sync_state"
     ).fetchall()
     con.close()
     engine = sa.create_engine(url)

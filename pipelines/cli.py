@@ -71,9 +71,7 @@ def _cmd_source_advance(args: argparse.Namespace) -> int:
     import seeds
 
     with _seeder_errors():
-        seeds.advance(
-            args.url or args.settings.source_url, days=args.days, progress=not args.quiet
-        )
+        seeds.advance(args.url or args.settings.source_url, days=args.days, progress=not args.quiet)
     return 0
 
 
@@ -120,6 +118,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         console=console,
         progress=not args.quiet,
         log_path=config.warehouse.resolve().parent / "logs" / f"run-{stamp}.log",
+        confirm_deletes=tuple(getattr(args, "confirm_deletes", None) or ()),
     )
     run.print_summary(report, console)
     return report.exit_code
@@ -186,6 +185,14 @@ def build_parser() -> argparse.ArgumentParser:
         type=_date,
         default=None,
         help="the marts' as_of date, YYYY-MM-DD (default: MEALYTICS_AS_OF, else yesterday)",
+    )
+    run.add_argument(
+        "--confirm-deletes",
+        nargs="+",
+        metavar="TABLE",
+        default=None,
+        help="allow this run to delete more than MEALYTICS_MAX_DELETE_SHARE (10 %%) of these "
+        "raw tables, or empty them ('all': every table); without it such a run is refused",
     )
     run.set_defaults(func=_cmd_run)
 

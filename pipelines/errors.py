@@ -61,6 +61,31 @@ class SchemaDriftError(MealyticsError):
     """A source column changed type in a way the raw table cannot follow."""
 
 
+class ContractBrokenError(SchemaDriftError):
+    """A table or column of the source contract (`models.schema`) that the source had,
+    and raw copied, is gone from the source (dropped or renamed): the table fails rather
+    than let a frozen or NULL copy feed the marts."""
+
+    def __init__(self, message: str, *, columns: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.columns = columns
+
+
+class MassDeleteError(MealyticsError):
+    """A run would delete more of a table than the mass-deletion guard allows
+    (`pipelines.extract.deletes.guard_deletes`); the table's transaction is rolled back."""
+
+    def __init__(self, message: str, *, table: str, deleting: int, rows: int) -> None:
+        super().__init__(message)
+        self.table = table
+        self.deleting = deleting
+        self.rows = rows
+
+    @property
+    def share(self) -> float:
+        return self.deleting / self.rows if self.rows else 0.0
+
+
 class WarehouseLockedError(MealyticsError):
     """Another process holds the warehouse file; DuckDB's message names its PID."""
 

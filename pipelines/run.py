@@ -29,9 +29,14 @@ DBT_OP = "dbt_models"
 
 
 def run_config(
-    *, full_refresh: bool = False, as_of: str | dt.date | None = None, log_level: str = "CRITICAL"
+    *,
+    full_refresh: bool = False,
+    as_of: str | dt.date | None = None,
+    log_level: str = "CRITICAL",
+    confirm_deletes: tuple[str, ...] = (),
 ) -> dict[str, Any]:
-    """The run config of one run: full refresh reaches extraction and dbt, `as_of` dbt.
+    """The run config of one run: full refresh reaches extraction and dbt, `as_of` dbt,
+    `confirm_deletes` (tables, or "all") the extraction's mass-deletion guard.
 
     The console logger stays quiet: the progress display and the summary report the run,
     and every event is in the Dagster instance (and failures' tracebacks in the log file).
@@ -39,7 +44,9 @@ def run_config(
     date = parse_as_of(as_of)
     return {
         "ops": {
-            RAW_OP: {"config": {"full_refresh": full_refresh}},
+            RAW_OP: {
+                "config": {"full_refresh": full_refresh, "confirm_deletes": list(confirm_deletes)}
+            },
             DBT_OP: {
                 "config": {
                     "full_refresh": full_refresh,
@@ -234,6 +241,7 @@ def execute(
     console: Console | None = None,
     progress: bool = True,
     log_path: Path | None = None,
+    confirm_deletes: tuple[str, ...] = (),
 ) -> RunReport:
     """Materialize every asset once and run every check; never raises for a failed step.
 
@@ -257,7 +265,9 @@ def execute(
     with _warehouse_locked(resource, report.run_id, console):
         with tracker.progress or contextlib.nullcontext(), _stdout_to(log_path):
             result = job.execute_in_process(
-                run_config=run_config(full_refresh=full_refresh, as_of=as_of),
+                run_config=run_config(
+                    full_refresh=full_refresh, as_of=as_of, confirm_deletes=confirm_deletes
+                ),
                 instance=instance,
                 run_id=report.run_id,
                 raise_on_error=False,

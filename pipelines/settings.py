@@ -21,7 +21,16 @@ DEFAULT_WAREHOUSE_PATH = Path("data") / "warehouse.duckdb"
 #: file's stem, so in `raw.duckdb` the name `raw.orders` is ambiguous (database raw or
 #: schema raw?) and every statement on it fails: such a file name is refused.
 SCHEMA_NAMES = frozenset(
-    {"raw", "staging", "intermediate", "marts", "publish", "information_schema", "pg_catalog"}
+    {
+        "raw",
+        "meta",
+        "staging",
+        "intermediate",
+        "marts",
+        "publish",
+        "information_schema",
+        "pg_catalog",
+    }
 )
 
 
@@ -68,6 +77,9 @@ LOCK_TIMEOUT_VAR = "MEALYTICS_WAREHOUSE_LOCK_TIMEOUT"
 CONTENT_CHECK_VAR = "MEALYTICS_CONTENT_CHECK_EVERY"
 #: How often each table's full rows are reconciled with the source by default (daily).
 DEFAULT_CONTENT_CHECK_EVERY = dt.timedelta(days=1)
+MAX_DELETE_SHARE_VAR = "MEALYTICS_MAX_DELETE_SHARE"
+#: The mass-deletion guard's share (`pipelines.extract.deletes.guard_deletes`), in percent.
+DEFAULT_MAX_DELETE_PCT = 10.0
 PG_CHANGE_CURSOR_VAR = "MEALYTICS_PG_CHANGE_CURSOR"
 #: How changed rows are found on PostgreSQL (`pipelines.extract.xmin`): the row's xmin
 #: (every committed change), or `updated_at` (the cursor of every other source).
@@ -108,6 +120,10 @@ class Settings:
     content_check_every: dt.timedelta | None = DEFAULT_CONTENT_CHECK_EVERY
     #: PostgreSQL's change cursor (`MEALYTICS_PG_CHANGE_CURSOR`): "xmin" or "updated_at".
     pg_change_cursor: str = "xmin"
+    #: The mass-deletion guard (`MEALYTICS_MAX_DELETE_SHARE`, percent, default 10): a run
+    #: deleting more of a table of at least 1,000 rows is refused unless confirmed
+    #: (`mealytics run --confirm-deletes`).
+    max_delete_pct: float = DEFAULT_MAX_DELETE_PCT
 
     def __post_init__(self) -> None:
         check_duckdb_file(self.warehouse, "MEALYTICS_WAREHOUSE")
@@ -139,6 +155,7 @@ class Settings:
             dbt_docs_url=env.get("MEALYTICS_DBT_DOCS_URL"),
             content_check_every=_every(env.get(CONTENT_CHECK_VAR), CONTENT_CHECK_VAR),
             pg_change_cursor=_change_cursor(env.get(PG_CHANGE_CURSOR_VAR)),
+            max_delete_pct=_percent(env.get(MAX_DELETE_SHARE_VAR), MAX_DELETE_SHARE_VAR),
         )
 
     @property
@@ -196,6 +213,21 @@ def _seconds(text: str | None, variable: str) -> float:
     if seconds < 0 or seconds != seconds:
         raise SettingsError(f"{variable}={text!r} must be zero or more seconds")
     return seconds
+
+
+def _percent(text: str | None, variable: str) -> float:
+    """A share in percent, 0 to 100 (`10`, `10%`, `2.5 %`)."""
+    if text is None or not text.strip():
+        return DEFAULT_MAX_DELETE_PCT
+    try:
+        value = float(text.strip().rstrip("%").strip())
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= 100:
+        raise SettingsError(
+            f"{variable}={text!r} is not a percentage from 0 to 100 (e.g. 10 or 10%)"
+        )
+    return value
 
 
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}

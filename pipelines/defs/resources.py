@@ -35,6 +35,8 @@ class SourceDatabase(dg.ConfigurableResource):
     #: How PostgreSQL's changed rows are found (`MEALYTICS_PG_CHANGE_CURSOR`): "xmin"
     #: (every committed change) or "updated_at"; other sources always use `updated_at`.
     change_cursor: str = "xmin"
+    #: The mass-deletion guard's share in percent (`MEALYTICS_MAX_DELETE_SHARE`).
+    max_delete_pct: float = 10.0
 
     def source(self) -> Source:
         return Source(self.url, batch_rows=self.batch_rows, reader=self.reader)
@@ -116,6 +118,7 @@ def default_resources(config: Settings | None = None) -> dict[str, dg.Configurab
             url=url,
             content_check_every_minutes=_minutes(config.content_check_every),
             change_cursor=config.pg_change_cursor,
+            max_delete_pct=config.max_delete_pct,
         ),
         "warehouse": Warehouse(
             path=str(config.warehouse),

@@ -10,12 +10,12 @@ Pure code, no Dagster (the assets in `pipelines.defs.raw` wrap it). The design, 
 - **What**: every table the source reflects, minus `TableSelection.exclude` patterns
   (`django_*`, `seeds_*`, … by default; `include` narrows further). Each lands as
   `raw.<table>` with faithful types (DECIMAL(p,s), TIMESTAMPTZ in UTC, BOOLEAN, DATE).
-- **Watermark**: `raw._sync_state` keeps, per table, the highest `updated_at` read
+- **Watermark**: `meta._sync_state` keeps, per table, the highest `updated_at` read
   (`merge` tables; capped at the run's start, so a future-dated row cannot hide later
   changes) or the highest `id` (`append` ledgers without `updated_at`).
 - **PostgreSQL ≥ 13: xmin** (`xmin`): every keyed table is read by the transaction id of
   each row version instead, from the previous read's snapshot xmin (a 64-bit `xid8`,
-  `raw._sync_state.xid_watermark`) to the current snapshot's xmax, modulo 2^32: every
+  `meta._sync_state.xid_watermark`) to the current snapshot's xmax, modulo 2^32: every
   committed insert and update, whatever the application did with `updated_at`. A restore,
   a failover or 2^31 transactions make the table read whole, with the reason.
 - **Lookback**: the next run reads `updated_at >= watermark − lookback` (one hour by
@@ -38,7 +38,7 @@ Pure code, no Dagster (the assets in `pipelines.defs.raw` wrap it). The design, 
   smallest covering index, PostgreSQL's by binary COPY, into DuckDB's aggregate (the
   portable reader lets the database group them); only the keys of differing buckets are
   then fetched and compared. Other keys are all streamed and anti-joined. Keys raw has and
-  the source lacks are deleted from raw and kept in the audit trail `raw._deleted_rows`
+  the source lacks are deleted from raw and kept in the audit trail `meta._deleted_rows`
   (table, id, key, time noticed, run id), because a hard delete otherwise leaves no
   evidence anywhere (see `deletes`, `warehouse`). Keys the source
   has and raw lacks (rows the cursor could not see: committed after the lookback, or a
@@ -51,14 +51,14 @@ Pure code, no Dagster (the assets in `pipelines.defs.raw` wrap it). The design, 
   round-trips it, never its binary expansion; an INTEGER or text exactly. A value with
   more fractional digits than the scale is rounded half-even (as Django's DecimalField
   saves) and, like one that does not fit or parse (NULL), recorded in
-  `raw._rejected_values` for the `exact_decimals` check.
+  `meta._rejected_values` for the `exact_decimals` check.
 - **NULL keys** (`guard`): a row with a NULL in a primary key column (SQLite allows it
-  outside the rowid) is refused: never in raw, kept whole as JSON in `raw._rejected_rows`
+  outside the rowid) is refused: never in raw, kept whole as JSON in `meta._rejected_rows`
   once, named by the `keys_not_null` check; key streams drop NULL keys, so nothing is
   duplicated or falsely audited as deleted.
 - **Unparsable timestamps** (SQLite text such as 'not a date'): the table is read again
   tolerantly; the row is kept with NULL in that column and the text recorded in
-  `raw._rejected_values` for the `parsable_timestamps` check (see `rejects`).
+  `meta._rejected_values` for the `parsable_timestamps` check (see `rejects`).
 - **Drift**: new columns are added, safe widenings applied, dropped columns kept (NULL
   from then on, with a warning); an incompatible type change fails that table only, with
   a message naming table, column, old and new type.
@@ -84,7 +84,7 @@ Modules, one job each:
 | `stream` | the reader thread and its bounded queue; a stream as a DuckDB view |
 | `loop` | the table loop: retries, failures, `extract_all` and its report |
 | `replicate` | one table's transaction: the steps below, in order, then COMMIT |
-| `state` | `raw._sync_state`: the run's window, the next watermark |
+| `state` | `meta._sync_state`: the run's window, the next watermark |
 | `xmin` | PostgreSQL's change cursor: xid ranges, wraparound, when to read a table whole |
 | `drift` | schema drift: add, widen, keep, or refuse |
 | `merge` | upsert the stage by primary key, or swap a keyless table |

@@ -5,12 +5,21 @@ reconciled (`probe`). When it fires, or the cadence is due, the source's primary
 are compared with raw's (`reconcile_keys`): an integer key by bucket fingerprints first
 (`reconcile`), so only the keys of differing buckets are streamed into a temporary table;
 other keys all. Every key raw has and the source lacks is deleted from raw and recorded
-in `raw._deleted_rows` (`record_deletes`). The same key set also shows the opposite:
+in `meta._deleted_rows` (`record_deletes`). The same key set also shows the opposite:
 source keys raw lacks although the cursor window passed them (a row committed later than
 the lookback allows, a ledger id committed after a higher one); those rows are fetched by
 key (`pk IN (…)`, or `(a, b) IN (…)` for a composite key: bound, chunked) and
 inserted: "backfilled" (`backfill`), whatever the kind of key (integer, text, composite).
 Keys with a NULL never take part (`guard` drops them from every stream).
+
+Every delete passes the mass-deletion guard first (`guard_deletes`): a run that would
+delete more than `ExtractOptions.max_delete_share` (10 %) of a table of at least
+`mass_delete_min_rows` (1,000) rows, or empty a non-empty table, raises
+`MassDeleteError` unless the run confirms deletes for that table (`confirm_deletes`):
+the table's transaction rolls back, so raw, the audit trail and the sync state stay as
+they were, and nothing is recorded as a hard delete. A source URL pointed at an empty
+database of the same schema, or a restore gone wrong, would otherwise empty raw and
+record every key as deleted for good.
 """
 
 from __future__ import annotations
@@ -19,6 +28,7 @@ import logging
 
 import pyarrow as pa
 
+from pipelines.errors import MassDeleteError
 from pipelines.extract import guard, reconcile
 from pipelines.extract import merge_sql as sql
 from pipelines.extract import warehouse as wh
@@ -74,11 +84,41 @@ def record_deletes(job: TableJob, keys: str, where: str = "") -> int:
     job.run(sql.select_gone(_GONE, job.target, keys, pk, where))
     n = job.scalar(sql.count_rows(_GONE))
     if n:
-        audit = f"{wh.RAW}.{wh.DELETED_ROWS}"
+        guard_deletes(job, n, job.scalar(sql.count_rows(job.target)))
+        audit = f"{wh.META}.{wh.DELETED_ROWS}"
         job.run(sql.audit_deletes(job.plan, audit, _GONE), [job.plan.name, job.now, job.run_id])
         job.run(sql.delete_matching(job.target, _GONE, pk))
     job.run(sql.drop_table(_GONE))
     return n
+
+
+def guard_deletes(job: TableJob, deleting: int, rows: int) -> None:
+    """Refuse (`MassDeleteError`) to delete `deleting` of raw's `rows` rows of the table
+    when that is a mass deletion the run has not confirmed (see the module's doc)."""
+    options, table = job.options, job.plan.name
+    if not deleting or table in options.confirm_deletes or "all" in options.confirm_deletes:
+        return
+    share = deleting / rows if rows else 1.0
+    emptied = deleting >= rows
+    too_many = rows >= options.mass_delete_min_rows and share > options.max_delete_share
+    if not (emptied or too_many):
+        return
+    limit = f"{options.max_delete_share * 100:g} %"
+    why = (
+        "it would empty the table"
+        if emptied
+        else f"above the {limit} limit for tables of at least {options.mass_delete_min_rows:,} rows"
+    )
+    raise MassDeleteError(
+        f"raw.{table}: refused to delete {deleting:,} of {rows:,} rows ({share * 100:.1f} %: "
+        f"{why}). Is the source the right database? Nothing was changed in this table and "
+        "no hard delete was recorded. If the deletes are real, confirm them for one run: "
+        f"`mealytics run --confirm-deletes {table}` (or `--confirm-deletes all`; run config "
+        f"`confirm_deletes`), or raise MEALYTICS_MAX_DELETE_SHARE (now {limit}).",
+        table=table,
+        deleting=deleting,
+        rows=rows,
+    )
 
 
 def _streamed_fingerprints(job: TableJob, bits: int) -> dict[int, str]:

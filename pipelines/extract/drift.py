@@ -5,7 +5,11 @@ DECIMAL(14,2)); a column raw holds as the wide DECIMAL(38,10) that a source with
 declared scale used to give, and that now takes the contract's scale (`plan`), is
 narrowed to it (its values rounded to that scale: the float noise the old path left,
 272731.2800000001, becomes 272731.28), with a warning; a dropped column stays in raw,
-NULL from then on, with a warning; any other type change raises `SchemaDriftError`
+NULL from then on, with a warning, unless the column is the source contract's
+(`models.schema`): a contract column raw has and the source no longer has was dropped or
+renamed, and `ContractBrokenError` fails the table by name, so no NULL copy of it feeds
+the marts (a column a later contract version added that an older source never had is not
+in raw, so it is not "dropped"); any other type change raises `SchemaDriftError`
 naming table, column, old and new type, before anything is read (other tables are
 unaffected).
 """
@@ -18,7 +22,7 @@ from dataclasses import dataclass
 
 import duckdb
 
-from pipelines.errors import SchemaDriftError
+from pipelines.errors import ContractBrokenError, SchemaDriftError
 from pipelines.extract import warehouse as wh
 from pipelines.extract.plan import UNBOUNDED_DECIMAL, TablePlan, quote
 
@@ -83,7 +87,26 @@ def compare(plan: TablePlan, existing: dict[str, str]) -> Drift:
             widened.append((col.name, old, col.duck_type))
     source_names = set(plan.column_names)
     dropped = tuple(c for c in existing if c not in source_names)
+    broken = [c for c in dropped if c in contract_columns(plan.name)]
+    if broken:
+        raise ContractBrokenError(
+            f"table {plan.name!r}: contract column(s) {', '.join(broken)} gone from the "
+            f"source (raw.{plan.name} has them: the source had them). Dropped or renamed in "
+            "the source? Restore them, or change the contract (models/schema.py) and the "
+            f"models that read them; until then raw.{plan.name} is not loaded, so no NULL "
+            "copy feeds the marts. Other tables are not affected.",
+            columns=tuple(broken),
+        )
     return Drift(tuple(added), dropped, tuple(widened))
+
+
+def contract_columns(table: str) -> frozenset[str]:
+    """The columns the source contract (`models.schema`) declares for `table` (none for a
+    table outside it)."""
+    from models.schema import metadata
+
+    t = metadata.tables.get(table)
+    return frozenset(c.name for c in t.columns) if t is not None else frozenset()
 
 
 def apply_drift(con: duckdb.DuckDBPyConnection, plan: TablePlan, drift: Drift) -> None:

@@ -37,7 +37,7 @@ to lose the row or the value:
 - **too many digits for the precision** (`OUT_OF_RANGE`) or **not a number at all**
   (text such as 'n/a' in a SQLite `decimal` column, a NaN: `UNPARSABLE`): NULL in raw.
 
-Either way the exact source text is kept in `raw._rejected_values` with the rule, the
+Either way the exact source text is kept in `meta._rejected_values` with the rule, the
 row's key and the column (written with the rows, in the table's transaction; see
 `guard`), and the `exact_decimals` asset check names table, key, column and rule.
 """

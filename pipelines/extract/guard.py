@@ -3,12 +3,12 @@ with a NULL key refused. Runs in the reader thread (`TableJob.stream` wraps each
 
 - **DECIMAL columns** become exact `decimal128(p, s)` whatever form the reader delivered
   (text, float, integer): see `exact`. A value that breaks the column's type is rounded
-  half-even or NULL, and its source text is written to `raw._rejected_values`.
+  half-even or NULL, and its source text is written to `meta._rejected_values`.
 - **A NULL in a primary key column** (SQLite allows it in any key that is not an INTEGER
   PRIMARY KEY, composite keys included): such a row cannot be merged by key (NULL never
   equals NULL, so it was appended again on every run) nor reconciled (its key is "absent"
   from every key set, so it was audited as deleted on every run). It is refused per row:
-  never in raw, kept whole as JSON text in `raw._rejected_rows` (table_name, row_json,
+  never in raw, kept whole as JSON text in `meta._rejected_rows` (table_name, row_json,
   rule `null_primary_key`, first_seen_run_id, seen_at, resolved_at), recorded once while
   it stays the same (an identical unresolved record is not written again), logged with
   the table, the row and the rule, and named by the `keys_not_null` asset check
@@ -18,10 +18,16 @@ with a NULL key refused. Runs in the reader thread (`TableJob.stream` wraps each
   table's open records are marked `resolved_at` (the row was fixed or deleted in the
   source), and the check passes again; the records stay as evidence.
 
+- **Text that is not UTF-8** (SQLite stores whatever bytes an application wrote into a
+  TEXT column; DuckDB refuses such a string and the whole table with it): NULL in raw, the
+  row loads, and the bytes are kept as text (UTF-8 with `\\xNN` escapes for the bad
+  bytes) in `meta._rejected_values` with the rule `invalid_utf8`, the row's key and the
+  column; the `valid_text` asset check names them.
+
 The refusals of a stream are written by `flush` right after DuckDB has consumed it,
 inside the table's transaction: a rollback forgets them with the rows. A warehouse built
 before this kept such rows in raw (once per run); the first key reconciliation moves
-them to `raw._rejected_rows` (`quarantine`) instead of auditing them as deleted.
+them to `meta._rejected_rows` (`quarantine`) instead of auditing them as deleted.
 """
 
 from __future__ import annotations
@@ -47,6 +53,7 @@ log = logging.getLogger(__name__)
 
 REJECTED_ROWS = "_rejected_rows"
 NULL_KEY_RULE = "null_primary_key"
+INVALID_UTF8_RULE = "invalid_utf8"
 #: Refusals named in a log line (all are in the tables).
 LOGGED = 5
 
@@ -92,9 +99,14 @@ def guarded(
     pk = [k for k in plan.primary_key if k in names]
     if len(pk) != len(plan.primary_key):
         pk = []  # not a stream of the table's rows or keys: nothing to refuse by key
-    if not decimals and not pk:
-        return reader
     halves = {exact.text_part(n) for n in decimals} & set(names)
+    texts = [
+        f.name
+        for f in reader.schema
+        if f.name not in halves and (pa.types.is_string(f.type) or pa.types.is_large_string(f.type))
+    ]
+    if not decimals and not pk and not texts:
+        return reader
     schema = pa.schema(
         [
             pa.field(f.name, pa.decimal128(*decimals[f.name])) if f.name in decimals else f
@@ -105,6 +117,8 @@ def guarded(
 
     def batches() -> Iterator[pa.RecordBatch]:
         for batch in reader:
+            if texts and batch.num_rows:
+                batch = _valid_text(batch, texts, pk, refusals, record=not keys)
             if pk:
                 batch = _refuse_null_keys(batch, pk, refusals, record=not keys)
             if decimals and batch.num_rows:
@@ -113,6 +127,55 @@ def guarded(
                 yield batch.cast(schema) if batch.schema != schema else batch
 
     return pa.RecordBatchReader.from_batches(schema, batches())
+
+
+def _valid_text(
+    batch: pa.RecordBatch, texts: list[str], pk: list[str], refusals: Refusals, *, record: bool
+) -> pa.RecordBatch:
+    """`batch` with NULL where a text value is not UTF-8 (each recorded, its bytes kept
+    as text with escapes)."""
+    cols = list(batch.columns)
+    found = []
+    for name in texts:
+        i = batch.schema.get_field_index(name)
+        col = cols[i]
+        try:
+            col.validate(full=True)
+            continue
+        except pa.ArrowInvalid:
+            pass
+        raw = col.view(pa.binary() if pa.types.is_string(col.type) else pa.large_binary())
+        values = raw.to_pylist()
+        bad = []
+        for j, value in enumerate(values):
+            if value is None:
+                continue
+            try:
+                value.decode("utf-8")
+            except UnicodeDecodeError:
+                bad.append(j)
+        if not bad:
+            continue
+        mask = [False] * len(values)
+        for j in bad:
+            mask[j] = True
+        kept = [None if mask[j] else v for j, v in enumerate(values)]
+        cols[i] = pa.array(kept, raw.type).view(col.type)
+        if record:
+            keys = [batch.column(k) for k in pk]
+            found += [
+                (
+                    "|".join(str(k[j].as_py()) for k in keys) if keys else None,
+                    name,
+                    values[j].decode("utf-8", "backslashreplace"),
+                    INVALID_UTF8_RULE,
+                )
+                for j in bad
+            ]
+    if found:
+        with refusals.lock:
+            refusals.values.extend(found)
+    return pa.RecordBatch.from_arrays(cols, schema=batch.schema)
 
 
 def _refuse_null_keys(
@@ -185,11 +248,11 @@ def _exact(
 
 
 def ensure_table(con: duckdb.DuckDBPyConnection) -> None:
-    """`raw._rejected_rows`, created on the first refused row only."""
+    """`meta._rejected_rows`, created on the first refused row only."""
     wh.run(
         con,
         f"""
-        CREATE TABLE IF NOT EXISTS {wh.RAW}.{REJECTED_ROWS} (
+        CREATE TABLE IF NOT EXISTS {wh.META}.{REJECTED_ROWS} (
             table_name VARCHAR NOT NULL,
             row_json VARCHAR NOT NULL,
             rule VARCHAR NOT NULL,
@@ -207,8 +270,8 @@ def flush(con: duckdb.DuckDBPyConnection, plan: TablePlan, refusals: Refusals, r
     if values:
         rejects.write_values(con, plan.name, values, run_id)
         log.warning(
-            "raw.%s: %d decimal values break their column's type (rounded half-even or "
-            "NULL, source text in raw.%s): %s",
+            "raw.%s: %d values break their column's type (a decimal rounded half-even or "
+            "NULL, text that is not UTF-8 NULL; the source text in meta.%s): %s",
             plan.name,
             len(values),
             rejects.REJECTED_VALUES,
@@ -217,7 +280,7 @@ def flush(con: duckdb.DuckDBPyConnection, plan: TablePlan, refusals: Refusals, r
     if rows:
         _write_rows(con, plan.name, rows, run_id)
         log.warning(
-            "raw.%s: %d rows refused, kept whole in raw.%s: %s",
+            "raw.%s: %d rows refused, kept whole in meta.%s: %s",
             plan.name,
             len(rows),
             REJECTED_ROWS,
@@ -234,10 +297,10 @@ def _write_rows(
         wh.run(
             con,
             f"""
-            INSERT INTO {wh.RAW}.{REJECTED_ROWS}
+            INSERT INTO {wh.META}.{REJECTED_ROWS}
             SELECT DISTINCT ?, n.row_json, n.rule, ?, ?, NULL FROM {name} n
             WHERE NOT EXISTS (
-                SELECT 1 FROM {wh.RAW}.{REJECTED_ROWS} o
+                SELECT 1 FROM {wh.META}.{REJECTED_ROWS} o
                 WHERE o.table_name = ? AND o.row_json = n.row_json AND o.rule = n.rule
                   AND o.resolved_at IS NULL
             )
@@ -248,7 +311,7 @@ def _write_rows(
 
 def quarantine(con: duckdb.DuckDBPyConnection, plan: TablePlan, run_id: str) -> int:
     """Rows of raw with a NULL key (copied before NULL keys were refused) moved to
-    `raw._rejected_rows`, once each, instead of being audited as deletes. How many."""
+    `meta._rejected_rows`, once each, instead of being audited as deletes. How many."""
     pk = plan.primary_key
     if not pk or (len(pk) == 1 and plan.column(pk[0]).kind == INTEGER):
         return 0  # an integer key of one column is SQLite's rowid: never NULL
@@ -261,10 +324,10 @@ def quarantine(con: duckdb.DuckDBPyConnection, plan: TablePlan, run_id: str) -> 
     wh.run(
         con,
         f"""
-        INSERT INTO {wh.RAW}.{REJECTED_ROWS}
+        INSERT INTO {wh.META}.{REJECTED_ROWS}
         SELECT DISTINCT ?, CAST(to_json(r) AS VARCHAR) AS row_json, ?, ?, ?, NULL
         FROM {target} r WHERE ({nulls}) AND NOT EXISTS (
-            SELECT 1 FROM {wh.RAW}.{REJECTED_ROWS} o
+            SELECT 1 FROM {wh.META}.{REJECTED_ROWS} o
             WHERE o.table_name = ? AND o.row_json = CAST(to_json(r) AS VARCHAR)
               AND o.resolved_at IS NULL
         )
@@ -273,7 +336,7 @@ def quarantine(con: duckdb.DuckDBPyConnection, plan: TablePlan, run_id: str) -> 
     )
     wh.run(con, f"DELETE FROM {target} r WHERE {nulls}")
     log.warning(
-        "raw.%s: %d rows with a NULL key (copied by an earlier version) moved to raw.%s",
+        "raw.%s: %d rows with a NULL key (copied by an earlier version) moved to meta.%s",
         plan.name,
         n,
         REJECTED_ROWS,
@@ -289,13 +352,13 @@ def resolve(con: duckdb.DuckDBPyConnection, plan: TablePlan, refusals: Refusals)
     exists = wh.run(
         con,
         "SELECT count(*) FROM duckdb_tables() WHERE schema_name = ? AND table_name = ?",
-        [wh.RAW, REJECTED_ROWS],
+        [wh.META, REJECTED_ROWS],
     )[0][0]
     if not exists:
         return 0
     (n,) = wh.run(
         con,
-        f"UPDATE {wh.RAW}.{REJECTED_ROWS} SET resolved_at = ? "
+        f"UPDATE {wh.META}.{REJECTED_ROWS} SET resolved_at = ? "
         "WHERE table_name = ? AND rule = ? AND resolved_at IS NULL",
         [dt.datetime.now(dt.UTC), plan.name, NULL_KEY_RULE],
     )[0]

@@ -15,6 +15,7 @@ versions are appended: at 1M customers one day's commits took 0.5 s instead of 5
 
 from __future__ import annotations
 
+from pipelines.extract import deletes
 from pipelines.extract import merge_sql as sql
 from pipelines.extract.job import TableJob
 
@@ -54,7 +55,9 @@ def replace(job: TableJob, stage: str) -> tuple[int, int]:
     """A table without a key (replace mode): the stage is the whole table, swapped in:
     (deleted, inserted)."""
     deleted = job.scalar(sql.count_rows(job.target))
-    job.run(sql.delete_all(job.target))
     inserted = job.scalar(sql.count_rows(stage))
+    # The swap loses the rows the stage lacks: the mass-deletion guard judges the loss.
+    deletes.guard_deletes(job, max(deleted - inserted, 0), deleted)
+    job.run(sql.delete_all(job.target))
     job.run(sql.insert_select(job.target, job.plan.column_names, f"SELECT * FROM {stage}"))
     return deleted, inserted

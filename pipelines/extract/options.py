@@ -33,6 +33,12 @@ class ExtractOptions:
     #: every row version carries (sees updates that leave `updated_at`), or "updated_at"
     #: (the cursor with its lookback, as on every other source). See `xmin`.
     change_cursor: str = "xmin"
+    #: The mass-deletion guard (`deletes.guard_deletes`): a run may delete at most this
+    #: share of a table of at least `mass_delete_min_rows` rows, and never empty a
+    #: non-empty table, unless the table (or "all") is in `confirm_deletes`.
+    max_delete_share: float = 0.10
+    mass_delete_min_rows: int = 1000
+    confirm_deletes: tuple[str, ...] = ()
     #: Batches queued between the reader thread and DuckDB.
     queue_depth: int = 4
     #: Called with each batch before DuckDB takes it (tests inject crashes here).
@@ -43,6 +49,8 @@ class ExtractOptions:
     )
 
     def __post_init__(self) -> None:
+        if not 0 <= self.max_delete_share <= 1:
+            raise ValueError(f"max_delete_share {self.max_delete_share!r}: a share in [0, 1]")
         if self.change_cursor not in ("xmin", "updated_at"):
             raise ValueError(
                 f"change_cursor {self.change_cursor!r}: 'xmin' or 'updated_at' expected"

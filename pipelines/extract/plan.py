@@ -15,7 +15,8 @@ through a float in the warehouse), every timestamp becomes TIMESTAMPTZ in UTC, b
 stay BOOLEAN, dates DATE. A NUMERIC without precision (Django's SQLite backend declares
 every DecimalField `decimal`; PostgreSQL's bare `numeric`) takes the contract's precision
 and scale (`models.schema`: money is NUMERIC(12,2)) where the contract has the column, else
-a wide DECIMAL(38,10); either way the values arrive exact (`exact`). A type we do not
+a wide DECIMAL(38,10); either way the values arrive exact (`exact`). Binary columns
+(BLOB, bytea) are BLOB, copied as bytes. A type we do not
 know is copied as its text (VARCHAR), so an unusual column never stops a table from
 loading.
 """
@@ -57,7 +58,7 @@ def check_identifier(name: str, what: str = "table name") -> str:
 UNBOUNDED_DECIMAL = (38, 10)
 
 #: Kinds: how a column travels and which DuckDB type it lands as.
-INTEGER, DECIMAL, FLOAT, BOOLEAN, DATE, TIMESTAMP, TEXT = (
+INTEGER, DECIMAL, FLOAT, BOOLEAN, DATE, TIMESTAMP, TEXT, BINARY = (
     "integer",
     "decimal",
     "float",
@@ -65,6 +66,7 @@ INTEGER, DECIMAL, FLOAT, BOOLEAN, DATE, TIMESTAMP, TEXT = (
     "date",
     "timestamp",
     "text",
+    "binary",
 )
 
 
@@ -142,6 +144,10 @@ def classify(type_: sa.types.TypeEngine, dialect: str) -> tuple[str, str, int | 
         return DATE, "DATE", None, None
     if isinstance(type_, sa.Float):
         return FLOAT, "DOUBLE", None, None
+    if isinstance(type_, sa.LargeBinary):
+        # Bytes stay bytes (SQLite BLOB, PostgreSQL bytea): as text, one that is not UTF-8
+        # would stop the table.
+        return BINARY, "BLOB", None, None
     if isinstance(type_, sa.Numeric):
         if type_.precision is None:
             p, s = UNBOUNDED_DECIMAL

@@ -11,7 +11,7 @@ so one such value fails its whole table. Instead:
   columns are read as text and parsed exactly as the fast path parses them (the same
   functions), value by value where a batch fails. A value that does not parse becomes
   NULL in raw (the row is kept, every other column as the source has it) and its text is
-  written to `raw._rejected_values` (table_name, row_key, column_name, raw_value, rule,
+  written to `meta._rejected_values` (table_name, row_key, column_name, raw_value, rule,
   run_id, seen_at) in the same transaction as the rows, with a warning in the log. A value
   already recorded for the same row and column is not recorded again.
 - The watermark: max(updated_at) ignores NULL, so an unparsable cursor neither lifts nor
@@ -54,11 +54,11 @@ LOGGED = 5
 
 
 def ensure_table(con: duckdb.DuckDBPyConnection) -> None:
-    """`raw._rejected_values`, created on the first rejected value only."""
+    """`meta._rejected_values`, created on the first rejected value only."""
     wh.run(
         con,
         f"""
-        CREATE TABLE IF NOT EXISTS {wh.RAW}.{REJECTED_VALUES} (
+        CREATE TABLE IF NOT EXISTS {wh.META}.{REJECTED_VALUES} (
             table_name VARCHAR NOT NULL,
             row_key VARCHAR,
             column_name VARCHAR NOT NULL,
@@ -100,7 +100,7 @@ def extract_tolerantly(extract: Callable, con, session, plan: TablePlan, options
         reason = str(exc).strip().splitlines()[0].split(": expected")[0]
     log.warning(
         "raw.%s: a timestamp or date does not parse (%s): reading the table again, keeping "
-        "such values as NULL and their text in raw.%s",
+        "such values as NULL and their text in meta.%s",
         plan.name,
         reason,
         REJECTED_VALUES,
@@ -209,7 +209,7 @@ class TolerantSession:
             f"key {k}: {c}={v!r} ({r})" for k, c, v, r in sorted(set(self.rejects))[:LOGGED]
         )
         log.warning(
-            "raw.%s: %d values do not parse, kept as NULL (rows kept), text in raw.%s: %s",
+            "raw.%s: %d values do not parse, kept as NULL (rows kept), text in meta.%s: %s",
             self._plan.name,
             len(self.rejects),
             REJECTED_VALUES,
@@ -223,7 +223,7 @@ def write_values(
     rejects: list[tuple[str | None, str, str, str]],
     run_id: str,
 ) -> None:
-    """Record (row_key, column, raw text, rule) of `table_name` in `raw._rejected_values`,
+    """Record (row_key, column, raw text, rule) of `table_name` in `meta._rejected_values`,
     inside the caller's transaction; a value already recorded for the same row and column
     is not recorded again."""
     ensure_table(con)
@@ -232,11 +232,11 @@ def write_values(
         wh.run(
             con,
             f"""
-            INSERT INTO {wh.RAW}.{REJECTED_VALUES}
+            INSERT INTO {wh.META}.{REJECTED_VALUES}
             SELECT DISTINCT ?, n.row_key, n.column_name, n.raw_value, n.rule, ?, ?
             FROM {name} n
             WHERE NOT EXISTS (
-                SELECT 1 FROM {wh.RAW}.{REJECTED_VALUES} o
+                SELECT 1 FROM {wh.META}.{REJECTED_VALUES} o
                 WHERE o.table_name = ? AND o.row_key IS NOT DISTINCT FROM n.row_key
                   AND o.column_name = n.column_name
                   AND o.raw_value IS NOT DISTINCT FROM n.raw_value

@@ -14,7 +14,7 @@ Per table, in ONE DuckDB transaction, each step in its own module:
 4. Hard deletes (`deletes`): when the probe fires or the cadence is due, reconcile the
    primary keys, delete and audit what the source no longer has, backfill what the
    cursor missed.
-5. Write `raw._sync_state` (`state`: the watermark, capped at the run's start against
+5. Write `meta._sync_state` (`state`: the watermark, capped at the run's start against
    future-dated rows; counts), COMMIT.
 
 A crash anywhere before COMMIT rolls everything back: raw, the audit trail and the
@@ -109,7 +109,7 @@ def extract_table(
     """Bring `raw.<plan.name>` up to date with the source table, atomically.
 
     Timestamp or date text that does not parse (SQLite): the table is extracted again,
-    such values NULL and recorded in `raw._rejected_values` (see `rejects`)."""
+    such values NULL and recorded in `meta._rejected_values` (see `rejects`)."""
     return rejects.extract_tolerantly(_extract_table, con, session, plan, options)
 
 

@@ -1,6 +1,6 @@
 """The sync state: per table, where the last run stopped, and what this run reads.
 
-`raw._sync_state` holds one row per table: the watermark (a timestamp for `merge`
+`meta._sync_state` holds one row per table: the watermark (a timestamp for `merge`
 tables, an id for `append` tables), when the table last ran, when its keys were last
 reconciled, and the counts of that run. It is written in the same transaction as the
 table's rows, so the two never disagree. From the previous row and the options this
@@ -54,14 +54,14 @@ _COLUMNS = (
 
 def read_state(con: duckdb.DuckDBPyConnection, table: str) -> SyncState | None:
     rows = wh.run(
-        con, f"SELECT {_COLUMNS} FROM {wh.RAW}.{wh.SYNC_STATE} WHERE table_name = ?", [table]
+        con, f"SELECT {_COLUMNS} FROM {wh.META}.{wh.SYNC_STATE} WHERE table_name = ?", [table]
     )
     return SyncState(*rows[0]) if rows else None
 
 
 def write_state(con: duckdb.DuckDBPyConnection, **values) -> None:
     """Replace the table's state row (inside the caller's transaction)."""
-    table = f"{wh.RAW}.{wh.SYNC_STATE}"
+    table = f"{wh.META}.{wh.SYNC_STATE}"
     wh.run(con, f"DELETE FROM {table} WHERE table_name = ?", [values["table_name"]])
     names = list(values)
     wh.run(

@@ -1,10 +1,18 @@
-"""The DuckDB side: the connection, schema `raw`, its sync state and deletion audit trail.
+"""The DuckDB side: the connection, schema `raw`, and schema `meta` of the bookkeeping.
+
+`raw` holds the source's tables under their own names, and nothing else: the
+extraction's bookkeeping (sync state, deletion audit trail, rejected values and rows)
+lives in schema `meta` (`META`), so a source table with any name (even `_sync_state`)
+has its own place in raw. A warehouse made before kept them in raw as `raw._sync_state`,
+`raw._deleted_rows`, `raw._rejected_values`, `raw._rejected_rows`: the first `connect`
+moves their rows into `meta` and drops the old tables, in one transaction
+(`migrate_bookkeeping`).
 
 Every statement of the extraction goes through `run` (the crash-safety tests count and
-interrupt them there). `raw._sync_state` is read and written by `state`, drift is
+interrupt them there). `meta._sync_state` is read and written by `state`, drift is
 followed by `drift`; this module creates both bookkeeping tables.
 
-`raw._deleted_rows` keeps an audit trail of hard deletes found in the source: one row per
+`meta._deleted_rows` keeps an audit trail of hard deletes found in the source: one row per
 deleted key with the time it was noticed. We keep it because a hard delete removes the
 evidence from both the source and `raw`, and analysts need to tell "abandoned and purged"
 from "never existed" (and it makes delete detection testable). It only grows by the
@@ -13,6 +21,7 @@ number of deletes, which is small next to the tables.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import time
@@ -22,7 +31,11 @@ import duckdb
 from pipelines.errors import WarehouseLockedError  # noqa: F401 (re-exported)
 from pipelines.extract.plan import TablePlan, quote
 
+log = logging.getLogger(__name__)
+
 RAW = "raw"
+#: The schema of the extraction's bookkeeping tables (sync state, audit trail, rejects).
+META = "meta"
 SYNC_STATE = "_sync_state"
 DELETED_ROWS = "_deleted_rows"
 
@@ -89,12 +102,49 @@ def _size(text: str) -> str:
     return text.strip()
 
 
+#: Every bookkeeping table in `META` (the rejects' tables are created on first use).
+BOOKKEEPING = (SYNC_STATE, DELETED_ROWS, "_rejected_values", "_rejected_rows")
+
+
+def _exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
+    return bool(
+        run(
+            con,
+            "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
+            "AND schema_name = ? AND table_name = ?",
+            [schema, table],
+        )[0][0]
+    )
+
+
+def migrate_bookkeeping(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Bookkeeping tables of an older warehouse moved from `raw` into `META` (rows and
+    columns as they were; the old tables dropped), in one transaction. Only while `META`
+    lacks that table: afterwards a `raw._sync_state` is a source table's copy. Which moved."""
+    old = [t for t in BOOKKEEPING if _exists(con, RAW, t) and not _exists(con, META, t)]
+    if not old:
+        return []
+    run(con, "BEGIN TRANSACTION")
+    try:
+        for table in old:
+            run(con, f"CREATE TABLE {META}.{table} AS SELECT * FROM {RAW}.{table}")
+            run(con, f"DROP TABLE {RAW}.{table}")
+        run(con, "COMMIT")
+    except BaseException:
+        run(con, "ROLLBACK")
+        raise
+    log.warning("bookkeeping moved from schema %s to %s: %s", RAW, META, ", ".join(old))
+    return old
+
+
 def ensure_meta(con: duckdb.DuckDBPyConnection) -> None:
     run(con, f"CREATE SCHEMA IF NOT EXISTS {RAW}")
+    run(con, f"CREATE SCHEMA IF NOT EXISTS {META}")
+    migrate_bookkeeping(con)
     run(
         con,
         f"""
-        CREATE TABLE IF NOT EXISTS {RAW}.{SYNC_STATE} (
+        CREATE TABLE IF NOT EXISTS {META}.{SYNC_STATE} (
             table_name VARCHAR NOT NULL,
             mode VARCHAR NOT NULL,
             cursor_column VARCHAR,
@@ -115,23 +165,23 @@ def ensure_meta(con: duckdb.DuckDBPyConnection) -> None:
         """,
     )
     # Added after the first warehouses were made.
-    run(con, f"ALTER TABLE {RAW}.{SYNC_STATE} ADD COLUMN IF NOT EXISTS delete_stamp VARCHAR")
+    run(con, f"ALTER TABLE {META}.{SYNC_STATE} ADD COLUMN IF NOT EXISTS delete_stamp VARCHAR")
     # PostgreSQL's xmin cursor (see `xmin`): NULL in older rows, so their next read is whole.
     for column, type_ in (
         ("xid_watermark", "BIGINT"),
         ("xid_horizon", "BIGINT"),
         ("xid_origin", "VARCHAR"),
     ):
-        run(con, f"ALTER TABLE {RAW}.{SYNC_STATE} ADD COLUMN IF NOT EXISTS {column} {type_}")
+        run(con, f"ALTER TABLE {META}.{SYNC_STATE} ADD COLUMN IF NOT EXISTS {column} {type_}")
     run(
         con,
-        f"ALTER TABLE {RAW}.{SYNC_STATE} "
+        f"ALTER TABLE {META}.{SYNC_STATE} "
         "ADD COLUMN IF NOT EXISTS last_content_check_at TIMESTAMPTZ",
     )
     run(
         con,
         f"""
-        CREATE TABLE IF NOT EXISTS {RAW}.{DELETED_ROWS} (
+        CREATE TABLE IF NOT EXISTS {META}.{DELETED_ROWS} (
             table_name VARCHAR NOT NULL,
             row_id BIGINT,
             row_key VARCHAR NOT NULL,

@@ -158,7 +158,7 @@ def test_the_cadence(tmp_path):
     assert not quiet.content_checked and quiet.rows_updated == 0
     con = duckdb.connect(warehouse)
     con.execute(
-        "UPDATE raw._sync_state SET last_content_check_at = last_content_check_at "
+        "UPDATE meta._sync_state SET last_content_check_at = last_content_check_at "
         "- INTERVAL 25 HOUR"
     )
     con.close()

@@ -149,7 +149,7 @@ def audit(warehouse: str) -> list[tuple]:
     con = duckdb.connect(warehouse, read_only=True)
     try:
         return con.execute(
-            "SELECT table_name, row_id, row_key FROM raw._deleted_rows ORDER BY ALL"
+            "SELECT table_name, row_id, row_key FROM meta._deleted_rows ORDER BY ALL"
         ).fetchall()
     finally:
         con.close()
@@ -276,7 +276,7 @@ def test_null_keys_are_refused_kept_once_named_and_resolved(nullable_keys, tmp_p
     con = duckdb.connect(warehouse, read_only=True)
     refused = con.execute(
         "SELECT table_name, row_json, rule, first_seen_run_id IS NOT NULL, resolved_at "
-        "FROM raw._rejected_rows ORDER BY ALL"
+        "FROM meta._rejected_rows ORDER BY ALL"
     ).fetchall()
     con.close()
     assert [(t, json.loads(r), rule, seen, res) for t, r, rule, seen, res in refused] == [
@@ -312,11 +312,17 @@ def test_null_keys_are_refused_kept_once_named_and_resolved(nullable_keys, tmp_p
 
 def test_the_keys_not_null_check_is_defined_for_text_and_composite_keys(nullable_keys):
     plans = {p.name: p for p in Source(f"sqlite:///{nullable_keys}").plans()}
-    assert plan_checks(plans["tags"]) == ["keys_not_null"]
-    assert plan_checks(plans["pairs"]) == ["keys_not_null"]
+    # Text columns also get `valid_text` (text that is not UTF-8: test_guards).
+    texts = {t for t, p in plans.items() if any(c.kind == "text" for c in p.columns)}
+    for table in ("tags", "pairs"):
+        expected = ["valid_text"] * (table in texts) + ["keys_not_null"]
+        assert plan_checks(plans[table]) == expected
     (checks,) = build_quality_checks(plans.values())
     names = {(k.asset_key.path[-1], k.name) for k in checks.check_keys}
-    assert names == {("tags", "keys_not_null"), ("pairs", "keys_not_null")}
+    assert names == {("tags", "keys_not_null"), ("pairs", "keys_not_null")} | {
+        (t, "valid_text") for t in texts
+    }
+    assert "tags" in texts
 
 
 def test_the_dagster_check_names_the_refused_row(nullable_keys, tmp_path):
@@ -350,7 +356,7 @@ def test_null_key_rows_an_older_version_copied_are_moved_not_audited(nullable_ke
     warehouse = str(tmp_path / "w.duckdb")
     assert extract_all(url, warehouse).ok
     con = duckdb.connect(warehouse)  # as the old path left it: the row in raw, twice
-    con.execute("DROP TABLE raw._rejected_rows")
+    con.execute("DROP TABLE meta._rejected_rows")
     for _ in range(2):
         con.execute("INSERT INTO raw.tags VALUES (NULL, 'nameless', '2026-01-01 08:00:00+00')")
         con.execute("INSERT INTO raw.pairs VALUES ('a', NULL, 'half')")
@@ -364,7 +370,7 @@ def test_null_key_rows_an_older_version_copied_are_moved_not_audited(nullable_ke
     assert audit(warehouse) == []
     con = duckdb.connect(warehouse, read_only=True)
     moved = con.execute(
-        "SELECT table_name, count(*) FROM raw._rejected_rows WHERE resolved_at IS NULL "
+        "SELECT table_name, count(*) FROM meta._rejected_rows WHERE resolved_at IS NULL "
         "GROUP BY 1 ORDER BY 1"
     ).fetchall()
     con.close()

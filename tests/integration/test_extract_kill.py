@@ -59,7 +59,7 @@ def test_sigkill_mid_table_then_rerun_converges(tmp_path):
     # The killed transaction left nothing behind: the previous run's rows and watermark.
     assert con.execute("SELECT count(*) FROM raw.orders_order").fetchall() == [(120,)]
     assert con.execute(
-        "SELECT rows_inserted FROM raw._sync_state WHERE table_name = 'orders_order'"
+        "SELECT rows_inserted FROM meta._sync_state WHERE table_name = 'orders_order'"
     ).fetchall() == [(120,)]
     con.close()
 

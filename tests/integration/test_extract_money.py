@@ -164,7 +164,7 @@ def test_values_that_break_the_scale_are_kept_reported_and_cleared(django_db, tm
         ("shop_tip", "1", "amount", "0.30000000000000004", EXCESS_SCALE),
     ]
     query = (
-        "SELECT table_name, row_key, column_name, raw_value, rule FROM raw._rejected_values "
+        "SELECT table_name, row_key, column_name, raw_value, rule FROM meta._rejected_values "
         "ORDER BY ALL"
     )
     assert _raw(warehouse, query) == rejected
@@ -239,6 +239,6 @@ def test_postgres_numeric_without_scale_takes_the_contract(postgres_url, tmp_pat
         ("999999.99",),
         ("123456789.01",),
     ]
-    assert _raw(warehouse, "SELECT row_key, raw_value, rule FROM raw._rejected_values") == [
+    assert _raw(warehouse, "SELECT row_key, raw_value, rule FROM meta._rejected_values") == [
         ("2", "12.345", EXCESS_SCALE)
     ]

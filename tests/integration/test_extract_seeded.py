@@ -88,7 +88,7 @@ def run_twice(url: str, warehouse: str) -> None:
     assert sum(r.rows_inserted for r in second.results.values()) > 0
     assert sum(r.rows_updated for r in second.results.values()) > 0
     con = duckdb.connect(warehouse, read_only=True)
-    audit = set(con.execute("SELECT table_name, row_id FROM raw._deleted_rows").fetchall())
+    audit = set(con.execute("SELECT table_name, row_id FROM meta._deleted_rows").fetchall())
     con.close()
     assert audit == expected
     assert {t: r.rows_deleted for t, r in second.results.items() if r.rows_deleted} == {

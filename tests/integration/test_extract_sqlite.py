@@ -50,9 +50,9 @@ def snapshot(path: str) -> dict:
     con = duckdb.connect(path, read_only=True)
     try:
         state = con.execute(
-            "SELECT * EXCLUDE (duration_s) FROM raw._sync_state ORDER BY table_name"
+            "SELECT * EXCLUDE (duration_s) FROM meta._sync_state ORDER BY table_name"
         ).fetchall()
-        deleted = con.execute("SELECT count(*) FROM raw._deleted_rows").fetchall()
+        deleted = con.execute("SELECT count(*) FROM meta._deleted_rows").fetchall()
     finally:
         con.close()
     return {
@@ -89,7 +89,7 @@ def test_first_copy_then_changes_then_quiet_rerun(source, warehouse, reader):
 
     con = duckdb.connect(warehouse, read_only=True)
     audit = con.execute(
-        "SELECT table_name, row_id, row_key FROM raw._deleted_rows ORDER BY ALL"
+        "SELECT table_name, row_id, row_key FROM meta._deleted_rows ORDER BY ALL"
     ).fetchall()
     con.close()
     assert audit == [
@@ -325,10 +325,14 @@ def test_extraction_connection_cannot_write(source):
 
 
 def test_drift_added_and_dropped_columns(source, warehouse, caplog):
-    assert extract_all(source.url, warehouse, options=KEYS).ok
+    """A column outside the contract may go (a contract column may not: test_guards)."""
     db = sqlite3.connect(source.url.removeprefix("sqlite:///"))
+    db.execute("ALTER TABLE menu_meal ADD COLUMN legacy_category TEXT")
+    db.execute("UPDATE menu_meal SET legacy_category = category")
+    db.commit()
+    assert extract_all(source.url, warehouse, options=KEYS).ok
     db.execute("ALTER TABLE menu_meal ADD COLUMN spice_level INTEGER")
-    db.execute("ALTER TABLE menu_meal DROP COLUMN category")
+    db.execute("ALTER TABLE menu_meal DROP COLUMN legacy_category")
     db.execute(
         "UPDATE menu_meal SET spice_level = id * 2, updated_at = '2026-03-01 00:00:00' "
         "WHERE id <= 2"
@@ -339,10 +343,12 @@ def test_drift_added_and_dropped_columns(source, warehouse, caplog):
         report = extract_all(source.url, warehouse, options=KEYS)
     assert report.ok, report.errors
     meal = report.results["menu_meal"]
-    assert (meal.columns_added, meal.columns_dropped) == (("spice_level",), ("category",))
-    assert "'category' is gone from the source" in caplog.text
+    assert (meal.columns_added, meal.columns_dropped) == (("spice_level",), ("legacy_category",))
+    assert "'legacy_category' is gone from the source" in caplog.text
     con = duckdb.connect(warehouse, read_only=True)
-    rows = con.execute("SELECT id, spice_level, category FROM raw.menu_meal ORDER BY id").fetchall()
+    rows = con.execute(
+        "SELECT id, spice_level, legacy_category FROM raw.menu_meal ORDER BY id"
+    ).fetchall()
     con.close()
     # Updated rows carry the new column and NULL in the dropped one; others keep history.
     assert rows == [
@@ -568,7 +574,7 @@ def test_a_delete_in_the_middle_of_a_large_bucket_fetches_few_keys(
     assert sum(hi - lo for lo, hi in ranges) == 2 * 64  # two buckets, not 60,000 keys
     con = duckdb.connect(warehouse, read_only=True)
     assert con.execute(
-        "SELECT row_id FROM raw._deleted_rows WHERE table_name = 'big' ORDER BY 1"
+        "SELECT row_id FROM meta._deleted_rows WHERE table_name = 'big' ORDER BY 1"
     ).fetchall() == [(3,), (30000,)]
     assert con.execute("SELECT count(*) FROM raw.big WHERE id IN (3, 30000)").fetchall() == [(0,)]
     con.close()
@@ -587,7 +593,7 @@ def test_a_delete_in_the_middle_of_a_large_bucket_fetches_few_keys(
     assert len(asked) > 1  # more ranges than one query takes
     assert sum(hi - lo for chunk in asked for lo, hi in chunk) < 60_000
     con = duckdb.connect(warehouse, read_only=True)
-    audit = con.execute("SELECT row_id FROM raw._deleted_rows WHERE table_name = 'big'").fetchall()
+    audit = con.execute("SELECT row_id FROM meta._deleted_rows WHERE table_name = 'big'").fetchall()
     con.close()
     assert sorted(r[0] for r in audit) == sorted([3, 30000, *gone])
 
@@ -663,7 +669,7 @@ def test_text_keys_take_the_plain_key_path(tmp_path, warehouse):
     assert (codes.rows_deleted, codes.row_count) == (1, 2)
     con = duckdb.connect(warehouse, read_only=True)
     assert con.execute(
-        "SELECT row_id, row_key FROM raw._deleted_rows WHERE table_name = 'codes'"
+        "SELECT row_id, row_key FROM meta._deleted_rows WHERE table_name = 'codes'"
     ).fetchall() == [(None, "b")]
     con.close()
 

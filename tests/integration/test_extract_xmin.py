@@ -161,7 +161,7 @@ def test_counter_going_back_reads_the_whole_table(source, tmp_path, caplog):
     assert extract_all(source.url, warehouse, options=XMIN).ok
     _sync_state(
         warehouse,
-        "UPDATE raw._sync_state SET xid_watermark = xid_watermark + 1000000, "
+        "UPDATE meta._sync_state SET xid_watermark = xid_watermark + 1000000, "
         "xid_horizon = xid_horizon + 1000000",
     )
     source.change()  # inserts, updates and deletes
@@ -183,9 +183,9 @@ def test_state_of_an_older_warehouse_upgrades_in_place(source, tmp_path):
     assert extract_all(source.url, warehouse, options=UPDATED_AT).ok
     _sync_state(
         warehouse,
-        "ALTER TABLE raw._sync_state DROP COLUMN xid_watermark; "
-        "ALTER TABLE raw._sync_state DROP COLUMN xid_horizon; "
-        "ALTER TABLE raw._sync_state DROP COLUMN xid_origin",
+        "ALTER TABLE meta._sync_state DROP COLUMN xid_watermark; "
+        "ALTER TABLE meta._sync_state DROP COLUMN xid_horizon; "
+        "ALTER TABLE meta._sync_state DROP COLUMN xid_origin",
     )
     report = extract_all(source.url, warehouse, options=XMIN)
     assert all(
@@ -292,7 +292,7 @@ def test_setting_reaches_the_raw_asset(source, tmp_path, monkeypatch, value, has
     ]
     assert all(("xid_watermark" in md) == has_xid for md in metadata)
     con = duckdb.connect(str(warehouse), read_only=True)
-    marks = con.execute("SELECT count(xid_watermark), count(*) FROM raw._sync_state").fetchall()
+    marks = con.execute("SELECT count(xid_watermark), count(*) FROM meta._sync_state").fetchall()
     con.close()
     ((with_xid, tables),) = marks
     assert with_xid == (tables if has_xid else 0) and tables == len(TABLES)

@@ -90,7 +90,7 @@ def test_every_way_of_running_gives_dbt_the_same_command(environment):
     # Every run extracted the source the environment names into that warehouse.
     con = duckdb.connect(str(root / "w.duckdb"), read_only=True)
     try:
-        runs = con.execute("select count(distinct last_run_id) from raw._sync_state").fetchone()
+        runs = con.execute("select count(distinct last_run_id) from meta._sync_state").fetchone()
         users = con.execute("select count(*) from raw.accounts_user").fetchone()
     finally:
         con.close()

@@ -185,7 +185,7 @@ def _raw(warehouse, sql, params=None):
 
 def test_unparsable_timestamp_is_kept_and_named(source_copy, tmp_path, caplog):
     """Timestamp or date text that does not parse: the table loads, the row is kept with
-    NULL there, the text is in raw._rejected_values, the check names table, key, column
+    NULL there, the text is in meta._rejected_values, the check names table, key, column
     and rule, a warning is logged; the watermark ignores it; a fix in the source clears it.
     """
     db = sqlite3.connect(source_copy)
@@ -230,7 +230,7 @@ def test_unparsable_timestamp_is_kept_and_named(source_copy, tmp_path, caplog):
     rejected = _raw(
         warehouse,
         "SELECT table_name, row_key, column_name, raw_value, rule, run_id IS NOT NULL, "
-        "seen_at IS NOT NULL FROM raw._rejected_values ORDER BY ALL",
+        "seen_at IS NOT NULL FROM meta._rejected_values ORDER BY ALL",
     )
     ts, date = "unparsable_timestamp", "unparsable_date"
     assert rejected == sorted([
@@ -242,7 +242,7 @@ def test_unparsable_timestamp_is_kept_and_named(source_copy, tmp_path, caplog):
     # The watermark is the highest updated_at that parses.
     (watermark,) = _raw(
         warehouse,
-        "SELECT epoch(watermark_ts) FROM raw._sync_state WHERE table_name = 'support_ticket'",
+        "SELECT epoch(watermark_ts) FROM meta._sync_state WHERE table_name = 'support_ticket'",
     )[0]
     assert abs(watermark - high) < 0.01
 
@@ -260,7 +260,7 @@ def test_unparsable_timestamp_is_kept_and_named(source_copy, tmp_path, caplog):
     assert {(r.rows_inserted, r.rows_updated, r.rows_deleted) for r in again.results.values()} == {
         (0, 0, 0)
     }
-    assert _raw(warehouse, "SELECT count(*) FROM raw._rejected_values") == [(3,)]
+    assert _raw(warehouse, "SELECT count(*) FROM meta._rejected_values") == [(3,)]
 
     # Fixed in the source (as a save would: updated_at rewritten): raw follows, the check
     # no longer names the row; the record of what was seen stays.

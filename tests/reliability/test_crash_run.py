@@ -290,7 +290,7 @@ def _final_run_and_check(scene: Scene, clean_marts: dict, killed_pid: int) -> No
 def _synced_tables(warehouse: Path) -> int:
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
-        return con.execute("select count(*) from raw._sync_state").fetchone()[0]
+        return con.execute("select count(*) from meta._sync_state").fetchone()[0]
     finally:
         con.close()
 

@@ -157,7 +157,7 @@ def _crash_and_rerun(crash_setup, tmp_path, kind: str, n: int) -> None:
     assert rerun.ok, rerun.errors
     assert_equal(url, warehouse, tables=ALL)
     con = duckdb.connect(str(warehouse), read_only=True)
-    states = con.execute("SELECT count(*) FROM raw._sync_state").fetchone()[0]
+    states = con.execute("SELECT count(*) FROM meta._sync_state").fetchone()[0]
     con.close()
     assert states == len(ALL)
 

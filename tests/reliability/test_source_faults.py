@@ -126,7 +126,7 @@ def test_unreachable_source_fails_clearly_after_bounded_retries(tmp_path):
     retries = result.retries
     assert len(retries) == 3, retries
     assert took >= sum(pauses(3, 0.2))
-    assert not warehouse.exists() or _raw_tables(warehouse) <= {"_sync_state", "_deleted_rows"}
+    assert not warehouse.exists() or _raw_tables(warehouse) == set()
 
 
 HOLD_LOCK = """
@@ -329,8 +329,8 @@ def _raw_and_state(warehouse, table: str):
     try:
         return (
             con.execute(f"select count(*), sum(hash(t))::varchar from raw.{table} t").fetchone(),
-            con.execute("select * from raw._sync_state where table_name = ?", [table]).fetchall(),
-            con.execute("select count(*) from raw._deleted_rows").fetchone(),
+            con.execute("select * from meta._sync_state where table_name = ?", [table]).fetchall(),
+            con.execute("select count(*) from meta._deleted_rows").fetchone(),
         )
     finally:
         con.close()

@@ -125,3 +125,36 @@ def test_summary_names_the_files_this_runs_publish_assets_wrote(tmp_path):
         "dashboard": tmp_path / "out" / "dashboard.html",
         "parquet": tmp_path / "out" / "parquet",
     }
+
+
+def test_confirm_deletes_reaches_the_raw_run_config(calls):
+    assert cli.main(["-q", "run", "--confirm-deletes", "orders_order", "accounts_user"]) == 0
+    assert calls[-1]["confirm_deletes"] == ("orders_order", "accounts_user")
+    config = run.run_config(confirm_deletes=calls[-1]["confirm_deletes"])
+    assert config["ops"]["raw_tables"]["config"]["confirm_deletes"] == [
+        "orders_order",
+        "accounts_user",
+    ]
+    assert cli.main(["-q", "run"]) == 0
+    assert calls[-1]["confirm_deletes"] == ()
+
+
+@pytest.mark.parametrize(("text", "pct"), [("", 10.0), ("25", 25.0), ("2.5 %", 2.5), ("0", 0.0)])
+def test_max_delete_share_from_the_environment(text, pct):
+    from pipelines.defs.raw import RawExtractConfig
+    from pipelines.settings import Settings
+
+    settings = Settings.from_env({"MEALYTICS_MAX_DELETE_SHARE": text})
+    assert settings.max_delete_pct == pct
+    options = RawExtractConfig().options(delete_pct=settings.max_delete_pct)
+    assert options.max_delete_share == pytest.approx(pct / 100)
+    assert options.mass_delete_min_rows == 1000 and options.confirm_deletes == ()
+
+
+@pytest.mark.parametrize("text", ["ten", "-1", "150"])
+def test_a_bad_max_delete_share_names_the_variable(text):
+    from pipelines.errors import SettingsError
+    from pipelines.settings import Settings
+
+    with pytest.raises(SettingsError, match="MEALYTICS_MAX_DELETE_SHARE"):
+        Settings.from_env({"MEALYTICS_MAX_DELETE_SHARE": text})

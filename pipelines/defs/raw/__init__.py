@@ -46,7 +46,8 @@ def build_raw_defs(
 
     resources = resources if resources is not None else default_resources()
     url = source_url or source_url_of(resources["source"])
-    plans = discover(url, selection)
+    warehouse = resources.get("warehouse")
+    plans = discover(url, selection, getattr(warehouse, "path", None))
     return dg.Definitions(
         assets=build_raw_assets(url, selection=selection, plans=plans),
         asset_checks=[*build_raw_checks(plans), *build_quality_checks(plans)],

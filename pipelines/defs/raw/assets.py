@@ -8,6 +8,16 @@ the table loop (`pipelines.extract.extract_tables`, the same loop the tests and 
 benchmarks run): a table that fails (schema drift, a vanished table) does not stop the
 others; the step then fails, naming it.
 
+Two guards are checks of the asset itself (severity ERROR), because a refused table is
+not materialized and checks downstream of it would not run:
+- `mass_delete_guard`: the run would delete more of the table than it may unconfirmed
+  (`pipelines.extract.deletes.guard_deletes`; `mealytics run --confirm-deletes`).
+- `contract_in_source` (contract tables only): a contract column raw copied is gone from
+  the source (`drift`), or the contract table itself is. A contract table missing from the
+  source keeps its asset (from the contract) and fails it by name, so its frozen copy
+  never feeds a mart; a table a later contract version added (`models.schema.ADDED_TABLES`)
+  that an older source never had is no asset at all, as before.
+
 The source is reflected once per run (`pipelines.extract.catalog`): the plans reflected
 while the definitions were built serve the run that follows them in the same process;
 the run keeps its plans for its reconciliation checks.
@@ -21,6 +31,7 @@ import dagster as dg
 import sqlalchemy as sa
 
 from pipelines.defs.resources import SourceDatabase, Warehouse
+from pipelines.errors import ContractBrokenError, MassDeleteError, TableNotInSourceError
 from pipelines.extract import (
     ExtractOptions,
     RetryPolicy,
@@ -38,6 +49,9 @@ from pipelines.settings import mask_url
 log = logging.getLogger(__name__)
 
 GROUP = "raw"
+#: The guards' checks (see the module's doc).
+MASS_DELETE_GUARD = "mass_delete_guard"
+CONTRACT_IN_SOURCE = "contract_in_source"
 #: The plans of this process's runs: offered by `discover`, kept per run for the checks.
 PLANS = PlanCatalog()
 #: Dagster's kind names (they carry icons) for SQLAlchemy dialects.
@@ -65,10 +79,19 @@ class RawExtractConfig(dg.Config):
     #: "database is locked"): retries per table, the first after `retry_pause_s`, doubling.
     retries: int = 3
     retry_pause_s: float = 1.0
+    #: The mass-deletion guard: tables (or "all") whose deletes this run confirms
+    #: (`mealytics run --confirm-deletes`); the share in percent (None: the source's
+    #: `MEALYTICS_MAX_DELETE_SHARE`, 10 by default) of a table of at least
+    #: `mass_delete_min_rows` rows that a run may delete unconfirmed.
+    confirm_deletes: list[str] = []
+    max_delete_pct: float | None = None
+    mass_delete_min_rows: int = 1000
 
-    def options(self, run_id: str | None = None, content_minutes: int = 24 * 60) -> ExtractOptions:
-        """The extraction's options; `content_minutes`: the source's content cadence, unless
-        this run's config sets its own."""
+    def options(
+        self, run_id: str | None = None, content_minutes: int = 24 * 60, delete_pct: float = 10.0
+    ) -> ExtractOptions:
+        """The extraction's options; `content_minutes` and `delete_pct`: the source's
+        content cadence and deletion share, unless this run's config sets its own."""
         every = self.delete_check_every_minutes
         content = self.content_check_every_minutes
         content = content_minutes if content is None else content
@@ -79,6 +102,10 @@ class RawExtractConfig(dg.Config):
             delete_probe=self.delete_probe,
             content_check_every=None if content < 0 else dt.timedelta(minutes=content),
             run_id=run_id,
+            max_delete_share=(delete_pct if self.max_delete_pct is None else self.max_delete_pct)
+            / 100,
+            mass_delete_min_rows=self.mass_delete_min_rows,
+            confirm_deletes=tuple(self.confirm_deletes),
         )
 
 
@@ -96,7 +123,7 @@ def _describe(plan: TablePlan) -> str:
     return (
         f"Source table `{plan.name}` copied into `raw.{plan.name}` with its own column types; "
         f"{how}. Hard deletes are found by primary-key reconciliation and recorded in "
-        "`raw._deleted_rows`. One row per source row."
+        "`meta._deleted_rows`. One row per source row."
     )
 
 
@@ -112,7 +139,47 @@ def _fallback_plans(selection: TableSelection, dialect: str) -> list[TablePlan]:
     ]
 
 
-def discover(source_url: str, selection: TableSelection | None = None) -> list[TablePlan]:
+def copied_tables(warehouse: str | None) -> set[str]:
+    """The tables the warehouse's sync state says were copied (read-only, best effort:
+    empty when the file is missing, held by a writer, or has no sync state yet)."""
+    import os
+
+    import duckdb
+
+    from pipelines.extract import warehouse as wh
+
+    if not warehouse or not os.path.exists(warehouse):
+        return set()
+    try:
+        con = duckdb.connect(warehouse, read_only=True)
+    except duckdb.Error:
+        return set()
+    try:
+        rows = con.execute(f"SELECT table_name FROM {wh.META}.{wh.SYNC_STATE}").fetchall()
+    except duckdb.Error:
+        return set()
+    finally:
+        con.close()
+    return {r[0] for r in rows}
+
+
+def _vanished_contract_plans(
+    plans: list[TablePlan], selection: TableSelection, dialect: str, warehouse: str | None
+) -> list[TablePlan]:
+    """The contract's tables that raw copied and the source no longer has (dropped or
+    renamed): their assets stay (from the contract) and fail by name, since a run has no
+    plan for them, so their frozen raw copies never feed a mart unnoticed. A contract
+    table never copied (a table a later version added, on an older source) is no asset."""
+    found = {p.name for p in plans}
+    copied = copied_tables(warehouse)
+    return [
+        p for p in _fallback_plans(selection, dialect) if p.name not in found and p.name in copied
+    ]
+
+
+def discover(
+    source_url: str, selection: TableSelection | None = None, warehouse: str | None = None
+) -> list[TablePlan]:
     """The tables to expose as assets: reflected from the source, or the contract's.
 
     A code location must load even when the source is down (the run then fails clearly),
@@ -126,7 +193,7 @@ def discover(source_url: str, selection: TableSelection | None = None) -> list[T
         finally:
             source.dispose()
         PLANS.offer(source_key(source.url, selection), plans)
-        return plans
+        return plans + _vanished_contract_plans(plans, selection, source.dialect, warehouse)
     except (SourceUnavailableError, sa.exc.OperationalError) as exc:
         # Unreachable, or busy (a writer's lock): load the code location all the same.
         log.warning("raw assets from the source contract, not reflection: %s", exc)
@@ -158,6 +225,82 @@ def _metadata(result: TableResult, source_url: str) -> dict:
         if getattr(result, name):
             md[name] = dg.MetadataValue.text(", ".join(getattr(result, name)))
     return md
+
+
+def _check_specs(plans: list[TablePlan]) -> list[dg.AssetCheckSpec]:
+    from models.schema import metadata
+
+    specs = []
+    for p in plans:
+        specs.append(
+            dg.AssetCheckSpec(
+                MASS_DELETE_GUARD,
+                asset=asset_key(p.name),
+                description=f"raw.{p.name}: the run deleted no more than the guard allows "
+                "(MEALYTICS_MAX_DELETE_SHARE of a table of 1,000 rows or more, and never "
+                "all rows) unless confirmed with --confirm-deletes.",
+            )
+        )
+        if p.name in metadata.tables:
+            specs.append(
+                dg.AssetCheckSpec(
+                    CONTRACT_IN_SOURCE,
+                    asset=asset_key(p.name),
+                    description=f"Source table {p.name} and every contract column raw "
+                    "copied from it are still in the source (not dropped or renamed).",
+                )
+            )
+    return specs
+
+
+def _guard_results(context, outcome: TableResult | TableFailure) -> list[dg.AssetCheckResult]:
+    """The guards' checks of one table's outcome (those the run selected)."""
+    from models.schema import metadata
+
+    table = outcome.table
+    key = asset_key(table)
+    error = outcome.error if isinstance(outcome, TableFailure) else None
+    results = []
+    if isinstance(error, MassDeleteError):
+        md = {
+            "rows_to_delete": dg.MetadataValue.int(error.deleting),
+            "rows": dg.MetadataValue.int(error.rows),
+            "share_pct": dg.MetadataValue.float(round(error.share * 100, 2)),
+            "how_to_confirm": dg.MetadataValue.text(
+                f"mealytics run --confirm-deletes {table}  (run config raw_tables."
+                f"confirm_deletes: [{table}]), or raise MEALYTICS_MAX_DELETE_SHARE"
+            ),
+            "message": dg.MetadataValue.text(str(error)),
+        }
+        results.append((MASS_DELETE_GUARD, False, md))
+    elif error is None:
+        md = {"rows_deleted": dg.MetadataValue.int(outcome.rows_deleted)}
+        results.append((MASS_DELETE_GUARD, True, md))
+    if table in metadata.tables:
+        missing = None
+        if isinstance(error, TableNotInSourceError):
+            missing = f"{table} (the table)"
+        elif isinstance(error, ContractBrokenError):
+            missing = ", ".join(f"{table}.{c}" for c in error.columns)
+        elif error is None or isinstance(error, MassDeleteError):
+            missing = ""  # the columns were compared before anything was read
+        if missing is not None:
+            md = {"missing": dg.MetadataValue.text(missing or "none")}
+            if missing:
+                md["message"] = dg.MetadataValue.text(str(error))
+            results.append((CONTRACT_IN_SOURCE, not missing, md))
+    selected = context.selected_asset_check_keys
+    return [
+        dg.AssetCheckResult(
+            asset_key=key,
+            check_name=name,
+            passed=passed,
+            severity=dg.AssetCheckSeverity.ERROR,
+            metadata=md,
+        )
+        for name, passed, md in results
+        if dg.AssetCheckKey(key, name) in selected
+    ]
 
 
 def _spec(plan: TablePlan, kinds: set[str]) -> dg.AssetSpec:
@@ -200,7 +343,12 @@ def build_raw_assets(
     dialect = plans[0].dialect
     kinds = {"duckdb", _KINDS.get(dialect, dialect)}
 
-    @dg.multi_asset(name="raw_tables", specs=[_spec(p, kinds) for p in plans], can_subset=True)
+    @dg.multi_asset(
+        name="raw_tables",
+        specs=[_spec(p, kinds) for p in plans],
+        check_specs=_check_specs(plans),
+        can_subset=True,
+    )
     def raw_tables(
         context: dg.AssetExecutionContext,
         config: RawExtractConfig,
@@ -218,10 +366,7 @@ def build_raw_assets(
                 src,
                 warehouse.path,
                 plans,
-                replace(
-                    config.options(context.run.run_id, source.content_check_every_minutes),
-                    change_cursor=source.change_cursor,
-                ),
+                _run_options(context, config, source),
                 tables=tables,
                 retry=retry,
                 memory_limit=warehouse.memory_limit,
@@ -231,6 +376,7 @@ def build_raw_assets(
                     failures[outcome.table] = outcome.message
                 else:
                     yield _materialization(context, outcome, src.url)
+                yield from _guard_results(context, outcome)
         except SourceUnavailableError as exc:
             raise dg.Failure(description=str(exc)) from exc
         finally:
@@ -239,6 +385,14 @@ def build_raw_assets(
             raise _failure(failures)
 
     return [raw_tables]
+
+
+def _run_options(context, config: RawExtractConfig, source: SourceDatabase) -> ExtractOptions:
+    """The run's extraction options: its config over the source's settings."""
+    options = config.options(
+        context.run.run_id, source.content_check_every_minutes, source.max_delete_pct
+    )
+    return replace(options, change_cursor=source.change_cursor)
 
 
 def _failure(failures: dict[str, str]) -> dg.Failure:

@@ -8,13 +8,13 @@ The rules are the source contract's (`models.rules.RULES`: the same portable SQL
 queries that judge a source, run here on DuckDB's `raw` schema through `duckdb_engine`),
 plus rules that only make sense on a copy: money that is NULL or negative, primary keys
 that repeat, `created_at` / `updated_at` later than the check, timestamp or date text that
-did not parse (kept as NULL in raw, its text in `raw._rejected_values`: see
-`pipelines.extract.rejects`), decimal values that broke their column's type (rounded
-half-even or NULL in raw, the source text in `raw._rejected_values`: see
-`pipelines.extract.exact`), rows refused for a NULL in their primary key (kept whole in
-`raw._rejected_rows`: see `pipelines.extract.guard`; see `refused`). The last two apply
-to any extracted table, in the contract or not. Rules are grouped into one check per
-table and property (`order_total_formula` on `raw/orders_order`, …).
+did not parse and text that is not UTF-8 (kept as NULL in raw, its text in
+`meta._rejected_values`: see `pipelines.extract.rejects` and `guard`), decimal values that
+broke their column's type (rounded half-even or NULL in raw, the source text in
+`meta._rejected_values`: see `pipelines.extract.exact`), rows refused for a NULL in their
+primary key (kept whole in `meta._rejected_rows`: see `pipelines.extract.guard`; see
+`refused`). The last three apply to any extracted table, in the contract or not. Rules
+are grouped into one check per table and property (`order_total_formula` on `raw/orders_order`, …).
 
 Pure rule code (`find_violations`) is separate from the Dagster check so tests and
 notebooks can call it on any warehouse file.
@@ -33,8 +33,8 @@ from pipelines.defs.raw import refused
 from pipelines.defs.raw.assets import asset_key
 from pipelines.defs.resources import Warehouse
 from pipelines.extract import TablePlan, exact
-from pipelines.extract.guard import NULL_KEY_RULE, REJECTED_ROWS
-from pipelines.extract.plan import DECIMAL, INTEGER, quote
+from pipelines.extract.guard import INVALID_UTF8_RULE, NULL_KEY_RULE, REJECTED_ROWS
+from pipelines.extract.plan import DECIMAL, INTEGER, TEXT, quote
 from pipelines.extract.rejects import DATE_RULE, REJECTED_VALUES, TIMESTAMP_RULE
 
 #: Offending rows listed in a check's metadata; the total is always given.
@@ -94,7 +94,7 @@ CHECKS: dict[str, Rule] = {
         Rule(
             "parsable_timestamps",
             "timestamp and date values parse (one that does not is NULL in raw, its "
-            "source text in raw._rejected_values)",
+            "source text in meta._rejected_values)",
             ERROR,
             (TIMESTAMP_RULE, DATE_RULE),
         ),
@@ -102,14 +102,21 @@ CHECKS: dict[str, Rule] = {
             "exact_decimals",
             "decimal values fit their column's precision and scale (one with more "
             "fractional digits is rounded half-even in raw, one that does not fit or parse "
-            "is NULL; the source text is in raw._rejected_values)",
+            "is NULL; the source text is in meta._rejected_values)",
             ERROR,
             exact.RULES,
         ),
         Rule(
+            "valid_text",
+            "text values are UTF-8 (one that is not is NULL in raw, its bytes as text in "
+            "meta._rejected_values)",
+            ERROR,
+            (INVALID_UTF8_RULE,),
+        ),
+        Rule(
             "keys_not_null",
             "no source row has a NULL in its primary key (such a row is refused: not in "
-            f"raw, kept whole in raw.{REJECTED_ROWS})",
+            f"raw, kept whole in meta.{REJECTED_ROWS})",
             ERROR,
             (NULL_KEY_RULE,),
         ),
@@ -232,8 +239,7 @@ def _raw_tables(conn: sa.Connection) -> set[str]:
 def _raw_columns(conn: sa.Connection) -> dict[str, set[str]]:
     """raw's columns per table: a source at an older version of the contract lacks some."""
     rows = conn.exec_driver_sql(
-        "SELECT table_name, column_name FROM information_schema.columns "
-        "WHERE table_schema = 'raw'"
+        "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = 'raw'"
     )
     found: dict[str, set[str]] = defaultdict(set)
     for table, column in rows:
@@ -291,7 +297,7 @@ def _rejected(conn: sa.Connection, tables: set[str]) -> Iterable[Violation]:
     NULL (a value fixed in the source since, or a row deleted since, is no longer named)."""
     from models import TABLES
 
-    if REJECTED_VALUES not in tables:
+    if REJECTED_VALUES not in refused.bookkeeping(conn):
         return
     present = _raw_columns(conn)
     for table in TABLES:
@@ -305,7 +311,7 @@ def _rejected(conn: sa.Connection, tables: set[str]) -> Iterable[Violation]:
         for column in sorted(names):
             rows = conn.exec_driver_sql(
                 f"SELECT DISTINCT v.row_key, v.raw_value, v.rule "
-                f"FROM raw.{quote(REJECTED_VALUES)} v JOIN raw.{quote(table.name)} r "
+                f"FROM meta.{quote(REJECTED_VALUES)} v JOIN raw.{quote(table.name)} r "
                 f"ON v.row_key = {row_key} "
                 f"WHERE v.table_name = ? AND v.column_name = ? AND r.{quote(column)} IS NULL "
                 "ORDER BY 1, 2",
@@ -317,7 +323,7 @@ def _rejected(conn: sa.Connection, tables: set[str]) -> Iterable[Violation]:
                     _key(key),
                     rule,
                     f"{column}={value!r} does not parse: NULL in raw, text in "
-                    f"raw.{REJECTED_VALUES}",
+                    f"meta.{REJECTED_VALUES}",
                     column,
                 )
 
@@ -332,6 +338,8 @@ def plan_checks(plan: TablePlan) -> list[str]:
     names = []
     if any(c.kind == DECIMAL for c in plan.columns):
         names.append("exact_decimals")
+    if any(c.kind == TEXT for c in plan.columns):
+        names.append("valid_text")
     pk = plan.primary_key
     if pk and not (len(pk) == 1 and plan.column(pk[0]).kind == INTEGER):
         names.append("keys_not_null")
@@ -360,6 +368,10 @@ def find_violations(
             found += [
                 Violation(t, _key(k), r, d, c)
                 for t, k, r, d, c in refused.inexact_decimals(conn, tables, keys)
+            ]
+            found += [
+                Violation(t, _key(k), r, d, c)
+                for t, k, r, d, c in refused.invalid_text(conn, tables, keys)
             ]
             # The source's rules name tables unqualified: resolve them in raw.
             conn.exec_driver_sql("USE raw")

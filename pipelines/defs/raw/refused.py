@@ -1,13 +1,17 @@
 """What the extraction refused or had to change, as rule breaks for the raw checks.
 
-- `null_keys`: rows refused because a primary key column is NULL (`raw._rejected_rows`,
+- `null_keys`: rows refused because a primary key column is NULL (`meta._rejected_rows`,
   see `pipelines.extract.guard`), while no complete key listing has shown them gone:
   named by the row's content (it has no key), for the `keys_not_null` check.
-- `inexact_decimals`: decimal values that broke their column's type (`raw._rejected_values`
+- `inexact_decimals`: decimal values that broke their column's type (`meta._rejected_values`
   with an `exact` rule): named while raw still holds, for that row, what the extraction
   stored for that source text (the value rounded half-even, or NULL), for the
   `exact_decimals` check. A value fixed in the source since, or a row deleted since, is
   no longer named; the record of what was seen stays.
+
+- `invalid_text`: text values that were not UTF-8 (`meta._rejected_values`, rule
+  `invalid_utf8`, see `pipelines.extract.guard`), named while raw's row still holds NULL
+  there, for the `valid_text` check.
 
 Each break is a tuple (table, key, rule, detail, column); `quality` makes them
 `Violation`s.
@@ -22,18 +26,27 @@ from decimal import Decimal
 import sqlalchemy as sa
 
 from pipelines.extract import exact
-from pipelines.extract.guard import REJECTED_ROWS
+from pipelines.extract.guard import INVALID_UTF8_RULE, REJECTED_ROWS
 from pipelines.extract.plan import quote
 from pipelines.extract.rejects import REJECTED_VALUES
+from pipelines.extract.warehouse import META
 
 Break = tuple[str, object, str, str, str]
 
 
+def bookkeeping(conn: sa.Connection) -> set[str]:
+    """The extraction's bookkeeping tables present (schema `meta`, `warehouse.META`)."""
+    rows = conn.exec_driver_sql(
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = ?", (META,)
+    )
+    return {r[0] for r in rows}
+
+
 def null_keys(conn: sa.Connection, tables: set[str]) -> Iterable[Break]:
-    if REJECTED_ROWS not in tables:
+    if REJECTED_ROWS not in bookkeeping(conn):
         return
     rows = conn.exec_driver_sql(
-        f"SELECT DISTINCT table_name, row_json, rule FROM raw.{quote(REJECTED_ROWS)} "
+        f"SELECT DISTINCT table_name, row_json, rule FROM meta.{quote(REJECTED_ROWS)} "
         "WHERE resolved_at IS NULL ORDER BY ALL"
     )
     for table, row, rule in rows:
@@ -42,7 +55,7 @@ def null_keys(conn: sa.Connection, tables: set[str]) -> Iterable[Break]:
             row,
             rule,
             f"a primary key column is NULL: the row is not in raw.{table}, it is kept "
-            f"whole in raw.{REJECTED_ROWS}",
+            f"whole in meta.{REJECTED_ROWS}",
             "",
         )
 
@@ -65,11 +78,11 @@ def inexact_decimals(
     conn: sa.Connection, tables: set[str], keys: Mapping[str, Sequence[str]]
 ) -> Iterable[Break]:
     """Recorded decimal values still as stored in raw; `keys`: {table: key columns}."""
-    if REJECTED_VALUES not in tables:
+    if REJECTED_VALUES not in bookkeeping(conn):
         return
     rules = ", ".join(f"'{r}'" for r in exact.RULES)
     found = conn.exec_driver_sql(
-        f"SELECT DISTINCT table_name, column_name FROM raw.{quote(REJECTED_VALUES)} "
+        f"SELECT DISTINCT table_name, column_name FROM meta.{quote(REJECTED_VALUES)} "
         f"WHERE rule IN ({rules}) ORDER BY ALL"
     ).fetchall()
     for table, column in found:
@@ -79,7 +92,7 @@ def inexact_decimals(
         row_key = "concat_ws('|', " + ", ".join(f"CAST(r.{quote(k)} AS VARCHAR)" for k in pk) + ")"
         rows = conn.exec_driver_sql(
             f"SELECT DISTINCT v.row_key, v.raw_value, v.rule, r.{quote(column)} "
-            f"FROM raw.{quote(REJECTED_VALUES)} v JOIN raw.{quote(table)} r "
+            f"FROM meta.{quote(REJECTED_VALUES)} v JOIN raw.{quote(table)} r "
             f"ON v.row_key = {row_key} "
             f"WHERE v.table_name = ? AND v.column_name = ? AND v.rule IN ({rules}) ORDER BY 1, 2",
             (table, column),
@@ -92,6 +105,40 @@ def inexact_decimals(
                     key,
                     rule,
                     f"{column}: the source holds {raw_value}, raw {held}; the source text "
-                    f"is in raw.{REJECTED_VALUES}",
+                    f"is in meta.{REJECTED_VALUES}",
                     column,
                 )
+
+
+def invalid_text(
+    conn: sa.Connection, tables: set[str], keys: Mapping[str, Sequence[str]]
+) -> Iterable[Break]:
+    """Recorded text values that were not UTF-8, while raw's row holds NULL there."""
+    if REJECTED_VALUES not in bookkeeping(conn):
+        return
+    found = conn.exec_driver_sql(
+        f"SELECT DISTINCT table_name, column_name FROM meta.{quote(REJECTED_VALUES)} "
+        "WHERE rule = ? ORDER BY ALL",
+        (INVALID_UTF8_RULE,),
+    ).fetchall()
+    for table, column in found:
+        pk = keys.get(table)
+        if table not in tables or not pk:
+            continue
+        row_key = "concat_ws('|', " + ", ".join(f"CAST(r.{quote(k)} AS VARCHAR)" for k in pk) + ")"
+        rows = conn.exec_driver_sql(
+            f"SELECT DISTINCT v.row_key, v.raw_value FROM meta.{quote(REJECTED_VALUES)} v "
+            f"JOIN raw.{quote(table)} r ON v.row_key = {row_key} "
+            f"WHERE v.table_name = ? AND v.column_name = ? AND v.rule = ? "
+            f"AND r.{quote(column)} IS NULL ORDER BY 1, 2",
+            (table, column, INVALID_UTF8_RULE),
+        )
+        for key, raw_value in rows:
+            yield (
+                table,
+                key,
+                INVALID_UTF8_RULE,
+                f"{column}: the source holds bytes that are not UTF-8 ({raw_value!r}); NULL "
+                f"in raw, the text in meta.{REJECTED_VALUES}",
+                column,
+            )

@@ -10,6 +10,7 @@ import pyarrow.compute as pc
 import sqlalchemy as sa
 
 from pipelines.extract.plan import (
+    BINARY,
     BOOLEAN,
     DATE,
     DECIMAL,
@@ -31,6 +32,7 @@ _ARROW = {
     DATE: pa.date32(),
     TIMESTAMP: pa.timestamp("us", tz="UTC"),
     TEXT: pa.string(),
+    BINARY: pa.binary(),
 }
 
 
@@ -44,6 +46,8 @@ def to_arrow(kind: str, values: tuple) -> pa.Array:
             text = [v if v is None or isinstance(v, str) else utc(v).isoformat() for v in values]
             return parse_timestamps(pa.array(text, pa.string()))
         values = [None if v is None else utc(v) for v in values]
+    elif kind == BINARY:
+        values = [None if v is None else bytes(v) for v in values]
     elif kind == DATE and any(isinstance(v, str) for v in values):
         return pc.cast(pa.array(values, pa.string()), pa.date32())
     return pa.array(values, type=_ARROW[kind])

@@ -36,6 +36,7 @@ import sqlalchemy as sa
 from pipelines.errors import SourceBusyError, SourceUnavailableError
 from pipelines.extract.exact import text_part
 from pipelines.extract.plan import (
+    BINARY,
     BOOLEAN,
     DATE,
     DECIMAL,
@@ -61,6 +62,7 @@ _SQLITE_CAST = {
     DATE: (sa.Text, "''"),
     TIMESTAMP: (sa.Text, "''"),
     TEXT: (sa.Text, "''"),
+    BINARY: (sa.LargeBinary, "X''"),
 }
 _HINT = "__mealytics_hint"
 #: Integers a double holds exactly.
