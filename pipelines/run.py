@@ -283,6 +283,7 @@ def execute(
 
     began = time.perf_counter()
     defs = defs if defs is not None else _definitions(config)
+    _guard_as_of(as_of, defs)
     job = defs.resolve_job_def(ALL_ASSETS_JOB)
     instance = instance if instance is not None else cli_instance(config)
     report = RunReport(run_id=make_new_run_id(), log_path=log_path)
@@ -304,6 +305,21 @@ def execute(
         _read_outputs(report, resource)
     report.duration_s = time.perf_counter() - began
     return report
+
+
+def _guard_as_of(as_of: str | dt.date | None, defs: dg.Definitions) -> None:
+    """Refuse (`AsOfError`, before the run starts) an `as_of` outside [the source's first
+    business date, tomorrow]: the command line's, else the definitions' (`MEALYTICS_AS_OF`)."""
+    from pipelines.as_of import check_as_of, guard_source
+    from pipelines.defs.resources import SourceDatabase, source_url_of
+
+    resources = defs.resources or {}
+    date = parse_as_of(as_of) or parse_as_of(getattr(resources.get("dbt"), "as_of", None))
+    source = resources.get("source")
+    if isinstance(source, SourceDatabase):
+        guard_source(date, source_url_of(source))
+    else:
+        check_as_of(date, None)
 
 
 def _definitions(config: Settings | None) -> dg.Definitions:
