@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from pipelines.dbt_args import parse_as_of
 from pipelines.errors import DefinitionsError, MealyticsError
+from pipelines.publish.gate import CheckResult, refusal, warned
 from pipelines.settings import Settings
 
 if TYPE_CHECKING:
@@ -26,6 +27,9 @@ if TYPE_CHECKING:
 
 RAW_OP = "raw_tables"
 DBT_OP = "dbt_models"
+#: The step that publishes (`pipelines.defs.publish.PUBLISH_OP`) and its assets' prefix.
+PUBLISH_OP = "publish"
+PUBLISH_PREFIX = "publish/"
 
 
 def run_config(
@@ -78,6 +82,8 @@ class RunReport:
     #: mart → rows (None for a table macro, or when the warehouse could not be read)
     marts: dict[str, int | None] = field(default_factory=dict)
     materialized: list[str] = field(default_factory=list)
+    #: every asset the run planned to materialize
+    planned: list[str] = field(default_factory=list)
     checks: list[CheckOutcome] = field(default_factory=list)
     #: (step, error) of each failed step
     failures: list[tuple[str, str]] = field(default_factory=list)
@@ -89,6 +95,36 @@ class RunReport:
     @property
     def checks_failed(self) -> list[CheckOutcome]:
         return [c for c in self.checks if not c.passed]
+
+    @property
+    def published(self) -> bool:
+        """The run published a new version (its publish assets materialized)."""
+        return any(name.startswith(PUBLISH_PREFIX) for name in self.materialized)
+
+    @property
+    def not_published(self) -> str | None:
+        """Why a run that was to publish did not (one line, `gate.refusal`'s wording), or
+        None: it published, or its job has no publish assets."""
+        if self.published or not any(n.startswith(PUBLISH_PREFIX) for n in self.planned):
+            return None
+        checks = [CheckResult(c.asset, c.check, c.passed, c.severity) for c in self.checks]
+        reason = refusal(checks, [step for step, _ in self.failures if step != PUBLISH_OP])
+        if reason is not None:
+            return reason
+        for step, error in self.failures:
+            if step == PUBLISH_OP:
+                first = (error.strip().splitlines() or ["failed"])[0]
+                return first.removeprefix("not published: ") if "not published: " in first \
+                    else f"publishing failed: {first}"
+        return self.run_error or "the run did not reach publishing"
+
+    @property
+    def warned(self) -> list[CheckOutcome]:
+        """Failed checks that did not stop publishing (WARN)."""
+        keep = {(c.asset, c.check) for c in warned(
+            CheckResult(c.asset, c.check, c.passed, c.severity) for c in self.checks
+        )}
+        return [c for c in self.checks if (c.asset, c.check) in keep]
 
     @property
     def exit_code(self) -> int:
@@ -134,6 +170,7 @@ class _Tracker:
         data = event.event_specific_data
         if kind == T.ASSET_MATERIALIZATION_PLANNED:
             self.planned_assets += 1
+            self.report.planned.append(_key(data.asset_key))
             if self.progress:
                 self.progress.update(self.assets_task, total=self.planned_assets)
         elif kind == T.ASSET_CHECK_EVALUATION_PLANNED:
@@ -254,6 +291,7 @@ def execute(
 
     began = time.perf_counter()
     defs = defs if defs is not None else _definitions(config)
+    _guard_as_of(as_of, defs)
     job = defs.resolve_job_def(ALL_ASSETS_JOB)
     instance = instance if instance is not None else cli_instance(config)
     report = RunReport(run_id=make_new_run_id(), log_path=log_path)
@@ -277,6 +315,21 @@ def execute(
         _read_outputs(report, resource)
     report.duration_s = time.perf_counter() - began
     return report
+
+
+def _guard_as_of(as_of: str | dt.date | None, defs: dg.Definitions) -> None:
+    """Refuse (`AsOfError`, before the run starts) an `as_of` outside [the source's first
+    business date, tomorrow]: the command line's, else the definitions' (`MEALYTICS_AS_OF`)."""
+    from pipelines.as_of import check_as_of, guard_source
+    from pipelines.defs.resources import SourceDatabase, source_url_of
+
+    resources = defs.resources or {}
+    date = parse_as_of(as_of) or parse_as_of(getattr(resources.get("dbt"), "as_of", None))
+    source = resources.get("source")
+    if isinstance(source, SourceDatabase):
+        guard_source(date, source_url_of(source))
+    else:
+        check_as_of(date, None)
 
 
 def _definitions(config: Settings | None) -> dg.Definitions:
@@ -403,6 +456,17 @@ def print_summary(report: RunReport, console: Console) -> None:
                 run_error=report.run_error,
             ),
             style="red",
+            markup=False,
+            highlight=False,
+        )
+    reason = report.not_published
+    if reason is not None:
+        console.print(f"not published: {reason}", style="red", markup=False, highlight=False)
+    elif report.published and report.warned:
+        console.print(
+            "published with failed WARN checks: "
+            + ", ".join(f"{c.asset} {c.check}" for c in report.warned),
+            style="yellow",
             markup=False,
             highlight=False,
         )

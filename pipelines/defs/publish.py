@@ -1,11 +1,18 @@
-"""Publishing after each run: `publish/parquet` (every mart as a Parquet file),
-`publish/dashboard` (the static HTML dashboard) and `publish/warehouse` (a complete copy of
-the warehouse for readers, swapped in atomically), all downstream of every mart.
+"""Publishing after each run, all or nothing: one step (`publish`) materializes
+`publish/warehouse` (the warehouse copy readers open), `publish/parquet` (every mart as a
+Parquet file) and `publish/dashboard` (the static HTML dashboard) together, downstream of
+every mart.
 
-They are thin wrappers around `pipelines.publish`; the files land in the `warehouse`
-resource's publish folder: beside the warehouse (by default `data/parquet/` and
-`data/dashboard.html`), or under `MEALYTICS_PUBLISH_DIR`.
-Both only read the warehouse, after dbt has released its write lock.
+The step first asks whether the run may publish (`pipelines.publish.gate`, from the run's
+own events in the Dagster instance): if an ERROR check of this run failed, a step failed or
+another step has not finished, it fails with one line ("not published: check X on Y failed
+(ERROR)") and writes nothing. Otherwise it builds a new version of all three and switches
+readers to it with one atomic rename (`pipelines.publish.version`); any failure before that
+rename leaves the previous version current, whole.
+
+The files land in the `warehouse` resource's publish folder: beside the warehouse (by
+default `data/published.duckdb`, `data/parquet/`, `data/dashboard.html`, `data/publish/`),
+or under `MEALYTICS_PUBLISH_DIR`; the copy's reader path is `MEALYTICS_PUBLISHED` if set.
 """
 
 import time
@@ -14,84 +21,126 @@ from collections.abc import Sequence
 import dagster as dg
 
 from pipelines.defs.resources import Warehouse
-from pipelines.publish import export_parquet, write_dashboard
-from pipelines.publish.warehouse import publish_warehouse
+from pipelines.publish.gate import CheckResult, NotPublishedError, refusal
+from pipelines.publish.version import publish_version
 
 GROUP = "publish"
 PARQUET_KEY = dg.AssetKey([GROUP, "parquet"])
 DASHBOARD_KEY = dg.AssetKey([GROUP, "dashboard"])
 WAREHOUSE_KEY = dg.AssetKey([GROUP, "warehouse"])
+#: The step that publishes (one op for the three assets).
+PUBLISH_OP = "publish"
+#: Dagster runs a ready step of higher priority first: publishing comes after every check
+#: step that is ready at the same time (raw checks, freshness checks), never before.
+PRIORITY = "-100"
 
 
 def build_publish_assets(marts: Sequence[dg.AssetKey]) -> list[dg.AssetsDefinition]:
-    """The publishing assets, each depending on every mart in `marts`."""
-    deps = list(marts)
-    return [_parquet_asset(deps), _dashboard_asset(deps), _warehouse_copy_asset(deps)]
+    """The publishing assets, one step depending on every mart in `marts`."""
+    return [_publish_asset(list(marts))]
 
 
-def _parquet_asset(deps: list[dg.AssetKey]) -> dg.AssetsDefinition:
-    @dg.asset(key=PARQUET_KEY, deps=deps, group_name=GROUP, kinds={"parquet", "duckdb"})
-    def publish_parquet(context: dg.AssetExecutionContext, warehouse: Warehouse):
-        """Every table of schema `marts` as `<publish dir>/parquet/<mart>.parquet`, each file
-        written under a temporary name and renamed over the old one, so readers never see a
-        half-written file."""
+def _run_refusal(context: dg.AssetExecutionContext) -> str | None:
+    """`gate.refusal` over this run's events: its check evaluations, failed steps, and the
+    steps of its plan that have not finished (but this one)."""
+    from dagster import DagsterEventType as T
+
+    entries = context.instance.all_logs(
+        context.run.run_id,
+        of_type={T.ASSET_CHECK_EVALUATION, T.STEP_SUCCESS, T.STEP_FAILURE, T.STEP_SKIPPED},
+    )
+    checks, failed, finished = [], [], set()
+    for entry in entries:
+        event = entry.dagster_event
+        if event.event_type == T.ASSET_CHECK_EVALUATION:
+            data = event.event_specific_data
+            checks.append(
+                CheckResult(
+                    asset=data.asset_key.to_user_string(),
+                    check=data.check_name,
+                    passed=bool(data.passed),
+                    severity=data.severity.value if data.severity else "ERROR",
+                )
+            )
+            continue
+        finished.add(event.step_key)
+        if event.event_type == T.STEP_FAILURE:
+            failed.append(event.step_key)
+    this_step = context.op_execution_context.get_step_execution_context().step.key
+    unfinished = []
+    run = context.instance.get_run_by_id(context.run.run_id)
+    if run is not None and run.execution_plan_snapshot_id:
+        plan = context.instance.get_execution_plan_snapshot(run.execution_plan_snapshot_id)
+        unfinished = [
+            s.key for s in plan.steps if s.key != this_step and s.key not in finished
+        ]
+    return refusal(checks, failed, unfinished)
+
+
+def _publish_asset(deps: list[dg.AssetKey]) -> dg.AssetsDefinition:
+    specs = [
+        dg.AssetSpec(WAREHOUSE_KEY, deps=deps, group_name=GROUP, kinds={"duckdb"}),
+        dg.AssetSpec(PARQUET_KEY, deps=deps, group_name=GROUP, kinds={"parquet"}),
+        dg.AssetSpec(DASHBOARD_KEY, deps=deps, group_name=GROUP, kinds={"html"}),
+    ]
+
+    @dg.multi_asset(
+        specs=specs, name=PUBLISH_OP, can_subset=False, op_tags={"dagster/priority": PRIORITY}
+    )
+    def publish(context: dg.AssetExecutionContext, warehouse: Warehouse):
+        """A new version of what readers open, or nothing: the warehouse copy
+        (`<publish dir>/published.duckdb` or `MEALYTICS_PUBLISHED`, with its manifest
+        `publish.manifest`), every mart as `parquet/<mart>.parquet`, and the self-contained
+        dashboard `dashboard.html`, all built from the same copy in a new version folder
+        (`publish/versions/<id>/`), fsynced, then made current by one atomic rename of
+        `publish/current`. Refused, writing nothing, if an ERROR check of the run failed or
+        a step failed. Readers holding the old version keep it whole; the run never waits
+        for readers."""
+        reason = _run_refusal(context)
+        if reason is not None:
+            raise dg.Failure(
+                description=str(NotPublishedError(f"not published: {reason}")),
+                allow_retries=False,
+            )
         began = time.perf_counter()
-        out_dir = warehouse.publish_folder / "parquet"
-        rows = export_parquet(warehouse.path, out_dir)
-        context.log.info(f"{len(rows)} marts written to {out_dir}")
-        return dg.MaterializeResult(
+        info = publish_version(
+            warehouse.path,
+            warehouse.publish_folder,
+            published=warehouse.published_file,
+            details={"run_id": context.run.run_id},
+        )
+        context.log.info(f"version {info['version']} published in {warehouse.publish_folder}")
+        duration = round(time.perf_counter() - began, 3)
+        folder = warehouse.publish_folder
+        common = {"version": info["version"], "duration_s": duration}
+        yield dg.MaterializeResult(
+            asset_key=WAREHOUSE_KEY,
             metadata={
-                "path": dg.MetadataValue.path(str(out_dir)),
+                **common,
+                "path": dg.MetadataValue.path(str(warehouse.published_file)),
+                "marts": info["marts"],
+                "size_bytes": info["database_bytes"],
+            },
+        )
+        rows = info["rows_per_mart"]
+        yield dg.MaterializeResult(
+            asset_key=PARQUET_KEY,
+            metadata={
+                **common,
+                "path": dg.MetadataValue.path(str(folder / "parquet")),
                 "marts": len(rows),
                 "dagster/row_count": sum(rows.values()),
                 "rows_per_mart": dg.MetadataValue.json(rows),
-                "duration_s": round(time.perf_counter() - began, 3),
-            }
+            },
         )
-
-    return publish_parquet
-
-
-def _dashboard_asset(deps: list[dg.AssetKey]) -> dg.AssetsDefinition:
-    @dg.asset(key=DASHBOARD_KEY, deps=deps, group_name=GROUP, kinds={"html"})
-    def publish_dashboard(context: dg.AssetExecutionContext, warehouse: Warehouse):
-        """The static dashboard `<publish dir>/dashboard.html`: one self-contained page (data,
-        styles and SVG charts inlined) with request 000's and 003's views, a period selector
-        (day, week, month, year ending at as_of) and a website selector. Opens offline."""
-        began = time.perf_counter()
-        path = write_dashboard(warehouse.path, warehouse.publish_folder / "dashboard.html")
-        context.log.info(f"dashboard written to {path}")
-        return dg.MaterializeResult(
+        page = folder / "dashboard.html"
+        yield dg.MaterializeResult(
+            asset_key=DASHBOARD_KEY,
             metadata={
-                "path": dg.MetadataValue.path(str(path)),
-                "url": dg.MetadataValue.url(path.resolve().as_uri()),
-                "size_bytes": path.stat().st_size,
-                "duration_s": round(time.perf_counter() - began, 3),
-            }
+                **common,
+                "path": dg.MetadataValue.path(str(page)),
+                "url": dg.MetadataValue.url(page.resolve().as_uri()),
+            },
         )
 
-    return publish_dashboard
-
-
-def _warehouse_copy_asset(deps: list[dg.AssetKey]) -> dg.AssetsDefinition:
-    @dg.asset(key=WAREHOUSE_KEY, deps=deps, group_name=GROUP, kinds={"duckdb"})
-    def publish_warehouse_copy(context: dg.AssetExecutionContext, warehouse: Warehouse):
-        """The warehouse as readers should open it: `<publish dir>/published.duckdb` (or
-        `MEALYTICS_PUBLISHED`), a checkpointed copy of the build file with a manifest
-        (`publish.manifest`: rows and money sums per mart), fsynced, owner-only and renamed
-        over the previous copy. Readers holding the old copy keep a complete old version;
-        new readers get this one. The run never waits for readers."""
-        began = time.perf_counter()
-        target = warehouse.published_file
-        info = publish_warehouse(warehouse.path, target)
-        context.log.info(f"warehouse published to {target}")
-        return dg.MaterializeResult(
-            metadata={
-                "path": dg.MetadataValue.path(info["path"]),
-                "marts": info["marts"],
-                "size_bytes": info["bytes"],
-                "duration_s": round(time.perf_counter() - began, 3),
-            }
-        )
-
-    return publish_warehouse_copy
+    return publish

@@ -1,7 +1,9 @@
 """`python -m pipelines.publish`: publish an existing warehouse without a run, exactly as the
-`publish/*` assets do after every run: the dashboard, the Parquet export and the published
-DuckDB copy, in `MEALYTICS_PUBLISH_DIR` (else the warehouse's folder; `--out` overrides),
-the copy at `MEALYTICS_PUBLISHED` if set. Every file is its owner's only (0600)."""
+`publish` step does after every run: a new version of the published DuckDB copy, the Parquet
+export and the dashboard, switched in together (`pipelines.publish.version`), in
+`MEALYTICS_PUBLISH_DIR` (else the warehouse's folder; `--out` overrides), the copy's reader
+path `MEALYTICS_PUBLISHED` if set. Every file is its owner's only (0600). It checks nothing:
+it is for a warehouse its operator vouches for (a run publishes only after its checks)."""
 
 from __future__ import annotations
 
@@ -12,8 +14,7 @@ from pathlib import Path
 
 from pipelines import settings
 from pipelines.errors import MealyticsError
-from pipelines.publish import export_parquet, write_dashboard
-from pipelines.publish.warehouse import publish_warehouse
+from pipelines.publish.version import publish_version
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -23,23 +24,18 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", type=Path, default=None,
                         help="output folder (default: MEALYTICS_PUBLISH_DIR, else the "
                              "warehouse's folder)")
-    parser.add_argument("--no-parquet", action="store_true", help="no Parquet export")
-    parser.add_argument("--no-warehouse", action="store_true",
-                        help="no published DuckDB copy")
     return parser
 
 
-def publish(config: settings.Settings, *, parquet: bool = True, copy: bool = True) -> None:
-    """Write what the `publish/*` assets write, for `config`'s warehouse and folders."""
+def publish(config: settings.Settings) -> dict:
+    """Publish what the `publish` step publishes, for `config`'s warehouse and folders."""
     out = config.publish_folder
-    page = write_dashboard(config.warehouse, out / "dashboard.html")
-    print(f"dashboard: {page}")
-    if parquet:
-        rows = export_parquet(config.warehouse, out / "parquet")
-        print(f"parquet: {len(rows)} marts in {out / 'parquet'}")
-    if copy:
-        info = publish_warehouse(config.warehouse, config.published_file)
-        print(f"published warehouse: {info['path']} ({info['marts']} marts)")
+    info = publish_version(config.warehouse, out, published=config.published_file)
+    print(f"version {info['version']}: {info['marts']} marts")
+    print(f"published warehouse: {config.published_file}")
+    print(f"parquet: {len(info['rows_per_mart'])} marts in {out / 'parquet'}")
+    print(f"dashboard: {out / 'dashboard.html'}")
+    return info
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -59,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"no warehouse at {config.warehouse}: run `mealytics run` first", file=sys.stderr)
         return 1
     try:
-        publish(config, parquet=not args.no_parquet, copy=not args.no_warehouse)
+        publish(config)
     except (LookupError, MealyticsError) as exc:
         print(str(exc), file=sys.stderr)
         return 1

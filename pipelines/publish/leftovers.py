@@ -1,10 +1,10 @@
 """Temporary files a killed publisher left behind.
 
-Every publisher writes `.<name>.<pid>.tmp` beside the final file and renames it over the
-final name, so a reader never sees half a file. A process killed in between (SIGKILL, power
-loss) cannot delete its temporary: the next publisher does, before writing. Only files of
-processes that no longer exist are removed (runs never overlap: they hold the warehouse
-lock), and only names of that exact shape.
+Every publisher writes `.<name>.<pid>.tmp` (a file, or a version's folder) beside the final
+name and renames it over the final name, so a reader never sees half a file. A process
+killed in between (SIGKILL, power loss) cannot delete its temporary: the next publisher
+does, before writing. Only files of processes that no longer exist are removed (runs never
+overlap: they hold the warehouse lock), and only names of that exact shape.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import shutil
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -44,7 +45,10 @@ def sweep(folder: str | os.PathLike, final_names: set[str] | None = None) -> lis
         if pid == os.getpid() or _alive(pid):
             continue
         try:
-            path.unlink()
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path)  # a version folder being built (pipelines.publish.version)
+            else:
+                path.unlink()
         except FileNotFoundError:
             continue
         log.warning("removed %s, left by process %d (killed while publishing)", path, pid)

@@ -48,3 +48,20 @@ def built_warehouse(small_source_file, tmp_path_factory) -> Path:
     built = run_dbt(path, *BUILD, as_of=AS_OF)
     assert built.returncode == 0, built.stdout[-3000:]
     return path
+
+
+@pytest.fixture(scope="module")
+def two_builds(built_warehouse, tmp_path_factory) -> tuple[Path, Path]:
+    """Two different complete builds (the second as if a later run changed the marts)."""
+    import duckdb
+
+    base = tmp_path_factory.mktemp("builds")
+    first, second = base / "a" / "warehouse.duckdb", base / "b" / "warehouse.duckdb"
+    for path in (first, second):
+        path.parent.mkdir()
+        shutil.copy(built_warehouse, path)
+    con = duckdb.connect(str(second))
+    con.execute("update marts.fct_daily_snapshot set gross_revenue = gross_revenue + 1")
+    con.execute("delete from marts.dim_customers where user_id % 2 = 0")
+    con.close()
+    return first, second

@@ -329,22 +329,25 @@ def test_run_killed_in_extraction_dbt_and_publishing_each_rerun_converges(
     print(f"killed in dbt: {len(log.materialized('marts'))} marts materialized")
     assert_equal(scene.url, scene.warehouse, tables=ALL)
 
-    # 3. Its rerun builds every mart (= the clean build), then is killed while the
-    #    published copy is being written; readers still find the previous complete copy.
-    temporary = f".{scene.published.name}.*.tmp"
+    # 3. Its rerun builds every mart (= the clean build), then is killed while the new
+    #    version (its published copy first) is being written; readers still find the
+    #    previous complete version.
+    temporary = f"publish/versions/.*.tmp/.{scene.published.name}.*.tmp"
     log, killed_pid = _kill_at(scene, "publishing", lambda _: any(scene.publish.glob(temporary)))
     assert log.succeeded("dbt_models") and not log.failed(), log.failed()
-    assert log.started("publish__") and not log.succeeded("publish__warehouse")
+    assert log.started("publish") and not log.succeeded("publish")
     assert not log.run_succeeded()
-    print(f"killed while publishing: steps {log.started('publish__')} started")
+    print(f"killed while publishing: steps {log.started('publish')} started")
     assert_equal(scene.url, scene.warehouse, tables=ALL)
     assert mart_hashes(scene.warehouse) == clean_marts
     assert mart_hashes(scene.published) == clean_marts
 
     # 4. Its rerun: exit 0, raw = source, marts = clean build, published copy = marts.
     _final_run_and_check(scene, clean_marts, killed_pid)
-    # The killed publisher's temporary files are the only ones left, if any (the final
-    # run's are gone): stale, never read, but as large as the warehouse.
+    # The killed publisher's half-built version was swept by the final run's publisher
+    # (its process is gone), and the final run left no temporary of its own.
     leftovers = sorted(p.name for p in scene.publish.rglob(".*.tmp*"))
-    assert all(f".{killed_pid}.tmp" in name for name in leftovers), leftovers
-    print(f"left in the publish folder by the killed publisher: {leftovers}")
+    assert leftovers == [], leftovers
+    versions = sorted(p.name for p in (scene.publish / "publish" / "versions").iterdir())
+    assert len(versions) == 1, versions  # the final run's (the previous one was a file)
+    print(f"published versions after the final run: {versions}")

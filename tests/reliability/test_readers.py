@@ -19,11 +19,11 @@ import time
 from pathlib import Path
 
 import dagster as dg
-import duckdb
 import pytest
 
 from pipelines.defs.publish import WAREHOUSE_KEY, build_publish_assets
 from pipelines.defs.resources import Warehouse
+from pipelines.publish.version import publish_version
 from pipelines.publish.warehouse import WarehouseBusyError, publish_warehouse
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -70,7 +70,8 @@ def _start_reader(path: Path, seconds: float) -> subprocess.Popen:
         text=True,
         cwd=ROOT,
     )
-    assert reader.stdout.readline().strip() == "open"
+    line = reader.stdout.readline().strip()
+    assert line == "open", reader.communicate(timeout=30)[1][-2000:]
     return reader
 
 
@@ -78,21 +79,6 @@ def _finish(reader: subprocess.Popen) -> dict:
     out, err = reader.communicate(timeout=120)
     assert reader.returncode == 0, err[-2000:]
     return json.loads(out.strip().splitlines()[-1])
-
-
-@pytest.fixture(scope="module")
-def two_builds(built_warehouse, tmp_path_factory):
-    """Two different complete builds (the second as if a later run changed the marts)."""
-    base = tmp_path_factory.mktemp("builds")
-    first, second = base / "a" / "warehouse.duckdb", base / "b" / "warehouse.duckdb"
-    for path in (first, second):
-        path.parent.mkdir()
-        shutil.copy(built_warehouse, path)
-    con = duckdb.connect(str(second))
-    con.execute("update marts.fct_daily_snapshot set gross_revenue = gross_revenue + 1")
-    con.execute("delete from marts.dim_customers where user_id % 2 = 0")
-    con.close()
-    return first, second
 
 
 def test_reader_always_sees_a_complete_version(two_builds, tmp_path):
@@ -111,6 +97,34 @@ def test_reader_always_sees_a_complete_version(two_builds, tmp_path):
     assert report["snapshots"] >= 3
     assert report["versions"] >= 2  # it did see new versions as they were published
     assert os.stat(published).st_mode & 0o777 == 0o600
+
+
+def test_reader_of_the_published_path_keeps_its_version_while_versions_switch(
+    two_builds, tmp_path
+):
+    """Versioned publishing (issue 15): the reader opens `published.duckdb` (a symlink
+    through `publish/current`) while whole versions are switched in and the old ones pruned
+    under it; every snapshot it sees is complete, and it sees new versions on reconnecting."""
+    first, second = two_builds
+    out = tmp_path / "out"
+    publish_version(first, out)
+    reader = _start_reader(out / "published.duckdb", seconds=8)
+    publishes = 0
+    deadline = time.monotonic() + 7
+    while time.monotonic() < deadline:
+        publish_version(second if publishes % 2 == 0 else first, out, keep=1)
+        publishes += 1
+    report = _finish(reader)
+    assert publishes >= 3
+    assert report["bad"] == []
+    assert report["snapshots"] >= 3
+    assert report["versions"] >= 2
+    # Only the current version is left (keep=1), and every reader path leads into it.
+    (version,) = (out / "publish" / "versions").iterdir()
+    assert os.path.realpath(out / "published.duckdb") == str(version / "published.duckdb")
+    assert os.path.realpath(out / "parquet") == str(version / "parquet")
+    assert os.path.realpath(out / "dashboard.html") == str(version / "dashboard.html")
+    assert os.stat(out / "published.duckdb").st_mode & 0o777 == 0o600
 
 
 def test_the_publish_asset_completes_while_a_reader_holds_the_file(two_builds, tmp_path):

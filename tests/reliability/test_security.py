@@ -293,7 +293,11 @@ def test_a_run_through_dagster_writes_owner_only_files(source_copy, tmp_path, mo
 
     created = sorted(set(tmp_path.rglob("*")) - before)
     names = {str(p.relative_to(tmp_path)) for p in created}
-    parquet = [n for n in names if n.startswith("data/parquet/") and n.endswith(".parquet")]
+    # data/parquet, data/dashboard.html and data/published.duckdb are symlinks into the
+    # current version (data/publish/versions/<id>/): its files are listed there.
+    parquet = [
+        n for n in names if n.startswith("data/publish/versions/") and n.endswith(".parquet")
+    ]
     expected = {
         "data",
         "data/warehouse.duckdb",
@@ -301,6 +305,7 @@ def test_a_run_through_dagster_writes_owner_only_files(source_copy, tmp_path, mo
         "data/dashboard.html",
         "data/published.duckdb",
         "data/parquet",
+        "data/publish/current",
         "dbt_project/target",
         "dbt_project/target/manifest.json",  # dbt's parse, while the definitions load
         "dbt_project/target/dbt.log",

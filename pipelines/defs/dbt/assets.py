@@ -21,7 +21,8 @@ from dagster_dbt import (
     dbt_assets,
 )
 
-from pipelines.dbt_args import dbt_build_args
+from pipelines.as_of import guard_warehouse
+from pipelines.dbt_args import dbt_build_args, parse_as_of
 from pipelines.defs.dbt.project import dbt_executable
 from pipelines.defs.raw.assets import asset_key as raw_asset_key
 from pipelines.defs.resources import Warehouse
@@ -132,6 +133,10 @@ def build_dbt_assets(project: DbtProject, docs_url: str | None = None) -> dg.Ass
         filters among them views), mart tables and table macros, each followed by its tests.
         It starts after the raw extraction it depends on, and holds the DuckDB file's single
         write lock for the whole build."""
+        # A scheduled or UI run with MEALYTICS_AS_OF or a run config's as_of is checked here,
+        # against raw (the source's copy), before dbt builds anything (`mealytics run` has
+        # checked it against the source before the run).
+        guard_warehouse(parse_as_of(config.as_of or dbt.as_of), warehouse.path)
         args = dbt_invocation_args(config, dbt, warehouse)
         context.log.info(f"dbt {' '.join(args)}")
         invocation = dbt.cli(args, context=context)
