@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator, Sequence
 
 from pipelines import settings
 from pipelines.errors import MealyticsError, SeedError, SettingsError
+from pipelines.secrets import redact
 
 
 class _Parser(argparse.ArgumentParser):
@@ -251,10 +252,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.settings = settings.Settings.from_env()
         return func(args)
     except SettingsError as exc:  # a setting that cannot work: a usage error, as argparse's
-        print(f"mealytics: error: {exc}", file=sys.stderr)
+        print(f"mealytics: error: {redact(str(exc))}", file=sys.stderr)
         return 2
     except MealyticsError as exc:
-        print(f"mealytics: error: {exc}", file=sys.stderr)
+        print(f"mealytics: error: {redact(str(exc))}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("mealytics: interrupted", file=sys.stderr)

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from pipelines.dbt_args import parse_as_of
 from pipelines.errors import DefinitionsError, MealyticsError
+from pipelines.secrets import redact
 from pipelines.settings import Settings
 
 if TYPE_CHECKING:
@@ -168,14 +169,16 @@ class _Tracker:
         elif kind == T.STEP_FAILURE:
             from pipelines.defs.sensors import step_error
 
-            self.report.failures.append((event.step_key or "?", step_error(event).strip()))
+            self.report.failures.append(
+                (event.step_key or "?", redact(step_error(event).strip()))
+            )
             error = getattr(data, "error", None)
             if error is not None:
-                self.tracebacks.append(f"step {event.step_key}:\n{error.to_string()}")
+                self.tracebacks.append(redact(f"step {event.step_key}:\n{error.to_string()}"))
             if self.progress:
                 self.progress.console.print(f"[red]step failed:[/] {event.step_key}")
         elif kind == T.RUN_FAILURE:
-            self.report.run_error = event.message
+            self.report.run_error = redact(event.message or "") or None
 
 
 def cli_instance(config: Settings | None = None) -> dg.DagsterInstance:
@@ -277,7 +280,9 @@ def _definitions(config: Settings | None) -> dg.Definitions:
     except MealyticsError:
         raise
     except Exception as exc:  # a broken dbt project or resource config: say so, briefly
-        raise DefinitionsError(f"the pipeline's definitions do not load: {exc}") from exc
+        raise DefinitionsError(
+            redact(f"the pipeline's definitions do not load: {exc}")
+        ) from exc
 
 
 def _progress_display(console: Console | None):

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from pipelines import secrets
 from pipelines.errors import SettingsError  # noqa: F401 (re-exported)
 
 DEFAULT_SOURCE_PATH = Path("data") / "operational.db"
@@ -124,6 +125,8 @@ class Settings:
             load_dotenv_once()
             environ = os.environ
         env = {name: value for name, value in environ.items() if value}
+        # Known before anything can fail or log: redacted from all that leaves the process.
+        secrets.register_url(env.get(SOURCE_URL_VAR))
         published = env.get("MEALYTICS_PUBLISHED")
         publish_dir = env.get("MEALYTICS_PUBLISH_DIR")
         return cls(
@@ -225,4 +228,5 @@ def mask_url(url: str | sa.URL) -> str:
         parsed = sa.make_url(url) if isinstance(url, str) else url
     except sa.exc.ArgumentError:
         return "<unparsable URL>"
-    return parsed.render_as_string(hide_password=True)
+    # The password hidden, and any known secret elsewhere in it (a query string) too.
+    return secrets.redact(parsed.render_as_string(hide_password=True))
