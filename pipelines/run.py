@@ -194,9 +194,11 @@ def cli_instance(config: Settings | None = None) -> dg.DagsterInstance:
 def _mart_rows(warehouse: str, marts: list[str]) -> dict[str, int | None]:
     import duckdb
 
+    from pipelines import duck
+
     rows: dict[str, int | None] = dict.fromkeys(marts)
     try:
-        con = duckdb.connect(warehouse, read_only=True)
+        con = duck.connect(warehouse, read_only=True)
     except duckdb.Error:
         return rows
     try:
