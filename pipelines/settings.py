@@ -70,6 +70,9 @@ CONTENT_CHECK_VAR = "MEALYTICS_CONTENT_CHECK_EVERY"
 #: How often each table's full rows are reconciled with the source by default (daily).
 DEFAULT_CONTENT_CHECK_EVERY = dt.timedelta(days=1)
 PG_CHANGE_CURSOR_VAR = "MEALYTICS_PG_CHANGE_CURSOR"
+DBT_KEEP_RUNS_VAR = "MEALYTICS_DBT_KEEP_RUNS"
+#: dbt invocations (target, logs, run artifacts: ~26 MB each) kept beside the warehouse.
+DEFAULT_DBT_KEEP_RUNS = 10
 #: How changed rows are found on PostgreSQL (`pipelines.extract.xmin`): the row's xmin
 #: (every committed change), or `updated_at` (the cursor of every other source).
 PG_CHANGE_CURSORS = ("xmin", "updated_at")
@@ -109,6 +112,8 @@ class Settings:
     content_check_every: dt.timedelta | None = DEFAULT_CONTENT_CHECK_EVERY
     #: PostgreSQL's change cursor (`MEALYTICS_PG_CHANGE_CURSOR`): "xmin" or "updated_at".
     pg_change_cursor: str = "xmin"
+    #: How many runs' dbt folders (and run logs) are kept (`MEALYTICS_DBT_KEEP_RUNS`).
+    dbt_keep_runs: int = DEFAULT_DBT_KEEP_RUNS
 
     def __post_init__(self) -> None:
         check_duckdb_file(self.warehouse, "MEALYTICS_WAREHOUSE")
@@ -142,6 +147,7 @@ class Settings:
             dbt_docs_url=env.get("MEALYTICS_DBT_DOCS_URL"),
             content_check_every=_every(env.get(CONTENT_CHECK_VAR), CONTENT_CHECK_VAR),
             pg_change_cursor=_change_cursor(env.get(PG_CHANGE_CURSOR_VAR)),
+            dbt_keep_runs=_keep_runs(env.get(DBT_KEEP_RUNS_VAR)),
         )
 
     @property
@@ -153,6 +159,17 @@ class Settings:
     def published_file(self) -> Path:
         """`published`, else `published.duckdb` in the publish folder."""
         return self.published or self.publish_folder / "published.duckdb"
+
+    @property
+    def dbt_artifacts(self) -> Path:
+        """dbt's target, logs and run artifacts: `dbt/` in the warehouse's folder, never
+        in the code tree (which may be read-only, and would grow ~26 MB a run)."""
+        return self.warehouse.resolve().parent / "dbt"
+
+    @property
+    def run_logs(self) -> Path:
+        """The folder of `mealytics run`'s own logs, beside the warehouse."""
+        return self.warehouse.resolve().parent / "logs"
 
     @property
     def masked_source_url(self) -> str:
@@ -189,6 +206,21 @@ def _change_cursor(text: str | None) -> str:
     return value
 
 
+def _keep_runs(text: str | None) -> int:
+    if text is None or not text.strip():
+        return DEFAULT_DBT_KEEP_RUNS
+    try:
+        value = int(text.strip())
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise SettingsError(
+            f"{DBT_KEEP_RUNS_VAR}={text!r}: a whole number of runs, at least 1, expected "
+            f"(default {DEFAULT_DBT_KEEP_RUNS})"
+        )
+    return value
+
+
 def _seconds(text: str | None, variable: str) -> float:
     if not text:
         return DEFAULT_LOCK_TIMEOUT_S
@@ -196,8 +228,11 @@ def _seconds(text: str | None, variable: str) -> float:
         seconds = float(text)
     except ValueError:
         raise SettingsError(f"{variable}={text!r} is not a number of seconds") from None
-    if seconds < 0 or seconds != seconds:
-        raise SettingsError(f"{variable}={text!r} must be zero or more seconds")
+    if seconds < 0 or seconds != seconds or seconds == float("inf"):
+        raise SettingsError(
+            f"{variable}={text!r} must be a finite number of seconds, zero or more "
+            f"(default {DEFAULT_LOCK_TIMEOUT_S:g})"
+        )
     return seconds
 
 
