@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import errno
+import os
 import signal
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -131,6 +132,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if report.log_error is not None:  # one line, naming the file (main)
         error = report.log_error
         raise OSError(error.errno, error.strerror or str(error), str(report.log_path))
+    if any(_NO_SPACE in message for _, message in report.failures):
+        # DuckDB and dbt report a full disk in their own words, not as an OSError.
+        raise OSError(errno.ENOSPC, _NO_SPACE, str(config.warehouse.resolve().parent))
     if report.interrupted is not None:
         raise Interrupted(report.interrupted)
     return report.exit_code
@@ -273,6 +277,9 @@ _WHAT_TO_DO = {
     "MEALYTICS_PUBLISH_DIR or DAGSTER_HOME to a writable folder",
 }
 _WHAT_TO_DO[errno.EPERM] = _WHAT_TO_DO[errno.EACCES]
+
+
+_NO_SPACE = os.strerror(errno.ENOSPC)
 
 
 def _os_error(exc: OSError) -> str:

@@ -5,9 +5,9 @@ traceback.
 
 The settings cases run `mealytics` in process (`cli.main`), as they fail before any run;
 the others run the real command in a subprocess. A full disk is a real one: a 4 MB tmpfs
-mounted for the test (root; CI runs as root) holding the warehouse and the run's log, so
-the writes fail with ENOSPC as on a full disk. Without root, `RLIMIT_FSIZE` in the child
-(writes past the limit fail with EFBIG) stands in for it.
+mounted for the test (12 MB: root; CI runs as root) holding the warehouse, dbt's parse and
+the run's log, so the writes fail with ENOSPC during the run, as on a full disk. Without
+root, `RLIMIT_FSIZE` in the child (writes past the limit fail with EFBIG) stands in for it.
 """
 
 from __future__ import annotations
@@ -137,12 +137,13 @@ def test_a_read_only_warehouse_folder_is_one_line(small_source_file, tmp_path):
 
 def test_a_full_disk_keeps_the_summary_and_names_the_file(small_source_file, tmp_path):
     folder = tmp_path / "full"
-    with _tmpfs(folder, "4m") as mounted:
+    # 12 MB: dbt's parse (4.3 MB) fits, the warehouse (17 MB when built) does not.
+    with _tmpfs(folder, "12m") as mounted:
         env = _env(tmp_path, small_source_file, MEALYTICS_WAREHOUSE=str(folder / "w.duckdb"))
 
         def limit() -> None:  # not root: writes past 4 MB fail (EFBIG)
             if not mounted:
-                resource.setrlimit(resource.RLIMIT_FSIZE, (4 * 2**20, 4 * 2**20))
+                resource.setrlimit(resource.RLIMIT_FSIZE, (12 * 2**20, 12 * 2**20))
 
         done = subprocess.run(
             [str(MEALYTICS), "-q", "run", "--as-of", AS_OF],

@@ -7,6 +7,7 @@ README depends on a committed `target/`.
 
 from __future__ import annotations
 
+import errno
 import functools
 import logging
 import os
@@ -64,6 +65,9 @@ def _parse(project: DbtProject) -> None:
          "--profiles-dir", str(project.profiles_dir)],
         cwd=project.project_dir, env=env, capture_output=True, text=True,
     )
+    if done.returncode != 0 and os.strerror(errno.ENOSPC) in done.stdout + done.stderr:
+        # A full disk is the user's to fix: one line naming the folder (the CLI says it).
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(project.target_path))
     if done.returncode != 0:
         raise RuntimeError(
             f"dbt parse failed in {project.project_dir}:\n"
