@@ -23,7 +23,7 @@ import subprocess
 import time
 from pathlib import Path
 
-import duckdb
+from pipelines import duck
 
 ROOT = Path(__file__).resolve().parents[1]
 WORK = ROOT / "benchmarks" / "work"
@@ -81,7 +81,7 @@ def time_dbt_build(warehouse: Path, as_of: dt.date) -> dict:
 
 
 def mart_rows(warehouse: Path) -> dict:
-    with duckdb.connect(str(warehouse), read_only=True) as con:
+    with duck.connect(warehouse, read_only=True) as con:
         tables = con.execute(
             "select table_name from information_schema.tables where table_schema = 'marts' "
             "order by table_name"

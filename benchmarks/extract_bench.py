@@ -187,9 +187,10 @@ def phase_dlt(url: str, warehouse: str, backend: str) -> dict:
         info.raise_on_failed_jobs()
     finally:
         shutil.rmtree(pipelines_dir, ignore_errors=True)
-    import duckdb
 
-    con = duckdb.connect(warehouse, read_only=True)
+    from pipelines import duck
+
+    con = duck.connect(warehouse, read_only=True)
     rows = sum(con.execute(f"SELECT count(*) FROM raw_dlt.{t}").fetchall()[0][0] for t in tables)
     con.close()
     return {"rows": rows}

@@ -15,12 +15,12 @@ import argparse
 import json
 import sys
 
-import duckdb
+from pipelines import duck
 
 
 def mart_checksums(warehouse: str) -> dict[str, dict]:
     """{mart: {"columns": [[name, type], …], "rows": n, "xor": h, "sum": h}}."""
-    con = duckdb.connect(warehouse, read_only=True)
+    con = duck.connect(warehouse, read_only=True)
     try:
         tables = [
             name

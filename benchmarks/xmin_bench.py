@@ -32,10 +32,10 @@ import shutil
 import time
 from pathlib import Path
 
-import duckdb
 import sqlalchemy as sa
 
 import seeds
+from pipelines import duck
 from pipelines.extract import ExtractOptions, extract_all
 from pipelines.extract.xmin import xid_range, xmin_condition
 
@@ -102,7 +102,7 @@ def _best(conn: sa.Connection, query, repeats: int = 3) -> tuple[float, int]:
 
 def _scan(url: str, base: Path, out) -> None:
     """Each cursor's query of the incremental run, on the source alone."""
-    con = duckdb.connect(str(base), read_only=True)
+    con = duck.connect(base, read_only=True)
     marks = con.execute(
         "SELECT table_name, xid_watermark, watermark_ts, watermark_id, mode FROM meta._sync_state"
     ).fetchall()

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
+import os
+import signal
 import sys
 from collections.abc import Callable, Iterator, Sequence
 
 from pipelines import settings
 from pipelines.errors import MealyticsError, SeedError, SettingsError
+from pipelines.secrets import redact
 
 
 class _Parser(argparse.ArgumentParser):
@@ -117,10 +121,21 @@ def _cmd_run(args: argparse.Namespace) -> int:
         config=config,
         console=console,
         progress=not args.quiet,
-        log_path=config.warehouse.resolve().parent / "logs" / f"run-{stamp}.log",
+        log_path=config.run_logs / f"run-{stamp}.log",
         confirm_deletes=tuple(getattr(args, "confirm_deletes", None) or ()),
     )
+    from pipelines.defs.dbt.project import prune_runs
+
+    prune_runs(config.run_logs, config.dbt_keep_runs, "run-*.log")
     run.print_summary(report, console)
+    if report.log_error is not None:  # one line, naming the file (main)
+        error = report.log_error
+        raise OSError(error.errno, error.strerror or str(error), str(report.log_path))
+    if any(_NO_SPACE in message for _, message in report.failures):
+        # DuckDB and dbt report a full disk in their own words, not as an OSError.
+        raise OSError(errno.ENOSPC, _NO_SPACE, str(config.warehouse.resolve().parent))
+    if report.interrupted is not None:
+        raise Interrupted(report.interrupted)
     return report.exit_code
 
 
@@ -246,6 +261,41 @@ def _add_loyalty_command(commands) -> None:
     loyalty.set_defaults(func=_cmd_loyalty_analytics)
 
 
+class Interrupted(KeyboardInterrupt):
+    """The command was stopped by a signal: exit 128 + its number (130 SIGINT, 143 SIGTERM)."""
+
+    def __init__(self, signal_number: int) -> None:
+        super().__init__(signal_number)
+        self.signal = int(signal_number)
+
+
+def _terminated(signal_number, _frame) -> None:
+    raise Interrupted(signal_number)
+
+
+_WHAT_TO_DO = {
+    errno.ENOSPC: "free space on that disk (or point MEALYTICS_WAREHOUSE / DAGSTER_HOME to "
+    "another one), then run again; the warehouse keeps its last committed state",
+    errno.EDQUOT: "free space within your quota, then run again",
+    errno.EFBIG: "the file outgrew the size allowed to this process (ulimit -f); raise it",
+    errno.EROFS: "the file system is read-only: point MEALYTICS_WAREHOUSE, "
+    "MEALYTICS_PUBLISH_DIR or DAGSTER_HOME to a writable folder",
+    errno.EACCES: "make the folder writable for this user, or point MEALYTICS_WAREHOUSE, "
+    "MEALYTICS_PUBLISH_DIR or DAGSTER_HOME to a writable folder",
+}
+_WHAT_TO_DO[errno.EPERM] = _WHAT_TO_DO[errno.EACCES]
+
+
+_NO_SPACE = os.strerror(errno.ENOSPC)
+
+
+def _os_error(exc: OSError) -> str:
+    """One line: the file, the system's reason, and what to do."""
+    where = f" {exc.filename}" if exc.filename else ""
+    hint = _WHAT_TO_DO.get(exc.errno or 0, "check the file and its folder")
+    return redact(f"cannot write{where}: {exc.strerror or exc}: {hint}")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     # Every file a command creates (warehouse and its WAL, published copies, logs, the
     # Dagster instance's storage, a demo source) holds customer data: owner only.
@@ -253,19 +303,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     func: Callable[[argparse.Namespace], int] = args.func
+    # SIGTERM (a scheduler stopping the command) ends it as Ctrl-C does, exit 143; during
+    # the run Dagster's own handlers stop the step and the run reports the signal.
+    signal.signal(signal.SIGTERM, _terminated)
     try:
         # The environment (and `.env`), read once for the whole command.
         args.settings = settings.Settings.from_env()
         return func(args)
     except SettingsError as exc:  # a setting that cannot work: a usage error, as argparse's
-        print(f"mealytics: error: {exc}", file=sys.stderr)
+        print(f"mealytics: error: {redact(str(exc))}", file=sys.stderr)
         return 2
     except MealyticsError as exc:
-        print(f"mealytics: error: {exc}", file=sys.stderr)
+        print(f"mealytics: error: {redact(str(exc))}", file=sys.stderr)
         return 1
+    except Interrupted as exc:
+        print("mealytics: interrupted", file=sys.stderr)
+        return 128 + exc.signal
     except KeyboardInterrupt:
         print("mealytics: interrupted", file=sys.stderr)
-        return 130
+        return 128 + signal.SIGINT
+    except OSError as exc:  # a full disk, a read-only folder: the file and what to do
+        print(f"mealytics: error: {_os_error(exc)}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

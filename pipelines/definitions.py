@@ -48,7 +48,7 @@ def build_definitions(
     config = config or settings.Settings.from_env()
     resources = dict(resources) if resources is not None else default_resources(config)
     raw = build_raw_defs(resources=resources)
-    project = dbt_project(dbt_project_dir)
+    project = dbt_project(dbt_project_dir, config.dbt_artifacts)
     dbt_models = build_dbt_assets(project, config.dbt_docs_url)
     marts = sorted((k for k in dbt_models.keys if k.path[0] == MARTS), key=lambda k: k.path)
     freshness_checks, freshness_sensors = build_mart_freshness(marts)
@@ -61,7 +61,14 @@ def build_definitions(
             jobs=[job],
             schedules=[daily_schedule(job, timezone or config.schedule_timezone)],
             sensors=[report_run_failures, *freshness_sensors],
-            resources={"dbt": dbt_resource(project, as_of=config.as_of)},
+            resources={
+                "dbt": dbt_resource(
+                    project,
+                    as_of=config.as_of,
+                    artifacts_dir=config.dbt_artifacts,
+                    keep_runs=config.dbt_keep_runs,
+                )
+            },
             executor=dg.in_process_executor,
         ),
     )

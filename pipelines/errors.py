@@ -96,3 +96,12 @@ class WarehouseLockTimeout(MealyticsError):
 
 class LoyaltyAnalyticsError(MealyticsError):
     """The warehouse cannot answer: missing, not built by dbt yet, or locked."""
+
+
+class WarehouseCorruptError(MealyticsError):
+    """The warehouse file is not a DuckDB database DuckDB can open (damaged, or another
+    kind of file); the message says how to rebuild it from the source."""
+
+
+class InstanceStorageError(MealyticsError):
+    """The Dagster instance's storage (`DAGSTER_HOME`) cannot be read."""

@@ -56,6 +56,8 @@ def calculate(
     """
     import duckdb
 
+    from pipelines import duck
+
     if date_from > date_to:
         raise LoyaltyAnalyticsError(f"date_from {date_from} is after date_to {date_to}")
     path = Path(warehouse_path)
@@ -64,7 +66,7 @@ def calculate(
             f"no warehouse at {path}: run `mealytics run` (extract + dbt build) first"
         )
     try:
-        con = duckdb.connect(str(path), read_only=True)
+        con = duck.connect(path, read_only=True)
     except duckdb.Error as exc:
         raise LoyaltyAnalyticsError(f"cannot open the warehouse {path}: {exc}") from None
     try:

@@ -17,8 +17,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pipelines.dbt_args import parse_as_of
-from pipelines.errors import DefinitionsError, MealyticsError
+from pipelines.errors import (
+    DefinitionsError,
+    InstanceStorageError,
+    MealyticsError,
+    WarehouseCorruptError,
+)
 from pipelines.publish.gate import CheckResult, refusal, warned
+from pipelines.secrets import redact
 from pipelines.settings import Settings
 
 if TYPE_CHECKING:
@@ -91,6 +97,10 @@ class RunReport:
     log_path: Path | None = None
     #: what readers open, written by this run's publish assets: label → path
     outputs: dict[str, Path] = field(default_factory=dict)
+    #: why the run's own log could not be written (a full disk), if it could not
+    log_error: OSError | None = None
+    #: the signal (SIGINT, SIGTERM) that stopped the run, if one did
+    interrupted: int | None = None
 
     @property
     def checks_failed(self) -> list[CheckOutcome]:
@@ -212,14 +222,16 @@ class _Tracker:
         elif kind == T.STEP_FAILURE:
             from pipelines.defs.sensors import step_error
 
-            self.report.failures.append((event.step_key or "?", step_error(event).strip()))
+            self.report.failures.append(
+                (event.step_key or "?", redact(step_error(event).strip()))
+            )
             error = getattr(data, "error", None)
             if error is not None:
-                self.tracebacks.append(f"step {event.step_key}:\n{error.to_string()}")
+                self.tracebacks.append(redact(f"step {event.step_key}:\n{error.to_string()}"))
             if self.progress:
                 self.progress.console.print(f"[red]step failed:[/] {event.step_key}")
         elif kind == T.RUN_FAILURE:
-            self.report.run_error = event.message
+            self.report.run_error = redact(event.message or "") or None
 
 
 def cli_instance(config: Settings | None = None) -> dg.DagsterInstance:
@@ -227,17 +239,53 @@ def cli_instance(config: Settings | None = None) -> dg.DagsterInstance:
     import dagster as dg
 
     home = (config or Settings.from_env()).dagster_home.resolve()
-    if (home / "dagster.yaml").exists():
-        return dg.DagsterInstance.from_config(str(home))
-    return dg.DagsterInstance.ephemeral()
+    if not (home / "dagster.yaml").exists():
+        return dg.DagsterInstance.ephemeral()
+    try:
+        instance = dg.DagsterInstance.from_config(str(home))
+        instance.get_runs(limit=1)  # reads the run storage: a damaged file fails here
+    except Exception as exc:  # any storage fault: sqlite's, alembic's, yaml's
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise InstanceStorageError(
+            f"DAGSTER_HOME={home}: the Dagster instance's storage cannot be read ({reason}); "
+            f"move {home / 'history'} and {home / 'storage'} aside (the run history is lost, "
+            "the warehouse is untouched) or point DAGSTER_HOME to another folder"
+        ) from None
+    return instance
+
+
+def check_warehouse(path: str | Path) -> None:
+    """Raise `WarehouseCorruptError` unless `path` is missing (a first run creates it) or a
+    DuckDB database that opens; a file held by another process is left to the run."""
+    import duckdb
+
+    from pipelines import duck
+
+    path = Path(path)
+    if not path.exists():
+        return
+    try:
+        duck.connect(path, read_only=True).close()
+    except duckdb.Error as exc:
+        text = str(exc)
+        if "lock" in text.lower():
+            return
+        reason = (text.strip().splitlines() or [type(exc).__name__])[0]
+        raise WarehouseCorruptError(
+            f"MEALYTICS_WAREHOUSE={path} cannot be opened as a DuckDB database ({reason}); "
+            f"to rebuild it from the source, move it aside (mv {path} {path}.broken) and run "
+            "`mealytics run --full-refresh`"
+        ) from None
 
 
 def _mart_rows(warehouse: str, marts: list[str]) -> dict[str, int | None]:
     import duckdb
 
+    from pipelines import duck
+
     rows: dict[str, int | None] = dict.fromkeys(marts)
     try:
-        con = duckdb.connect(warehouse, read_only=True)
+        con = duck.connect(warehouse, read_only=True)
     except duckdb.Error:
         return rows
     try:
@@ -257,15 +305,83 @@ def _mart_rows(warehouse: str, marts: list[str]) -> dict[str, int | None]:
     return rows
 
 
+class _LogSink:
+    """The run's log file as stdout: a write that fails (a full disk) is dropped and
+    remembered, never raised into the step that printed (the run goes on, the summary is
+    printed, and the command names the file last)."""
+
+    def __init__(self, file, report: RunReport) -> None:
+        self.file = file
+        self.report = report
+
+    def write(self, text: str) -> int:
+        if self.report.log_error is None:
+            try:
+                self.file.write(text)
+            except OSError as exc:
+                self.report.log_error = exc
+        return len(text)
+
+    def flush(self) -> None:
+        if self.report.log_error is None:
+            try:
+                self.file.flush()
+            except OSError as exc:
+                self.report.log_error = exc
+
+    def isatty(self) -> bool:
+        return False
+
+
 @contextlib.contextmanager
-def _stdout_to(path: Path | None) -> Iterator[None]:
+def _stdout_to(path: Path | None, report: RunReport) -> Iterator[None]:
     """dbt's own console output (dagster-dbt echoes it) goes to the run's log file."""
     if path is None:
         yield
         return
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", encoding="utf-8") as log, contextlib.redirect_stdout(log):
+    log = open(path, "w", encoding="utf-8")  # noqa: SIM115 - closed below, errors kept
+    try:
+        with contextlib.redirect_stdout(_LogSink(log, report)):
+            yield
+    finally:
+        try:
+            log.close()
+        except OSError as exc:
+            report.log_error = report.log_error or exc
+
+
+@contextlib.contextmanager
+def _signals_seen(report: RunReport) -> Iterator[None]:
+    """Which of SIGINT and SIGTERM arrived during the block, into `report.interrupted`.
+
+    Dagster's in-process execution installs its own handlers for both (an interrupt
+    stops the step at its next Python instruction, so a DuckDB statement finishes and
+    its transaction rolls back) and does not say which signal it was; Python writes the
+    number of every signal it handles to the wakeup fd, which Dagster leaves alone."""
+    import signal
+    import socket
+
+    reader, writer = socket.socketpair()
+    reader.setblocking(False)
+    writer.setblocking(False)
+    try:
+        previous = signal.set_wakeup_fd(writer.fileno(), warn_on_full_buffer=False)
+    except ValueError:  # not the main thread: nothing to learn
+        reader.close()
+        writer.close()
         yield
+        return
+    try:
+        yield
+    finally:
+        signal.set_wakeup_fd(previous)
+        with contextlib.suppress(BlockingIOError):
+            for number in reader.recv(1024):
+                if number in (signal.SIGINT, signal.SIGTERM) and report.interrupted is None:
+                    report.interrupted = number
+        reader.close()
+        writer.close()
 
 
 def execute(
@@ -287,6 +403,7 @@ def execute(
     """
     from dagster._core.utils import make_new_run_id
 
+    from pipelines.defs.resources import Warehouse
     from pipelines.defs.schedules import ALL_ASSETS_JOB
 
     began = time.perf_counter()
@@ -301,7 +418,13 @@ def execute(
     # The run's `warehouse` resource takes the warehouse's lock too; taking it here first
     # says on the console whom this run waits for, and keeps the closing reads below in it.
     with _warehouse_locked(resource, report.run_id, console):
-        with tracker.progress or contextlib.nullcontext(), _stdout_to(log_path):
+        if isinstance(resource, Warehouse):
+            check_warehouse(resource.path)
+        with (
+            tracker.progress or contextlib.nullcontext(),
+            _stdout_to(log_path, report),
+            _signals_seen(report),
+        ):
             result = job.execute_in_process(
                 run_config=run_config(
                     full_refresh=full_refresh, as_of=as_of, confirm_deletes=confirm_deletes
@@ -311,7 +434,7 @@ def execute(
                 raise_on_error=False,
             )
         report.success = result.success
-        _append_tracebacks(log_path, tracker.tracebacks)
+        _append_tracebacks(report, tracker.tracebacks)
         _read_outputs(report, resource)
     report.duration_s = time.perf_counter() - began
     return report
@@ -337,10 +460,12 @@ def _definitions(config: Settings | None) -> dg.Definitions:
 
     try:
         return build_definitions(config=config)
-    except MealyticsError:
+    except (MealyticsError, OSError):  # said in one line by the command line
         raise
     except Exception as exc:  # a broken dbt project or resource config: say so, briefly
-        raise DefinitionsError(f"the pipeline's definitions do not load: {exc}") from exc
+        raise DefinitionsError(
+            redact(f"the pipeline's definitions do not load: {exc}")
+        ) from exc
 
 
 def _progress_display(console: Console | None):
@@ -368,10 +493,16 @@ def _progress_display(console: Console | None):
     )
 
 
-def _append_tracebacks(log_path: Path | None, tracebacks: list[str]) -> None:
-    if log_path is not None and tracebacks:
-        with open(log_path, "a", encoding="utf-8") as log:
+def _append_tracebacks(report: RunReport, tracebacks: list[str]) -> None:
+    """The failed steps' tracebacks, after dbt's output in the run's log. A log that cannot
+    be written (a full disk) is noted in the report: the summary is still printed."""
+    if report.log_path is None or not tracebacks:
+        return
+    try:
+        with open(report.log_path, "a", encoding="utf-8") as log:
             log.write("\n\n".join(["", *tracebacks]))
+    except OSError as exc:
+        report.log_error = exc
 
 
 def _read_outputs(report: RunReport, resource) -> None:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from pipelines import secrets
 from pipelines.errors import SettingsError  # noqa: F401 (re-exported)
 
 DEFAULT_SOURCE_PATH = Path("data") / "operational.db"
@@ -81,6 +82,9 @@ MAX_DELETE_SHARE_VAR = "MEALYTICS_MAX_DELETE_SHARE"
 #: The mass-deletion guard's share (`pipelines.extract.deletes.guard_deletes`), in percent.
 DEFAULT_MAX_DELETE_PCT = 10.0
 PG_CHANGE_CURSOR_VAR = "MEALYTICS_PG_CHANGE_CURSOR"
+DBT_KEEP_RUNS_VAR = "MEALYTICS_DBT_KEEP_RUNS"
+#: dbt invocations (target, logs, run artifacts: ~26 MB each) kept beside the warehouse.
+DEFAULT_DBT_KEEP_RUNS = 10
 #: How changed rows are found on PostgreSQL (`pipelines.extract.xmin`): the row's xmin
 #: (every committed change), or `updated_at` (the cursor of every other source).
 PG_CHANGE_CURSORS = ("xmin", "updated_at")
@@ -124,6 +128,8 @@ class Settings:
     #: deleting more of a table of at least 1,000 rows is refused unless confirmed
     #: (`mealytics run --confirm-deletes`).
     max_delete_pct: float = DEFAULT_MAX_DELETE_PCT
+    #: How many runs' dbt folders (and run logs) are kept (`MEALYTICS_DBT_KEEP_RUNS`).
+    dbt_keep_runs: int = DEFAULT_DBT_KEEP_RUNS
 
     def __post_init__(self) -> None:
         check_duckdb_file(self.warehouse, "MEALYTICS_WAREHOUSE")
@@ -140,6 +146,8 @@ class Settings:
             load_dotenv_once()
             environ = os.environ
         env = {name: value for name, value in environ.items() if value}
+        # Known before anything can fail or log: redacted from all that leaves the process.
+        secrets.register_url(env.get(SOURCE_URL_VAR))
         published = env.get("MEALYTICS_PUBLISHED")
         publish_dir = env.get("MEALYTICS_PUBLISH_DIR")
         return cls(
@@ -156,6 +164,7 @@ class Settings:
             content_check_every=_every(env.get(CONTENT_CHECK_VAR), CONTENT_CHECK_VAR),
             pg_change_cursor=_change_cursor(env.get(PG_CHANGE_CURSOR_VAR)),
             max_delete_pct=_percent(env.get(MAX_DELETE_SHARE_VAR), MAX_DELETE_SHARE_VAR),
+            dbt_keep_runs=_keep_runs(env.get(DBT_KEEP_RUNS_VAR)),
         )
 
     @property
@@ -167,6 +176,17 @@ class Settings:
     def published_file(self) -> Path:
         """`published`, else `published.duckdb` in the publish folder."""
         return self.published or self.publish_folder / "published.duckdb"
+
+    @property
+    def dbt_artifacts(self) -> Path:
+        """dbt's target, logs and run artifacts: `dbt/` in the warehouse's folder, never
+        in the code tree (which may be read-only, and would grow ~26 MB a run)."""
+        return self.warehouse.resolve().parent / "dbt"
+
+    @property
+    def run_logs(self) -> Path:
+        """The folder of `mealytics run`'s own logs, beside the warehouse."""
+        return self.warehouse.resolve().parent / "logs"
 
     @property
     def masked_source_url(self) -> str:
@@ -203,6 +223,21 @@ def _change_cursor(text: str | None) -> str:
     return value
 
 
+def _keep_runs(text: str | None) -> int:
+    if text is None or not text.strip():
+        return DEFAULT_DBT_KEEP_RUNS
+    try:
+        value = int(text.strip())
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise SettingsError(
+            f"{DBT_KEEP_RUNS_VAR}={text!r}: a whole number of runs, at least 1, expected "
+            f"(default {DEFAULT_DBT_KEEP_RUNS})"
+        )
+    return value
+
+
 def _seconds(text: str | None, variable: str) -> float:
     if not text:
         return DEFAULT_LOCK_TIMEOUT_S
@@ -210,8 +245,11 @@ def _seconds(text: str | None, variable: str) -> float:
         seconds = float(text)
     except ValueError:
         raise SettingsError(f"{variable}={text!r} is not a number of seconds") from None
-    if seconds < 0 or seconds != seconds:
-        raise SettingsError(f"{variable}={text!r} must be zero or more seconds")
+    if seconds < 0 or seconds != seconds or seconds == float("inf"):
+        raise SettingsError(
+            f"{variable}={text!r} must be a finite number of seconds, zero or more "
+            f"(default {DEFAULT_LOCK_TIMEOUT_S:g})"
+        )
     return seconds
 
 
@@ -257,4 +295,5 @@ def mask_url(url: str | sa.URL) -> str:
         parsed = sa.make_url(url) if isinstance(url, str) else url
     except sa.exc.ArgumentError:
         return "<unparsable URL>"
-    return parsed.render_as_string(hide_password=True)
+    # The password hidden, and any known secret elsewhere in it (a query string) too.
+    return secrets.redact(parsed.render_as_string(hide_password=True))

@@ -15,9 +15,12 @@ import itertools
 import os
 from collections.abc import Iterator
 
+import duckdb
 import pytest
 import sqlalchemy as sa
 from pgcluster import ClusterError, PostgresCluster
+
+from pipelines.duck import NO_EXTENSIONS
 
 # Runs the tests start through the product (`mealytics run`, Dagster) reconcile every
 # table's content every run, as the library's own default does: the demo source changes
@@ -25,6 +28,18 @@ from pgcluster import ClusterError, PostgresCluster
 # compare raw with the source after each run. The product's daily default and the
 # cadence itself are tested on their own (test_extract_content, test_settings_flow).
 os.environ.setdefault("MEALYTICS_CONTENT_CHECK_EVERY", "0")
+
+# The tests' own DuckDB connections (helpers reading warehouses) load and fetch no
+# extension either, as the product's (pipelines/duck.py): one wrapper for every test file.
+_duckdb_connect = duckdb.connect
+
+
+def _connect_without_extensions(database=":memory:", read_only=False, config=None, **kwargs):
+    config = {**(config or {}), **NO_EXTENSIONS}
+    return _duckdb_connect(database, read_only=read_only, config=config, **kwargs)
+
+
+duckdb.connect = _connect_without_extensions
 
 
 @pytest.fixture(scope="session")

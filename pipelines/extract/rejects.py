@@ -38,6 +38,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import sqlalchemy as sa
 
+from pipelines import duck
 from pipelines.extract import warehouse as wh
 from pipelines.extract.plan import DATE, TEXT, TIMESTAMP, TablePlan
 from pipelines.extract.readers.timestamps import UTC_US as _UTC_US
@@ -277,7 +278,7 @@ class _DateChecker:
 
     def check(self, text: pa.Array) -> tuple[pa.Array, list[int]]:
         if self._con is None:
-            self._con = duckdb.connect(":memory:")
+            self._con = duck.connect(":memory:")
         t = pa.table({"i": pa.array(range(len(text)), pa.int64()), "x": text})
         self._con.register("__dates", t)
         try:

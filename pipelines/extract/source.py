@@ -15,6 +15,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from pipelines import secrets
 from pipelines.errors import SourceUnavailableError  # noqa: F401 (re-exported)
 from pipelines.extract.plan import TablePlan, TableSelection, reflect_plans
 from pipelines.extract.readers import ReadSession, reader_class, resolve_reader
@@ -30,6 +31,8 @@ class Source:
     def __init__(
         self, url: str | sa.URL, *, batch_rows: int = DEFAULT_BATCH_ROWS, reader: str = "auto"
     ) -> None:
+        # Every password the process is handed is known to the redaction (pipelines.secrets).
+        secrets.register_url(url)
         self.url = sa.make_url(url) if isinstance(url, str) else url
         self.dialect = self.url.get_backend_name()
         self.batch_rows = batch_rows
@@ -60,6 +63,10 @@ class Source:
 
     def check(self) -> None:
         """Raise `SourceUnavailableError` unless the source answers a query."""
+        with secrets.redacted_errors():
+            self._check()
+
+    def _check(self) -> None:
         if self.dialect == "sqlite" and not self.sqlite_path.is_file():
             raise SourceUnavailableError(
                 f"source {self.masked_url} is unavailable: no such file {self.sqlite_path}"
@@ -78,7 +85,8 @@ class Source:
     ) -> list[TablePlan]:
         """Reflect the source: one plan per selected table."""
         self.check()
-        return reflect_plans(self.engine, selection, tables=tables)
+        with secrets.redacted_errors():
+            return reflect_plans(self.engine, selection, tables=tables)
 
     def dispose(self) -> None:
         if self._engine is not None:
@@ -92,7 +100,8 @@ class Source:
         if not self.session_class.shares_connection or self._shared is not None:
             yield self
             return
-        self._shared = self.session_class.connect(self)
+        with secrets.redacted_errors():
+            self._shared = self.session_class.connect(self)
         try:
             yield self
         finally:
@@ -103,16 +112,17 @@ class Source:
     def session(self, *, fresh: bool = False) -> Iterator[ReadSession]:
         """One read-only snapshot for a table's data and key queries; `fresh`: on a new
         connection even inside `connected()` (a retry: the shared one may be dead)."""
-        shared = None if fresh else self._shared
-        conn = shared if shared is not None else self.session_class.connect(self)
-        session = self.session_class(self, conn)
-        try:
-            session.begin()
-            yield session
-        finally:
-            session.end()
-            if shared is None:
-                self.session_class.disconnect(conn)
+        with secrets.redacted_errors():  # a driver's error may quote the password
+            shared = None if fresh else self._shared
+            conn = shared if shared is not None else self.session_class.connect(self)
+            session = self.session_class(self, conn)
+            try:
+                session.begin()
+                yield session
+            finally:
+                session.end()
+                if shared is None:
+                    self.session_class.disconnect(conn)
 
 
 def _read_only_engine(source: Source) -> sa.Engine:

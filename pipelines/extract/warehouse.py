@@ -28,6 +28,7 @@ import time
 
 import duckdb
 
+from pipelines import duck
 from pipelines.errors import WarehouseLockedError  # noqa: F401 (re-exported)
 from pipelines.extract.plan import TablePlan, quote
 
@@ -76,7 +77,7 @@ def connect_waiting(
     pause = first_pause_s
     while True:
         try:
-            return duckdb.connect(str(path), read_only=read_only)
+            return duck.connect(path, read_only=read_only)
         except duckdb.IOException as exc:
             if "lock" not in str(exc).lower():
                 raise

@@ -16,6 +16,8 @@ from typing import Any
 
 import duckdb
 
+from pipelines import duck
+
 MARTS = "marts"
 #: The page's period selector: a window of N business days ending at as_of (request 000's
 #: day / week / month / year).
@@ -344,7 +346,7 @@ def collect(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
 
 def collect_from(warehouse_path: str) -> dict[str, Any]:
     """`collect` over a read-only connection to the warehouse file."""
-    con = duckdb.connect(str(warehouse_path), read_only=True)
+    con = duck.connect(warehouse_path, read_only=True)
     try:
         return collect(con)
     finally:

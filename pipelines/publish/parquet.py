@@ -5,8 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import duckdb
-
+from pipelines import duck
 from pipelines.publish import leftovers
 from pipelines.publish.data import mart_tables
 
@@ -21,7 +20,7 @@ def export_parquet(warehouse_path: str | os.PathLike, out_dir: str | os.PathLike
     out.mkdir(parents=True, exist_ok=True)
     leftovers.sweep(out)
     rows: dict[str, int] = {}
-    con = duckdb.connect(str(warehouse_path), read_only=True)
+    con = duck.connect(warehouse_path, read_only=True)
     try:
         for mart in mart_tables(con):
             final = out / f"{mart}.parquet"

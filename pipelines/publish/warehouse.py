@@ -28,6 +28,7 @@ from pathlib import Path
 
 import duckdb
 
+from pipelines import duck
 from pipelines.extract.warehouse import LOCK_WAIT_S, WarehouseLockedError, connect_waiting
 from pipelines.publish import leftovers
 
@@ -123,7 +124,7 @@ def publish_warehouse(
             os.umask(old)
             con.close()
         os.chmod(temporary, 0o600)
-        con = duckdb.connect(str(temporary))
+        con = duck.connect(temporary)
         try:
             marts = _write_manifest(con, dt.datetime.now(dt.UTC))
             con.execute("checkpoint")

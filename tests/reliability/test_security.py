@@ -306,13 +306,16 @@ def test_a_run_through_dagster_writes_owner_only_files(source_copy, tmp_path, mo
         "data/published.duckdb",
         "data/parquet",
         "data/publish/current",
-        "dbt_project/target",
-        "dbt_project/target/manifest.json",  # dbt's parse, while the definitions load
-        "dbt_project/target/dbt.log",
+        "data/dbt/target",  # beside the warehouse, never in the code tree
+        "data/dbt/target/manifest.json",  # dbt's parse, while the definitions load
+        "data/dbt/target/dbt.log",
     }
     assert expected <= names, sorted(expected - names)
     # dagster-dbt's invocation folder of the run's `dbt build`
-    assert any(n.endswith("/run_results.json") for n in names), sorted(names)
+    assert any(
+        n.startswith("data/dbt/runs/") and n.endswith("/run_results.json") for n in names
+    ), sorted(names)
+    assert not any(n.startswith("dbt_project/target") for n in names)
     assert len(parquet) >= 5, sorted(names)
     assert not any(n.startswith(("raw", "marts")) for n in names)  # no stray database file
     loose = {

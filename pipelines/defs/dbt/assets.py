@@ -8,6 +8,7 @@ become asset checks (dagster-dbt's default), unit tests run inside `dbt build`.
 
 import datetime as dt
 import subprocess
+import uuid
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -23,12 +24,15 @@ from dagster_dbt import (
 
 from pipelines.as_of import guard_warehouse
 from pipelines.dbt_args import dbt_build_args, parse_as_of
-from pipelines.defs.dbt.project import dbt_executable
+from pipelines.defs.dbt.project import dbt_executable, prune_runs
 from pipelines.defs.raw.assets import asset_key as raw_asset_key
 from pipelines.defs.resources import Warehouse
 from pipelines.publish.docs import dbt_docs_url
+from pipelines.settings import DEFAULT_DBT_KEEP_RUNS
 
 DBT_ASSETS_NAME = "dbt_models"
+#: The folder of the artifacts folder holding one folder per dbt invocation.
+RUNS_FOLDER = "runs"
 #: The dbt source whose tables the raw assets land.
 RAW_SOURCE = "raw"
 
@@ -90,14 +94,40 @@ class MealyticsDbt(DbtCliResource):
     #: The marts' as_of date (YYYY-MM-DD) when the run's config names none
     #: (`MEALYTICS_AS_OF`); None: yesterday in each website's zone.
     as_of: str | None = None
+    #: Where each invocation's target, logs and run artifacts go (`runs/<op>-<run>-<id>`):
+    #: `Settings.dbt_artifacts`, beside the warehouse; None: dagster-dbt's default, inside
+    #: the project (tests that build a copy of it).
+    artifacts_dir: str | None = None
+    #: Invocation folders kept in `runs/` (`MEALYTICS_DBT_KEEP_RUNS`), the newest.
+    keep_runs: int = DEFAULT_DBT_KEEP_RUNS
+
+    def invocation_path(self, context: dg.AssetExecutionContext) -> Path | None:
+        """A new folder for one invocation's target and logs, outside the code tree."""
+        if not self.artifacts_dir:
+            return None
+        run = context.run.run_id[:8] if context.run is not None else "none"
+        name = f"{DBT_ASSETS_NAME}-{run}-{uuid.uuid4().hex[:7]}"
+        return Path(self.artifacts_dir) / RUNS_FOLDER / name
+
+    def prune(self) -> None:
+        """Keep the `keep_runs` newest invocation folders (about 26 MB each)."""
+        if self.artifacts_dir:
+            prune_runs(Path(self.artifacts_dir) / RUNS_FOLDER, self.keep_runs)
 
 
-def dbt_resource(project: DbtProject, as_of: dt.date | None = None) -> MealyticsDbt:
+def dbt_resource(
+    project: DbtProject,
+    as_of: dt.date | None = None,
+    artifacts_dir: str | Path | None = None,
+    keep_runs: int = DEFAULT_DBT_KEEP_RUNS,
+) -> MealyticsDbt:
     """The dbt CLI for `project`, with the venv's dbt executable."""
     return MealyticsDbt(
         project_dir=project,
         dbt_executable=dbt_executable(),
         as_of=as_of.isoformat() if as_of else None,
+        artifacts_dir=str(artifacts_dir) if artifacts_dir else None,
+        keep_runs=keep_runs,
     )
 
 
@@ -139,12 +169,14 @@ def build_dbt_assets(project: DbtProject, docs_url: str | None = None) -> dg.Ass
         guard_warehouse(parse_as_of(config.as_of or dbt.as_of), warehouse.path)
         args = dbt_invocation_args(config, dbt, warehouse)
         context.log.info(f"dbt {' '.join(args)}")
-        invocation = dbt.cli(args, context=context)
+        invocation = dbt.cli(args, context=context, target_path=dbt.invocation_path(context))
         try:
             yield from invocation.stream()
         except BaseException:
             # dbt must not outlive a failed step: it would keep the warehouse's write lock.
             _stop(invocation.process)
             raise
+        finally:
+            dbt.prune()
 
     return dbt_models

@@ -7,6 +7,7 @@ README depends on a committed `target/`.
 
 from __future__ import annotations
 
+import errno
 import functools
 import logging
 import os
@@ -64,6 +65,9 @@ def _parse(project: DbtProject) -> None:
          "--profiles-dir", str(project.profiles_dir)],
         cwd=project.project_dir, env=env, capture_output=True, text=True,
     )
+    if done.returncode != 0 and os.strerror(errno.ENOSPC) in done.stdout + done.stderr:
+        # A full disk is the user's to fix: one line naming the folder (the CLI says it).
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(project.target_path))
     if done.returncode != 0:
         raise RuntimeError(
             f"dbt parse failed in {project.project_dir}:\n"
@@ -71,11 +75,35 @@ def _parse(project: DbtProject) -> None:
         )
 
 
+def prune_runs(folder: str | Path, keep: int, pattern: str = "*") -> list[Path]:
+    """Remove all but the `keep` newest entries of `folder` matching `pattern` (by
+    modification time); returns those removed. A missing folder has nothing to prune."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    entries = sorted(folder.glob(pattern), key=lambda p: p.stat().st_mtime, reverse=True)
+    removed = entries[max(keep, 0):]
+    for entry in removed:
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
+    return removed
+
+
 @functools.cache
-def dbt_project(project_dir: str | Path | None = None) -> DbtProject:
-    """The dbt project at `project_dir` (default: the repository's), its manifest prepared."""
+def dbt_project(
+    project_dir: str | Path | None = None, artifacts_dir: str | Path | None = None
+) -> DbtProject:
+    """The dbt project at `project_dir` (default: the repository's), its manifest prepared.
+
+    `artifacts_dir` (`Settings.dbt_artifacts`: `dbt/` beside the warehouse) holds the parse's
+    target (manifest, partial parse, dbt.log) in `target/`, so the code tree is only read;
+    None keeps dbt's own `target/` inside the project (tests that build a copy of it).
+    """
     path = Path(project_dir or DBT_PROJECT_DIR).resolve()
-    project = DbtProject(project_dir=path, profiles_dir=path)
+    target = Path(artifacts_dir).resolve() / "target" if artifacts_dir else Path("target")
+    project = DbtProject(project_dir=path, profiles_dir=path, target_path=target)
     # Not `project.prepare_if_dev()`: its preparer looks for `dbt` on PATH, which an
     # unactivated venv lacks; parsing whenever a file changed serves `dagster dev` as well.
     if manifest_is_stale(project.project_dir, project.manifest_path):

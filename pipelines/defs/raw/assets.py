@@ -30,6 +30,7 @@ from dataclasses import replace
 import dagster as dg
 import sqlalchemy as sa
 
+from pipelines import secrets
 from pipelines.defs.resources import SourceDatabase, Warehouse
 from pipelines.errors import ContractBrokenError, MassDeleteError, TableNotInSourceError
 from pipelines.extract import (
@@ -146,12 +147,13 @@ def copied_tables(warehouse: str | None) -> set[str]:
 
     import duckdb
 
+    from pipelines import duck
     from pipelines.extract import warehouse as wh
 
     if not warehouse or not os.path.exists(warehouse):
         return set()
     try:
-        con = duckdb.connect(warehouse, read_only=True)
+        con = duck.connect(warehouse, read_only=True)
     except duckdb.Error:
         return set()
     try:
@@ -356,6 +358,10 @@ def build_raw_assets(
         warehouse: Warehouse,
     ):
         """Copy the selected source tables into DuckDB schema `raw`, incrementally."""
+        with secrets.redacted_errors():  # what Dagster stores of a failure: no password
+            yield from _extract(context, config, source, warehouse)
+
+    def _extract(context, config, source, warehouse):
         tables = sorted(key.path[-1] for key in context.selected_asset_keys)
         src = source.source()
         retry = RetryPolicy(config.retries, config.retry_pause_s, log=context.log.warning)
@@ -378,7 +384,7 @@ def build_raw_assets(
                     yield _materialization(context, outcome, src.url)
                 yield from _guard_results(context, outcome)
         except SourceUnavailableError as exc:
-            raise dg.Failure(description=str(exc)) from exc
+            raise dg.Failure(description=secrets.redact(str(exc))) from exc
         finally:
             src.dispose()
         if failures:
@@ -398,8 +404,10 @@ def _run_options(context, config: RawExtractConfig, source: SourceDatabase) -> E
 def _failure(failures: dict[str, str]) -> dg.Failure:
     """The step's failure, naming each table that did not load and why."""
     return dg.Failure(
-        description="raw extraction failed for "
-        + "; ".join(f"{t}: {m}" for t, m in sorted(failures.items())),
+        description=secrets.redact(
+            "raw extraction failed for "
+            + "; ".join(f"{t}: {m}" for t, m in sorted(failures.items()))
+        ),
         metadata={"failed_tables": dg.MetadataValue.text(", ".join(sorted(failures)))},
     )
 
@@ -428,5 +436,6 @@ def _materialization(context, result: TableResult, source_url) -> dg.Materialize
             f"now on): {', '.join(result.columns_dropped)}"
         )
     return dg.MaterializeResult(
-        asset_key=asset_key(result.table), metadata=_metadata(result, source_url)
+        asset_key=asset_key(result.table),
+        metadata=secrets.redact_metadata(_metadata(result, source_url)),
     )

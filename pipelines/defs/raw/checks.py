@@ -15,6 +15,7 @@ import dagster as dg
 import duckdb
 import sqlalchemy as sa
 
+from pipelines import duck
 from pipelines.defs.raw.assets import PLANS, asset_key
 from pipelines.defs.resources import SourceDatabase, Warehouse
 from pipelines.extract import Source, SourceUnavailableError, TablePlan
@@ -140,7 +141,7 @@ def build_raw_checks(plans: Iterable[TablePlan]) -> list[dg.AssetChecksDefinitio
         src = source.source()
         try:
             current = check_plans(context.run.run_id, src, tables, by_name)
-            con = duckdb.connect(warehouse.path, read_only=True)
+            con = duck.connect(warehouse.path, read_only=True)
             try:
                 for table in tables:
                     counts, sums = reconcile(src.engine, con, current[table])

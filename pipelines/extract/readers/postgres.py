@@ -41,8 +41,18 @@ def libpq_uri(url: sa.URL) -> str:
     # libpq URIs decode %20, not '+': encode the query ourselves.
     query = {k: v for k, v in url.query.items() if isinstance(v, str)}
     query |= {"options": PG_OPTIONS, "connect_timeout": str(CONNECT_TIMEOUT_S)}
-    base = url.set(drivername="postgresql", query={})
-    return base.render_as_string(hide_password=False) + "?" + urlencode(query, quote_via=quote)
+    # The user and password percent-encoded by us: SQLAlchemy renders a space as is, which
+    # libpq refuses, quoting the whole password in its error (issue 15).
+    userinfo = ""
+    if url.username is not None:
+        userinfo = quote(url.username, safe="")
+        if url.password is not None:
+            userinfo += ":" + quote(str(url.password), safe="")
+        userinfo += "@"
+    base = sa.URL.create("postgresql", host=url.host, port=url.port, database=url.database)
+    rendered = base.render_as_string(hide_password=False)
+    scheme, rest = rendered.split("://", 1)
+    return f"{scheme}://{userinfo}{rest}?" + urlencode(query, quote_via=quote)
 
 
 def _connection_lost(exc: BaseException) -> bool:
