@@ -459,3 +459,40 @@ def test_postgres_bad_rows_are_named(postgres_url, tmp_path):
         ("orders_order", order, "order_total"),
         ("payments_payment", payment, "refund_exceeds_payment"),
     } <= found
+
+
+def test_order_dated_1970_does_not_stretch_the_daily_marts(built_warehouse, tmp_path):
+    """Issue 15: one order dated 1970-01-01 grew the daily snapshot from 59 rows to 20,824
+    (a day per website since 1970). The calendars start at the website's opening date; the
+    order stays in staging, and the raw check plausible_dates names it (above)."""
+    import shutil
+
+    from dbt_helpers import run_dbt
+    from reliability_support import AS_OF, BUILD
+
+    warehouse = tmp_path / "warehouse.duckdb"
+    shutil.copy(built_warehouse, warehouse)
+    daily = "SELECT count(*), min(business_date) FROM marts.fct_daily_snapshot"
+    loyalty = "SELECT count(*) FROM marts.fct_loyalty_points_daily"
+    (before,) = _raw(warehouse, daily)
+    (loyalty_before,) = _raw(warehouse, loyalty)
+    con = duckdb.connect(str(warehouse))
+    # The latest order: moving it leaves every website's first plausible order date as it was.
+    (order,) = con.execute("SELECT max(id) FROM raw.orders_order").fetchone()
+    con.execute(
+        "UPDATE raw.orders_order SET created_at = '1970-01-01 00:00:00+00' WHERE id = ?", [order]
+    )
+    con.close()
+    built = run_dbt(
+        warehouse, *BUILD, "--select", "+fct_daily_snapshot +fct_loyalty_points_daily", as_of=AS_OF
+    )
+    assert built.returncode == 0, built.stdout[-3000:]
+    assert _raw(warehouse, daily) == [before]  # same days, from the same first date
+    assert _raw(warehouse, loyalty) == [loyalty_before]
+    # Kept, not dropped: the order is in staging with its date.
+    assert _raw(
+        warehouse,
+        "SELECT cast(created_date AS VARCHAR) FROM intermediate.int_orders_dated "
+        "WHERE order_id = ?",
+        [order],
+    ) == [("1970-01-01",)]
