@@ -62,10 +62,9 @@ denominated as (
         sum(1 - amounts.is_order) as payments
     from replaced
     inner join amounts
-        on
-            replaced.website_id = amounts.website_id
-            and (replaced.valid_from is null or amounts.created_at >= replaced.valid_from)
-            and amounts.created_at < replaced.valid_to
+        on replaced.website_id = amounts.website_id
+        and (replaced.valid_from is null or replaced.valid_from <= amounts.created_at)
+        and replaced.valid_to > amounts.created_at
     group by replaced.website_id, replaced.old_currency, replaced.new_currency
 
 ),

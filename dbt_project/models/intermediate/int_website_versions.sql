@@ -75,9 +75,8 @@ unseen as (
         cast(null as {{ type_timestamp_tz() }}) as valid_from,
         cast(null as {{ type_timestamp_tz() }}) as valid_to
     from websites
-    where not exists (
-        select 1 from snapshotted where snapshotted.website_id = websites.website_id
-    )
+    left join snapshotted on websites.website_id = snapshotted.website_id
+    where snapshotted.website_id is null
 
 ),
 
