@@ -3,8 +3,10 @@
     replaced currency under which orders or payments were created. The marts add amounts
     per website, so they would count the old currency as the new one; amounts cannot be
     converted here (no rate is known), so the test on this model (ERROR) refuses the run
-    with `message`, and nothing is published until the source is put right.
+    with `message`, and nothing is published until the source is put right. A website
+    listed in var('currency_converted_websites') had those amounts converted: accepted.
 #}
+{%- set converted = var('currency_converted_websites', []) or [] %}
 with
 
 versions as (select * from {{ ref('int_website_versions') }}),
@@ -32,6 +34,9 @@ replaced as (
     from versions
     inner join current_versions on versions.website_id = current_versions.website_id
     where versions.currency <> current_versions.currency
+    {%- for website_id in converted %}
+        and versions.website_id <> {{ website_id | int }}
+    {%- endfor %}
 
 ),
 
@@ -84,10 +89,11 @@ final as (
         || ' UTC), but ' || cast(orders as {{ dbt.type_string() }}) || ' orders and '
         || cast(payments as {{ dbt.type_string() }}) || ' payments were made in '
         || old_currency || ' before it; the marts would add them up as ' || new_currency
-        || '. Nothing is published. Convert those amounts to ' || new_currency
-        || ' in the source, or give ' || new_currency
-        || ' a website of its own and set this one back to ' || old_currency
-        || ', then run again.' as message
+        || '. Nothing is published. Either convert those amounts to ' || new_currency
+        || ' in the source and add ' || cast(website_id as {{ dbt.type_string() }})
+        || ' to the dbt var currency_converted_websites (dbt_project.yml), or set this'
+        || ' website back to ' || old_currency || ' and give ' || new_currency
+        || ' a website of its own; then run again.' as message
     from denominated
 
 )
