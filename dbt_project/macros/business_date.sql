@@ -51,10 +51,11 @@
 {#
     A relation with the business dates of some of its timestamps: every column of
     `relation` (a ref or a CTE with a `website_id`), then `<event>_date` for each
-    `<event>_at` in `timestamps`, the date of that instant in the website's time zone
-    (stg_websites.timezone: the small website-zone model). A mapping names the dates
-    itself ({'starts_at': 'start_date'}). Staging stays a 1:1 view of its source: this
-    join happens one layer up, in the int_<table>_dated views.
+    `<event>_at` in `timestamps`, the date of that instant in the time zone the website
+    had at that instant (int_website_versions: a later change of zone does not move
+    what happened before it). A mapping names the dates itself ({'starts_at':
+    'start_date'}). Staging stays a 1:1 view of its source: this join happens one layer
+    up, in the int_<table>_dated views.
     A row whose website is unknown keeps NULL dates (left join); the website_id tests
     report it.
 #}
@@ -74,9 +75,15 @@
     select
         dated.*,
         {%- for column, date_column in dates.items() %}
-        {{ business_date('dated.' ~ column, 'website_zones.timezone') }} as {{ date_column }}
+        {{ business_date('dated.' ~ column, 'zones_' ~ loop.index ~ '.timezone') }} as {{ date_column }}
         {%- if not loop.last %},{% endif %}
         {%- endfor %}
     from {{ relation }} as dated
-    left join {{ ref('stg_websites') }} as website_zones on dated.website_id = website_zones.website_id
+    {%- for column in dates %}
+    {%- set zones = 'zones_' ~ loop.index %}
+    left join {{ ref('int_website_versions') }} as {{ zones }}
+        on dated.website_id = {{ zones }}.website_id
+        and ({{ zones }}.valid_from is null or dated.{{ column }} >= {{ zones }}.valid_from)
+        and ({{ zones }}.valid_to is null or dated.{{ column }} < {{ zones }}.valid_to)
+    {%- endfor %}
 {%- endmacro %}

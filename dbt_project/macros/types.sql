@@ -39,3 +39,16 @@
 {% macro default__type_double() -%}
     double precision
 {%- endmacro %}
+
+
+{#
+    A naive timestamp that holds UTC (dbt's snapshot columns dbt_valid_from / _to on
+    DuckDB) as an instant, comparable with the `_at` columns.
+#}
+{% macro naive_utc_to_instant(column) -%}
+    {{ return(adapter.dispatch('naive_utc_to_instant', 'mealytics')(column)) }}
+{%- endmacro %}
+
+{% macro default__naive_utc_to_instant(column) -%}
+    (cast({{ column }} as timestamp) at time zone 'UTC')
+{%- endmacro %}

@@ -86,11 +86,78 @@ def _orphan(db):
 
 
 def _future(db):
+    """A few hours ahead: a skewed clock, worth a warning (future_timestamp, WARN)."""
+    k = _first(db, "support_ticket")
+    db.execute(
+        "UPDATE support_ticket SET created_at = strftime('%Y-%m-%d %H:%M:%f', 'now', '+3 hours') "
+        "WHERE id = ?",
+        (k,),
+    )
+    return "support_ticket", k
+
+
+def _far_future(db):
+    """More than a day ahead: no clock is that wrong (after_tomorrow, ERROR)."""
     k = _first(db, "support_ticket")
     db.execute(
         "UPDATE support_ticket SET created_at = '2099-01-01 00:00:00.000000' WHERE id = ?", (k,)
     )
     return "support_ticket", k
+
+
+def _delivered_far_future(db):
+    k = _first(db, "orders_order", "delivered_at IS NOT NULL")
+    db.execute("UPDATE orders_order SET delivered_at = '2099-01-01 00:00:00' WHERE id = ?", (k,))
+    return "orders_order", k
+
+
+def _order_in_1970(db):
+    """An order dated 1970-01-01 (a zeroed clock): before its website existed."""
+    k = _first(db, "orders_order")
+    db.execute("UPDATE orders_order SET created_at = '1970-01-01 00:00:00' WHERE id = ?", (k,))
+    return "orders_order", k
+
+
+def _ledger_entry_before_website(db):
+    """No website_id of its own: judged against the website of its account."""
+    k = _first(db, "loyalty_loyaltytransaction")
+    db.execute(
+        "UPDATE loyalty_loyaltytransaction SET created_at = '2001-05-05 10:00:00' WHERE id = ?",
+        (k,),
+    )
+    return "loyalty_loyaltytransaction", k
+
+
+def _campaign_starting_in_1970(db):
+    k = _first(db, "campaigns_campaign")
+    db.execute(
+        "UPDATE campaigns_campaign SET start_date = '1970-01-01 00:00:00' WHERE id = ?", (k,)
+    )
+    return "campaigns_campaign", k
+
+
+def _negative_quantity(db):
+    k = _first(db, "orders_orderitem")
+    db.execute("UPDATE orders_orderitem SET quantity = -2 WHERE id = ?", (k,))
+    return "orders_orderitem", k
+
+
+def _negative_guests(db):
+    k = _first(db, "catering_booking")
+    db.execute("UPDATE catering_booking SET guests = -40 WHERE id = ?", (k,))
+    return "catering_booking", k
+
+
+def _negative_bonus(db):
+    k = _first(db, "referrals_referral")
+    db.execute("UPDATE referrals_referral SET bonus_amount = -500 WHERE id = ?", (k,))
+    return "referrals_referral", k
+
+
+def _negative_fee(db):
+    k = _first(db, "orders_order")
+    db.execute("UPDATE orders_order SET delivery_fee = -1 WHERE id = ?", (k,))
+    return "orders_order", k
 
 
 def _ledger(db):
@@ -132,6 +199,15 @@ CASES = {
     "unknown status": (_status, "choice"),
     "orphan foreign key": (_orphan, "orphan"),
     "future timestamp": (_future, "future_timestamp"),
+    "created_at after tomorrow": (_far_future, "after_tomorrow"),
+    "delivered_at after tomorrow": (_delivered_far_future, "after_tomorrow"),
+    "order dated 1970-01-01": (_order_in_1970, "before_website_created"),
+    "ledger entry before its website": (_ledger_entry_before_website, "before_website_created"),
+    "campaign starting in 1970": (_campaign_starting_in_1970, "before_website_created"),
+    "negative quantity": (_negative_quantity, "negative_quantity"),
+    "negative guests": (_negative_guests, "negative_quantity"),
+    "negative bonus_amount": (_negative_bonus, "negative_money"),
+    "negative delivery_fee": (_negative_fee, "negative_money"),
     "ledger balance broken": (_ledger, "points_balance"),
     "redeem entry without its redemption": (_redeem, "redeem_redemption"),
     "refund larger than payment": (_refund, "refund_exceeds_payment"),
@@ -157,8 +233,31 @@ def test_bad_row_is_kept_and_named(case, source_copy, tmp_path):
     report = extract_all(url, warehouse)
     assert report.ok, report.errors
     assert_equal(url, warehouse, tables=ALL)  # nothing dropped or repaired on the way
-    found = {(v.table, v.key, v.rule) for v in find_violations(warehouse)}
+    violations = find_violations(warehouse)
+    found = {(v.table, v.key, v.rule) for v in violations}
     assert (table, key, rule) in found, sorted(found)[:10]
+    if case in COLUMNS:
+        # Implausible values: an ERROR check names the column too, and the value is named
+        # once (a date two days ahead is not also a clock-skew warning).
+        (named,) = [
+            v for v in violations if (v.table, v.key, v.column) == (table, key, COLUMNS[case])
+        ]
+        assert (named.rule, CHECKS[named.check].severity) == (rule, ERROR)
+
+
+#: The column each implausible-value case names, under an ERROR check (issue 15).
+COLUMNS = {
+    "created_at after tomorrow": "created_at",
+    "delivered_at after tomorrow": "delivered_at",
+    "order dated 1970-01-01": "created_at",
+    "ledger entry before its website": "created_at",
+    "campaign starting in 1970": "start_date",
+    "negative quantity": "quantity",
+    "negative guests": "guests",
+    "negative bonus_amount": "bonus_amount",
+    "negative delivery_fee": "delivery_fee",
+}
+ERROR = dg.AssetCheckSeverity.ERROR
 
 
 def test_duplicate_primary_key_in_raw_is_named(small_source_file, tmp_path):
@@ -360,3 +459,40 @@ def test_postgres_bad_rows_are_named(postgres_url, tmp_path):
         ("orders_order", order, "order_total"),
         ("payments_payment", payment, "refund_exceeds_payment"),
     } <= found
+
+
+def test_order_dated_1970_does_not_stretch_the_daily_marts(built_warehouse, tmp_path):
+    """Issue 15: one order dated 1970-01-01 grew the daily snapshot from 59 rows to 20,824
+    (a day per website since 1970). The calendars start at the website's opening date; the
+    order stays in staging, and the raw check plausible_dates names it (above)."""
+    import shutil
+
+    from dbt_helpers import run_dbt
+    from reliability_support import AS_OF, BUILD
+
+    warehouse = tmp_path / "warehouse.duckdb"
+    shutil.copy(built_warehouse, warehouse)
+    daily = "SELECT count(*), min(business_date) FROM marts.fct_daily_snapshot"
+    loyalty = "SELECT count(*) FROM marts.fct_loyalty_points_daily"
+    (before,) = _raw(warehouse, daily)
+    (loyalty_before,) = _raw(warehouse, loyalty)
+    con = duckdb.connect(str(warehouse))
+    # The latest order: moving it leaves every website's first plausible order date as it was.
+    (order,) = con.execute("SELECT max(id) FROM raw.orders_order").fetchone()
+    con.execute(
+        "UPDATE raw.orders_order SET created_at = '1970-01-01 00:00:00+00' WHERE id = ?", [order]
+    )
+    con.close()
+    built = run_dbt(
+        warehouse, *BUILD, "--select", "+fct_daily_snapshot +fct_loyalty_points_daily", as_of=AS_OF
+    )
+    assert built.returncode == 0, built.stdout[-3000:]
+    assert _raw(warehouse, daily) == [before]  # same days, from the same first date
+    assert _raw(warehouse, loyalty) == [loyalty_before]
+    # Kept, not dropped: the order is in staging with its date.
+    assert _raw(
+        warehouse,
+        "SELECT cast(created_date AS VARCHAR) FROM intermediate.int_orders_dated "
+        "WHERE order_id = ?",
+        [order],
+    ) == [("1970-01-01",)]

@@ -1,6 +1,7 @@
 {#
     The calendar of the loyalty marts: every business date from the website's first
-    ledger entry (or completed redemption) to as_of. Empty for a website without one.
+    ledger entry (or completed redemption) on or after its opening date to as_of. Empty
+    for a website without one.
 #}
 with
 
@@ -11,11 +12,20 @@ bounds as (
 
     select
         websites.website_id,
-        min(account_days.business_date) as first_date,
+        -- The first plausible date: a row dated before the website opened (1970) is
+        -- reported by a raw check, and does not stretch the calendar back to it.
+        min(
+            case
+                when
+                    account_days.business_date
+                    >= coalesce(websites.opened_date, account_days.business_date)
+                    then account_days.business_date
+            end
+        ) as first_date,
         websites.as_of_date
     from websites
     inner join account_days on websites.website_id = account_days.website_id
-    group by websites.website_id, websites.as_of_date
+    group by websites.website_id, websites.opened_date, websites.as_of_date
 
 ),
 

@@ -8,6 +8,7 @@ with
 redemptions as (select * from {{ ref('int_redemptions_dated') }}),
 items as (select * from {{ ref('stg_redemption_items') }}),
 websites as (select * from {{ ref('int_websites_as_of') }}),
+versions as (select * from {{ ref('int_website_versions') }}),
 
 completed as (
 
@@ -19,9 +20,14 @@ completed as (
         redemptions.points_spent,
         redemptions.created_at,
         redemptions.created_date as business_date,
-        {{ local_timestamp('redemptions.created_at', 'websites.timezone') }} as created_at_local
+        -- The wall clock of the zone in force when it was made (int_website_versions).
+        {{ local_timestamp('redemptions.created_at', 'versions.timezone') }} as created_at_local
     from redemptions
     inner join websites on redemptions.website_id = websites.website_id
+    left join versions
+        on redemptions.website_id = versions.website_id
+        and (versions.valid_from is null or redemptions.created_at >= versions.valid_from)
+        and (versions.valid_to is null or redemptions.created_at < versions.valid_to)
     where redemptions.status = 'completed'
         and redemptions.created_date <= websites.as_of_date
 

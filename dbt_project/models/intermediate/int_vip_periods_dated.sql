@@ -10,7 +10,7 @@ periods as (select * from {{ ref('int_vip_upgrades_periodized') }}),
 websites as (select * from {{ ref('int_websites_as_of') }}),
 levels as (select * from {{ ref('vip_tier_levels') }}),
 
-final as (
+located as (
 
     select
         periods.vip_upgrade_id,
@@ -19,12 +19,17 @@ final as (
         periods.tier,
         levels.tier_rank,
         periods.valid_from,
-        periods.valid_to,
-        {{ business_date('periods.valid_from', 'websites.timezone') }} as from_date,
-        {{ business_date('periods.valid_to', 'websites.timezone') }} as to_date
+        periods.valid_to
     from periods
     inner join websites on periods.website_id = websites.website_id
     left join levels on periods.tier = levels.tier
+
+),
+
+final as (
+
+    {#- Each date in the zone in force at its instant (with_business_dates). #}
+    {{ with_business_dates('located', {'valid_from': 'from_date', 'valid_to': 'to_date'}) }}
 
 )
 

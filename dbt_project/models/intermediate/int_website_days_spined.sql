@@ -1,7 +1,7 @@
 {#
     The calendar of each website's daily marts: every business date from its first order
-    (any status) to as_of, days without activity included. Empty for a website with no
-    order on or before as_of.
+    (any status) on or after its opening date to as_of, days without activity included.
+    Empty for a website with no order on or before as_of.
 #}
 with
 
@@ -12,11 +12,18 @@ bounds as (
 
     select
         websites.website_id,
-        min(orders.created_date) as first_date,
+        -- The first plausible date: a row dated before the website opened (1970) is
+        -- reported by a raw check, and does not stretch the calendar back to it.
+        min(
+            case
+                when orders.created_date >= coalesce(websites.opened_date, orders.created_date)
+                    then orders.created_date
+            end
+        ) as first_date,
         websites.as_of_date
     from websites
     inner join orders on websites.website_id = orders.website_id
-    group by websites.website_id, websites.as_of_date
+    group by websites.website_id, websites.opened_date, websites.as_of_date
 
 ),
 

@@ -6,15 +6,18 @@ offending rows as (table, key, rule, detail), capped at `SHOWN` with the total c
 
 The rules are the source contract's (`models.rules.RULES`: the same portable SQLAlchemy
 queries that judge a source, run here on DuckDB's `raw` schema through `duckdb_engine`),
-plus rules that only make sense on a copy: money that is NULL or negative, primary keys
-that repeat, `created_at` / `updated_at` later than the check, timestamp or date text that
-did not parse and text that is not UTF-8 (kept as NULL in raw, its text in
+plus rules that only make sense on a copy: money that is NULL or negative, quantities
+that are negative, primary keys that repeat, `created_at` / `updated_at` a little later
+than the check (a skewed clock: a warning), dates that cannot be true (before the row's
+website was created, or more than a day after the check: an error), timestamp or date
+text that did not parse and text that is not UTF-8 (kept as NULL in raw, its text in
 `meta._rejected_values`: see `pipelines.extract.rejects` and `guard`), decimal values that
 broke their column's type (rounded half-even or NULL in raw, the source text in
 `meta._rejected_values`: see `pipelines.extract.exact`), rows refused for a NULL in their
 primary key (kept whole in `meta._rejected_rows`: see `pipelines.extract.guard`; see
 `refused`). The last three apply to any extracted table, in the contract or not. Rules
-are grouped into one check per table and property (`order_total_formula` on `raw/orders_order`, …).
+are grouped into one check per table and property (`order_total_formula` on
+`raw/orders_order`, …).
 
 Pure rule code (`find_violations`) is separate from the Dagster check so tests and
 notebooks can call it on any warehouse file.
@@ -42,6 +45,8 @@ from pipelines.extract.rejects import DATE_RULE, REJECTED_VALUES, TIMESTAMP_RULE
 SHOWN = 50
 #: A clock difference this large is tolerated before a timestamp counts as "future".
 CLOCK_SKEW = dt.timedelta(minutes=5)
+#: Past this, a timestamp is no skewed clock but an implausible date (issue 15): an error.
+IMPLAUSIBLY_AHEAD = dt.timedelta(days=1)
 
 ERROR = dg.AssetCheckSeverity.ERROR
 WARN = dg.AssetCheckSeverity.WARN
@@ -87,10 +92,25 @@ CHECKS: dict[str, Rule] = {
             ("null_money", "negative_money"),
         ),
         Rule(
+            "quantities_not_negative",
+            "counts and quantities (items, guests, points, distances) are not negative",
+            ERROR,
+            ("negative_quantity",),
+        ),
+        Rule(
             "no_future_timestamps",
-            "created_at / updated_at are not after the check",
+            "created_at / updated_at are not after the check (up to a day ahead: a "
+            "skewed clock; further is an implausible date)",
             WARN,
             ("future_timestamp",),
+        ),
+        Rule(
+            "plausible_dates",
+            "no date is before its website was created or more than a day after the "
+            "check (such a row is kept and named; the daily marts start at the website's "
+            "creation, not at the bad row)",
+            ERROR,
+            ("before_website_created", "after_tomorrow"),
         ),
         Rule(
             "parsable_timestamps",
@@ -190,8 +210,12 @@ def checks_for(table: sa.Table) -> list[str]:
         names.append("unique_columns")
     if _money_columns(table):
         names.append("money_not_null_or_negative")
+    if _quantity_columns(table):
+        names.append("quantities_not_negative")
     if _event_columns(table):
         names.append("no_future_timestamps")
+    if _dated_columns(table) and _website_path(table) is not None:
+        names.append("plausible_dates")
     if _parsed_columns(table):
         names.append("parsable_timestamps")
     names += {
@@ -216,8 +240,70 @@ def _money_columns(table: sa.Table) -> list[sa.Column]:
         "unit_price",
         "price",
         "fee",
+        "value_amount",
+        "bonus_amount",
+        "contract_value",
+        "budget",
     }
     return [c for c in table.columns if c.name in names and isinstance(c.type, sa.Numeric)]
+
+
+def _quantity_columns(table: sa.Table) -> list[sa.Column]:
+    """Counts and measures that cannot be negative (signed ledger points and balances can)."""
+    names = {
+        "quantity",
+        "guests",
+        "meals_per_week",
+        "points_required",
+        "points_spent",
+        "loyalty_points_used",
+        "daily_calorie_target",
+        "distance_km",
+        "discount_value",
+        "discount_percent",
+    }
+    return [c for c in table.columns if c.name in names]
+
+
+#: Dates of a plan, not of an event: they may lie ahead (a booking's event, a period's
+#: end), so only "before the website existed" judges them.
+_PLANNED = {"start_date", "end_date", "scheduled_at", "event_date", "current_period_end",
+            "expires_at"}  # fmt: skip
+
+
+#: Rows that may predate their website: a corporate contract is signed with a company, not
+#: through the website, and can be agreed before it opens (the demo's are).
+_SIGNED_OFFLINE = {"corporate_contract"}
+
+
+def _dated_columns(table: sa.Table) -> list[sa.Column]:
+    """Every timestamp and date of a row, except the website's own."""
+    if table.name == "accounts_website":
+        return []
+    return _parsed_columns(table)
+
+
+def _website_path(table: sa.Table) -> list[tuple[str, str]] | None:
+    """The joins from a row to its website: [(foreign key column, parent table), ...],
+    ending at accounts_website, through required foreign keys (a row without website_id
+    belongs to its order's, account's, user's… website). None: no such path."""
+    from models import metadata
+
+    seen = {table.name}
+    paths: list[tuple[sa.Table, list[tuple[str, str]]]] = [(table, [])]
+    while paths:
+        current, path = paths.pop(0)
+        for column in current.columns:
+            if column.nullable or not column.foreign_keys:
+                continue
+            parent = next(iter(column.foreign_keys)).column.table.name
+            step = [*path, (column.name, parent)]
+            if parent == "accounts_website":
+                return step
+            if parent not in seen:
+                seen.add(parent)
+                paths.append((metadata.tables[parent], step))
+    return None
 
 
 def _event_columns(table: sa.Table) -> list[sa.Column]:
@@ -273,16 +359,26 @@ def _copy_rules(conn: sa.Connection, tables: set[str], now: dt.datetime) -> Iter
                 )
         for col in (c for c in _money_columns(table) if c.name in has):
             q = quote(col.name)
+            # A nullable amount (a campaign's budget) may be absent, never negative.
+            missing = "" if col.nullable else f"{q} IS NULL OR "
             rows = conn.exec_driver_sql(
-                f"SELECT id, {q} FROM {raw} WHERE {q} IS NULL OR {q} < 0 ORDER BY id"
+                f"SELECT id, {q} FROM {raw} WHERE {missing}{q} < 0 ORDER BY id"
             )
             for key, value in rows:
                 rule = "null_money" if value is None else "negative_money"
-                yield Violation(table.name, key, rule, f"{col.name}={value}")
+                yield Violation(table.name, key, rule, f"{col.name}={value}", col.name)
+        for col in (c for c in _quantity_columns(table) if c.name in has):
+            q = quote(col.name)
+            rows = conn.exec_driver_sql(f"SELECT id, {q} FROM {raw} WHERE {q} < 0 ORDER BY id")
+            for key, value in rows:
+                yield Violation(
+                    table.name, key, "negative_quantity", f"{col.name}={value}", col.name
+                )
         for col in (c for c in _event_columns(table) if c.name in has):
             q = quote(col.name)
             rows = conn.exec_driver_sql(
-                f"SELECT id, {q} FROM {raw} WHERE {q} > ? ORDER BY id", (now + CLOCK_SKEW,)
+                f"SELECT id, {q} FROM {raw} WHERE {q} > ? AND {q} <= ? ORDER BY id",
+                (now + CLOCK_SKEW, now + IMPLAUSIBLY_AHEAD),
             )
             for key, value in rows:
                 yield Violation(
@@ -291,6 +387,74 @@ def _copy_rules(conn: sa.Connection, tables: set[str], now: dt.datetime) -> Iter
                     "future_timestamp",
                     f"{col.name}={value} is after the check ({now:%Y-%m-%d %H:%M}Z)",
                 )
+        yield from _implausible_dates(conn, table, has, tables, now)
+
+
+def _implausible_dates(
+    conn: sa.Connection, table: sa.Table, has: set[str], tables: set[str], now: dt.datetime
+) -> Iterable[Violation]:
+    """Dates that cannot be true, per row and column: before the row's website was created
+    (a zeroed clock's 1970-01-01), or more than a day after the check. One query per table:
+    the offending rows come back with each date and the website's creation."""
+    path = _website_path(table)
+    columns = [c for c in _dated_columns(table) if c.name in has]
+    if path is None or not columns or "id" not in has:
+        return
+    if any(parent not in tables for _, parent in path):
+        return
+    joins, alias = [], "r"
+    for n, (fk, parent) in enumerate(path):
+        joins.append(f"JOIN raw.{quote(parent)} p{n} ON {alias}.{quote(fk)} = p{n}.id")
+        alias = f"p{n}"
+    created = f"{alias}.created_at"
+    ahead = now + IMPLAUSIBLY_AHEAD
+
+    def early(col: sa.Column) -> str:
+        q = f"r.{quote(col.name)}"
+        if table.name in _SIGNED_OFFLINE:
+            return "FALSE"
+        if isinstance(col.type, sa.DateTime):
+            return f"{q} < {created}"
+        return f"{q} < CAST({created} AS DATE)"
+
+    def late(col: sa.Column) -> str:
+        return "FALSE" if col.name in _PLANNED else f"r.{quote(col.name)} > ?"
+
+    conditions = " OR ".join(f"{early(c)} OR {late(c)}" for c in columns)
+    selected = ", ".join(f"{early(c)}, r.{quote(c.name)}" for c in columns)
+    # The SELECT's `early` flags carry no parameters; each unplanned column's `late` one.
+    rows = conn.exec_driver_sql(
+        f"SELECT r.id, {created}, {selected} FROM raw.{quote(table.name)} r "
+        f"{' '.join(joins)} WHERE {conditions} ORDER BY r.id",
+        tuple(ahead for c in columns if c.name not in _PLANNED),
+    )
+    for key, website_created, *values in rows:
+        for col, is_early, value in zip(columns, values[0::2], values[1::2], strict=True):
+            if value is None:
+                continue
+            if is_early:
+                yield Violation(
+                    table.name,
+                    key,
+                    "before_website_created",
+                    f"{col.name}={value} is before its website was created ({website_created})",
+                    col.name,
+                )
+            elif col.name not in _PLANNED and _later_than(value, ahead):
+                yield Violation(
+                    table.name,
+                    key,
+                    "after_tomorrow",
+                    f"{col.name}={value} is more than a day after the check "
+                    f"({now:%Y-%m-%d %H:%M}Z)",
+                    col.name,
+                )
+
+
+def _later_than(value: dt.datetime | dt.date, instant: dt.datetime) -> bool:
+    if isinstance(value, dt.datetime):
+        return value > instant
+    return value > instant.date()
 
 
 def _rejected(conn: sa.Connection, tables: set[str]) -> Iterable[Violation]:
