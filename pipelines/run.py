@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import signal
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -117,6 +118,8 @@ class RunReport:
         None: it published, or its job has no publish assets."""
         if self.published or not any(n.startswith(PUBLISH_PREFIX) for n in self.planned):
             return None
+        if self.interrupted is not None:
+            return "the run was interrupted"
         checks = [CheckResult(c.asset, c.check, c.passed, c.severity) for c in self.checks]
         reason = refusal(checks, [step for step, _ in self.failures if step != PUBLISH_OP])
         if reason is not None:
@@ -578,7 +581,16 @@ def print_summary(report: RunReport, console: Console) -> None:
     )
     for check in failed:
         console.print(f"  [red]✗[/] {check.asset} {check.check} ({check.severity})")
-    if report.failures or not report.success:
+    if report.interrupted is not None:
+        steps = ", ".join(step for step, _ in report.failures) or "the run"
+        console.print(
+            f"run {report.run_id[:8]} interrupted by {signal.Signals(report.interrupted).name}"
+            f" in {steps}: its current statement rolled back",
+            style="red",
+            markup=False,
+            highlight=False,
+        )
+    elif report.failures or not report.success:
         console.print(
             failure_report(
                 job_name="all_assets",
