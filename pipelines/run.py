@@ -53,11 +53,12 @@ def run_config(
     and every event is in the Dagster instance (and failures' tracebacks in the log file).
     """
     date = parse_as_of(as_of)
+    raw: dict[str, Any] = {"full_refresh": full_refresh}
+    if confirm_deletes:  # only when given: the stand-in jobs of tests take no such field
+        raw["confirm_deletes"] = list(confirm_deletes)
     return {
         "ops": {
-            RAW_OP: {
-                "config": {"full_refresh": full_refresh, "confirm_deletes": list(confirm_deletes)}
-            },
+            RAW_OP: {"config": raw},
             DBT_OP: {
                 "config": {
                     "full_refresh": full_refresh,
@@ -196,32 +197,9 @@ class _Tracker:
             )
             self._update(description=label)
         elif kind == T.ASSET_MATERIALIZATION:
-            materialization = data.materialization
-            name = _key(materialization.asset_key)
-            self.report.materialized.append(name)
-            md = materialization.metadata
-            if materialization.asset_key.path[0] == "raw" and "dagster/row_count" in md:
-                self.report.raw[materialization.asset_key.path[-1]] = tuple(
-                    int(md[k].value) if k in md else 0
-                    for k in ("dagster/row_count", "rows_inserted", "rows_updated", "rows_deleted")
-                )
-            if self.progress:
-                self.progress.update(self.assets_task, advance=1, description=name)
+            self._materialized(data.materialization)
         elif kind == T.ASSET_CHECK_EVALUATION:
-            outcome = CheckOutcome(
-                asset=_key(data.asset_key),
-                check=data.check_name,
-                passed=bool(data.passed),
-                severity=data.severity.value if data.severity else "ERROR",
-            )
-            self.report.checks.append(outcome)
-            if self.progress:
-                self.progress.update(self.checks_task, advance=1)
-                if not outcome.passed:
-                    self.progress.console.print(
-                        f"[yellow]check failed ({outcome.severity}):[/] "
-                        f"{outcome.asset} {outcome.check}"
-                    )
+            self._checked(data)
         elif kind == T.STEP_FAILURE:
             from pipelines.defs.sensors import step_error
 
@@ -235,6 +213,35 @@ class _Tracker:
                 self.progress.console.print(f"[red]step failed:[/] {event.step_key}")
         elif kind == T.RUN_FAILURE:
             self.report.run_error = redact(event.message or "") or None
+
+
+    def _materialized(self, materialization) -> None:
+        name = _key(materialization.asset_key)
+        self.report.materialized.append(name)
+        md = materialization.metadata
+        if materialization.asset_key.path[0] == "raw" and "dagster/row_count" in md:
+            self.report.raw[materialization.asset_key.path[-1]] = tuple(
+                int(md[k].value) if k in md else 0
+                for k in ("dagster/row_count", "rows_inserted", "rows_updated", "rows_deleted")
+            )
+        if self.progress:
+            self.progress.update(self.assets_task, advance=1, description=name)
+
+    def _checked(self, data) -> None:
+        outcome = CheckOutcome(
+            asset=_key(data.asset_key),
+            check=data.check_name,
+            passed=bool(data.passed),
+            severity=data.severity.value if data.severity else "ERROR",
+        )
+        self.report.checks.append(outcome)
+        if self.progress:
+            self.progress.update(self.checks_task, advance=1)
+            if not outcome.passed:
+                self.progress.console.print(
+                    f"[yellow]check failed ({outcome.severity}):[/] "
+                    f"{outcome.asset} {outcome.check}"
+                )
 
 
 def cli_instance(config: Settings | None = None) -> dg.DagsterInstance:
@@ -555,24 +562,9 @@ def _published_outputs(warehouse, materialized: list[str]) -> dict[str, Path]:
 
 def print_summary(report: RunReport, console: Console) -> None:
     """The closing summary: raw rows, marts, checks, failures, duration."""
-    from rich.table import Table
-
     from pipelines.defs.sensors import failure_report
 
-    if report.raw:
-        table = Table(title="raw tables", title_justify="left", box=None, pad_edge=False)
-        for column in ("table", "rows", "inserted", "updated", "deleted"):
-            table.add_column(column, justify="left" if column == "table" else "right")
-        for name, (rows, ins, upd, dele) in sorted(report.raw.items()):
-            table.add_row(name, f"{rows:,}", f"{ins:,}", f"{upd:,}", f"{dele:,}")
-        console.print(table)
-    if report.marts:
-        table = Table(title="marts built", title_justify="left", box=None, pad_edge=False)
-        table.add_column("mart")
-        table.add_column("rows", justify="right")
-        for name, rows in report.marts.items():
-            table.add_row(f"marts.{name}", "-" if rows is None else f"{rows:,}")
-        console.print(table)
+    _print_tables(report, console)
     failed = report.checks_failed
     passed = len(report.checks) - len(failed)
     console.print(
@@ -622,3 +614,23 @@ def print_summary(report: RunReport, console: Console) -> None:
         console.print(f"{label}: {path}")
     if report.log_path is not None:
         console.print(f"[dim]dbt output: {report.log_path}[/]")
+
+
+def _print_tables(report: RunReport, console: Console) -> None:
+    """The summary's tables: rows per raw table, and the marts built with their rows."""
+    from rich.table import Table
+
+    if report.raw:
+        table = Table(title="raw tables", title_justify="left", box=None, pad_edge=False)
+        for column in ("table", "rows", "inserted", "updated", "deleted"):
+            table.add_column(column, justify="left" if column == "table" else "right")
+        for name, (rows, ins, upd, dele) in sorted(report.raw.items()):
+            table.add_row(name, f"{rows:,}", f"{ins:,}", f"{upd:,}", f"{dele:,}")
+        console.print(table)
+    if report.marts:
+        table = Table(title="marts built", title_justify="left", box=None, pad_edge=False)
+        table.add_column("mart")
+        table.add_column("rows", justify="right")
+        for name, rows in report.marts.items():
+            table.add_row(f"marts.{name}", "-" if rows is None else f"{rows:,}")
+        console.print(table)

@@ -110,37 +110,41 @@ def _publish_asset(deps: list[dg.AssetKey]) -> dg.AssetsDefinition:
             details={"run_id": context.run.run_id},
         )
         context.log.info(f"version {info['version']} published in {warehouse.publish_folder}")
-        duration = round(time.perf_counter() - began, 3)
-        folder = warehouse.publish_folder
-        common = {"version": info["version"], "duration_s": duration}
-        yield dg.MaterializeResult(
-            asset_key=WAREHOUSE_KEY,
-            metadata={
-                **common,
-                "path": dg.MetadataValue.path(str(warehouse.published_file)),
-                "marts": info["marts"],
-                "size_bytes": info["database_bytes"],
-            },
-        )
-        rows = info["rows_per_mart"]
-        yield dg.MaterializeResult(
-            asset_key=PARQUET_KEY,
-            metadata={
-                **common,
-                "path": dg.MetadataValue.path(str(folder / "parquet")),
-                "marts": len(rows),
-                "dagster/row_count": sum(rows.values()),
-                "rows_per_mart": dg.MetadataValue.json(rows),
-            },
-        )
-        page = folder / "dashboard.html"
-        yield dg.MaterializeResult(
-            asset_key=DASHBOARD_KEY,
-            metadata={
-                **common,
-                "path": dg.MetadataValue.path(str(page)),
-                "url": dg.MetadataValue.url(page.resolve().as_uri()),
-            },
-        )
+        yield from _results(info, warehouse, round(time.perf_counter() - began, 3))
 
     return publish
+
+
+def _results(info: dict, warehouse: Warehouse, duration: float):
+    """The three assets' materializations of one published version."""
+    folder = warehouse.publish_folder
+    common = {"version": info["version"], "duration_s": duration}
+    yield dg.MaterializeResult(
+        asset_key=WAREHOUSE_KEY,
+        metadata={
+            **common,
+            "path": dg.MetadataValue.path(str(warehouse.published_file)),
+            "marts": info["marts"],
+            "size_bytes": info["database_bytes"],
+        },
+    )
+    rows = info["rows_per_mart"]
+    yield dg.MaterializeResult(
+        asset_key=PARQUET_KEY,
+        metadata={
+            **common,
+            "path": dg.MetadataValue.path(str(folder / "parquet")),
+            "marts": len(rows),
+            "dagster/row_count": sum(rows.values()),
+            "rows_per_mart": dg.MetadataValue.json(rows),
+        },
+    )
+    page = folder / "dashboard.html"
+    yield dg.MaterializeResult(
+        asset_key=DASHBOARD_KEY,
+        metadata={
+            **common,
+            "path": dg.MetadataValue.path(str(page)),
+            "url": dg.MetadataValue.url(page.resolve().as_uri()),
+        },
+    )

@@ -359,38 +359,40 @@ def build_raw_assets(
     ):
         """Copy the selected source tables into DuckDB schema `raw`, incrementally."""
         with secrets.redacted_errors():  # what Dagster stores of a failure: no password
-            yield from _extract(context, config, source, warehouse)
-
-    def _extract(context, config, source, warehouse):
-        tables = sorted(key.path[-1] for key in context.selected_asset_keys)
-        src = source.source()
-        retry = RetryPolicy(config.retries, config.retry_pause_s, log=context.log.warning)
-        failures: dict[str, str] = {}
-        try:
-            plans = run_plans(context.run.run_id, src, selection, tables, retry)
-            for outcome in extract_tables(
-                src,
-                warehouse.path,
-                plans,
-                _run_options(context, config, source),
-                tables=tables,
-                retry=retry,
-                memory_limit=warehouse.memory_limit,
-            ):
-                if isinstance(outcome, TableFailure):
-                    context.log.error(f"raw.{outcome.table} failed: {outcome.error}")
-                    failures[outcome.table] = outcome.message
-                else:
-                    yield _materialization(context, outcome, src.url)
-                yield from _guard_results(context, outcome)
-        except SourceUnavailableError as exc:
-            raise dg.Failure(description=secrets.redact(str(exc))) from exc
-        finally:
-            src.dispose()
-        if failures:
-            raise _failure(failures)
+            yield from _extract(context, config, source, warehouse, selection)
 
     return [raw_tables]
+
+
+def _extract(context, config, source, warehouse, selection):
+    """The raw step's work: each selected table extracted, its result and guards yielded."""
+    tables = sorted(key.path[-1] for key in context.selected_asset_keys)
+    src = source.source()
+    retry = RetryPolicy(config.retries, config.retry_pause_s, log=context.log.warning)
+    failures: dict[str, str] = {}
+    try:
+        plans = run_plans(context.run.run_id, src, selection, tables, retry)
+        for outcome in extract_tables(
+            src,
+            warehouse.path,
+            plans,
+            _run_options(context, config, source),
+            tables=tables,
+            retry=retry,
+            memory_limit=warehouse.memory_limit,
+        ):
+            if isinstance(outcome, TableFailure):
+                context.log.error(f"raw.{outcome.table} failed: {outcome.error}")
+                failures[outcome.table] = outcome.message
+            else:
+                yield _materialization(context, outcome, src.url)
+            yield from _guard_results(context, outcome)
+    except SourceUnavailableError as exc:
+        raise dg.Failure(description=secrets.redact(str(exc))) from exc
+    finally:
+        src.dispose()
+    if failures:
+        raise _failure(failures)
 
 
 def _run_options(context, config: RawExtractConfig, source: SourceDatabase) -> ExtractOptions:
