@@ -175,8 +175,9 @@ def main() -> None:
         for cursor in CURSORS:
             _run(args.url, copies[(cursor, 0)], cursor, "quiet", out)
         # A warehouse last run with the updated_at cursor switching to xmin: no xid
-        # watermark yet, so every table is read whole once (the upgrade's cost).
-        _run(args.url, copies[("updated_at", 1)], "xmin", "upgrade", out)
+        # watermark yet, so every table is read whole once (the upgrade's cost). Its last
+        # copy: with one repeat, the one the quiet run used.
+        _run(args.url, copies[("updated_at", args.repeats - 1)], "xmin", "upgrade", out)
         _scan(args.url, base, out)
 
 
