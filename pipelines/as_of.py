@@ -26,6 +26,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import sqlalchemy as sa
 
+from pipelines.duck import NO_EXTENSIONS
 from pipelines.errors import MealyticsError
 
 log = logging.getLogger(__name__)
@@ -124,7 +125,9 @@ def guard_warehouse(as_of: dt.date | None, warehouse: str) -> None:
     if as_of is None:
         return
     first = None
-    engine = sa.create_engine(f"duckdb:///{warehouse}", connect_args={"read_only": True})
+    engine = sa.create_engine(
+        f"duckdb:///{warehouse}", connect_args={"read_only": True, "config": dict(NO_EXTENSIONS)}
+    )
     try:
         with engine.connect() as conn:
             first = first_source_date(conn, schema="raw")

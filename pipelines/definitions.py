@@ -21,7 +21,7 @@ from pipelines.defs.dbt import build_dbt_assets, dbt_project, dbt_resource
 from pipelines.defs.freshness import build_mart_freshness
 from pipelines.defs.publish import build_publish_assets
 from pipelines.defs.raw import build_raw_defs
-from pipelines.defs.resources import default_resources
+from pipelines.defs.resources import Warehouse, default_resources
 from pipelines.defs.schedules import all_assets_job, daily_schedule
 from pipelines.defs.sensors import report_run_failures
 
@@ -48,7 +48,8 @@ def build_definitions(
     config = config or settings.Settings.from_env()
     resources = dict(resources) if resources is not None else default_resources(config)
     raw = build_raw_defs(resources=resources)
-    project = dbt_project(dbt_project_dir, config.dbt_artifacts)
+    artifacts = _dbt_artifacts(config, resources)
+    project = dbt_project(dbt_project_dir, artifacts)
     dbt_models = build_dbt_assets(project, config.dbt_docs_url)
     marts = sorted((k for k in dbt_models.keys if k.path[0] == MARTS), key=lambda k: k.path)
     freshness_checks, freshness_sensors = build_mart_freshness(marts)
@@ -65,7 +66,7 @@ def build_definitions(
                 "dbt": dbt_resource(
                     project,
                     as_of=config.as_of,
-                    artifacts_dir=config.dbt_artifacts,
+                    artifacts_dir=artifacts,
                     keep_runs=config.dbt_keep_runs,
                 )
             },
@@ -77,3 +78,12 @@ def build_definitions(
 @dg.definitions
 def defs() -> dg.Definitions:
     return build_definitions()
+
+
+def _dbt_artifacts(config: settings.Settings, resources: dict) -> Path:
+    """dbt's folder beside the warehouse the definitions write: the `warehouse` resource's
+    when one is given (tests, another deployment), else the settings' (`dbt/`)."""
+    warehouse = resources.get("warehouse")
+    if isinstance(warehouse, Warehouse):
+        return Path(warehouse.path).resolve().parent / "dbt"
+    return config.dbt_artifacts
