@@ -204,7 +204,7 @@ class _Tracker:
             from pipelines.defs.sensors import step_error
 
             self.report.failures.append(
-                (event.step_key or "?", redact(step_error(event).strip()))
+                (event.step_key or "?", redact(_before_traceback(step_error(event)).strip()))
             )
             error = getattr(data, "error", None)
             if error is not None:
@@ -242,6 +242,14 @@ class _Tracker:
                     f"[yellow]check failed ({outcome.severity}):[/] "
                     f"{outcome.asset} {outcome.check}"
                 )
+
+
+def _before_traceback(message: str) -> str:
+    """A step's error for the console: what precedes the first Python traceback in it
+    (dbt's own errors, which dagster-dbt quotes, can carry one); the whole error, traceback
+    included, is in the run's log file."""
+    head, _, _ = message.partition("Traceback (most recent call last):")
+    return head.rstrip() or message
 
 
 def cli_instance(config: Settings | None = None) -> dg.DagsterInstance:
