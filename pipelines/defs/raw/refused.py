@@ -74,22 +74,30 @@ def _still_stored(raw_value: str, rule: str, current: Decimal | None) -> bool:
     return stored == current
 
 
+def _recorded_columns(
+    conn: sa.Connection, tables: set[str], keys: Mapping[str, Sequence[str]], condition: str
+) -> Iterable[tuple[str, str, str]]:
+    """(table, column, SQL of raw's row key as recorded) of the keyed raw tables' columns
+    with values recorded in `meta._rejected_values` under `condition` (a rule filter)."""
+    if REJECTED_VALUES not in bookkeeping(conn):
+        return
+    found = conn.exec_driver_sql(
+        f"SELECT DISTINCT table_name, column_name FROM meta.{quote(REJECTED_VALUES)} "
+        f"WHERE {condition} ORDER BY ALL"
+    ).fetchall()
+    for table, column in found:
+        pk = keys.get(table)
+        if table in tables and pk:
+            parts = ", ".join(f"CAST(r.{quote(k)} AS VARCHAR)" for k in pk)
+            yield table, column, f"concat_ws('|', {parts})"
+
+
 def inexact_decimals(
     conn: sa.Connection, tables: set[str], keys: Mapping[str, Sequence[str]]
 ) -> Iterable[Break]:
     """Recorded decimal values still as stored in raw; `keys`: {table: key columns}."""
-    if REJECTED_VALUES not in bookkeeping(conn):
-        return
     rules = ", ".join(f"'{r}'" for r in exact.RULES)
-    found = conn.exec_driver_sql(
-        f"SELECT DISTINCT table_name, column_name FROM meta.{quote(REJECTED_VALUES)} "
-        f"WHERE rule IN ({rules}) ORDER BY ALL"
-    ).fetchall()
-    for table, column in found:
-        pk = keys.get(table)
-        if table not in tables or not pk:
-            continue
-        row_key = "concat_ws('|', " + ", ".join(f"CAST(r.{quote(k)} AS VARCHAR)" for k in pk) + ")"
+    for table, column, row_key in _recorded_columns(conn, tables, keys, f"rule IN ({rules})"):
         rows = conn.exec_driver_sql(
             f"SELECT DISTINCT v.row_key, v.raw_value, v.rule, r.{quote(column)} "
             f"FROM meta.{quote(REJECTED_VALUES)} v JOIN raw.{quote(table)} r "
@@ -114,18 +122,8 @@ def invalid_text(
     conn: sa.Connection, tables: set[str], keys: Mapping[str, Sequence[str]]
 ) -> Iterable[Break]:
     """Recorded text values that were not UTF-8, while raw's row holds NULL there."""
-    if REJECTED_VALUES not in bookkeeping(conn):
-        return
-    found = conn.exec_driver_sql(
-        f"SELECT DISTINCT table_name, column_name FROM meta.{quote(REJECTED_VALUES)} "
-        "WHERE rule = ? ORDER BY ALL",
-        (INVALID_UTF8_RULE,),
-    ).fetchall()
-    for table, column in found:
-        pk = keys.get(table)
-        if table not in tables or not pk:
-            continue
-        row_key = "concat_ws('|', " + ", ".join(f"CAST(r.{quote(k)} AS VARCHAR)" for k in pk) + ")"
+    condition = f"rule = '{INVALID_UTF8_RULE}'"
+    for table, column, row_key in _recorded_columns(conn, tables, keys, condition):
         rows = conn.exec_driver_sql(
             f"SELECT DISTINCT v.row_key, v.raw_value FROM meta.{quote(REJECTED_VALUES)} v "
             f"JOIN raw.{quote(table)} r ON v.row_key = {row_key} "
