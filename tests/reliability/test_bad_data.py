@@ -496,3 +496,43 @@ def test_order_dated_1970_does_not_stretch_the_daily_marts(built_warehouse, tmp_
         "WHERE order_id = ?",
         [order],
     ) == [("1970-01-01",)]
+
+
+def test_delivered_order_dated_1970_does_not_stretch_the_cohorts(built_warehouse, tmp_path):
+    """Issue 15: a delivered order dated 1970-01-01 moved its customer into a 1970 cohort of
+    ~680 months. The order moved is the latest delivered one of a customer with an earlier
+    delivered order in the same month, so the known answer is the cohorts exactly as before
+    (the implausible order starts no cohort and counts in no month; plausible_dates names
+    it and the run does not publish)."""
+    import shutil
+
+    from dbt_helpers import run_dbt
+    from reliability_support import AS_OF, BUILD
+
+    warehouse = tmp_path / "warehouse.duckdb"
+    shutil.copy(built_warehouse, warehouse)
+    cohorts = "SELECT * FROM marts.fct_customer_cohorts ORDER BY ALL"
+    before = _raw(warehouse, cohorts)
+    con = duckdb.connect(str(warehouse))
+    (order,) = con.execute(
+        """
+        SELECT d.order_id FROM intermediate.int_orders_dated d
+        WHERE d.status = 'delivered'
+          AND EXISTS (SELECT 1 FROM intermediate.int_orders_dated e
+                      WHERE e.user_id = d.user_id AND e.status = 'delivered'
+                        AND e.created_date < d.created_date
+                        AND date_trunc('month', e.created_date)
+                            = date_trunc('month', d.created_date))
+        ORDER BY d.created_date DESC, d.order_id DESC LIMIT 1
+        """
+    ).fetchone()
+    con.execute(
+        "UPDATE raw.orders_order SET created_at = '1970-01-01 00:00:00+00' WHERE id = ?", [order]
+    )
+    con.close()
+    built = run_dbt(warehouse, *BUILD, "--select", "+fct_customer_cohorts", as_of=AS_OF)
+    assert built.returncode == 0, built.stdout[-3000:]
+    assert _raw(warehouse, "SELECT min(cohort_month) FROM marts.fct_customer_cohorts") == [
+        (before[0][1],)
+    ]
+    assert _raw(warehouse, cohorts) == before
