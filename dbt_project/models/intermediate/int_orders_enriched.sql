@@ -4,11 +4,46 @@
     plus whether the order counts (status <> 'cancelled') and the customer's first
     counted order date, which tells new from returning customers.
 #}
+{#-
+    Incremental by customer (macros/incremental/slices.sql): a run rebuilds the orders of
+    the customers whose orders, VIP upgrades, subscriptions or user row changed (before or
+    after the change), since the first counted date and the tiers are per customer.
+-#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='slices',
+    unique_key=['user_id'],
+    on_schema_change='fail',
+    post_hook="{{ slices_done() }}",
+) }}
+
+{%- set window = slices_window(
+    mapped=['orders_order', 'vip_vipupgrade', 'subscriptions_subscription', 'accounts_user']) -%}
+{%- set affected -%}
+    {{ raw_changed(window, 'orders_order', source('raw', 'orders_order'), {'user_id': dbt.type_bigint()}) }}
+    union
+    {{ raw_changed(window, 'vip_vipupgrade', source('raw', 'vip_vipupgrade'), {'user_id': dbt.type_bigint()}) }}
+    union
+    {{ raw_changed(window, 'subscriptions_subscription', source('raw', 'subscriptions_subscription'), {'user_id': dbt.type_bigint()}) }}
+    union
+    select row_id as user_id from ({{ raw_changes(window, 'accounts_user') }}) as users_changed
+{%- endset -%}
+{%- do slices_stage(window, affected) -%}
+
 with
 
-orders as (select * from {{ ref('int_orders_dated') }}),
-vip_periods as (select * from {{ ref('int_vip_upgrades_periodized') }}),
-subscription_periods as (select * from {{ ref('int_subscriptions_periodized') }}),
+orders as (
+    select * from {{ ref('int_orders_dated') }} as changed
+    where {{ slices_filter(window, {'user_id': 'changed.user_id'}) }}
+),
+vip_periods as (
+    select * from {{ ref('int_vip_upgrades_periodized') }} as changed
+    where {{ slices_filter(window, {'user_id': 'changed.user_id'}) }}
+),
+subscription_periods as (
+    select * from {{ ref('int_subscriptions_periodized') }} as changed
+    where {{ slices_filter(window, {'user_id': 'changed.user_id'}) }}
+),
 method_groups as (select * from {{ ref('payment_method_groups') }}),
 
 vip_at_order as (
