@@ -183,7 +183,10 @@
         {{ return('its code or an upstream model, seed or macro changed') }}
     {%- endif -%}
     {%- set log = adapter.get_relation(database=target.database, schema='meta', identifier='_changes') -%}
-    {%- if upstream.raw and log is not none -%}
+    {%- if upstream.raw and log is none -%}
+        {{ return('no change log (meta._changes): raw was not written by the extraction') }}
+    {%- endif -%}
+    {%- if upstream.raw -%}
         {%- set found = run_query(
             "select string_agg(distinct table_name, ', ' order by table_name) from meta._changes"
             ~ " where seq > " ~ window.after ~ " and seq <= " ~ window.through
@@ -238,6 +241,24 @@
     select distinct {{ columns | join(', ') }}
     from {{ delta_relation(model_name) }}
     where not _full and _batch > {{ window.after_batch }} and _batch <= {{ window.batch }}
+{%- endmacro %}
+
+{#- The slices of a calendar (`spine`) that the model's table (`existing`) lacks or has
+    beyond it: days that joined it (as_of moved on, an earlier first order) or left it. -#}
+{% macro calendar_changed(spine, existing, keys) -%}
+    select {% for key in keys %}new_days.{{ key }}{{ ', ' if not loop.last }}{% endfor %}
+    from {{ spine }} as new_days
+    where not exists (
+        select 1 from {{ existing }} as old_days
+        where {% for key in keys %}old_days.{{ key }} = new_days.{{ key }}{{ ' and ' if not loop.last }}{% endfor %}
+    )
+    union
+    select {% for key in keys %}old_days.{{ key }}{{ ', ' if not loop.last }}{% endfor %}
+    from {{ existing }} as old_days
+    where not exists (
+        select 1 from {{ spine }} as new_days
+        where {% for key in keys %}old_days.{{ key }} = new_days.{{ key }}{{ ' and ' if not loop.last }}{% endfor %}
+    )
 {%- endmacro %}
 
 {% macro json_text(column, field) -%}

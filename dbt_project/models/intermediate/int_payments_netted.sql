@@ -6,10 +6,43 @@
     first, and its refund rows take the money back. Each event carries the revenue
     channel of its payment (seed revenue_channels).
 #}
+{#-
+    Incremental by payment (macros/incremental/slices.sql): a run rebuilds the movements of
+    the payments that changed, whose refunds changed (the refund's payment before and after
+    the change), or whose order changed (its channel).
+-#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='slices',
+    unique_key=['payment_id'],
+    on_schema_change='fail',
+    post_hook="{{ slices_done() }}",
+) }}
+
+{%- set window = slices_window(mapped=['payments_payment', 'payments_refund', 'orders_order']) -%}
+{%- set affected -%}
+    select row_id as payment_id from ({{ raw_changes(window, 'payments_payment') }}) as payments_changed
+    union
+    {{ raw_changed(window, 'payments_refund', source('raw', 'payments_refund'), {'payment_id': dbt.type_bigint()}) }}
+    union
+    select payments_of_orders.id as payment_id
+    from {{ source('raw', 'payments_payment') }} as payments_of_orders
+    where payments_of_orders.order_id in (
+        select row_id from ({{ raw_changes(window, 'orders_order') }}) as orders_changed
+    )
+{%- endset -%}
+{%- do slices_stage(window, affected) -%}
+
 with
 
-payments as (select * from {{ ref('int_payments_dated') }}),
-refunds as (select * from {{ ref('int_refunds_dated') }}),
+payments as (
+    select * from {{ ref('int_payments_dated') }} as changed
+    where {{ slices_filter(window, {'payment_id': 'changed.payment_id'}) }}
+),
+refunds as (
+    select * from {{ ref('int_refunds_dated') }} as changed
+    where {{ slices_filter(window, {'payment_id': 'changed.payment_id'}) }}
+),
 orders as (select * from {{ ref('stg_orders') }}),
 channels as (select * from {{ ref('revenue_channels') }}),
 

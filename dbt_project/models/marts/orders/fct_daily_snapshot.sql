@@ -1,8 +1,42 @@
+{#-
+    Incremental by website and business day (macros/incremental/slices.sql): a run rebuilds
+    the days its orders and money movements changed on (before and after the change), and
+    the days that joined or left the calendar (as_of moved, an earlier first order).
+-#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='slices',
+    unique_key=['website_id', 'business_date'],
+    on_schema_change='fail',
+    post_hook="{{ slices_done() }}",
+) }}
+
+{%- set window = slices_window(mapped=['int_orders_enriched', 'int_payments_netted', 'orders_order']) -%}
+{%- set affected -%}
+    select website_id, created_date as business_date
+    from ({{ delta_changed(window, 'int_orders_enriched', ['website_id', 'created_date']) }}) as orders_changed
+    union
+    select website_id, business_date
+    from ({{ delta_changed(window, 'int_payments_netted', ['website_id', 'business_date']) }}) as money_changed
+    union
+    {{ calendar_changed(ref('int_website_days_spined'), this, ['website_id', 'business_date']) }}
+{%- endset -%}
+{%- do slices_stage(window, affected) -%}
+
 with
 
-days as (select * from {{ ref('int_website_days_spined') }}),
-orders as (select * from {{ ref('int_orders_enriched') }}),
-money as (select * from {{ ref('int_payments_netted') }}),
+days as (
+    select * from {{ ref('int_website_days_spined') }} as changed
+    where {{ slices_filter(window, {'website_id': 'changed.website_id', 'business_date': 'changed.business_date'}) }}
+),
+orders as (
+    select * from {{ ref('int_orders_enriched') }} as changed
+    where {{ slices_filter(window, {'website_id': 'changed.website_id', 'business_date': 'changed.created_date'}) }}
+),
+money as (
+    select * from {{ ref('int_payments_netted') }} as changed
+    where {{ slices_filter(window, {'website_id': 'changed.website_id', 'business_date': 'changed.business_date'}) }}
+),
 
 counted_orders as (
     select * from orders
