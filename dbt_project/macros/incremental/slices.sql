@@ -36,6 +36,7 @@
 {#- on-run-start: the bookkeeping tables, and this invocation's batch number. -#}
 {% macro slices_begin_run() %}
     {%- if execute and flags.WHICH in ('run', 'build') -%}
+        {%- set statements -%}
         create schema if not exists {{ slices_schema() }};
         create table if not exists {{ slices_schema() }}._runs (
             batch bigint primary key,
@@ -54,9 +55,16 @@
         );
         insert into {{ slices_schema() }}._runs
         select coalesce(max(batch), 0) + 1, '{{ invocation_id }}', {{ changes_through() }}, now()
-        from {{ slices_schema() }}._runs;
-        commit;
+        from {{ slices_schema() }}._runs
+        {%- endset -%}
+        {%- do slices_execute(statements) -%}
     {%- endif -%}
+{% endmacro %}
+
+{#- Hook statements, committed (dbt may or may not have a transaction open in a hook). -#}
+{% macro slices_execute(statements) %}
+    {%- do run_query(statements) -%}
+    {%- do adapter.commit() -%}
 {% endmacro %}
 
 {#- The last extraction change this run covers: the var the pipeline passes, else the log's
@@ -368,4 +376,42 @@
     insert or replace into {{ slices_schema() }}._state
     values ('{{ this.identifier }}', {{ run.batch }}, {{ run.through }}, '{{ how.mode }}',
         '{{ how.reason | replace("'", "''") }}', '{{ how.fingerprint }}', now());
+{% endmacro %}
+
+{#-
+    on-run-end: forget what every slices model has consumed: the change log's rows up to
+    the smallest changes_through, and each delta's batches up to the smallest batch of the
+    slices models (a model that has not run yet, or failed, keeps everything after its
+    last success). Models no longer in the project are forgotten with their state.
+-#}
+{% macro slices_prune() %}
+    {%- if not execute or flags.WHICH not in ('run', 'build') -%}{{ return('') }}{%- endif -%}
+    {%- set names = [] -%}
+    {%- for node in graph.nodes.values() -%}
+        {%- if node.resource_type == 'model' and node.config.get('incremental_strategy') == 'slices' -%}
+            {%- do names.append(node.name) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {%- if not names -%}{{ return('') }}{%- endif -%}
+    {%- set listed = "('" ~ names | join("', '") ~ "')" -%}
+    {%- set found = run_query(
+        "select count(*), min(changes_through), min(batch) from " ~ slices_schema()
+        ~ "._state where model in " ~ listed) -%}
+    {%- set states, through, batch = found.rows[0][0], found.rows[0][1], found.rows[0][2] -%}
+    {%- set statements -%}
+    delete from {{ slices_schema() }}._state where model not in {{ listed }};
+    delete from {{ slices_schema() }}._runs
+    where batch < (select min(batch) from {{ slices_schema() }}._state);
+    {%- if states == names | length %}
+    {%- if adapter.get_relation(database=target.database, schema='meta', identifier='_changes') is not none %}
+    delete from meta._changes where seq <= {{ through }};
+    {%- endif %}
+    {%- for name in names %}
+    {%- if adapter.get_relation(database=target.database, schema=slices_schema(), identifier=name ~ '__delta') is not none %}
+    delete from {{ delta_relation(name) }} where _batch < {{ batch }} and not _full;
+    {%- endif %}
+    {%- endfor %}
+    {%- endif %}
+    {%- endset -%}
+    {%- do slices_execute(statements) -%}
 {% endmacro %}
