@@ -269,6 +269,24 @@
     )
 {%- endmacro %}
 
+{#- The website days that `as_of` moved into or out of a sparse daily model (`existing`,
+    with website_id and business_date): days of the calendar (`spine`, up to as_of) after the
+    last day the model holds for the website, and days it holds after as_of. A day it lacks
+    before its last day had no rows, so nothing there needs recomputing. -#}
+{% macro as_of_changed(spine, existing, websites) -%}
+    select new_days.website_id, new_days.business_date
+    from {{ spine }} as new_days
+    where new_days.business_date > coalesce(
+        (select max(old_days.business_date) from {{ existing }} as old_days
+         where old_days.website_id = new_days.website_id),
+        cast('1900-01-01' as date))
+    union
+    select old_days.website_id, old_days.business_date
+    from {{ existing }} as old_days
+    inner join {{ websites }} as websites on old_days.website_id = websites.website_id
+    where old_days.business_date > websites.as_of_date
+{%- endmacro %}
+
 {% macro json_text(column, field) -%}
     {{ return(adapter.dispatch('json_text', 'mealytics')(column, field)) }}
 {%- endmacro %}

@@ -1,6 +1,45 @@
+{#-
+    Incremental by website and business day (macros/incremental/slices.sql): a run rebuilds
+    the days its orders and their items changed on (before and after the change), the days
+    a changed meal sold on, and the days as_of moved.
+-#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='slices',
+    unique_key=['website_id', 'business_date'],
+    on_schema_change='fail',
+    post_hook="{{ slices_done() }}",
+) }}
+
+{%- set window = slices_window(mapped=['int_orders_enriched', 'orders_order', 'orders_orderitem', 'menu_meal']) -%}
+{%- set affected -%}
+    select website_id, created_date as business_date
+    from ({{ delta_changed(window, 'int_orders_enriched', ['website_id', 'created_date']) }}) as orders_changed
+    union
+    {# An item's order's day, before and after the item changed; a meal's days (its name
+        and category are on every row it sold in). #}
+    select orders_of_items.website_id, orders_of_items.created_date as business_date
+    from {{ ref('int_orders_enriched') }} as orders_of_items
+    where orders_of_items.order_id in (
+        select order_id from (
+            {{ raw_changed(window, 'orders_orderitem', source('raw', 'orders_orderitem'), {'order_id': dbt.type_bigint()}) }}
+        ) as items_changed
+    )
+    or orders_of_items.order_id in (
+        select sold.order_id from {{ source('raw', 'orders_orderitem') }} as sold
+        where sold.meal_id in (select row_id from ({{ raw_changes(window, 'menu_meal') }}) as meals_changed)
+    )
+    union
+    {{ as_of_changed(ref('int_website_days_spined'), this, ref('int_websites_as_of')) }}
+{%- endset -%}
+{%- do slices_stage(window, affected) -%}
+
 with
 
-orders as (select * from {{ ref('int_orders_to_date') }}),
+orders as (
+    select * from {{ ref('int_orders_to_date') }} as changed
+    where {{ slices_filter(window, {'website_id': 'changed.website_id', 'business_date': 'changed.created_date'}) }}
+),
 items as (select * from {{ ref('stg_order_items') }}),
 meals as (select * from {{ ref('stg_meals') }}),
 
