@@ -94,8 +94,10 @@
     {{ slices_schema() }}."{{ model_name }}__delta"
 {%- endmacro %}
 
+{#- The slices a run rebuilt (mode 'changes'), kept for the model's tests
+    (`get_where_subquery`) until the next run replaces them. -#}
 {% macro slices_relation(model_name) -%}
-    "__slices_{{ model_name }}"
+    {{ slices_schema() }}."{{ model_name }}__slices"
 {%- endmacro %}
 
 {#- What this model consumed when it last ran: {batch, changes_through}, or none. -#}
@@ -120,7 +122,8 @@
 {% macro slices_window(mapped=[]) %}
     {%- set window = {'model': this.identifier, 'slices': slices_relation(this.identifier),
                       'mapped': mapped, 'reason': ''} -%}
-    {%- if not execute or flags.WHICH not in ('run', 'build') -%}
+    {%- if not execute or flags.WHICH not in ('run', 'build') or not graph.get('nodes') -%}
+        {#- Parsing, compiling, a unit test (its graph is empty): the whole model's SQL. -#}
         {%- do window.update({'mode': 'full', 'fingerprint': ''}) -%}
         {{ return(window) }}
     {%- endif -%}
@@ -230,10 +233,10 @@
 
 {#- Values of `columns` ({name: type}) of the changed rows of raw `table`, before the change
     (from the log's before images) and after it (the row raw holds now): every slice a
-    changed row belonged to or belongs to. `relation` is the raw table (source()). -#}
-{% macro raw_changed(window, table, relation, columns, key='id') -%}
+    changed row belonged to or belongs to. -#}
+{% macro raw_changed(window, table, columns, key='id') -%}
     select {% for name in columns %}now_.{{ name }}{{ ', ' if not loop.last }}{% endfor %}
-    from {{ relation }} as now_
+    from {{ raw_relation(table) }} as now_
     where now_.{{ key }} in (select row_id from ({{ raw_changes(window, table) }}) as c)
     union
     select {% for name, type in columns.items() -%}
@@ -241,6 +244,44 @@
     {%- endfor %}
     from ({{ raw_changes(window, table) }}) as c
     where c.before is not null
+{%- endmacro %}
+
+{#- A raw table, by the dbt source's definition, without declaring a dependency (the model
+    already depends on it through staging; a unit test then needs no fixture for it). -#}
+{% macro raw_relation(table) -%}
+    {%- if not execute or not graph.get('sources') -%}{{ return('raw.' ~ table) }}{%- endif -%}
+    {%- set found = graph.sources.get('source.' ~ project_name ~ '.raw.' ~ table) -%}
+    {%- if found is none -%}
+        {{ exceptions.raise_compiler_error("slices: no raw source table '" ~ table ~ "'") }}
+    {%- endif -%}
+    {{ return(api.Relation.create(database=found.database, schema=found.schema,
+                                  identifier=found.identifier)) }}
+{%- endmacro %}
+
+{#- A model upstream of the current one (it is built before it in every run), without
+    declaring a dependency; a compiler error if it is not upstream. -#}
+{% macro upstream_relation(name) -%}
+    {%- if not execute or not graph.get('nodes') -%}{{ return(name) }}{%- endif -%}
+    {%- set ids = [] -%}
+    {%- for node in graph.nodes.values() if node.resource_type == 'model' and node.name == name -%}
+        {%- do ids.append(node.unique_id) -%}
+    {%- endfor -%}
+    {%- set todo = [model.unique_id] -%}
+    {%- set seen = [] -%}
+    {%- for _ in range(10000) if todo -%}
+        {%- set node_id = todo.pop() -%}
+        {%- if node_id not in seen and node_id in graph.nodes -%}
+            {%- do seen.append(node_id) -%}
+            {%- do todo.extend(graph.nodes[node_id].depends_on.nodes) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {%- if not ids or ids[0] not in seen -%}
+        {{ exceptions.raise_compiler_error(
+            "slices: '" ~ name ~ "' is not upstream of " ~ model.name ~ ": it may be built after it") }}
+    {%- endif -%}
+    {%- set node = graph.nodes[ids[0]] -%}
+    {{ return(api.Relation.create(database=node.database, schema=node.schema,
+                                  identifier=node.alias)) }}
 {%- endmacro %}
 
 {#- Values of `columns` of the rows upstream model `model_name` removed or added since this
@@ -270,13 +311,14 @@
 {%- endmacro %}
 
 {#- The website days that `as_of` moved into or out of a sparse daily model (`existing`,
-    with website_id and business_date): days of the calendar (`spine`, up to as_of) after the
-    last day the model holds for the website, and days it holds after as_of. A day it lacks
-    before its last day had no rows, so nothing there needs recomputing. -#}
-{% macro as_of_changed(spine, existing, websites) -%}
-    select new_days.website_id, new_days.business_date
-    from {{ spine }} as new_days
-    where new_days.business_date > coalesce(
+    with website_id and business_date): days of its rows' relation (`rows`, with
+    website_id and the date column `date_column`, already cut at as_of) after the last
+    day the model holds for the website, and days it holds after as_of (`websites`: each
+    website's as_of_date). A day it lacks before its last day had no rows. -#}
+{% macro as_of_changed(existing, rows, date_column, websites) -%}
+    select new_days.website_id, new_days.{{ date_column }} as business_date
+    from {{ rows }} as new_days
+    where new_days.{{ date_column }} > coalesce(
         (select max(old_days.business_date) from {{ existing }} as old_days
          where old_days.website_id = new_days.website_id),
         cast('1900-01-01' as date))
@@ -297,8 +339,8 @@
 
 {#- Called in the model's SQL as it is compiled for this run (dbt compiles a node on the
     connection that then runs it): how this run rebuilds the model (read back by the
-    strategy and the post-hook) and, in mode 'changes', the affected slices, as temporary
-    tables of that connection. -#}
+    strategy and the post-hook), a temporary table of that connection, and in mode 'changes'
+    the affected slices (`slices_relation`), committed with the model's rows. -#}
 {% macro slices_stage(window, affected_sql) -%}
     {%- if execute and flags.WHICH in ('run', 'build') -%}
         {%- do run_query(
@@ -307,7 +349,7 @@
             ~ "' as reason, '" ~ window.fingerprint ~ "' as fingerprint") -%}
         {%- if window.mode == 'changes' -%}
             {%- do run_query(
-                "create or replace temporary table " ~ window.slices
+                "create or replace table " ~ window.slices
                 ~ " as select distinct * from (" ~ affected_sql ~ ") as affected") -%}
         {%- endif -%}
     {%- endif -%}
@@ -432,4 +474,56 @@
     {%- endif %}
     {%- endset -%}
     {%- do slices_execute(statements) -%}
+{% endmacro %}
+
+{#-
+    Data tests of a slices model rebuilt from its changes in this run test the slices it
+    rebuilt, not the whole table (dbt wraps every generic test's `model` in this macro; the
+    test's own `where` config still applies). After a full or 'all' rebuild, outside
+    `dbt build`/`run`, and for every other model, tests see the whole table, as dbt's own
+    `get_where_subquery` does. Whole-table reconciliations are singular tests (tests/).
+-#}
+{% macro get_where_subquery(relation) -%}
+    {%- set where = config.get('where', '') -%}
+    {%- set keys = slices_tested_keys(relation) -%}
+    {%- if not where and not keys -%}
+        {{ return(relation) }}
+    {%- endif -%}
+    {%- set filtered -%}
+        (select * from {{ relation }} as tested
+        where {{ where if where else 'true' }}
+        {%- if keys %}
+            and exists (
+                select 1 from {{ slices_relation(relation.identifier) }} as s
+                where {% for key in keys -%}
+                    s.{{ key }} is not distinct from tested.{{ key }}{{ ' and ' if not loop.last }}
+                {%- endfor %}
+            )
+        {%- endif %}) dbt_subquery
+    {%- endset -%}
+    {{ return(filtered) }}
+{%- endmacro %}
+
+{#- The slice keys of `relation` when it is a slices model rebuilt from its changes in
+    this invocation; else none. -#}
+{% macro slices_tested_keys(relation) %}
+    {%- if not execute or flags.WHICH not in ('run', 'build') or not graph.get('nodes')
+        or relation.identifier is none -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set tested = [] -%}
+    {%- for node in graph.nodes.values() if node.resource_type == 'model'
+        and node.name == relation.identifier and node.schema == relation.schema
+        and node.config.get('incremental_strategy') == 'slices' -%}
+        {%- do tested.append(node) -%}
+    {%- endfor -%}
+    {%- if not tested -%}{{ return(none) }}{%- endif -%}
+    {%- set found = run_query(
+        "select count(*) from " ~ slices_schema() ~ "._state as state inner join "
+        ~ slices_schema() ~ "._runs as runs on state.batch = runs.batch where state.model = '"
+        ~ relation.identifier ~ "' and state.mode = 'changes' and runs.invocation_id = '"
+        ~ invocation_id ~ "'") -%}
+    {%- if found.rows[0][0] == 0 -%}{{ return(none) }}{%- endif -%}
+    {%- set keys = tested[0].config.unique_key -%}
+    {{ return([keys] if keys is string else keys) }}
 {% endmacro %}

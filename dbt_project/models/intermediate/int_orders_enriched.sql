@@ -20,11 +20,11 @@
 {%- set window = slices_window(
     mapped=['orders_order', 'vip_vipupgrade', 'subscriptions_subscription', 'accounts_user']) -%}
 {%- set affected -%}
-    {{ raw_changed(window, 'orders_order', source('raw', 'orders_order'), {'user_id': dbt.type_bigint()}) }}
+    {{ raw_changed(window, 'orders_order', {'user_id': dbt.type_bigint()}) }}
     union
-    {{ raw_changed(window, 'vip_vipupgrade', source('raw', 'vip_vipupgrade'), {'user_id': dbt.type_bigint()}) }}
+    {{ raw_changed(window, 'vip_vipupgrade', {'user_id': dbt.type_bigint()}) }}
     union
-    {{ raw_changed(window, 'subscriptions_subscription', source('raw', 'subscriptions_subscription'), {'user_id': dbt.type_bigint()}) }}
+    {{ raw_changed(window, 'subscriptions_subscription', {'user_id': dbt.type_bigint()}) }}
     union
     select row_id as user_id from ({{ raw_changes(window, 'accounts_user') }}) as users_changed
 {%- endset -%}

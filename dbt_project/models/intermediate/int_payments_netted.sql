@@ -23,10 +23,10 @@
 {%- set affected -%}
     select row_id as payment_id from ({{ raw_changes(window, 'payments_payment') }}) as payments_changed
     union
-    {{ raw_changed(window, 'payments_refund', source('raw', 'payments_refund'), {'payment_id': dbt.type_bigint()}) }}
+    {{ raw_changed(window, 'payments_refund', {'payment_id': dbt.type_bigint()}) }}
     union
     select payments_of_orders.id as payment_id
-    from {{ source('raw', 'payments_payment') }} as payments_of_orders
+    from {{ raw_relation('payments_payment') }} as payments_of_orders
     where payments_of_orders.order_id in (
         select row_id from ({{ raw_changes(window, 'orders_order') }}) as orders_changed
     )

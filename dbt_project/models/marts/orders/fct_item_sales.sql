@@ -19,18 +19,18 @@
     {# An item's order's day, before and after the item changed; a meal's days (its name
         and category are on every row it sold in). #}
     select orders_of_items.website_id, orders_of_items.created_date as business_date
-    from {{ ref('int_orders_enriched') }} as orders_of_items
+    from {{ upstream_relation('int_orders_enriched') }} as orders_of_items
     where orders_of_items.order_id in (
         select order_id from (
-            {{ raw_changed(window, 'orders_orderitem', source('raw', 'orders_orderitem'), {'order_id': dbt.type_bigint()}) }}
+            {{ raw_changed(window, 'orders_orderitem', {'order_id': dbt.type_bigint()}) }}
         ) as items_changed
     )
     or orders_of_items.order_id in (
-        select sold.order_id from {{ source('raw', 'orders_orderitem') }} as sold
+        select sold.order_id from {{ raw_relation('orders_orderitem') }} as sold
         where sold.meal_id in (select row_id from ({{ raw_changes(window, 'menu_meal') }}) as meals_changed)
     )
     union
-    {{ as_of_changed(ref('int_website_days_spined'), this, ref('int_websites_as_of')) }}
+    {{ as_of_changed(this, upstream_relation('int_orders_to_date'), 'created_date', upstream_relation('int_websites_as_of')) }}
 {%- endset -%}
 {%- do slices_stage(window, affected) -%}
 

@@ -15,7 +15,7 @@
     select website_id, created_date as business_date
     from ({{ delta_changed(window, 'int_orders_enriched', ['website_id', 'created_date']) }}) as orders_changed
     union
-    {{ as_of_changed(ref('int_website_days_spined'), this, ref('int_websites_as_of')) }}
+    {{ as_of_changed(this, upstream_relation('int_orders_to_date'), 'created_date', upstream_relation('int_websites_as_of')) }}
 {%- endset -%}
 {%- do slices_stage(window, affected) -%}
 
