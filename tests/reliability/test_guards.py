@@ -8,13 +8,13 @@
   copy's stage, a keyless table's swap.
 - **The contract**: a contract column or table the source had and now lacks fails its
   table by name (the frozen copy never feeds a mart); a non-contract column may go.
-- **Bad values**: text that is not UTF-8 and a BLOB or bytea column never stop a table:
-  the text is NULL in raw, its bytes kept in the bookkeeping's rejected values, the row
-  loads; the bytes are copied as they are.
+- **Bad values**: text that is not UTF-8 (SQLite, a SQL_ASCII PostgreSQL database) and a
+  BLOB or bytea column never stop a table: the text is NULL in raw, its bytes kept in the
+  bookkeeping's rejected values, the row loads; the bytes are copied as they are.
 
 One small generated source (the suite's `small_source_file`), copied per test; the bad
 values on PostgreSQL use the same source generated into a database of their own on the
-tests' server (`pg_source`), through every reader.
+tests' server (`pg_source`), in the encoding the case needs, through every reader.
 """
 
 from __future__ import annotations
@@ -395,6 +395,10 @@ def test_an_amount_too_large_for_its_column_is_null_kept_and_named(source_copy, 
 PG_READERS = ["adbc", "sqlalchemy"]
 #: The suite's small source (the reliability conftest's SIZE), generated into PostgreSQL.
 PG_SIZE = {"customers": 150, "days": 15, "seed": 11, "start": "2026-10-01"}
+#: A database that keeps whatever bytes it is given (no encoding, C locale), and one in
+#: Latin-1: the two ways a PostgreSQL text column can hold what is not UTF-8 text.
+SQL_ASCII = "ENCODING 'SQL_ASCII' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0"
+LATIN1 = "ENCODING 'LATIN1' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0"
 _pg_numbers = itertools.count(1)
 
 
@@ -434,6 +438,10 @@ def _pg(url: str, sql: str, params=None):
             return result.fetchall() if result.returns_rows else None
     finally:
         engine.dispose()
+
+
+def _with_client_encoding(url: str, client_encoding: str | None) -> str:
+    return url if client_encoding is None else f"{url}?client_encoding={client_encoding}"
 
 
 @pytest.mark.postgres
@@ -493,6 +501,83 @@ def test_postgres_bytea_of_a_new_table_is_copied_as_bytes(reader, pg_source, tmp
     assert result.content_checked
     assert (result.rows_inserted, result.rows_updated, result.rows_repaired) == (0, 0, 0)
     assert _q(warehouse, "SELECT count(*) FROM raw.orders_order") == [(134,)]
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("client_encoding", [None, "utf8"])
+@pytest.mark.parametrize("reader", PG_READERS)
+def test_postgres_text_that_is_not_utf8_is_null_and_kept(
+    reader, client_encoding, pg_source, tmp_path
+):
+    """A SQL_ASCII database keeps the bytes an application wrote ('Jérome' in Latin-1) in a
+    text column: as on SQLite, the row loads with NULL there, the bytes are kept escaped in
+    meta._rejected_values and named by `valid_text`, and a second run adds nothing; whether
+    or not the URL asks for a client encoding.
+
+    Failed before, every case. Without a client encoding, on both readers: the run raised
+    TypeError (psycopg hands SQLAlchemy's first connect the server version as bytes) and
+    loaded nothing. With `client_encoding=utf8`, the server refused to send the row: ADBC
+    reported that as a lost connection, and every other table went "not tried" (nothing
+    loaded); the portable reader failed accounts_user (DataError, 22021)."""
+    url = pg_source(SQL_ASCII)
+    ((user,),) = _pg(url, "SELECT min(id) FROM accounts_user")
+    _pg(
+        url,
+        "UPDATE accounts_user SET first_name = convert_from('\\x4ae9726f6d65'::bytea, "
+        "'SQL_ASCII') WHERE id = :user",
+        {"user": user},
+    )  # 'Jérome' in Latin-1
+    source, warehouse = _with_client_encoding(url, client_encoding), tmp_path / "w.duckdb"
+    report = extract_all(Source(source, reader=reader), warehouse)
+    assert report.ok, report.errors
+    assert _q(warehouse, "SELECT first_name FROM raw.accounts_user WHERE id = ?", [user]) == [
+        (None,)
+    ]
+    assert _q(warehouse, "SELECT count(*) FROM raw.accounts_user") == [(150,)]
+    assert _q(warehouse, "SELECT count(*) FROM raw.orders_order") == [(134,)]
+    assert _q(
+        warehouse,
+        f"SELECT table_name, row_key, column_name, raw_value, rule FROM {META}._rejected_values",
+    ) == [("accounts_user", str(user), "first_name", "J\\xe9rome", "invalid_utf8")]
+    # A second run finds the same value and records nothing new.
+    assert extract_all(Source(source, reader=reader), warehouse).ok
+    assert _q(warehouse, f"SELECT count(*) FROM {META}._rejected_values") == [(1,)]
+
+    from pipelines.defs.raw.quality import find_violations
+
+    found = [v for v in find_violations(str(warehouse)) if v.rule == "invalid_utf8"]
+    assert [(v.table, v.key, v.column, v.check) for v in found] == [
+        ("accounts_user", user, "first_name", "valid_text")
+    ]
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("client_encoding", [None, "utf8", "latin1"])
+@pytest.mark.parametrize("reader", PG_READERS)
+def test_postgres_latin1_text_arrives_as_utf8(reader, client_encoding, pg_source, tmp_path):
+    """A LATIN1 database holds 'Jérome' as six Latin-1 bytes, which are valid text there:
+    the server transcodes them, and 'Jérome' arrives exactly, nothing refused, whatever
+    client encoding the URL asks for.
+
+    Failed before on ADBC without a client encoding and with `latin1`: the Latin-1 bytes
+    went into Arrow's UTF-8 strings unconverted, so raw held NULL and a valid 'Jérome' was
+    recorded as `invalid_utf8`. (ADBC with `utf8`, and the portable reader, passed.)"""
+    url = pg_source(LATIN1)
+    ((user,),) = _pg(url, "SELECT min(id) FROM accounts_user")
+    _pg(url, "UPDATE accounts_user SET first_name = 'Jérome' WHERE id = :user", {"user": user})
+    assert _pg(url, "SELECT octet_length(first_name) FROM accounts_user WHERE id = :user",
+               {"user": user}) == [(6,)]  # fmt: skip
+    source, warehouse = _with_client_encoding(url, client_encoding), tmp_path / "w.duckdb"
+    report = extract_all(Source(source, reader=reader), warehouse)
+    assert report.ok, report.errors
+    assert _q(warehouse, "SELECT first_name FROM raw.accounts_user WHERE id = ?", [user]) == [
+        ("Jérome",)
+    ]
+    assert _q(warehouse, "SELECT count(*) FROM raw.accounts_user") == [(150,)]
+    assert _q(warehouse, "SELECT count(*) FROM raw.orders_order") == [(134,)]
+    rejected = _q(warehouse, f"SELECT count(*) FROM duckdb_tables() WHERE schema_name = "
+                  f"'{META}' AND table_name = '_rejected_values'")  # fmt: skip
+    assert rejected == [(0,)]
 
 
 # -- bookkeeping in its own schema ----------------------------------------------------------
