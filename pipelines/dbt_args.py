@@ -39,12 +39,16 @@ def dbt_build_args(
     full_refresh: bool = False,
     as_of: str | dt.date | None = None,
     extra_vars: Mapping[str, Any] | None = None,
+    unit_tests: bool = True,
 ) -> list[str]:
     """`dbt build` arguments: `--full-refresh` rebuilds incremental models and seeds from
-    scratch, `--vars` carries the `as_of` date (JSON, which dbt reads as YAML)."""
+    scratch, `--vars` carries the `as_of` date (JSON, which dbt reads as YAML); without
+    `unit_tests`, dbt's unit tests are left out (they test the code, not the data)."""
     args = ["build"]
     if full_refresh:
         args.append("--full-refresh")
+    if not unit_tests:
+        args += ["--exclude", "resource_type:unit_test"]
     variables = dbt_vars(as_of=as_of, extra=extra_vars)
     if variables:
         args += ["--vars", json.dumps(variables, sort_keys=True)]

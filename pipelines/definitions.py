@@ -68,6 +68,7 @@ def build_definitions(
                     as_of=config.as_of,
                     artifacts_dir=artifacts,
                     keep_runs=config.dbt_keep_runs,
+                    unit_tests=config.dbt_unit_tests,
                 )
             },
             executor=dg.in_process_executor,

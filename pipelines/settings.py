@@ -83,6 +83,9 @@ MAX_DELETE_SHARE_VAR = "MEALYTICS_MAX_DELETE_SHARE"
 DEFAULT_MAX_DELETE_PCT = 10.0
 PG_CHANGE_CURSOR_VAR = "MEALYTICS_PG_CHANGE_CURSOR"
 DBT_KEEP_RUNS_VAR = "MEALYTICS_DBT_KEEP_RUNS"
+#: Whether runs execute dbt's unit tests too (CI runs them: `make test`); off by default,
+#: since they test the models' code, which a run does not change.
+DBT_UNIT_TESTS_VAR = "MEALYTICS_DBT_UNIT_TESTS"
 #: dbt invocations (target, logs, run artifacts: ~26 MB each) kept beside the warehouse.
 DEFAULT_DBT_KEEP_RUNS = 10
 #: How changed rows are found on PostgreSQL (`pipelines.extract.xmin`): the row's xmin
@@ -130,6 +133,8 @@ class Settings:
     max_delete_pct: float = DEFAULT_MAX_DELETE_PCT
     #: How many runs' dbt folders (and run logs) are kept (`MEALYTICS_DBT_KEEP_RUNS`).
     dbt_keep_runs: int = DEFAULT_DBT_KEEP_RUNS
+    #: Whether a run's `dbt build` executes the unit tests (`MEALYTICS_DBT_UNIT_TESTS`).
+    dbt_unit_tests: bool = False
 
     def __post_init__(self) -> None:
         check_duckdb_file(self.warehouse, "MEALYTICS_WAREHOUSE")
@@ -165,6 +170,7 @@ class Settings:
             pg_change_cursor=_change_cursor(env.get(PG_CHANGE_CURSOR_VAR)),
             max_delete_pct=_percent(env.get(MAX_DELETE_SHARE_VAR), MAX_DELETE_SHARE_VAR),
             dbt_keep_runs=_keep_runs(env.get(DBT_KEEP_RUNS_VAR)),
+            dbt_unit_tests=_flag(env.get(DBT_UNIT_TESTS_VAR), DBT_UNIT_TESTS_VAR),
         )
 
     @property
@@ -221,6 +227,18 @@ def _change_cursor(text: str | None) -> str:
             f"{PG_CHANGE_CURSOR_VAR}={text!r}: 'xmin' (the default) or 'updated_at' expected"
         )
     return value
+
+
+def _flag(text: str | None, variable: str) -> bool:
+    """A yes/no setting: 1, true, yes, on, or 0, false, no, off (any case); unset: no."""
+    if text is None:
+        return False
+    value = text.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise SettingsError(f"{variable}={text!r}: 1 or 0 (true/false, yes/no, on/off) expected")
 
 
 def _keep_runs(text: str | None) -> int:

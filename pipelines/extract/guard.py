@@ -19,10 +19,11 @@ with a NULL key refused. Runs in the reader thread (`TableJob.stream` wraps each
   source), and the check passes again; the records stay as evidence.
 
 - **Text that is not UTF-8** (SQLite stores whatever bytes an application wrote into a
-  TEXT column; DuckDB refuses such a string and the whole table with it): NULL in raw, the
-  row loads, and the bytes are kept as text (UTF-8 with `\\xNN` escapes for the bad
-  bytes) in `meta._rejected_values` with the rule `invalid_utf8`, the row's key and the
-  column; the `valid_text` asset check names them.
+  TEXT column, and so does a PostgreSQL database of encoding SQL_ASCII, whose readers take
+  them as they are; DuckDB refuses such a string and the whole table with it): NULL in
+  raw, the row loads, and the bytes are kept as text (UTF-8 with `\\xNN` escapes for the
+  bad bytes) in `meta._rejected_values` with the rule `invalid_utf8`, the row's key and
+  the column; the `valid_text` asset check names them.
 
 The refusals of a stream are written by `flush` right after DuckDB has consumed it,
 inside the table's transaction: a rollback forgets them with the rows. A warehouse built

@@ -134,9 +134,17 @@ def _read_only_engine(source: Source) -> sa.Engine:
         )
         return sa.create_engine(url, poolclass=sa.pool.NullPool)
     if source.dialect == "postgresql":
+        # UTF-8 whatever the URL or the database says: psycopg on a SQL_ASCII database's
+        # own encoding returns text as bytes, which SQLAlchemy's first connect cannot parse
+        # (the run stopped with a TypeError). The portable reader takes a SQL_ASCII
+        # database's text columns as bytes itself (`PortableSession`).
         return sa.create_engine(
             source.url,
             poolclass=sa.pool.NullPool,
-            connect_args={"options": PG_OPTIONS, "connect_timeout": CONNECT_TIMEOUT_S},
+            connect_args={
+                "options": PG_OPTIONS,
+                "connect_timeout": CONNECT_TIMEOUT_S,
+                "client_encoding": "utf8",
+            },
         )
     return sa.create_engine(source.url, poolclass=sa.pool.NullPool)

@@ -7,8 +7,9 @@ import os
 import pytest
 
 from pipelines.dbt_args import dbt_build_args, dbt_vars, parse_as_of
-from pipelines.defs.dbt.project import manifest_is_stale
+from pipelines.defs.dbt.project import PARTIAL_PARSE_FILE, manifest_is_stale, seed_partial_parse
 from pipelines.run import DBT_OP, RAW_OP, run_config
+from pipelines.settings import DBT_UNIT_TESTS_VAR, Settings, SettingsError
 
 
 @pytest.mark.parametrize(
@@ -68,3 +69,27 @@ def test_manifest_is_stale_when_missing_or_older_than_a_model(tmp_path):
     os.utime(model, None)
     os.utime(manifest, (1_000, 1_000))
     assert manifest_is_stale(tmp_path, manifest)
+
+
+def test_runs_leave_unit_tests_to_ci_unless_asked():
+    assert dbt_build_args(unit_tests=False) == ["build", "--exclude", "resource_type:unit_test"]
+    assert dbt_build_args() == ["build"]
+    assert Settings.from_env({}).dbt_unit_tests is False
+    answers = [("1", True), ("Yes", True), ("on", True), ("0", False), ("false", False)]
+    for text, expected in answers:
+        assert Settings.from_env({DBT_UNIT_TESTS_VAR: text}).dbt_unit_tests is expected
+    with pytest.raises(SettingsError, match="MEALYTICS_DBT_UNIT_TESTS='sometimes'"):
+        Settings.from_env({DBT_UNIT_TESTS_VAR: "sometimes"})
+
+
+def test_a_new_invocation_starts_from_the_newest_saved_parse(tmp_path):
+    runs = tmp_path / "runs"
+    assert seed_partial_parse(runs, runs / "first") is None  # nothing saved yet
+    for name, age in [("old", 2_000), ("newer", 3_000), ("without", 4_000)]:
+        (runs / name).mkdir(parents=True)
+        if name != "without":
+            (runs / name / PARTIAL_PARSE_FILE).write_bytes(name.encode())
+            os.utime(runs / name / PARTIAL_PARSE_FILE, (age, age))
+    new = runs / "new"
+    assert seed_partial_parse(runs, new) == runs / "newer" / PARTIAL_PARSE_FILE
+    assert (new / PARTIAL_PARSE_FILE).read_bytes() == b"newer"

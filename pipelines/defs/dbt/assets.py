@@ -24,7 +24,7 @@ from dagster_dbt import (
 
 from pipelines.as_of import guard_warehouse
 from pipelines.dbt_args import dbt_build_args, parse_as_of
-from pipelines.defs.dbt.project import dbt_executable, prune_runs
+from pipelines.defs.dbt.project import dbt_executable, prune_runs, seed_partial_parse
 from pipelines.defs.raw.assets import asset_key as raw_asset_key
 from pipelines.defs.resources import Warehouse
 from pipelines.publish.docs import dbt_docs_url
@@ -100,6 +100,8 @@ class MealyticsDbt(DbtCliResource):
     artifacts_dir: str | None = None
     #: Invocation folders kept in `runs/` (`MEALYTICS_DBT_KEEP_RUNS`), the newest.
     keep_runs: int = DEFAULT_DBT_KEEP_RUNS
+    #: Whether `dbt build` runs the unit tests too (`MEALYTICS_DBT_UNIT_TESTS`; CI does).
+    unit_tests: bool = False
 
     def invocation_path(self, context: dg.AssetExecutionContext) -> Path | None:
         """A new folder for one invocation's target and logs, outside the code tree."""
@@ -107,7 +109,9 @@ class MealyticsDbt(DbtCliResource):
             return None
         run = context.run.run_id[:8] if context.run is not None else "none"
         name = f"{DBT_ASSETS_NAME}-{run}-{uuid.uuid4().hex[:7]}"
-        return Path(self.artifacts_dir) / RUNS_FOLDER / name
+        path = Path(self.artifacts_dir) / RUNS_FOLDER / name
+        seed_partial_parse(path.parent, path)
+        return path
 
     def prune(self) -> None:
         """Keep the `keep_runs` newest invocation folders (about 26 MB each)."""
@@ -120,6 +124,7 @@ def dbt_resource(
     as_of: dt.date | None = None,
     artifacts_dir: str | Path | None = None,
     keep_runs: int = DEFAULT_DBT_KEEP_RUNS,
+    unit_tests: bool = False,
 ) -> MealyticsDbt:
     """The dbt CLI for `project`, with the venv's dbt executable."""
     return MealyticsDbt(
@@ -128,6 +133,7 @@ def dbt_resource(
         as_of=as_of.isoformat() if as_of else None,
         artifacts_dir=str(artifacts_dir) if artifacts_dir else None,
         keep_runs=keep_runs,
+        unit_tests=unit_tests,
     )
 
 
@@ -139,6 +145,7 @@ def dbt_invocation_args(config: DbtBuildConfig, dbt: MealyticsDbt, warehouse: Wa
         full_refresh=config.full_refresh,
         as_of=config.as_of or dbt.as_of,
         extra_vars={"warehouse": str(Path(warehouse.path).resolve())},
+        unit_tests=dbt.unit_tests,
     )
 
 

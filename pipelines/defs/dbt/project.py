@@ -91,6 +91,27 @@ def prune_runs(folder: str | Path, keep: int, pattern: str = "*") -> list[Path]:
     return removed
 
 
+#: dbt's saved parse of the project, in an invocation's target folder.
+PARTIAL_PARSE_FILE = "partial_parse.msgpack"
+
+
+def seed_partial_parse(runs_folder: str | Path, new_folder: str | Path) -> Path | None:
+    """Copy the newest invocation's saved parse into a new invocation's folder, so dbt parses
+    only the files that changed since (dbt checks the project, vars and profile itself and
+    parses everything again when they differ). Returns the file copied from, if any."""
+    runs = Path(runs_folder)
+    saved = [
+        p for p in (runs.glob(f"*/{PARTIAL_PARSE_FILE}") if runs.is_dir() else [])
+        if p.parent != Path(new_folder)
+    ]
+    if not saved:
+        return None
+    newest = max(saved, key=lambda p: p.stat().st_mtime)
+    Path(new_folder).mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(newest, Path(new_folder) / PARTIAL_PARSE_FILE)
+    return newest
+
+
 @functools.cache
 def dbt_project(
     project_dir: str | Path | None = None, artifacts_dir: str | Path | None = None

@@ -1,5 +1,12 @@
 """The portable reader: anything SQLAlchemy can reach, through a streaming cursor chunked
-into Arrow batches (slower than ADBC: it builds Python objects per row)."""
+into Arrow batches (slower than ADBC: it builds Python objects per row).
+
+On PostgreSQL the connection speaks UTF-8 (`source._read_only_engine`): the server
+transcodes text of any encoding, except a SQL_ASCII database's, which it would refuse to
+send if it is not UTF-8 (failing the table): there text columns are read as their bytes
+(`convert_to(…, 'SQL_ASCII')` converts nothing), for the guard to NULL and record those
+that are not UTF-8, as the ADBC reader's are.
+"""
 
 from __future__ import annotations
 
@@ -38,6 +45,9 @@ _ARROW = {
 
 def to_arrow(kind: str, values: tuple) -> pa.Array:
     """One column of a chunk of rows, as the Arrow type of its kind."""
+    if kind == TEXT and any(isinstance(v, bytes) for v in values):
+        # A SQL_ASCII database's bytes, as they are: the guard NULLs what is not UTF-8.
+        return pa.array(values, pa.binary()).view(pa.string())
     if kind in (DECIMAL, TEXT):
         # A float's str() is its shortest round-trip decimal (repr), never its expansion.
         values = [None if v is None else str(v) for v in values]
@@ -60,6 +70,8 @@ class PortableSession(ReadSession):
     def __init__(self, source, conn: sa.Connection) -> None:
         super().__init__(source, conn)
         self._transaction: sa.RootTransaction | None = None
+        #: Text columns are read as their bytes (a SQL_ASCII PostgreSQL database).
+        self._text_as_bytes = False
 
     @classmethod
     def connect(cls, source) -> sa.Connection:
@@ -67,6 +79,9 @@ class PortableSession(ReadSession):
 
     def begin(self) -> None:
         self._transaction = self.conn.begin()
+        if self.source.dialect == "postgresql":
+            encoding = self.conn.exec_driver_sql("SHOW server_encoding").scalar()
+            self._text_as_bytes = encoding == "SQL_ASCII"
 
     def end(self) -> None:
         if self._transaction is None or not self._transaction.is_active:
@@ -94,6 +109,9 @@ class PortableSession(ReadSession):
 
     def _column(self, plan: TablePlan, name: str):
         col = plan.table.c[name]
+        if self._text_as_bytes and isinstance(col.type, (sa.Text, sa.VARCHAR)):
+            raw = sa.func.convert_to(col, sa.literal("SQL_ASCII"), type_=sa.LargeBinary)
+            return raw.label(name)
         if plan.dialect == "sqlite" and plan.column(name).kind in (TIMESTAMP, DATE, DECIMAL):
             # SQLAlchemy's SQLite processors parse one text form only (and go through
             # float for NUMERIC): take the stored value as it is, convert it here.

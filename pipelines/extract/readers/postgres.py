@@ -7,6 +7,10 @@ integer), never by string formatting. The session is read-only
 (`default_transaction_read_only=on`, a bounded `lock_timeout`) and the data and key
 queries of a table share one REPEATABLE READ snapshot.
 
+Text arrives as UTF-8 whatever the database's encoding (`CLIENT_ENCODING`): the server
+transcodes it (LATIN1's 'é' arrives as 'é'), except from a SQL_ASCII database, whose
+bytes arrive as they are, for the guard to NULL and record those that are not UTF-8.
+
 ADBC reports a connection the server dropped as a plain I/O error (no SQLSTATE: the
 server never answered), and one dropped in the middle of a COPY stream as the stream's
 `OSError`; the reader raises `SourceConnectionLostError` for both, which is retried on a
@@ -25,7 +29,7 @@ import sqlalchemy as sa
 
 from pipelines.errors import SourceConnectionLostError, SourceUnavailableError
 from pipelines.extract.plan import DECIMAL, TEXT, TablePlan
-from pipelines.extract.readers.adbc import AdbcSession
+from pipelines.extract.readers.adbc import AdbcSession, close_quietly
 from pipelines.extract.readers.conditions import key_range_condition, row_condition
 from pipelines.extract.xmin import XidSnapshot
 
@@ -33,6 +37,17 @@ from pipelines.extract.xmin import XidSnapshot
 #: migration's ACCESS EXCLUSIVE would otherwise hang the run; the timeout is retried).
 PG_OPTIONS = "-c default_transaction_read_only=on -c lock_timeout=60s"
 CONNECT_TIMEOUT_S = 10
+#: Set on each connection as it opens, overriding the URL's and the server's default (the
+#: database's own encoding, which ADBC would put into Arrow's UTF-8 strings unconverted: a
+#: LATIN1 'é' arrived as a byte that is not UTF-8, NULL in raw). UTF-8, into which the
+#: server transcodes any encoding; but a SQL_ASCII database has no encoding to transcode
+#: from, and refuses to send a UTF-8 client a byte that is not UTF-8, failing the whole
+#: COPY: its bytes are taken as they are (`SQL_ASCII` converts nothing), and the guard
+#: (`pipelines.extract.guard`) NULLs and records the values that are not UTF-8.
+CLIENT_ENCODING = (
+    "SELECT set_config('client_encoding', CASE current_setting('server_encoding') "
+    "WHEN 'SQL_ASCII' THEN 'SQL_ASCII' ELSE 'UTF8' END, false)"
+)
 
 
 def libpq_uri(url: sa.URL) -> str:
@@ -72,11 +87,19 @@ class PostgresSession(AdbcSession):
         import adbc_driver_postgresql.dbapi as adbc
 
         try:
-            return adbc.connect(libpq_uri(source.url), autocommit=True)
+            conn = adbc.connect(libpq_uri(source.url), autocommit=True)
         except adbc_driver_manager.Error as exc:
             raise SourceUnavailableError(
                 f"source {source.masked_url} is unavailable: {exc}"
             ) from exc
+        try:
+            with conn.cursor() as cur:
+                cur.execute(CLIENT_ENCODING)
+                cur.fetchall()
+        except BaseException:
+            close_quietly(conn)
+            raise
+        return conn
 
     def _lost(self, exc: BaseException) -> SourceConnectionLostError:
         first = (str(exc).strip().splitlines() or [""])[0]
