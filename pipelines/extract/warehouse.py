@@ -191,6 +191,9 @@ def ensure_meta(con: duckdb.DuckDBPyConnection) -> None:
         )
         """,
     )
+    from pipelines.extract import changes  # it builds on this module
+
+    changes.ensure_table(con)
 
 
 def raw_columns(con: duckdb.DuckDBPyConnection, table: str) -> dict[str, str] | None:
