@@ -420,3 +420,42 @@ def test_an_older_warehouse_gets_the_change_log_and_it_prunes(source, tmp_path):
         assert changes_through(con) is None
     finally:
         con.close()
+
+
+@pytest.mark.postgres
+def test_xmin_logs_updates_that_leave_updated_at(postgres_url, tmp_path):
+    source = HandSource(postgres_url)
+    source.populate()
+    try:
+        warehouse = str(tmp_path / "w.duckdb")
+        assert extract_all(source.url, warehouse, options=XMIN).ok
+        seq = last_seq(warehouse)
+        old = raw_rows(warehouse, "payments_payment")
+        with source.engine.begin() as conn:  # bulk_update(): updated_at untouched
+            conn.execute(sa.text("UPDATE payments_payment SET status = 'refunded' WHERE id < 4"))
+        report = extract_all(source.url, warehouse, options=XMIN)
+        assert report.results["payments_payment"].rows_updated == 3
+        assert by_op(changes(warehouse, seq)) == {("payments_payment", "update"): {1, 2, 3}}
+        assert before_rows(warehouse, "payments_payment", seq) == {i: old[i] for i in (1, 2, 3)}
+    finally:
+        source.engine.dispose()
+
+
+def test_null_key_rows_moved_out_of_raw_are_deletes(tmp_path):
+    """Rows with a NULL key an older version copied into raw leave it for
+    `meta._rejected_rows` on the next complete key listing: deleted from raw, so logged."""
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'nulls.db'}")
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE pairs (a TEXT, b INTEGER, v TEXT, PRIMARY KEY (a, b))")
+        conn.exec_driver_sql("INSERT INTO pairs VALUES ('a', 1, 'one'), ('b', 2, 'two')")
+    url, warehouse = str(engine.url), str(tmp_path / "w.duckdb")
+    engine.dispose()
+    assert extract_all(url, warehouse, options=KEYS).ok
+    con = duckdb.connect(warehouse)  # as the old path left it
+    con.execute("INSERT INTO raw.pairs VALUES ('a', NULL, 'half')")
+    con.close()
+    seq = last_seq(warehouse)
+    assert extract_all(url, warehouse, options=KEYS).ok
+    assert [
+        (t, op, rid, key, json.loads(b)) for _, t, op, rid, key, b in changes(warehouse, seq)
+    ] == [("pairs", "delete", None, '["a",null]', {"a": "a", "b": None, "v": "half"})]
