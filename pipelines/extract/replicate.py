@@ -17,6 +17,10 @@ Per table, in ONE DuckDB transaction, each step in its own module:
 5. Write `meta._sync_state` (`state`: the watermark, capped at the run's start against
    future-dated rows; counts), COMMIT.
 
+Each step that changes raw's rows first logs the change in `meta._changes` (`changes`:
+inserted, updated and deleted keys with the rows before, or one 'all' row), in the same
+transaction.
+
 A crash anywhere before COMMIT rolls everything back: raw, the audit trail and the
 watermark stay at the previous run, and the next run reads the same window again, so
 nothing is lost or duplicated. The statements themselves are built by `merge_sql`.
