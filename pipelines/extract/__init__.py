@@ -67,6 +67,10 @@ Pure code, no Dagster (the assets in `pipelines.defs.raw` wrap it). The design, 
   ingest through a bounded queue; memory is bounded by batch size × queue depth.
 - **Read-only**: SQLite is opened `mode=ro`; PostgreSQL sessions have
   `default_transaction_read_only=on` and read in a REPEATABLE READ READ ONLY transaction.
+- **Change log** (`changes`): each table's commit writes what it changed in raw into
+  `meta._changes` in the same transaction, for the transformation: one row per inserted,
+  updated or deleted key (updates and deletes with raw's row before, as JSON), or one
+  'all' row (a first copy, a keyless swap, drift, more keys than the threshold).
 - **Faults that pass** (`retry`): recognised by exception class and code (SQLite's BUSY,
   PostgreSQL's SQLSTATEs, a lost connection), retried per table on a new connection,
   pausing 1 s, then doubling (the raw asset: 3 retries; `extract_all`: none unless asked).
@@ -89,6 +93,7 @@ Modules, one job each:
 | `drift` | schema drift: add, widen, keep, or refuse |
 | `merge` | upsert the stage by primary key, or swap a keyless table |
 | `deletes` | the probe, key reconciliation, the audit trail, backfill |
+| `changes` | the change log `meta._changes`: what each commit changed, for dbt |
 | `reconcile` | key-bucket fingerprints: where two key sets differ |
 | `merge_sql` | every statement of the load, built by small pure functions |
 | `rejects` | unparsable timestamp text: the tolerant second read |

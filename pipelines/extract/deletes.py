@@ -29,7 +29,7 @@ import logging
 import pyarrow as pa
 
 from pipelines.errors import MassDeleteError
-from pipelines.extract import guard, reconcile
+from pipelines.extract import changes, guard, reconcile
 from pipelines.extract import merge_sql as sql
 from pipelines.extract import warehouse as wh
 from pipelines.extract.job import TableJob
@@ -79,12 +79,13 @@ def record_deletes(job: TableJob, keys: str, where: str = "") -> int:
     if none of the job's streams held a NULL key, refused rows are resolved."""
     pk = job.plan.primary_key
     if not where:
-        guard.quarantine(job.con, job.plan, job.run_id)
+        guard.quarantine(job.con, job.plan, job.run_id, job.changes)
         guard.resolve(job.con, job.plan, job.refusals)
     job.run(sql.select_gone(_GONE, job.target, keys, pk, where))
     n = job.scalar(sql.count_rows(_GONE))
     if n:
         guard_deletes(job, n, job.scalar(sql.count_rows(job.target)))
+        changes.log_deletes(job.changes, n, _GONE)
         audit = f"{wh.META}.{wh.DELETED_ROWS}"
         job.run(sql.audit_deletes(job.plan, audit, _GONE), [job.plan.name, job.now, job.run_id])
         job.run(sql.delete_matching(job.target, _GONE, pk))
@@ -218,6 +219,8 @@ def backfill(job: TableJob, keys: str) -> int:
     if not missing:
         return 0
     log.warning("raw.%s: %d rows the cursor missed, copied by key", plan.name, len(missing))
+    # The same snapshot as the keys: each missing key's row is there to copy.
+    changes.log_missing(job.changes, len(missing), keys)
     for i in range(0, len(missing), BACKFILL_CHUNK):
         reader = job.stream(job.session.rows(plan, keys=missing[i : i + BACKFILL_CHUNK]))
         job.ingest(

@@ -44,6 +44,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from pipelines.extract import changes as change_log
 from pipelines.extract import exact, rejects
 from pipelines.extract import warehouse as wh
 from pipelines.extract.plan import DECIMAL, INTEGER, TablePlan, quote
@@ -310,9 +311,15 @@ def _write_rows(
         )
 
 
-def quarantine(con: duckdb.DuckDBPyConnection, plan: TablePlan, run_id: str) -> int:
+def quarantine(
+    con: duckdb.DuckDBPyConnection,
+    plan: TablePlan,
+    run_id: str,
+    changes: change_log.ChangeLog | None = None,
+) -> int:
     """Rows of raw with a NULL key (copied before NULL keys were refused) moved to
-    `meta._rejected_rows`, once each, instead of being audited as deletes. How many."""
+    `meta._rejected_rows`, once each, instead of being audited as deletes (but logged as
+    deletes in `changes`, a `changes.ChangeLog`, if given). How many."""
     pk = plan.primary_key
     if not pk or (len(pk) == 1 and plan.column(pk[0]).kind == INTEGER):
         return 0  # an integer key of one column is SQLite's rowid: never NULL
@@ -335,6 +342,8 @@ def quarantine(con: duckdb.DuckDBPyConnection, plan: TablePlan, run_id: str) -> 
         """,
         [plan.name, NULL_KEY_RULE, run_id, dt.datetime.now(dt.UTC), plan.name],
     )
+    if changes is not None:
+        change_log.log_deletes_where(changes, n, nulls)
     wh.run(con, f"DELETE FROM {target} r WHERE {nulls}")
     log.warning(
         "raw.%s: %d rows with a NULL key (copied by an earlier version) moved to meta.%s",

@@ -19,6 +19,7 @@ import pyarrow as pa
 from pipelines.extract import guard
 from pipelines.extract import merge_sql as sql
 from pipelines.extract import warehouse as wh
+from pipelines.extract.changes import ChangeLog
 from pipelines.extract.options import ExtractOptions
 from pipelines.extract.plan import TablePlan, quote
 from pipelines.extract.readers import ReadSession
@@ -49,6 +50,18 @@ class TableJob:
     refusals: guard.Refusals = field(default_factory=guard.Refusals)
     #: The read's snapshot xids on PostgreSQL's xmin cursor (`xmin.XidSnapshot`), else None.
     xid: object | None = None
+    #: What the table's transaction changed in raw, for `meta._changes` (`changes`).
+    changes: ChangeLog = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.changes = ChangeLog(
+            self.con,
+            self.plan,
+            self.run_id,
+            self.now,
+            max_share=self.options.change_log_max_share,
+            min_rows=self.options.change_log_min_rows,
+        )
 
     @property
     def target(self) -> str:

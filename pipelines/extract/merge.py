@@ -15,7 +15,7 @@ versions are appended: at 1M customers one day's commits took 0.5 s instead of 5
 
 from __future__ import annotations
 
-from pipelines.extract import deletes
+from pipelines.extract import changes, deletes
 from pipelines.extract import merge_sql as sql
 from pipelines.extract.job import TableJob
 
@@ -45,6 +45,9 @@ def merge(job: TableJob, stage: str, reread: str | None = None) -> tuple[int, in
     ((changed, updated),) = job.run(sql.count_changes(stage, target, plan.primary_key))
     if not changed:
         return 0, 0
+    # What the stage holds now is exactly the commit's inserts and updates: logged with
+    # raw's rows before they are replaced.
+    changes.log_merge(job.changes, changed, stage)
     if updated:
         job.run(sql.delete_matching(target, stage, plan.primary_key))
     job.run(sql.insert_from(target, plan.column_names, stage))
@@ -58,6 +61,8 @@ def replace(job: TableJob, stage: str) -> tuple[int, int]:
     inserted = job.scalar(sql.count_rows(stage))
     # The swap loses the rows the stage lacks: the mass-deletion guard judges the loss.
     deletes.guard_deletes(job, max(deleted - inserted, 0), deleted)
+    if not changes.same_rows(job.changes, stage):
+        job.changes.all()
     job.run(sql.delete_all(job.target))
     job.run(sql.insert_select(job.target, job.plan.column_names, f"SELECT * FROM {stage}"))
     return deleted, inserted

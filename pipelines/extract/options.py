@@ -9,6 +9,12 @@ from dataclasses import dataclass, field
 import duckdb
 import pyarrow as pa
 
+#: The change log's threshold (`changes`): a table's commit that changes more than this
+#: share of its rows AND more than `CHANGE_LOG_MIN_ROWS` keys is logged as one 'all' row.
+#: The product's share is `MEALYTICS_CHANGE_LOG_MAX_SHARE` (percent, `pipelines.settings`).
+CHANGE_LOG_MAX_SHARE = 0.20
+CHANGE_LOG_MIN_ROWS = 10_000
+
 
 @dataclass(frozen=True)
 class ExtractOptions:
@@ -39,6 +45,10 @@ class ExtractOptions:
     max_delete_share: float = 0.10
     mass_delete_min_rows: int = 1000
     confirm_deletes: tuple[str, ...] = ()
+    #: The change log (`changes`): past this share of a table's rows AND this many keys,
+    #: a commit is one 'all' row instead of a row per changed key.
+    change_log_max_share: float = CHANGE_LOG_MAX_SHARE
+    change_log_min_rows: int = CHANGE_LOG_MIN_ROWS
     #: Batches queued between the reader thread and DuckDB.
     queue_depth: int = 4
     #: Called with each batch before DuckDB takes it (tests inject crashes here).
@@ -51,6 +61,10 @@ class ExtractOptions:
     def __post_init__(self) -> None:
         if not 0 <= self.max_delete_share <= 1:
             raise ValueError(f"max_delete_share {self.max_delete_share!r}: a share in [0, 1]")
+        if not 0 <= self.change_log_max_share <= 1:
+            raise ValueError(
+                f"change_log_max_share {self.change_log_max_share!r}: a share in [0, 1]"
+            )
         if self.change_cursor not in ("xmin", "updated_at"):
             raise ValueError(
                 f"change_cursor {self.change_cursor!r}: 'xmin' or 'updated_at' expected"

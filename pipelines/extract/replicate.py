@@ -17,6 +17,10 @@ Per table, in ONE DuckDB transaction, each step in its own module:
 5. Write `meta._sync_state` (`state`: the watermark, capped at the run's start against
    future-dated rows; counts), COMMIT.
 
+Each step that changes raw's rows first logs the change in `meta._changes` (`changes`:
+inserted, updated and deleted keys with the rows before, or one 'all' row), in the same
+transaction.
+
 A crash anywhere before COMMIT rolls everything back: raw, the audit trail and the
 watermark stay at the previous run, and the next run reads the same window again, so
 nothing is lost or duplicated. The statements themselves are built by `merge_sql`.
@@ -133,11 +137,9 @@ def _extract_table(
     window = xmin.window(job, window, existing is not None)
     wh.run(con, "BEGIN TRANSACTION")
     try:
-        if existing is None:
-            wh.create_table(con, plan)
-        elif changes:
-            drift.apply_drift(con, plan, changes)
+        _follow_schema(job, existing, changes)
         loaded = _load(job, window, stamp, created=existing is None)
+        job.changes.finish()
         marks = _write_state(job, window, loaded, stamp, started)
         if options.before_commit is not None:
             options.before_commit(con, job.run_id)
@@ -153,6 +155,17 @@ def _extract_table(
     return result
 
 
+def _follow_schema(job: TableJob, existing: dict[str, str] | None, changes: drift.Drift) -> None:
+    """Raw's table created, or its columns made to follow the source's; a column added or
+    retyped changes the whole table for the change log (a dropped one stays in raw)."""
+    if existing is None:
+        wh.create_table(job.con, job.plan)
+    elif changes:
+        drift.apply_drift(job.con, job.plan, changes)
+        if changes.added or changes.widened:
+            job.changes.all()
+
+
 def _roll_back(job: TableJob) -> None:
     try:
         wh.run(job.con, "ROLLBACK")
@@ -166,7 +179,7 @@ def _load(job: TableJob, window: state.Window, stamp: str | None, *, created: bo
     loaded = Loaded(checked=window.due, reason=window.reason)
     # A copy of everything into an empty table needs no staging, merge or key check.
     if window.since is None and (created or job.scalar(sql.is_empty(job.target))):
-        return _copy_into_empty(job, loaded)
+        return _copy_into_empty(job, loaded, created)
     reader = job.stream(job.session.rows(job.plan, window.since), counted=True)
     job.ingest(reader, lambda select: sql.create_temp(STAGE, select))
     loaded = _merge_stage(job, window, loaded)
@@ -174,11 +187,13 @@ def _load(job: TableJob, window: state.Window, stamp: str | None, *, created: bo
     return _reconcile(job, window, loaded, stamp)
 
 
-def _copy_into_empty(job: TableJob, loaded: Loaded) -> Loaded:
+def _copy_into_empty(job: TableJob, loaded: Loaded, created: bool) -> Loaded:
     plan = job.plan
     reader = job.stream(job.session.rows(plan, None), counted=True)
     job.ingest(reader, lambda select: sql.insert_select(job.target, plan.column_names, select))
     high = job.scalar(sql.max_of(job.target, plan.cursor)) if plan.cursor else None
+    if created or job.rows_read:
+        job.changes.all()  # a whole table copied: one 'all', not a row per key
     return replace(loaded, inserted=job.rows_read, high=high)
 
 

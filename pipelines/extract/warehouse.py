@@ -10,7 +10,8 @@ moves their rows into `meta` and drops the old tables, in one transaction
 
 Every statement of the extraction goes through `run` (the crash-safety tests count and
 interrupt them there). `meta._sync_state` is read and written by `state`, drift is
-followed by `drift`; this module creates both bookkeeping tables.
+followed by `drift`; this module creates both bookkeeping tables, and has `changes` create
+the change log `meta._changes` (with its sequence `meta._change_seq`).
 
 `meta._deleted_rows` keeps an audit trail of hard deletes found in the source: one row per
 deleted key with the time it was noticed. We keep it because a hard delete removes the
@@ -191,6 +192,9 @@ def ensure_meta(con: duckdb.DuckDBPyConnection) -> None:
         )
         """,
     )
+    from pipelines.extract import changes  # it builds on this module
+
+    changes.ensure_table(con)
 
 
 def raw_columns(con: duckdb.DuckDBPyConnection, table: str) -> dict[str, str] | None:
