@@ -82,6 +82,10 @@ MAX_DELETE_SHARE_VAR = "MEALYTICS_MAX_DELETE_SHARE"
 #: The mass-deletion guard's share (`pipelines.extract.deletes.guard_deletes`), in percent.
 DEFAULT_MAX_DELETE_PCT = 10.0
 PG_CHANGE_CURSOR_VAR = "MEALYTICS_PG_CHANGE_CURSOR"
+CHANGE_LOG_MAX_SHARE_VAR = "MEALYTICS_CHANGE_LOG_MAX_SHARE"
+#: Past this share of a table (percent, and 10,000 rows) one commit's changes are logged as
+#: one `all` row instead of key by key (`pipelines.extract.changes`).
+DEFAULT_CHANGE_LOG_MAX_PCT = 20.0
 DBT_KEEP_RUNS_VAR = "MEALYTICS_DBT_KEEP_RUNS"
 #: Whether runs execute dbt's unit tests too (CI runs them: `make test`); off by default,
 #: since they test the models' code, which a run does not change.
@@ -131,6 +135,9 @@ class Settings:
     #: deleting more of a table of at least 1,000 rows is refused unless confirmed
     #: (`mealytics run --confirm-deletes`).
     max_delete_pct: float = DEFAULT_MAX_DELETE_PCT
+    #: The change log's share (`MEALYTICS_CHANGE_LOG_MAX_SHARE`, percent, default 20): a
+    #: commit changing more of a table is logged as `all` (dbt rebuilds its dependents whole).
+    change_log_max_pct: float = DEFAULT_CHANGE_LOG_MAX_PCT
     #: How many runs' dbt folders (and run logs) are kept (`MEALYTICS_DBT_KEEP_RUNS`).
     dbt_keep_runs: int = DEFAULT_DBT_KEEP_RUNS
     #: Whether a run's `dbt build` executes the unit tests (`MEALYTICS_DBT_UNIT_TESTS`).
@@ -169,6 +176,10 @@ class Settings:
             content_check_every=_every(env.get(CONTENT_CHECK_VAR), CONTENT_CHECK_VAR),
             pg_change_cursor=_change_cursor(env.get(PG_CHANGE_CURSOR_VAR)),
             max_delete_pct=_percent(env.get(MAX_DELETE_SHARE_VAR), MAX_DELETE_SHARE_VAR),
+            change_log_max_pct=_percent(
+                env.get(CHANGE_LOG_MAX_SHARE_VAR), CHANGE_LOG_MAX_SHARE_VAR,
+                DEFAULT_CHANGE_LOG_MAX_PCT,
+            ),
             dbt_keep_runs=_keep_runs(env.get(DBT_KEEP_RUNS_VAR)),
             dbt_unit_tests=_flag(env.get(DBT_UNIT_TESTS_VAR), DBT_UNIT_TESTS_VAR),
         )
@@ -271,10 +282,10 @@ def _seconds(text: str | None, variable: str) -> float:
     return seconds
 
 
-def _percent(text: str | None, variable: str) -> float:
-    """A share in percent, 0 to 100 (`10`, `10%`, `2.5 %`)."""
+def _percent(text: str | None, variable: str, default: float = DEFAULT_MAX_DELETE_PCT) -> float:
+    """A share in percent, 0 to 100 (`10`, `10%`, `2.5 %`); unset: `default`."""
     if text is None or not text.strip():
-        return DEFAULT_MAX_DELETE_PCT
+        return default
     try:
         value = float(text.strip().rstrip("%").strip())
     except ValueError:

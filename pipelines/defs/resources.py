@@ -37,6 +37,8 @@ class SourceDatabase(dg.ConfigurableResource):
     change_cursor: str = "xmin"
     #: The mass-deletion guard's share in percent (`MEALYTICS_MAX_DELETE_SHARE`).
     max_delete_pct: float = 10.0
+    #: The change log's share in percent (`MEALYTICS_CHANGE_LOG_MAX_SHARE`).
+    change_log_max_pct: float = 20.0
 
     def source(self) -> Source:
         return Source(self.url, batch_rows=self.batch_rows, reader=self.reader)
@@ -119,6 +121,7 @@ def default_resources(config: Settings | None = None) -> dict[str, dg.Configurab
             content_check_every_minutes=_minutes(config.content_check_every),
             change_cursor=config.pg_change_cursor,
             max_delete_pct=config.max_delete_pct,
+            change_log_max_pct=config.change_log_max_pct,
         ),
         "warehouse": Warehouse(
             path=str(config.warehouse),

@@ -93,3 +93,13 @@ def test_a_new_invocation_starts_from_the_newest_saved_parse(tmp_path):
     new = runs / "new"
     assert seed_partial_parse(runs, new) == runs / "newer" / PARTIAL_PARSE_FILE
     assert (new / PARTIAL_PARSE_FILE).read_bytes() == b"newer"
+
+
+def test_the_change_log_share_is_a_percentage():
+    from pipelines.settings import CHANGE_LOG_MAX_SHARE_VAR
+
+    assert Settings.from_env({}).change_log_max_pct == 20.0
+    assert Settings.from_env({CHANGE_LOG_MAX_SHARE_VAR: "35%"}).change_log_max_pct == 35.0
+    assert Settings.from_env({}).max_delete_pct == 10.0  # the other share keeps its default
+    with pytest.raises(SettingsError, match="MEALYTICS_CHANGE_LOG_MAX_SHARE='lots'"):
+        Settings.from_env({CHANGE_LOG_MAX_SHARE_VAR: "lots"})

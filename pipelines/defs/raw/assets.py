@@ -400,7 +400,11 @@ def _run_options(context, config: RawExtractConfig, source: SourceDatabase) -> E
     options = config.options(
         context.run.run_id, source.content_check_every_minutes, source.max_delete_pct
     )
-    return replace(options, change_cursor=source.change_cursor)
+    return replace(
+        options,
+        change_cursor=source.change_cursor,
+        change_log_max_share=source.change_log_max_pct / 100,
+    )
 
 
 def _failure(failures: dict[str, str]) -> dg.Failure:
