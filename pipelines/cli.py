@@ -108,11 +108,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
     config: settings.Settings = args.settings
     full_refresh = getattr(args, "full_refresh", False)
     as_of = getattr(args, "as_of", None)
+    today = getattr(args, "today", False) and not (as_of or config.as_of)
     console = Console(stderr=False)
     console.print(
         f"Running every asset: {config.masked_source_url} → {config.warehouse}"
         + (" (full refresh)" if full_refresh else "")
         + (f", as of {as_of or config.as_of}" if as_of or config.as_of else "")
+        + (", today so far" if today else "")
     )
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
     report = run.execute(
@@ -123,6 +125,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         progress=not args.quiet,
         log_path=config.run_logs / f"run-{stamp}.log",
         confirm_deletes=tuple(getattr(args, "confirm_deletes", None) or ()),
+        today_so_far=today,
     )
     from pipelines.defs.dbt.project import prune_runs
 
@@ -200,6 +203,12 @@ def build_parser() -> argparse.ArgumentParser:
         type=_date,
         default=None,
         help="the marts' as_of date, YYYY-MM-DD (default: MEALYTICS_AS_OF, else yesterday)",
+    )
+    run.add_argument(
+        "--today",
+        action="store_true",
+        help="without --as-of: the marts end with today's partial day ('today so far'), as "
+        "the frequent refresh's runs do",
     )
     run.add_argument(
         "--confirm-deletes",

@@ -25,12 +25,20 @@ def parse_as_of(value: str | dt.date | None) -> dt.date | None:
         raise ValueError(f"as_of is not a date (YYYY-MM-DD): {value!r}") from None
 
 
-def dbt_vars(*, as_of: str | dt.date | None = None, extra: Mapping[str, Any] | None = None) -> dict:
-    """The `--vars` of a run: `as_of` only when given, so dbt's default (yesterday) holds."""
+def dbt_vars(
+    *,
+    as_of: str | dt.date | None = None,
+    extra: Mapping[str, Any] | None = None,
+    today_so_far: bool = False,
+) -> dict:
+    """The `--vars` of a run: `as_of` only when given, so dbt's default (yesterday) holds;
+    `today_so_far` (the frequent refresh) makes that default today, unless `as_of` is given."""
     variables = dict(extra or {})
     date = parse_as_of(as_of)
     if date is not None:
         variables["as_of"] = date.isoformat()
+    elif today_so_far:
+        variables["today_so_far"] = True
     return variables
 
 
@@ -40,6 +48,7 @@ def dbt_build_args(
     as_of: str | dt.date | None = None,
     extra_vars: Mapping[str, Any] | None = None,
     unit_tests: bool = True,
+    today_so_far: bool = False,
 ) -> list[str]:
     """`dbt build` arguments: `--full-refresh` rebuilds incremental models and seeds from
     scratch, `--vars` carries the `as_of` date (JSON, which dbt reads as YAML); without
@@ -49,7 +58,7 @@ def dbt_build_args(
         args.append("--full-refresh")
     if not unit_tests:
         args += ["--exclude", "resource_type:unit_test"]
-    variables = dbt_vars(as_of=as_of, extra=extra_vars)
+    variables = dbt_vars(as_of=as_of, extra=extra_vars, today_so_far=today_so_far)
     if variables:
         args += ["--vars", json.dumps(variables, sort_keys=True)]
     return args

@@ -22,7 +22,7 @@ from pipelines.defs.freshness import build_mart_freshness
 from pipelines.defs.publish import build_publish_assets
 from pipelines.defs.raw import build_raw_defs
 from pipelines.defs.resources import Warehouse, default_resources
-from pipelines.defs.schedules import all_assets_job, daily_schedule
+from pipelines.defs.schedules import all_assets_job, daily_schedule, refresh_schedule
 from pipelines.defs.sensors import report_run_failures
 
 MARTS = "marts"
@@ -60,7 +60,15 @@ def build_definitions(
             assets=[dbt_models, *build_publish_assets(marts)],
             asset_checks=freshness_checks,
             jobs=[job],
-            schedules=[daily_schedule(job, timezone or config.schedule_timezone)],
+            schedules=[
+                daily_schedule(job, timezone or config.schedule_timezone),
+                *(
+                    [refresh_schedule(job, config.refresh_minutes,
+                                      timezone or config.schedule_timezone)]
+                    if config.refresh_minutes
+                    else []
+                ),
+            ],
             sensors=[report_run_failures, *freshness_sensors],
             resources={
                 "dbt": dbt_resource(

@@ -45,6 +45,7 @@ def run_config(
     as_of: str | dt.date | None = None,
     log_level: str = "CRITICAL",
     confirm_deletes: tuple[str, ...] = (),
+    today_so_far: bool = False,
 ) -> dict[str, Any]:
     """The run config of one run: full refresh reaches extraction and dbt, `as_of` dbt,
     `confirm_deletes` (tables, or "all") the extraction's mass-deletion guard.
@@ -63,6 +64,7 @@ def run_config(
                 "config": {
                     "full_refresh": full_refresh,
                     "as_of": date.isoformat() if date else None,
+                    **({"today_so_far": True} if today_so_far else {}),
                 }
             },
         },
@@ -413,6 +415,7 @@ def execute(
     progress: bool = True,
     log_path: Path | None = None,
     confirm_deletes: tuple[str, ...] = (),
+    today_so_far: bool = False,
 ) -> RunReport:
     """Materialize every asset once and run every check; never raises for a failed step.
 
@@ -445,7 +448,10 @@ def execute(
         ):
             result = job.execute_in_process(
                 run_config=run_config(
-                    full_refresh=full_refresh, as_of=as_of, confirm_deletes=confirm_deletes
+                    full_refresh=full_refresh,
+                    as_of=as_of,
+                    confirm_deletes=confirm_deletes,
+                    today_so_far=today_so_far,
                 ),
                 instance=instance,
                 run_id=report.run_id,

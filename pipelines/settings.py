@@ -83,6 +83,9 @@ MAX_DELETE_SHARE_VAR = "MEALYTICS_MAX_DELETE_SHARE"
 DEFAULT_MAX_DELETE_PCT = 10.0
 PG_CHANGE_CURSOR_VAR = "MEALYTICS_PG_CHANGE_CURSOR"
 CHANGE_LOG_MAX_SHARE_VAR = "MEALYTICS_CHANGE_LOG_MAX_SHARE"
+REFRESH_MINUTES_VAR = "MEALYTICS_REFRESH_MINUTES"
+#: The frequent refresh beside the daily run (DESIGN.md); 0 turns it off.
+DEFAULT_REFRESH_MINUTES = 15
 #: Past this share of a table (percent, and 10,000 rows) one commit's changes are logged as
 #: one `all` row instead of key by key (`pipelines.extract.changes`).
 DEFAULT_CHANGE_LOG_MAX_PCT = 20.0
@@ -138,6 +141,8 @@ class Settings:
     #: The change log's share (`MEALYTICS_CHANGE_LOG_MAX_SHARE`, percent, default 20): a
     #: commit changing more of a table is logged as `all` (dbt rebuilds its dependents whole).
     change_log_max_pct: float = DEFAULT_CHANGE_LOG_MAX_PCT
+    #: The frequent refresh's interval in minutes (`MEALYTICS_REFRESH_MINUTES`); 0: off.
+    refresh_minutes: int = DEFAULT_REFRESH_MINUTES
     #: How many runs' dbt folders (and run logs) are kept (`MEALYTICS_DBT_KEEP_RUNS`).
     dbt_keep_runs: int = DEFAULT_DBT_KEEP_RUNS
     #: Whether a run's `dbt build` executes the unit tests (`MEALYTICS_DBT_UNIT_TESTS`).
@@ -176,6 +181,7 @@ class Settings:
             content_check_every=_every(env.get(CONTENT_CHECK_VAR), CONTENT_CHECK_VAR),
             pg_change_cursor=_change_cursor(env.get(PG_CHANGE_CURSOR_VAR)),
             max_delete_pct=_percent(env.get(MAX_DELETE_SHARE_VAR), MAX_DELETE_SHARE_VAR),
+            refresh_minutes=_refresh_minutes(env.get(REFRESH_MINUTES_VAR)),
             change_log_max_pct=_percent(
                 env.get(CHANGE_LOG_MAX_SHARE_VAR), CHANGE_LOG_MAX_SHARE_VAR,
                 DEFAULT_CHANGE_LOG_MAX_PCT,
@@ -238,6 +244,36 @@ def _change_cursor(text: str | None) -> str:
             f"{PG_CHANGE_CURSOR_VAR}={text!r}: 'xmin' (the default) or 'updated_at' expected"
         )
     return value
+
+
+def refresh_cron(minutes: int) -> str:
+    """The cron schedule of a refresh every `minutes`: a divisor of 60 (`*/15 * * * *`) or a
+    whole number of hours dividing a day (`0 */2 * * *`); ValueError otherwise."""
+    if 1 <= minutes < 60 and 60 % minutes == 0:
+        return f"*/{minutes} * * * *"
+    if minutes % 60 == 0 and 24 % (minutes // 60) == 0:
+        hours = minutes // 60
+        return {1: "0 * * * *", 24: "0 0 * * *"}.get(hours, f"0 */{hours} * * *")
+    raise ValueError(
+        f"{minutes} minutes: a refresh interval divides an hour (1, 2, 3, 4, 5, 6, 10, 12, "
+        "15, 20, 30) or is whole hours dividing a day (60, 120, 180, 240, 360, 480, 720, 1440)"
+    )
+
+
+def _refresh_minutes(text: str | None) -> int:
+    """MEALYTICS_REFRESH_MINUTES: 0 (off), or an interval the schedule can keep."""
+    if text is None or not text.strip():
+        return DEFAULT_REFRESH_MINUTES
+    try:
+        minutes = int(text.strip())
+        if minutes:
+            refresh_cron(minutes)
+    except ValueError as exc:
+        detail = str(exc) if text.strip().lstrip("-").isdigit() else "a whole number of minutes"
+        raise SettingsError(f"{REFRESH_MINUTES_VAR}={text!r}: {detail}; 0 turns it off") from None
+    if minutes < 0:
+        raise SettingsError(f"{REFRESH_MINUTES_VAR}={text!r}: minutes, 0 turns it off")
+    return minutes
 
 
 def _flag(text: str | None, variable: str) -> bool:

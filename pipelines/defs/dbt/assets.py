@@ -76,6 +76,9 @@ class DbtBuildConfig(dg.Config):
     #: The business date the marts describe as "now" (YYYY-MM-DD); empty: the `dbt`
     #: resource's (`MEALYTICS_AS_OF`), else yesterday per website time zone.
     as_of: str | None = None
+    #: With no as_of: the marts end with today's partial day, not yesterday (the frequent
+    #: refresh's runs set it; METRICS.md's default stays yesterday).
+    today_so_far: bool = False
 
 
 def _stop(process: subprocess.Popen, timeout_s: float = 30) -> None:
@@ -146,6 +149,7 @@ def dbt_invocation_args(config: DbtBuildConfig, dbt: MealyticsDbt, warehouse: Wa
         as_of=config.as_of or dbt.as_of,
         extra_vars={"warehouse": str(Path(warehouse.path).resolve())},
         unit_tests=dbt.unit_tests,
+        today_so_far=config.today_so_far,
     )
 
 
