@@ -113,3 +113,27 @@ def run_dbt(warehouse: Path, *args: str, as_of: str | None = None) -> subprocess
     if as_of is not None:
         command += ["--vars", f"{{as_of: '{as_of}'}}"]
     return subprocess.run(command, env=env, capture_output=True, text=True, cwd=DBT_PROJECT_DIR)
+
+
+def log_raw_change(con: duckdb.DuckDBPyConnection, table: str, ids: list[int], op: str = "update"):
+    """Record in the change log (`meta._changes`), as the extraction would, that the rows
+    `ids` of raw `table` are about to be updated or deleted (call it BEFORE the change: it
+    keeps their before images). A test that edits raw by hand calls it, or the incremental
+    models (issue 16) would not see the edit."""
+    from pipelines.extract.changes import before_image, ensure_table
+
+    ensure_table(con)
+    columns = dict(
+        con.execute(
+            "select column_name, data_type from information_schema.columns "
+            "where table_schema = 'raw' and table_name = ? order by ordinal_position",
+            [table],
+        ).fetchall()
+    )
+    listed = ", ".join(str(int(i)) for i in ids)
+    con.execute(
+        f"insert into meta._changes (seq, table_name, op, row_id, row_key, before, recorded_at)"
+        f" select nextval('meta._change_seq'), '{table}', '{op}', t.id,"
+        f" cast(json_array(t.id) as varchar), {before_image(columns, 't')}, now()"
+        f" from raw.{table} as t where t.id in ({listed})"
+    )

@@ -467,7 +467,7 @@ def test_order_dated_1970_does_not_stretch_the_daily_marts(built_warehouse, tmp_
     order stays in staging, and the raw check plausible_dates names it (above)."""
     import shutil
 
-    from dbt_helpers import run_dbt
+    from dbt_helpers import log_raw_change, run_dbt
     from reliability_support import AS_OF, BUILD
 
     warehouse = tmp_path / "warehouse.duckdb"
@@ -479,6 +479,7 @@ def test_order_dated_1970_does_not_stretch_the_daily_marts(built_warehouse, tmp_
     con = duckdb.connect(str(warehouse))
     # The latest order: moving it leaves every website's first plausible order date as it was.
     (order,) = con.execute("SELECT max(id) FROM raw.orders_order").fetchone()
+    log_raw_change(con, "orders_order", [order])  # as the extraction would
     con.execute(
         "UPDATE raw.orders_order SET created_at = '1970-01-01 00:00:00+00' WHERE id = ?", [order]
     )
@@ -489,13 +490,14 @@ def test_order_dated_1970_does_not_stretch_the_daily_marts(built_warehouse, tmp_
     assert built.returncode == 0, built.stdout[-3000:]
     assert _raw(warehouse, daily) == [before]  # same days, from the same first date
     assert _raw(warehouse, loyalty) == [loyalty_before]
-    # Kept, not dropped: the order is in staging with its date.
-    assert _raw(
-        warehouse,
-        "SELECT cast(created_date AS VARCHAR) FROM intermediate.int_orders_dated "
-        "WHERE order_id = ?",
-        [order],
-    ) == [("1970-01-01",)]
+    # Kept, not dropped: the order is in staging and in the (incremental) enriched orders
+    # with its date.
+    for model in ("int_orders_dated", "int_orders_enriched"):
+        assert _raw(
+            warehouse,
+            f"SELECT cast(created_date AS VARCHAR) FROM intermediate.{model} WHERE order_id = ?",
+            [order],
+        ) == [("1970-01-01",)]
 
 
 def test_delivered_order_dated_1970_does_not_stretch_the_cohorts(built_warehouse, tmp_path):
@@ -506,7 +508,7 @@ def test_delivered_order_dated_1970_does_not_stretch_the_cohorts(built_warehouse
     it and the run does not publish)."""
     import shutil
 
-    from dbt_helpers import run_dbt
+    from dbt_helpers import log_raw_change, run_dbt
     from reliability_support import AS_OF, BUILD
 
     warehouse = tmp_path / "warehouse.duckdb"
@@ -526,12 +528,19 @@ def test_delivered_order_dated_1970_does_not_stretch_the_cohorts(built_warehouse
         ORDER BY d.created_date DESC, d.order_id DESC LIMIT 1
         """
     ).fetchone()
+    log_raw_change(con, "orders_order", [order])  # as the extraction would
     con.execute(
         "UPDATE raw.orders_order SET created_at = '1970-01-01 00:00:00+00' WHERE id = ?", [order]
     )
     con.close()
     built = run_dbt(warehouse, *BUILD, "--select", "+fct_customer_cohorts", as_of=AS_OF)
     assert built.returncode == 0, built.stdout[-3000:]
+    assert _raw(
+        warehouse,
+        "SELECT cast(created_date AS VARCHAR) FROM intermediate.int_orders_enriched "
+        "WHERE order_id = ?",
+        [order],
+    ) == [("1970-01-01",)]  # the change reached the models
     assert _raw(warehouse, "SELECT min(cohort_month) FROM marts.fct_customer_cohorts") == [
         (before[0][1],)
     ]
