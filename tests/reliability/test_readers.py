@@ -123,6 +123,9 @@ def test_reader_of_the_published_path_keeps_its_version_while_versions_switch(
     assert report["bad"] == []
     assert report["snapshots"] >= 3
     assert report["versions"] >= 2
+    # A version the reader still held at the last publication was spared (issue 16.3: its
+    # views read its Parquet files); the next publication, the reader gone, prunes it.
+    publish_version(first, out)
     # The current version and the one before it are left, and every reader path leads into
     # the newest.
     previous, version = sorted((out / "publish" / "versions").iterdir())
