@@ -1,7 +1,8 @@
 """Publishing after each run, all or nothing: one step (`publish`) materializes
-`publish/warehouse` (the warehouse copy readers open), `publish/parquet` (every mart as a
-Parquet file) and `publish/dashboard` (the static HTML dashboard) together, downstream of
-every mart.
+`publish/warehouse` (the DuckDB catalog readers open: a view per mart over the Parquet
+files, the marts' table macros, the manifest; no other schema, no personal data),
+`publish/parquet` (every mart as Parquet, only changed files written) and
+`publish/dashboard` (the static HTML dashboard) together, downstream of every mart.
 
 The step first asks whether the run may publish (`pipelines.publish.gate`, from the run's
 own events in the Dagster instance): if an ERROR check of this run failed, a step failed or
@@ -88,14 +89,15 @@ def _publish_asset(deps: list[dg.AssetKey]) -> dg.AssetsDefinition:
         specs=specs, name=PUBLISH_OP, can_subset=False, op_tags={"dagster/priority": PRIORITY}
     )
     def publish(context: dg.AssetExecutionContext, warehouse: Warehouse):
-        """A new version of what readers open, or nothing: the warehouse copy
-        (`<publish dir>/published.duckdb` or `MEALYTICS_PUBLISHED`, with its manifest
-        `publish.manifest`), every mart as `parquet/<mart>.parquet`, and the self-contained
-        dashboard `dashboard.html`, all built from the same copy in a new version folder
-        (`publish/versions/<id>/`), fsynced, then made current by one atomic rename of
-        `publish/current`. Refused, writing nothing, if an ERROR check of the run failed or
-        a step failed. Readers holding the old version keep it whole; the run never waits
-        for readers."""
+        """A new version of what readers open, or nothing: every mart as Parquet
+        (`parquet/<mart>.parquet`; unchanged files hard-linked from the previous version),
+        the catalog over them (`<publish dir>/published.duckdb` or `MEALYTICS_PUBLISHED`:
+        views, table macros, the manifest `publish.manifest`) and the self-contained
+        dashboard `dashboard.html`, in a new version folder (`publish/versions/<id>/`),
+        fsynced, then made current by one atomic rename of `publish/current`. Refused,
+        writing nothing, if an ERROR check of the run failed or a step failed. Readers
+        holding the old version keep it whole (it is not pruned while they hold it); the
+        run never waits for readers."""
         reason = _run_refusal(context)
         if reason is not None:
             raise dg.Failure(
@@ -137,6 +139,8 @@ def _results(info: dict, warehouse: Warehouse, duration: float):
             "marts": len(rows),
             "dagster/row_count": sum(rows.values()),
             "rows_per_mart": dg.MetadataValue.json(rows),
+            "files_written": len(info["parquet_written"]),
+            "files_linked": len(info["parquet_linked"]),
         },
     )
     page = folder / "dashboard.html"

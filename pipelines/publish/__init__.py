@@ -1,7 +1,9 @@
 """Publishing the marts after each run (no Dagster import: the assets in
 pipelines/defs/publish.py wrap these).
 
-- `export_parquet(warehouse_path, out_dir)`: every mart as `<out_dir>/<mart>.parquet`.
+- `export_parquet(warehouse_path, out_dir)`: every mart as `<out_dir>/<mart>.parquet` (a
+  large one as `<out_dir>/<mart>/business_month=YYYY-MM/`); publishing itself writes a
+  version's files with `parquet.write_parquet` (`pipelines.publish.version`).
 - `write_dashboard(warehouse_path, out_path)`: the self-contained static HTML dashboard.
 """
 

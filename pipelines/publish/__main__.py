@@ -1,9 +1,10 @@
 """`python -m pipelines.publish`: publish an existing warehouse without a run, exactly as the
-`publish` step does after every run: a new version of the published DuckDB copy, the Parquet
-export and the dashboard, switched in together (`pipelines.publish.version`), in
-`MEALYTICS_PUBLISH_DIR` (else the warehouse's folder; `--out` overrides), the copy's reader
-path `MEALYTICS_PUBLISHED` if set. Every file is its owner's only (0600). It checks nothing:
-it is for a warehouse its operator vouches for (a run publishes only after its checks)."""
+`publish` step does after every run: a new version of the Parquet files (only the changed
+ones written), the published DuckDB catalog over them and the dashboard, switched in
+together (`pipelines.publish.version`), in `MEALYTICS_PUBLISH_DIR` (else the warehouse's
+folder; `--out` overrides), the catalog's reader path `MEALYTICS_PUBLISHED` if set. Every
+file is its owner's only (0600). It checks nothing: it is for a warehouse its operator
+vouches for (a run publishes only after its checks)."""
 
 from __future__ import annotations
 
@@ -33,7 +34,11 @@ def publish(config: settings.Settings) -> dict:
     info = publish_version(config.warehouse, out, published=config.published_file)
     print(f"version {info['version']}: {info['marts']} marts")
     print(f"published warehouse: {config.published_file}")
-    print(f"parquet: {len(info['rows_per_mart'])} marts in {out / 'parquet'}")
+    print(
+        f"parquet: {len(info['rows_per_mart'])} marts in {out / 'parquet'} "
+        f"({len(info['parquet_written'])} files written, {len(info['parquet_linked'])} "
+        "unchanged and linked)"
+    )
     print(f"dashboard: {out / 'dashboard.html'}")
     return info
 

@@ -48,12 +48,14 @@ def _table(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] = ())
 
 
 def mart_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
-    """The tables (not views, not table macros) of schema marts, by name."""
+    """The marts (not the table macros) of schema marts, by name: tables in the build file,
+    views over Parquet in the published catalog."""
     return [
         name
         for (name,) in con.execute(
-            "select table_name from information_schema.tables "
-            "where table_schema = ? and table_type = 'BASE TABLE' order by table_name",
+            "select table_name from information_schema.tables where table_schema = ? "
+            "and table_catalog = current_database() and table_type in ('BASE TABLE', 'VIEW') "
+            "order by table_name",
             [MARTS],
         ).fetchall()
     ]

@@ -1,17 +1,26 @@
-"""One publication, all or nothing: the published DuckDB, Parquet and dashboard of one build,
-switched in together by one atomic rename.
+"""One publication, all or nothing: the marts of one build as Parquet, the DuckDB catalog over
+them and the dashboard, switched in together by one atomic rename.
 
 Every publication is a version, a folder of its own under `<publish dir>/publish/versions/`:
 
     publish/versions/20261207T020412Z-3f9c2a1b/
-        published.duckdb      the warehouse copy readers open (`publish_warehouse`)
-        parquet/<mart>.parquet  every mart, exported from that copy
-        dashboard.html        the static dashboard, rendered from that copy
-        version.json          what the version holds: rows per mart, run, as_of, time
+        parquet/<mart>.parquet  every mart (a large one: parquet/<mart>/business_month=…/)
+        published.duckdb      the catalog readers open: a view per mart over these files,
+                              the marts' table macros, publish.manifest (`warehouse.py`)
+        dashboard.html        the static dashboard, rendered from that catalog
+        version.json          what the version holds: rows per mart, each Parquet file's
+                              fingerprint and whether it was written or linked, run, time
 
-It is built under a temporary name (`.<id>.<pid>.tmp`), fsynced, renamed to its id, and then
-made current by ONE atomic rename: the symlink `publish/current` is replaced by a new symlink
-to the new version. The paths readers use are fixed symlinks through `current`, created once:
+Nothing but the marts leaves the build file: no raw, staging or intermediate relation, no
+personal data (DESIGN.md). Only what changed is written: a Parquet file whose fingerprint
+equals the current version's is hard-linked from it (`parquet.py`).
+
+A version is built under a temporary name (`.<id>.<pid>.tmp`), fsynced, renamed to its id,
+and then made current by ONE atomic rename: the symlink `publish/current` is replaced by a
+new symlink to the new version. While it is built, `versions/<id>` is a symlink to the
+temporary folder: the catalog's views name their files at their final, absolute paths, and
+DuckDB reads a view's files when it creates it. The paths readers use are fixed symlinks
+through `current`, created once:
 
     published.duckdb -> publish/current/published.duckdb   (or MEALYTICS_PUBLISHED)
     parquet          -> publish/current/parquet
@@ -19,10 +28,11 @@ to the new version. The paths readers use are fixed symlinks through `current`, 
 
 So the three outputs always come from the same build: a failure anywhere before the switch
 (a killed process, a full disk, a refused publication) leaves `current`, hence every reader
-path, on the previous version, whole. A reader that opened a file keeps reading that complete
-old version until it reopens (its inode lives until it closes, even once the version folder
-is pruned); the last `KEEP_VERSIONS` versions are kept for readers that list `parquet/` and
-open files one by one. A reader that needs several files of one version resolves
+path, on the previous version, whole. A reader that opened `published.duckdb` reads its own
+version's Parquet files until it reconnects; so a version is pruned (beyond the last
+`KEEP_VERSIONS`, kept for readers that list `parquet/` and open files one by one) only when
+no process holds its `published.duckdb` (DuckDB's own file lock: `holders.py`), else on a
+later publication. A reader that needs several files of one version resolves
 `publish/current` once (`os.path.realpath`) and reads under that folder.
 
 Files from before versioned publishing (a regular `published.duckdb`, `dashboard.html`,
@@ -41,11 +51,10 @@ import shutil
 import uuid
 from pathlib import Path
 
-from pipelines.extract.warehouse import LOCK_WAIT_S
-from pipelines.publish import leftovers
+from pipelines.extract.warehouse import LOCK_WAIT_S, connect_waiting
+from pipelines.publish import holders, leftovers, parquet
 from pipelines.publish.dashboard import write_dashboard
-from pipelines.publish.parquet import export_parquet
-from pipelines.publish.warehouse import PUBLISHED_STORAGE_VERSION, publish_warehouse
+from pipelines.publish.warehouse import PUBLISHED_STORAGE_VERSION, view_sql, write_catalog
 
 #: The folder of versions and the `current` pointer, inside the publish folder.
 VERSIONS_DIR = "publish"
@@ -128,13 +137,104 @@ def _reader_links(publish_folder: Path, published: Path | None) -> dict[Path, st
     return links
 
 
-def _prune(versions: Path, keep: set[str]) -> list[str]:
-    removed = []
+def _previous(folder: Path) -> tuple[Path | None, dict]:
+    """The current version's folder and the Parquet files its version.json records (none
+    from a version before fingerprints)."""
+    current = current_version(folder)
+    if current is None:
+        return None, {}
+    try:
+        recorded = json.loads((current / MANIFEST_FILE).read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return None, {}
+    return current, recorded.get(PARQUET, {})
+
+
+def _publish_marts(
+    con, building: Path, final: Path, previous: tuple[Path | None, dict], storage_version: str
+) -> tuple[list[parquet.Mart], dict]:
+    """The build's marts into the version being built: Parquet (unchanged files linked from
+    the previous version), then the catalog over them. The catalog's views name the files
+    at their final place, `final` (a symlink to `building` meanwhile: DuckDB checks a view's
+    files when it is created)."""
+    con.execute("checkpoint")
+    marts = parquet.measure_marts(con)
+    earlier, before = previous
+    files = parquet.write_parquet(
+        con, marts, building / PARQUET, earlier / PARQUET if earlier else None, before
+    )
+    os.symlink(building.name, final)
+    views = {
+        mart.name: view_sql(
+            con, mart.reader_glob(final / PARQUET), mart.columns, mart.partitioned
+        )
+        for mart in marts
+    }
+    write_catalog(
+        con,
+        building / DATABASE,
+        views,
+        [(mart.name, mart.rows, mart.money) for mart in marts],
+        storage_version,
+    )
+    return marts, files
+
+
+def _version_record(version: str, details: dict | None, marts, files: dict, database: Path):
+    linked = sorted(path for path, f in files.items() if f["action"] != "written")
+    return {
+        "version": version,
+        "published_at": dt.datetime.now(dt.UTC).isoformat(),
+        **(details or {}),
+        "marts": len(marts),
+        "rows_per_mart": {mart.name: mart.rows for mart in marts},
+        "database_bytes": database.stat().st_size,
+        "parquet_written": sorted(set(files) - set(linked)),
+        "parquet_linked": linked,
+        PARQUET: files,
+    }
+
+
+def _build(
+    warehouse_path, folder: Path, building: Path, final: Path, version: str, options: dict
+) -> dict:
+    """Everything of a new version into `building`; its version.json record."""
+    previous = _previous(folder)
+    con = connect_waiting(warehouse_path, wait_s=options["wait_s"])
+    try:
+        marts, files = _publish_marts(
+            con, building, final, previous, options["storage_version"]
+        )
+    finally:
+        con.close()
+    # The dashboard reads the catalog, as every reader does: the same marts, and proof that
+    # its views read.
+    write_dashboard(final / DATABASE, building / DASHBOARD)
+    record = _version_record(version, options["details"], marts, files, building / DATABASE)
+    (building / MANIFEST_FILE).write_text(json.dumps(record, indent=2, default=str))
+    _fsync_tree(building)
+    return record
+
+
+def _prune(versions: Path, keep: set[str]) -> tuple[list[str], list[str]]:
+    """Delete the versions not in `keep` that no reader holds: (removed, spared). A killed
+    publisher's stand-in symlink (see `_publish_marts`) goes too."""
+    removed, spared = [], []
     for path in sorted(versions.iterdir()):
-        if _VERSION.match(path.name) and path.name not in keep:
-            shutil.rmtree(path, ignore_errors=True)
-            removed.append(path.name)
-    return removed
+        if not _VERSION.match(path.name):
+            continue
+        if path.is_symlink():
+            if not path.exists():  # its publisher is gone, and its folder swept
+                path.unlink()
+            continue
+        if path.name in keep:
+            continue
+        if holders.holder(path / DATABASE) is not None:
+            spared.append(path.name)  # pruned by a later publication, once it is let go
+            continue
+        shutil.rmtree(path, ignore_errors=True)
+        removed.append(path.name)
+    return removed, spared
 
 
 def publish_version(
@@ -149,9 +249,10 @@ def publish_version(
 ) -> dict:
     """Build a new version from the build file and make it current, or change nothing.
 
-    `published` is the reader path of the DuckDB copy (`MEALYTICS_PUBLISHED`; default
+    `published` is the reader path of the DuckDB catalog (`MEALYTICS_PUBLISHED`; default
     `published.duckdb` in the publish folder); `details` go into version.json (run id,
-    as_of). Returns version.json's content plus `path` (the version's folder).
+    as_of). Returns version.json's content plus `path` (the version's folder) and `spared`
+    (older versions kept because a reader holds them).
     """
     folder = Path(publish_folder)
     versions = versions_folder(folder)
@@ -159,28 +260,21 @@ def publish_version(
     leftovers.sweep(versions)
     version = new_version_id()
     building = versions / f".{version}.{os.getpid()}.tmp"
+    # Absolute (the catalog's views name their files by absolute path: DuckDB resolves a
+    # relative one against the reader's working directory), the last part not resolved.
+    final = versions.resolve() / version
+    options = {"wait_s": wait_s, "storage_version": storage_version, "details": details}
+    umask = os.umask(0o077)
     try:
         building.mkdir(mode=0o700)
-        database = building / DATABASE
-        copy = publish_warehouse(warehouse_path, database, wait_s=wait_s,
-                                 storage_version=storage_version)
-        # Parquet and dashboard come from the copy, not the build file: one set of marts.
-        rows = export_parquet(database, building / PARQUET)
-        write_dashboard(database, building / DASHBOARD)
-        manifest = {
-            "version": version,
-            "published_at": dt.datetime.now(dt.UTC).isoformat(),
-            **(details or {}),
-            "marts": copy["marts"],
-            "rows_per_mart": rows,
-            "database_bytes": copy["bytes"],
-        }
-        (building / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2, default=str))
-        _fsync_tree(building)
-        final = versions / version
+        record = _build(warehouse_path, folder, building, final, version, options)
+        final.unlink()  # the stand-in symlink
         os.replace(building, final)
         _fsync(versions)
     finally:
+        os.umask(umask)
+        if final.is_symlink():
+            final.unlink()
         shutil.rmtree(building, ignore_errors=True)
     # The switch: everything above is invisible to readers until this one rename.
     _symlink_atomically(folder / VERSIONS_DIR / CURRENT, str(Path("versions") / version))
@@ -188,6 +282,8 @@ def publish_version(
     for link, target in _reader_links(folder, published_path).items():
         link.parent.mkdir(parents=True, exist_ok=True)
         _symlink_atomically(link, target)
-    previous = sorted(p.name for p in versions.iterdir() if _VERSION.match(p.name))
-    _prune(versions, set(previous[-max(keep, 1):]) | {version})
-    return {**manifest, "path": str(final)}
+    names = sorted(
+        p.name for p in versions.iterdir() if _VERSION.match(p.name) and not p.is_symlink()
+    )
+    _, spared = _prune(versions, set(names[-max(keep, 1):]) | {version})
+    return {**record, "path": str(final), "spared": spared}

@@ -11,7 +11,8 @@ BUILD = ("build", "--exclude", "resource_type:test", "resource_type:unit_test")
 
 
 def mart_hashes(warehouse: Path) -> dict[str, tuple[int, str]]:
-    """{mart: (rows, order-independent hash of every row)} of the tables in schema marts."""
+    """{mart: (rows, order-independent hash of every row)} of the marts: the tables of schema
+    marts in a build file, its views (over Parquet) in the published catalog."""
     import duckdb
 
     con = duckdb.connect(str(warehouse), read_only=True)
@@ -20,7 +21,8 @@ def mart_hashes(warehouse: Path) -> dict[str, tuple[int, str]]:
             r[0]
             for r in con.execute(
                 "SELECT table_name FROM information_schema.tables "
-                "WHERE table_schema = 'marts' AND table_type = 'BASE TABLE' ORDER BY 1"
+                "WHERE table_schema = 'marts' AND table_type IN ('BASE TABLE', 'VIEW') "
+                "ORDER BY 1"
             ).fetchall()
         ]
         return {

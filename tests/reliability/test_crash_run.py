@@ -15,8 +15,9 @@ folder every few milliseconds and kills as soon as the condition holds:
    EXTRACTED tables are in the event log (each is written after its table's COMMIT), so
    inside a later table's extraction or between two tables;
 2. dbt: the next run, killed once its `dbt build` materialized MARTS_DONE marts;
-3. publishing: the next run, killed while the temporary copy of the published warehouse
-   exists (before its atomic rename), a previous publication being in place.
+3. publishing: the next run, killed while its new version is half built: its Parquet
+   files written, its catalog or dashboard being written (`versions/<id>` is then a
+   symlink to the temporary folder), a previous publication being in place.
 
 After each kill the test proves that it hit the point (the step never succeeded; raw's
 sync state, or the marts, partial) and that no process of the run survives; a run that ends
@@ -24,7 +25,7 @@ before its kill point fails the test. Each run after a kill is that kill's rerun
 what it completed before its own kill (its extraction: raw equal to the source row by row;
 its dbt build: every mart equal to the suite's clean build) and never waiting for the
 warehouse lock (the killed holder's `flock` died with it). The fourth run must exit 0 with
-raw equal to the source, every mart equal to the clean build, and the published copy,
+raw equal to the source, every mart equal to the clean build, and the published catalog,
 opened read-only, equal to those marts.
 """
 
@@ -330,10 +331,13 @@ def test_run_killed_in_extraction_dbt_and_publishing_each_rerun_converges(
     assert_equal(scene.url, scene.warehouse, tables=ALL)
 
     # 3. Its rerun builds every mart (= the clean build), then is killed while the new
-    #    version (its published copy first) is being written; readers still find the
-    #    previous complete version.
-    temporary = f"publish/versions/.*.tmp/.{scene.published.name}.*.tmp"
-    log, killed_pid = _kill_at(scene, "publishing", lambda _: any(scene.publish.glob(temporary)))
+    #    version is half built (its Parquet written, `versions/<id>` a symlink to its
+    #    temporary folder while the catalog and the dashboard are written); readers still
+    #    find the previous complete version.
+    versions = scene.publish / "publish" / "versions"
+    log, killed_pid = _kill_at(
+        scene, "publishing", lambda _: any(p.is_symlink() for p in versions.iterdir())
+    )
     assert log.succeeded("dbt_models") and not log.failed(), log.failed()
     assert log.started("publish") and not log.succeeded("publish")
     assert not log.run_succeeded()
@@ -344,10 +348,12 @@ def test_run_killed_in_extraction_dbt_and_publishing_each_rerun_converges(
 
     # 4. Its rerun: exit 0, raw = source, marts = clean build, published copy = marts.
     _final_run_and_check(scene, clean_marts, killed_pid)
-    # The killed publisher's half-built version was swept by the final run's publisher
-    # (its process is gone), and the final run left no temporary of its own.
+    # The killed publisher's half-built version (its temporary folder and the symlink to it)
+    # was swept by the final run's publisher (its process is gone), and the final run left
+    # no temporary of its own.
     leftovers = sorted(p.name for p in scene.publish.rglob(".*.tmp*"))
     assert leftovers == [], leftovers
-    versions = sorted(p.name for p in (scene.publish / "publish" / "versions").iterdir())
-    assert len(versions) == 1, versions  # the final run's (the previous one was a file)
-    print(f"published versions after the final run: {versions}")
+    left = sorted(versions.iterdir())
+    assert not any(p.is_symlink() for p in left), left
+    assert len(left) == 2, left  # the previous publication's and the final run's
+    print(f"published versions after the final run: {[p.name for p in left]}")

@@ -1,10 +1,10 @@
-"""The published copy opens in the readers analysts have, not only in DuckDB 2.0.
+"""The published catalog opens in the readers analysts have, not only in DuckDB 2.0.
 
 DuckDB 2.0 writes storage version 69 by default, which DuckDB 1.x cannot open (PyPI's
-`duckdb-cli` is 1.5). The published copy is written in `PUBLISHED_STORAGE_VERSION`
+`duckdb-cli` is 1.5). The published catalog is written in `PUBLISHED_STORAGE_VERSION`
 instead; these tests open it with that CLI (the README's own command, run as written),
-with SQLAlchemy's `duckdb_engine` and with the Python package, and compare its content
-with the build file's.
+with SQLAlchemy's `duckdb_engine` and with the Python package, and compare its marts
+with the build file's (and check it holds nothing else: issue 16.3).
 """
 
 from __future__ import annotations
@@ -50,42 +50,54 @@ def published(built_warehouse, tmp_path_factory) -> Path:
     return target
 
 
-def _snapshot(path: Path) -> dict:
-    """Every object of the file (but the manifest) with each table's row count and hash."""
+def _objects(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, str]]:
+    """(kind, schema, name) of every table, view, sequence and macro of the file."""
+    return con.execute(
+        "select 'table', schema_name, table_name from duckdb_tables() "
+        "where database_name = current_database() "
+        "union all select 'view', schema_name, view_name from duckdb_views() "
+        "where database_name = current_database() and not internal "
+        "union all select 'sequence', schema_name, sequence_name from duckdb_sequences() "
+        "where database_name = current_database() "
+        "union all select function_type, schema_name, function_name from duckdb_functions() "
+        "where database_name = current_database() and not internal order by all"
+    ).fetchall()
+
+
+def _marts(path: Path) -> dict:
+    """The marts of a file as readers see them: each one's rows and hash of every row, their
+    columns' names and types in order, and the table macros with their parameters."""
     con = duckdb.connect(str(path), read_only=True)
     try:
-        db = con.execute("select current_database()").fetchone()[0]
-        tables = con.execute(
-            "select schema_name, table_name from duckdb_tables() "
-            "where database_name = ? and schema_name != 'publish' order by all",
-            [db],
-        ).fetchall()
-        out = {
-            (s, t): con.execute(f'select count(*), bit_xor(hash(x)) from "{s}"."{t}" x').fetchone()
-            for s, t in tables
+        marts = [
+            name
+            for kind, schema, name in _objects(con)
+            if schema == "marts" and kind in ("table", "view")
+        ]
+        return {
+            "rows": {
+                m: con.execute(f'select count(*), sum(hash(x)) from marts."{m}" x').fetchone()
+                for m in marts
+            },
+            "columns": con.execute(
+                "select table_name, column_index, column_name, data_type from duckdb_columns() "
+                "where database_name = current_database() and schema_name = 'marts' "
+                "order by all"
+            ).fetchall(),
+            "macros": con.execute(
+                "select function_name, parameters from duckdb_functions() "
+                "where database_name = current_database() and schema_name = 'marts' "
+                "and function_type = 'table_macro' order by all"
+            ).fetchall(),
         }
-        out["columns"] = con.execute(
-            "select schema_name, table_name, column_name, data_type, is_nullable "
-            "from duckdb_columns() where database_name = ? and schema_name != 'publish' "
-            "order by all",
-            [db],
-        ).fetchall()
-        out["views"] = con.execute(
-            "select schema_name, view_name from duckdb_views() "
-            "where database_name = ? and not internal order by all",
-            [db],
-        ).fetchall()
-        out["macros"] = con.execute(
-            "select schema_name, function_name, parameters from duckdb_functions() "
-            "where database_name = ? and not internal order by all",
-            [db],
-        ).fetchall()
-        return out
     finally:
         con.close()
 
 
-def test_published_copy_is_the_build_in_an_older_format(built_warehouse, published):
+def test_published_catalog_is_the_marts_only_in_an_older_format(built_warehouse, published):
+    """Issue 16.3: the published file holds a view per mart (over its Parquet), the marts'
+    table macros and the manifest, nothing else; the views give the marts' rows and column
+    types exactly (DECIMAL stays DECIMAL, dates stay DATE)."""
     con = duckdb.connect(str(published), read_only=True)
     try:
         (tags,) = con.execute(
@@ -95,11 +107,20 @@ def test_published_copy_is_the_build_in_an_older_format(built_warehouse, publish
         loyalty = con.execute(
             "select count(*) from marts.loyalty_calculate(date '2026-10-01', date '2026-10-15')"
         ).fetchone()[0]
+        objects = _objects(con)
     finally:
         con.close()
     assert tags["storage_version"] == PUBLISHED_STORAGE_VERSION + "+"
     assert loyalty > 0
-    assert _snapshot(published) == _snapshot(built_warehouse)
+    build = _marts(built_warehouse)
+    assert _marts(published) == build
+    assert len(build["rows"]) > 20 and len(build["macros"]) >= 5
+    assert any(kind.startswith("DECIMAL") for *_, kind in build["columns"])
+    assert sorted(objects) == sorted(
+        [("view", "marts", m) for m in build["rows"]]
+        + [("table_macro", "marts", m) for m, _ in build["macros"]]
+        + [("table", "publish", "manifest")]
+    )
     assert oct(published.stat().st_mode & 0o777) == "0o600"
 
 
@@ -107,7 +128,8 @@ def test_sqlalchemy_duckdb_engine_reads_it(published):
     engine = sa.create_engine(f"duckdb:///{published}", connect_args={"read_only": True})
     try:
         with engine.connect() as conn:
-            assert "fct_daily_snapshot" in sa.inspect(conn).get_table_names(schema="marts")
+            # The marts are views over Parquet (issue 16.3): SQLAlchemy lists them as views.
+            assert "fct_daily_snapshot" in sa.inspect(conn).get_view_names(schema="marts")
             assert conn.execute(sa.text("select count(*) from marts.dim_customers")).scalar() > 0
     finally:
         engine.dispose()

@@ -123,6 +123,9 @@ def test_reader_of_the_published_path_keeps_its_version_while_versions_switch(
     assert report["bad"] == []
     assert report["snapshots"] >= 3
     assert report["versions"] >= 2
+    # A version the reader still held at the last publication was spared (issue 16.3: its
+    # views read its Parquet files); the next publication, the reader gone, prunes it.
+    publish_version(first, out)
     # The current version and the one before it are left, and every reader path leads into
     # the newest.
     previous, version = sorted((out / "publish" / "versions").iterdir())
@@ -211,3 +214,169 @@ def test_a_reader_on_the_build_file_during_extraction(
     finally:
         holder.kill()
         holder.wait()
+
+
+# --- readers keep their version until they let go (issue 16.3) ------------------------------
+
+#: A reader that holds `published.duckdb` open and, for each line on stdin, checks every mart
+#: of its version against that version's manifest again; it lets go at EOF.
+HOLDING_READER = textwrap.dedent(
+    """
+    import json, sys
+    import duckdb
+
+    con = duckdb.connect(sys.argv[1], read_only=True)
+
+    def check():
+        bad = []
+        manifest = con.execute("select mart, row_count, money_sum from publish.manifest")
+        for mart, rows, money in manifest.fetchall():
+            money_cols = [r[0] for r in con.execute(
+                "select column_name from information_schema.columns where table_schema = "
+                "'marts' and table_name = ? and data_type like 'DECIMAL%'", [mart]).fetchall()]
+            total = " + ".join(f'coalesce(sum("{c}"), 0)' for c in money_cols) or "0"
+            got = con.execute(
+                f'select count(*), cast({total} as decimal(38, 4)) from marts."{mart}"'
+            ).fetchone()
+            if got != (rows, money):
+                bad.append([mart, str(got), str((rows, money))])
+        return {"bad": bad}
+
+    print(json.dumps(check()), flush=True)
+    for _ in sys.stdin:
+        try:
+            print(json.dumps(check()), flush=True)
+        except duckdb.Error as exc:
+            print(json.dumps({"error": str(exc).splitlines()[0]}), flush=True)
+    """
+)
+
+
+@pytest.mark.parametrize("probe", [True, False], ids=["pruning-asks", "pruning-blind"])
+def test_a_version_a_reader_holds_is_pruned_only_once_it_lets_go(
+    probe, two_builds, tmp_path, monkeypatch
+):
+    """A real second process holds `published.duckdb` of the first version while three more
+    are published: the first is spared (its views read its own Parquet files), the reader's
+    next query still finds that whole version, and the publication after the reader lets go
+    prunes it. Without the probe (`pruning-blind`, as before it existed) the version is
+    deleted under the reader and its next query fails."""
+    from pipelines.publish import holders
+
+    if not probe:
+        monkeypatch.setattr(holders, "holder", lambda path: None)
+    first, second = two_builds
+    out = tmp_path / "out"
+    held = Path(publish_version(first, out)["path"])
+    reader = subprocess.Popen(
+        [sys.executable, "-c", HOLDING_READER, str(out / "published.duckdb")],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        assert json.loads(reader.stdout.readline()) == {"bad": []}, reader.stderr.read()
+        spared = [publish_version(build, out)["spared"] for build in (second, first, second)]
+        reader.stdin.write("again\n")
+        reader.stdin.flush()
+        again = json.loads(reader.stdout.readline())
+        if not probe:
+            assert not held.exists() and "error" in again, again
+            return
+        assert spared == [[], [held.name], [held.name]]
+        assert held.is_dir() and again == {"bad": []}
+        reader.stdin.close()
+        assert reader.wait(timeout=30) == 0, reader.stderr.read()
+        after = publish_version(first, out)
+        assert after["spared"] == [] and not held.exists()
+        assert len(list((out / "publish" / "versions").iterdir())) == 2
+    finally:
+        reader.kill()
+        reader.wait()
+
+
+def _hold_python(path: Path) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-c", HOLD, str(path), "30"], stdout=subprocess.PIPE, text=True
+    )
+
+
+def _hold_cli(path: Path) -> subprocess.Popen:
+    """PyPI's duckdb-cli (DuckDB 1.5), waiting for its commands on stdin."""
+    cli = Path(sys.executable).with_name("duckdb")
+    if not cli.exists():
+        pytest.skip("no duckdb CLI (pip install duckdb-cli, in the dev extra)")
+    return subprocess.Popen(
+        [str(cli), "-readonly", str(path)], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+    )
+
+
+def _hold_sqlalchemy(path: Path) -> subprocess.Popen:
+    code = (
+        "import sqlalchemy as sa, sys, time; "
+        "e = sa.create_engine(f'duckdb:///{sys.argv[1]}', connect_args={'read_only': True}); "
+        "c = e.connect(); c.execute(sa.text('select 1')); print('open', flush=True); "
+        "time.sleep(30)"
+    )
+    return subprocess.Popen(
+        [sys.executable, "-c", code, str(path)], stdout=subprocess.PIPE, text=True
+    )
+
+
+def _parent(pid: int | None) -> int | None:
+    if pid is None or pid <= 0:
+        return None
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+
+
+@pytest.mark.parametrize("hold", [_hold_python, _hold_cli, _hold_sqlalchemy],
+                         ids=["duckdb-python", "duckdb-cli", "sqlalchemy"])
+def test_the_probe_sees_a_reader_of_each_kind(hold, two_builds, tmp_path):
+    """DuckDB's read-only connection holds a POSIX read lock on the file while it is open,
+    in the Python package, PyPI's CLI and SQLAlchemy's dialect alike: the probe names the
+    reader's PID while it is connected, and nobody once it has gone."""
+    from pipelines.publish import holders
+
+    first, _ = two_builds
+    out = tmp_path / "out"
+    database = Path(publish_version(first, out)["path"]) / "published.duckdb"
+    assert holders.holder(database) is None
+    reader = hold(database)
+    try:
+        deadline = time.monotonic() + 20
+        while holders.holder(database) is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        # (PyPI's `duckdb` is a launcher: the CLI itself may be its child.)
+        assert reader.pid in {holders.holder(database), _parent(holders.holder(database))}
+    finally:
+        if reader.stdin:  # the CLI (and its launcher) end at the end of their input
+            reader.stdin.close()
+        else:
+            reader.kill()
+        reader.wait(timeout=30)
+    assert holders.holder(database) is None
+
+
+def test_the_probe_sees_a_reader_in_its_own_process_and_keeps_its_lock(two_builds, tmp_path):
+    """POSIX drops every lock a process holds on a file when it closes any descriptor of it:
+    the probe must not open a file its own process reads, or it would release that reader's
+    lock and a later probe would prune under it."""
+    import duckdb
+
+    from pipelines.publish import holders
+
+    first, _ = two_builds
+    out = tmp_path / "out"
+    database = Path(publish_version(first, out)["path"]) / "published.duckdb"
+    probe = (
+        "import sys; from pipelines.publish.holders import holder; print(holder(sys.argv[1]))"
+    )
+    con = duckdb.connect(str(database), read_only=True)
+    try:
+        assert holders.holder(database) == os.getpid()
+        elsewhere = subprocess.run(
+            [sys.executable, "-c", probe, str(database)], capture_output=True, text=True,
+            cwd=ROOT, check=True,
+        )
+        assert elsewhere.stdout.strip() == str(os.getpid())  # this process still holds it
+    finally:
+        con.close()
+    assert holders.holder(database) is None
