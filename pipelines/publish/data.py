@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import zoneinfo
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -71,7 +72,9 @@ def _has_macro(con: duckdb.DuckDBPyConnection, name: str) -> bool:
 
 
 def _websites(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
-    """Each website with its currency and its as_of: the last date of its daily snapshot."""
+    """Each website with its currency and its as_of: the last date of its daily snapshot;
+    `today_so_far` when that date is today in the website's zone (a frequent refresh's
+    marts end with today's partial day)."""
     rows = con.execute(
         """
         select
@@ -89,8 +92,16 @@ def _websites(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
         order by websites.website_id
         """
     ).fetchall()
+    now = dt.datetime.now(dt.UTC)
     return [
-        {"id": r[0], "name": r[1], "currency": r[2], "timezone": r[3], "as_of": r[4].isoformat()}
+        {
+            "id": r[0],
+            "name": r[1],
+            "currency": r[2],
+            "timezone": r[3],
+            "as_of": r[4].isoformat(),
+            "today_so_far": r[4] == now.astimezone(zoneinfo.ZoneInfo(r[3])).date(),
+        }
         for r in rows
     ]
 

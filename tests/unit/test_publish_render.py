@@ -43,3 +43,36 @@ def test_a_warehouse_without_marts_is_refused():
             collect(con)
     finally:
         con.close()
+
+
+def test_a_website_whose_last_day_is_today_is_marked_today_so_far():
+    """The frequent refresh's marts end with today's partial day: the dashboard says so."""
+    import datetime as dt
+    import zoneinfo
+
+    from pipelines import duck
+    from pipelines.publish.data import _websites
+
+    con = duck.connect(":memory:")
+    con.execute("create schema marts")
+    con.execute(
+        "create table marts.dim_websites (website_id int, website_name varchar, "
+        "currency varchar, timezone varchar)"
+    )
+    con.execute(
+        "insert into marts.dim_websites values (1, 'Kampala', 'UGX', 'Africa/Kampala'), "
+        "(2, 'Lagos', 'NGN', 'Africa/Lagos')"
+    )
+    now = dt.datetime.now(dt.UTC)
+    kampala = now.astimezone(zoneinfo.ZoneInfo("Africa/Kampala")).date()
+    lagos = now.astimezone(zoneinfo.ZoneInfo("Africa/Lagos")).date()
+    con.execute("create table marts.fct_daily_snapshot (website_id int, business_date date)")
+    con.execute(
+        "insert into marts.fct_daily_snapshot values (1, ?), (1, ?), (2, ?)",
+        [kampala - dt.timedelta(days=1), kampala, lagos - dt.timedelta(days=1)],
+    )
+    found = {w["id"]: (w["as_of"], w["today_so_far"]) for w in _websites(con)}
+    assert found == {
+        1: (kampala.isoformat(), True),
+        2: ((lagos - dt.timedelta(days=1)).isoformat(), False),
+    }

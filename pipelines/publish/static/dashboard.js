@@ -578,7 +578,8 @@
     };
     period.addEventListener("change", change);
     pick.addEventListener("change", change);
-    document.getElementById("meta").textContent = `as of ${[...new Set(sites.map((x) => x.as_of))].join(" / ")} · generated ${D.generated_at}`;
+    const soFar = sites.some((x) => x.today_so_far) ? " (today so far)" : "";
+    document.getElementById("meta").textContent = `as of ${[...new Set(sites.map((x) => x.as_of))].join(" / ")}${soFar} · generated ${D.generated_at}`;
     document.getElementById("foot").textContent = `Data: DuckDB marts (${D.marts.length} tables) embedded at publish time. Amounts are in each website's currency and never added across currencies.`;
     let lastWidth = window.innerWidth, timer = null;
     window.addEventListener("resize", () => {
