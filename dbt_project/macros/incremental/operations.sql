@@ -92,3 +92,17 @@
     {{ website_days_of(located, timestamps) }}
 {%- endmacro %}
 
+
+{#- A date before every day `as_of_changed` can find new for a sparse daily model
+    (`existing`, with website_id and business_date): the earliest of the last days it holds
+    per website of `websites` ('1900-01-01' for a website it holds nothing of, and outside
+    a 'changes' run). A constant, so the database filters the rows of a view read by
+    as_of_changed in each of its scans, before joins and unions. -#}
+{% macro held_through(window, existing, websites) %}
+    {%- if window.mode != 'changes' -%}{{ return('1900-01-01') }}{%- endif -%}
+    {%- set found = run_query(
+        "select coalesce(min(coalesce(held.last_day, cast('1900-01-01' as date))), cast('1900-01-01' as date))"
+        ~ " from " ~ websites ~ " as websites left join (select website_id, max(business_date) as last_day from "
+        ~ existing ~ " group by website_id) as held on websites.website_id = held.website_id") -%}
+    {{ return(found.columns[0].values()[0] | string) }}
+{% endmacro %}

@@ -3,7 +3,9 @@
     the days of the events that changed, before and after the change: money movements
     (int_payments_netted), rewarded referrals and redemptions (and all of a customer's or
     an account's when it moved website); the days that joined or left the calendar; and
-    the days as_of moved (event days after the last day held, days held after as_of).
+    the days as_of moved (event days after the last day held, days held after as_of; the
+    view's days are read after the earliest last day held, a constant DuckDB pushes into
+    the view's scans: held_through).
     int_channel_events_unioned stays a view: this mart is its one reader, and reads only
     the affected days of it.
 -#}
@@ -23,7 +25,9 @@
         select events_held.website_id, events_held.business_date
         from {{ ref('int_channel_events_unioned') }} as events_held
         inner join {{ ref('int_websites_as_of') }} as websites_held on events_held.website_id = websites_held.website_id
-        where events_held.business_date <= websites_held.as_of_date
+        where
+            events_held.business_date <= websites_held.as_of_date
+            and events_held.business_date > cast('{{ held_through(window, this, ref('int_websites_as_of')) }}' as date)
     )
 {%- endset -%}
 {%- set affected -%}
