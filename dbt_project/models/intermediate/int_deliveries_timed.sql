@@ -3,9 +3,50 @@
     to the delivery's delivered_at (delivered deliveries only), on time when <= 45
     minutes (METRICS.md, Operations).
 #}
+{#-
+    Incremental by delivery (macros/incremental/slices.sql): a run rebuilds the deliveries
+    that changed, the deliveries of the orders whose rows changed (their website, date or
+    created_at), and the deliveries of the orders as_of moved in or out: orders dated after
+    the last order date the model holds for their website, and rows dated after as_of.
+-#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='slices',
+    unique_key=['delivery_id'],
+    on_schema_change='fail',
+    post_hook="{{ slices_done() }}",
+) }}
+
+{%- set window = slices_window(mapped=['delivery_delivery', 'int_orders_enriched']) -%}
+{%- set affected -%}
+    select row_id as delivery_id from ({{ raw_changes(window, 'delivery_delivery') }}) as deliveries_changed
+    union
+    select deliveries_of_orders.id as delivery_id
+    from {{ raw_relation('delivery_delivery') }} as deliveries_of_orders
+    where deliveries_of_orders.order_id in (
+        select orders_changed.order_id
+        from ({{ delta_changed(window, 'int_orders_enriched', ['order_id']) }}) as orders_changed
+        union
+        select orders_new.order_id
+        from {{ upstream_relation('int_orders_to_date') }} as orders_new
+        where orders_new.created_date > coalesce(
+            (select max(held.order_date) from {{ this }} as held where held.website_id = orders_new.website_id),
+            cast('1900-01-01' as date))
+    )
+    union
+    select held.delivery_id
+    from {{ this }} as held
+    inner join {{ upstream_relation('int_websites_as_of') }} as websites on held.website_id = websites.website_id
+    where held.order_date > websites.as_of_date
+{%- endset -%}
+{%- do slices_stage(window, affected) -%}
+
 with
 
-deliveries as (select * from {{ ref('stg_deliveries') }}),
+deliveries as (
+    select changed.* from {{ ref('stg_deliveries') }} as changed
+    where {{ slices_filter(window, {'delivery_id': 'changed.delivery_id'}) }}
+),
 orders as (select * from {{ ref('int_orders_to_date') }}),
 
 timed as (

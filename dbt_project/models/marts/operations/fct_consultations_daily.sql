@@ -1,7 +1,34 @@
+{#-
+    Incremental by website and business day (macros/incremental/slices.sql): a run rebuilds
+    the days changed consultations are scheduled on (before and after the change) and the
+    days that joined or left the calendar.
+-#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='slices',
+    unique_key=['website_id', 'business_date'],
+    on_schema_change='fail',
+    post_hook="{{ slices_done() }}",
+) }}
+
+{%- set window = slices_window(mapped=['nutrition_consultation', 'orders_order']) -%}
+{%- set affected -%}
+    {{ raw_days_changed(window, 'nutrition_consultation', ['scheduled_at']) }}
+    union
+    {{ calendar_changed(ref('int_website_days_spined'), this, ['website_id', 'business_date']) }}
+{%- endset -%}
+{%- do slices_stage(window, affected) -%}
+
 with
 
-days as (select * from {{ ref('int_website_days_spined') }}),
-consultations as (select * from {{ ref('int_consultations_dated') }}),
+days as (
+    select changed.* from {{ ref('int_website_days_spined') }} as changed
+    where {{ slices_filter(window, {'website_id': 'changed.website_id', 'business_date': 'changed.business_date'}) }}
+),
+consultations as (
+    select changed.* from {{ ref('int_consultations_dated') }} as changed
+    where {{ slices_filter(window, {'website_id': 'changed.website_id', 'business_date': 'changed.scheduled_date'}) }}
+),
 
 consultation_days as (
 

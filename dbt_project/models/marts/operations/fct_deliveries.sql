@@ -1,6 +1,27 @@
+{#-
+    Incremental by delivery (macros/incremental/slices.sql): a run rebuilds the deliveries
+    int_deliveries_timed changed.
+-#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='slices',
+    unique_key=['delivery_id'],
+    on_schema_change='fail',
+    post_hook="{{ slices_done() }}",
+) }}
+
+{%- set window = slices_window(mapped=['int_deliveries_timed']) -%}
+{%- set affected -%}
+    {{ delta_changed(window, 'int_deliveries_timed', ['delivery_id']) }}
+{%- endset -%}
+{%- do slices_stage(window, affected) -%}
+
 with
 
-deliveries as (select * from {{ ref('int_deliveries_timed') }}),
+deliveries as (
+    select changed.* from {{ ref('int_deliveries_timed') }} as changed
+    where {{ slices_filter(window, {'delivery_id': 'changed.delivery_id'}) }}
+),
 
 final as (
 

@@ -1,8 +1,36 @@
 {#- Percentiles interpolate between exact durations (microseconds), rounded once. -#}
+{#-
+    Incremental by website and business day (macros/incremental/slices.sql): a run rebuilds
+    the days of the deliveries int_deliveries_timed changed (before and after the change)
+    and the days that joined or left the calendar.
+-#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='slices',
+    unique_key=['website_id', 'business_date'],
+    on_schema_change='fail',
+    post_hook="{{ slices_done() }}",
+) }}
+
+{%- set window = slices_window(mapped=['int_deliveries_timed', 'orders_order']) -%}
+{%- set affected -%}
+    select website_id, order_date as business_date
+    from ({{ delta_changed(window, 'int_deliveries_timed', ['website_id', 'order_date']) }}) as deliveries_changed
+    union
+    {{ calendar_changed(ref('int_website_days_spined'), this, ['website_id', 'business_date']) }}
+{%- endset -%}
+{%- do slices_stage(window, affected) -%}
+
 with
 
-days as (select * from {{ ref('int_website_days_spined') }}),
-deliveries as (select * from {{ ref('int_deliveries_timed') }}),
+days as (
+    select changed.* from {{ ref('int_website_days_spined') }} as changed
+    where {{ slices_filter(window, {'website_id': 'changed.website_id', 'business_date': 'changed.business_date'}) }}
+),
+deliveries as (
+    select changed.* from {{ ref('int_deliveries_timed') }} as changed
+    where {{ slices_filter(window, {'website_id': 'changed.website_id', 'business_date': 'changed.order_date'}) }}
+),
 
 delivery_days as (
 

@@ -1,6 +1,30 @@
+{#-
+    Incremental by website and business day (macros/incremental/slices.sql): a run rebuilds
+    the days changed tickets were opened and resolved on (before and after the change) and
+    the days that joined or left the calendar.
+-#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='slices',
+    unique_key=['website_id', 'business_date'],
+    on_schema_change='fail',
+    post_hook="{{ slices_done() }}",
+) }}
+
+{%- set window = slices_window(mapped=['support_ticket', 'orders_order']) -%}
+{%- set affected -%}
+    {{ raw_days_changed(window, 'support_ticket', ['created_at', 'resolved_at']) }}
+    union
+    {{ calendar_changed(ref('int_website_days_spined'), this, ['website_id', 'business_date']) }}
+{%- endset -%}
+{%- do slices_stage(window, affected) -%}
+
 with
 
-days as (select * from {{ ref('int_website_days_spined') }}),
+days as (
+    select changed.* from {{ ref('int_website_days_spined') }} as changed
+    where {{ slices_filter(window, {'website_id': 'changed.website_id', 'business_date': 'changed.business_date'}) }}
+),
 tickets as (select * from {{ ref('int_support_tickets_dated') }}),
 
 opened_days as (
@@ -12,6 +36,7 @@ opened_days as (
         count(first_response_at) as first_responses,
         sum({{ dbt.datediff('created_at', 'first_response_at', 'microsecond') }}) as first_response_microseconds
     from tickets
+    where {{ slices_filter(window, {'website_id': 'tickets.website_id', 'business_date': 'tickets.created_date'}) }}
     group by website_id, created_date
 
 ),
@@ -24,7 +49,9 @@ resolved_days as (
         count(*) as tickets_resolved,
         sum({{ dbt.datediff('created_at', 'resolved_at', 'microsecond') }}) as resolution_microseconds
     from tickets
-    where resolved_at is not null
+    where
+        resolved_at is not null
+        and {{ slices_filter(window, {'website_id': 'tickets.website_id', 'business_date': 'tickets.resolved_date'}) }}
     group by website_id, resolved_date
 
 ),

@@ -1,8 +1,60 @@
+{#-
+    Incremental by website and business day (macros/incremental/slices.sql): a run rebuilds
+    the days of the events that changed, before and after the change: money movements
+    (int_payments_netted), rewarded referrals and redemptions (and all of a customer's or
+    an account's when it moved website); the days that joined or left the calendar; and
+    the days as_of moved (event days after the last day held, days held after as_of; the
+    view's days are read after the earliest last day held, a constant DuckDB pushes into
+    the view's scans: held_through).
+    int_channel_events_unioned stays a view: this mart is its one reader, and reads only
+    the affected days of it.
+-#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='slices',
+    unique_key=['website_id', 'business_date'],
+    on_schema_change='fail',
+    post_hook="{{ slices_done() }}",
+) }}
+
+{%- set window = slices_window(mapped=[
+    'int_payments_netted', 'referrals_referral', 'accounts_user', 'loyalty_redemption',
+    'loyalty_loyaltyaccount', 'orders_order']) -%}
+{%- set events_held -%}
+    (
+        select events_held.website_id, events_held.business_date
+        from {{ ref('int_channel_events_unioned') }} as events_held
+        inner join {{ ref('int_websites_as_of') }} as websites_held on events_held.website_id = websites_held.website_id
+        where
+            events_held.business_date <= websites_held.as_of_date
+            and events_held.business_date > cast('{{ held_through(window, this, ref('int_websites_as_of')) }}' as date)
+    )
+{%- endset -%}
+{%- set affected -%}
+    select website_id, business_date
+    from ({{ delta_changed(window, 'int_payments_netted', ['website_id', 'business_date']) }}) as money_changed
+    union
+    {{ child_days_changed(window, 'referrals_referral', 'accounts_user', 'referrer_id', ['rewarded_at']) }}
+    union
+    {{ child_days_changed(window, 'loyalty_redemption', 'loyalty_loyaltyaccount', 'account_id', ['created_at']) }}
+    union
+    {{ calendar_changed(ref('int_website_days_spined'), this, ['website_id', 'business_date']) }}
+    union
+    {{ as_of_changed(this, events_held, 'business_date', ref('int_websites_as_of')) }}
+{%- endset -%}
+{%- do slices_stage(window, affected) -%}
+
 with
 
-days as (select * from {{ ref('int_website_days_spined') }}),
+days as (
+    select changed.* from {{ ref('int_website_days_spined') }} as changed
+    where {{ slices_filter(window, {'website_id': 'changed.website_id', 'business_date': 'changed.business_date'}) }}
+),
 websites as (select * from {{ ref('int_websites_as_of') }}),
-events as (select * from {{ ref('int_channel_events_unioned') }}),
+events as (
+    select changed.* from {{ ref('int_channel_events_unioned') }} as changed
+    where {{ slices_filter(window, {'website_id': 'changed.website_id', 'business_date': 'changed.business_date'}) }}
+),
 channels as (select * from {{ ref('revenue_channels') }}),
 
 events_to_date as (

@@ -1,7 +1,35 @@
+{#-
+    Incremental by website and business day (macros/incremental/slices.sql): a run rebuilds
+    the days its orders changed on (before and after the change) and the days that joined
+    or left the calendar.
+-#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='slices',
+    unique_key=['website_id', 'business_date'],
+    on_schema_change='fail',
+    post_hook="{{ slices_done() }}",
+) }}
+
+{%- set window = slices_window(mapped=['int_orders_enriched', 'orders_order']) -%}
+{%- set affected -%}
+    select website_id, created_date as business_date
+    from ({{ delta_changed(window, 'int_orders_enriched', ['website_id', 'created_date']) }}) as orders_changed
+    union
+    {{ calendar_changed(ref('int_website_days_spined'), this, ['website_id', 'business_date']) }}
+{%- endset -%}
+{%- do slices_stage(window, affected) -%}
+
 with
 
-days as (select * from {{ ref('int_website_days_spined') }}),
-orders as (select * from {{ ref('int_orders_to_date') }}),
+days as (
+    select changed.* from {{ ref('int_website_days_spined') }} as changed
+    where {{ slices_filter(window, {'website_id': 'changed.website_id', 'business_date': 'changed.business_date'}) }}
+),
+orders as (
+    select changed.* from {{ ref('int_orders_to_date') }} as changed
+    where {{ slices_filter(window, {'website_id': 'changed.website_id', 'business_date': 'changed.created_date'}) }}
+),
 
 order_days as (
 
