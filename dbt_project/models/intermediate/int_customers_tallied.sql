@@ -58,9 +58,15 @@
 
 with
 
-users as (
-    select * from {{ ref('int_users_dated') }} as changed  -- noqa: AL05
+{# Users and ledger entries are dated here, as int_users_dated and
+    int_loyalty_transactions_dated date them, after the filter: those views compute the
+    business date of every row (a time zone conversion each) before a filter applies. #}
+users_changed as (
+    select * from {{ ref('stg_users') }} as changed  -- noqa: AL05
     where {{ slices_filter(window, {'user_id': 'changed.user_id'}) }}
+),
+users as (
+    {{ with_business_dates('users_changed', ['joined_at']) }}
 ),
 websites as (select * from {{ ref('int_websites_as_of') }}),
 orders as (
@@ -71,9 +77,30 @@ money as (
     select * from {{ ref('int_payments_netted') }} as changed  -- noqa: AL05
     where {{ slices_filter(window, {'user_id': 'changed.user_id'}) }}
 ),
-ledger as (
-    select * from {{ ref('int_loyalty_transactions_dated') }} as changed  -- noqa: AL05
+loyalty_accounts as (
+    select * from {{ ref('stg_loyalty_accounts') }} as changed  -- noqa: AL05
     where {{ slices_filter(window, {'user_id': 'changed.user_id'}) }}
+),
+ledger_entries as (select * from {{ ref('stg_loyalty_transactions') }}),
+
+{#- An entry's website and holder are its loyalty account's; an entry without an account
+    has neither and counts nowhere. -#}
+located_entries as (
+
+    select
+        ledger_entries.loyalty_transaction_id,
+        ledger_entries.points,
+        ledger_entries.transaction_type,
+        ledger_entries.created_at,
+        loyalty_accounts.website_id,
+        loyalty_accounts.user_id
+    from ledger_entries
+    inner join loyalty_accounts on ledger_entries.loyalty_account_id = loyalty_accounts.loyalty_account_id
+
+),
+
+ledger as (
+    {{ with_business_dates('located_entries', ['created_at']) }}
 ),
 
 {#- Each event with whether it counts at its website's as_of (orders, payments and ledger
