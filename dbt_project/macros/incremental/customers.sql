@@ -29,3 +29,30 @@
         true
     {%- endif -%}
 {%- endmacro %}
+
+{#-
+    Like raw_changed, for the changed rows of raw `table` whose `watched` columns ({name:
+    type}) changed: a row inserted or deleted, or updated with a watched column that
+    differs from one of its before images; the values of `columns` ({name: type}) before
+    and after. A model that reads no other column of the table cannot change by the other
+    updates (a loyalty account's balance, a user's last login).
+-#}
+{% macro raw_changed_watched(window, table, columns, watched, key='id') -%}
+    {%- set differs -%}
+        {%- for name, type in watched.items() -%}
+            cast({{ json_text('c.before', name) }} as {{ type }}) is distinct from now_.{{ name }}
+            {{- ' or ' if not loop.last }}
+        {%- endfor -%}
+    {%- endset -%}
+    select {% for name in columns %}now_.{{ name }}{{ ', ' if not loop.last }}{% endfor %}
+    from {{ raw_relation(table) }} as now_
+    inner join ({{ raw_changes(window, table) }}) as c on now_.{{ key }} = c.row_id
+    where c.before is null or {{ differs }}
+    union
+    select {% for name, type in columns.items() -%}
+        cast({{ json_text('c.before', name) }} as {{ type }}) as {{ name }}{{ ', ' if not loop.last }}
+    {%- endfor %}
+    from ({{ raw_changes(window, table) }}) as c
+    left join {{ raw_relation(table) }} as now_ on now_.{{ key }} = c.row_id
+    where c.before is not null and (now_.{{ key }} is null or {{ differs }})
+{%- endmacro %}

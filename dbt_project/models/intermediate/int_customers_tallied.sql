@@ -10,9 +10,10 @@
 #}
 {#-
     Incremental by customer (macros/incremental/slices.sql): a run rebuilds the customers
-    whose user row, orders, payments or refunds (their rows in int_orders_enriched and
-    int_payments_netted), loyalty entries or loyalty accounts changed (before and after the
-    change), and those whose website's as_of left the dates their row holds for. A customer
+    whose website or join date, orders, payments or refunds (their rows in
+    int_orders_enriched and int_payments_netted), loyalty entries, or loyalty accounts'
+    holder or website changed (before and after the change), and those whose website's
+    as_of left the dates their row holds for. A customer
     with an event of another website than their own (whose as_of is not theirs) holds for
     no other as_of: rebuilt at every run.
 -#}
@@ -28,7 +29,9 @@
     'accounts_user', 'loyalty_loyaltyaccount', 'loyalty_loyaltytransaction',
     'int_orders_enriched', 'int_payments_netted']) -%}
 {%- set affected -%}
-    select row_id as user_id from ({{ raw_changes(window, 'accounts_user') }}) as users_changed
+    select id as user_id
+    from ({{ raw_changed_watched(window, 'accounts_user', {'id': dbt.type_bigint()},
+        {'website_id': dbt.type_bigint(), 'date_joined': type_timestamp_tz()}) }}) as users_changed
     union
     select user_id
     from ({{ delta_net_changed(window, 'int_orders_enriched',
@@ -38,7 +41,8 @@
     from ({{ delta_net_changed(window, 'int_payments_netted',
         ['user_id', 'website_id', 'business_date', 'amount']) }}) as money_changed
     union
-    {{ raw_changed(window, 'loyalty_loyaltyaccount', {'user_id': dbt.type_bigint()}) }}
+    {{ raw_changed_watched(window, 'loyalty_loyaltyaccount', {'user_id': dbt.type_bigint()},
+        {'user_id': dbt.type_bigint(), 'website_id': dbt.type_bigint()}) }}
     union
     select accounts.user_id
     from {{ raw_relation('loyalty_loyaltyaccount') }} as accounts
