@@ -1,13 +1,18 @@
 {#-
     Incremental by website, cohort and month (macros/incremental/slices.sql). A customer's
-    cohort is int_customers_cohorted's (incremental by customer). A run rebuilds: every
-    month of the cohorts a customer joined or left (its delta: the cohort size changed);
-    the month of each changed delivered order (before and after the change) in each cohort
-    of its customer (activity is by customer, on any website); and every month from the
-    earlier of as_of's month and the last month the table holds for the website (as_of
-    cuts the orders of those months only, and the cohorts that can gain or lose members
-    start in them; a new month adds a row to every cohort). A website the table holds no
-    row of is rebuilt whole.
+    cohort is int_customers_cohorted's (incremental by customer: its delta tells which
+    customers joined or left which cohort). A run rebuilds:
+      - every month from the earlier of as_of's month and the last month the table holds
+        for the website (as_of cuts the orders of those months only, and the cohorts that
+        can gain or lose members start in them; a new month adds a row to every cohort; a
+        website the table holds no row of is rebuilt whole);
+      - for each changed delivered order (before and after the change: the net of
+        int_orders_enriched's delta), its month in each cohort of its customer (activity
+        is by customer, on any website);
+      - every month of the cohorts a customer joined or left: their size changed.
+    Active customers are counted again in the rows of the first two kinds and, for the
+    customers who joined or left a cohort, in the months they had a delivered order in
+    (now or before the changes); the other rebuilt rows keep the count the table holds.
 -#}
 {{ config(
     materialized='incremental',
@@ -18,7 +23,8 @@
 ) }}
 
 {%- set window = slices_window(mapped=['int_orders_enriched', 'int_customers_cohorted']) -%}
-{%- set affected -%}
+{%- set cohorted = ref('int_customers_cohorted') -%}
+{%- set rows_and_changes -%}
     with
 
     websites as (
@@ -34,7 +40,7 @@
             members.website_id,
             members.cohort_month,
             {{ dbt.datediff('members.cohort_month', 'websites.as_of_month', 'month') }} as last_month_number
-        from {{ ref('int_customers_cohorted') }} as members
+        from {{ cohorted }} as members
         inner join websites on members.website_id = websites.website_id
         where members.first_order_date <= websites.as_of_date
         group by members.website_id, members.cohort_month, websites.as_of_month
@@ -51,10 +57,6 @@
         select website_id, cohort_month, month_number from {{ this }}
     ),
 
-    members_changed as (
-        {{ delta_changed(window, 'int_customers_cohorted', ['website_id', 'cohort_month']) }}
-    ),
-
     cut_from as (
         select
             websites.website_id,
@@ -68,38 +70,116 @@
         from websites
         left join {{ this }} as held on websites.website_id = held.website_id
         group by websites.website_id, websites.as_of_month
-    )
+    ),
 
-    select cohort_rows.website_id, cohort_rows.cohort_month, cohort_rows.month_number
-    from cohort_rows
-    inner join members_changed
-        on cohort_rows.website_id = members_changed.website_id
-        and cohort_rows.cohort_month = members_changed.cohort_month
+    orders_changed as (
+        select user_id, cast({{ dbt.date_trunc('month', 'created_date') }} as date) as order_month
+        from ({{ delta_net_changed(window, 'int_orders_enriched',
+            ['user_id', 'website_id', 'status', 'created_date']) }}) as changed
+        where status = 'delivered'
+    ),
+
+    {#- Customers who joined or left a cohort: the cohort before and after. #}
+    moved as (
+        {{ delta_changed(window, 'int_customers_cohorted', ['user_id', 'website_id', 'cohort_month']) }}
+    ),
+
+    {#- The months they had a delivered order in, now or before the changes. #}
+    moved_months as (
+        select orders.user_id, cast({{ dbt.date_trunc('month', 'orders.created_date') }} as date) as order_month
+        from {{ upstream_relation('int_orders_enriched') }} as orders
+        where orders.status = 'delivered' and orders.user_id in (select moved.user_id from moved)
+        union
+        select orders_changed.user_id, orders_changed.order_month
+        from orders_changed
+        where orders_changed.user_id in (select moved.user_id from moved)
+    ),
+
+    recounted as (
+        select cohort_rows.website_id, cohort_rows.cohort_month, cohort_rows.month_number
+        from cohort_rows
+        inner join cut_from
+            on cohort_rows.website_id = cut_from.website_id
+            and cast({{ dbt.dateadd('month', 'cohort_rows.month_number', 'cohort_rows.cohort_month') }} as date)
+            >= cut_from.from_month
+        union
+        select
+            members.website_id,
+            members.cohort_month,
+            cast({{ dbt.datediff('members.cohort_month', 'orders_changed.order_month', 'month') }}
+                as {{ dbt.type_int() }}) as month_number
+        from orders_changed
+        inner join {{ cohorted }} as members on orders_changed.user_id = members.user_id
+        union
+        select
+            moved.website_id,
+            moved.cohort_month,
+            cast({{ dbt.datediff('moved.cohort_month', 'moved_months.order_month', 'month') }}
+                as {{ dbt.type_int() }}) as month_number
+        from moved
+        inner join moved_months on moved.user_id = moved_months.user_id
+    )
+{%- endset -%}
+{#- The rows whose active customers are counted again. -#}
+{%- set recount -%}
+    {{ rows_and_changes }}
+    select website_id, cohort_month, month_number from recounted
+{%- endset -%}
+{%- set affected -%}
+    {{ rows_and_changes }}
+    select website_id, cohort_month, month_number from recounted
     union
     select cohort_rows.website_id, cohort_rows.cohort_month, cohort_rows.month_number
     from cohort_rows
-    inner join cut_from
-        on cohort_rows.website_id = cut_from.website_id
-        and cast({{ dbt.dateadd('month', 'cohort_rows.month_number', 'cohort_rows.cohort_month') }} as date)
-        >= cut_from.from_month
-    union
-    select
-        members.website_id,
-        members.cohort_month,
-        cast({{ dbt.datediff(
-            'members.cohort_month', dbt.date_trunc('month', 'orders_changed.created_date'), 'month'
-        ) }} as {{ dbt.type_int() }}) as month_number
-    from ({{ delta_net_changed(window, 'int_orders_enriched', ['user_id', 'website_id', 'status', 'created_date']) }}) as orders_changed
-    inner join {{ ref('int_customers_cohorted') }} as members on orders_changed.user_id = members.user_id
-    where orders_changed.status = 'delivered'
+    inner join moved
+        on cohort_rows.website_id = moved.website_id
+        and cohort_rows.cohort_month = moved.cohort_month
 {%- endset -%}
 {%- do slices_stage(window, affected) -%}
+{%- set counted = window.mode == 'changes' -%}
+{%- set in_recounted_months, in_recounted_rows, not_recounted = 'true', 'true', 'true' -%}
+{%- set held_rows -%}
+    (select website_id, cohort_month, month_number, cast(null as {{ dbt.type_bigint() }}) as active_customers
+    from cohort_months where false)
+{%- endset -%}
+{%- if counted -%}
+    {%- set held_rows = this -%}
+    {%- set not_recounted -%}
+        not exists (
+            select 1 from recount
+            where recount.website_id = held.website_id
+                and recount.cohort_month = held.cohort_month
+                and recount.month_number = held.month_number
+        )
+    {%- endset -%}
+    {%- set in_recounted_months -%}
+        cast({{ dbt.date_trunc('month', 'orders.created_date') }} as date) in (
+            select cast({{ dbt.dateadd('month', 'recount.month_number', 'recount.cohort_month') }} as date)
+            from recount
+        )
+    {%- endset -%}
+    {%- set in_recounted_rows -%}
+        exists (
+            select 1 from recount
+            where recount.website_id = members.website_id
+                and recount.cohort_month = members.cohort_month
+                and recount.month_number
+                = {{ dbt.datediff('members.cohort_month', 'delivered_orders.order_month', 'month') }}
+        )
+    {%- endset -%}
+{% endif %}
 
 with
 
 orders as (select * from {{ ref('int_orders_to_date') }}),
 websites as (select * from {{ ref('int_websites_as_of') }}),
 cohorted as (select * from {{ ref('int_customers_cohorted') }}),
+{% if counted %}
+{#- This run's rows to count again (a rebuilt row not among them keeps its count). #}
+recount as (
+    {{ recount }}
+),
+{% endif %}
 
 -- A delivered order dated before its website opened (a zeroed clock's 1970) is implausible:
 -- the raw check plausible_dates names it and the run does not publish; it starts no cohort
@@ -116,9 +196,7 @@ delivered_orders as (
     where
         orders.status = 'delivered'
         and orders.created_date >= coalesce(websites.opened_date, orders.created_date)
-        and {{ slices_match(window,
-            "cast(" ~ dbt.dateadd('month', 's.month_number', 's.cohort_month') ~ " as date) = cast("
-            ~ dbt.date_trunc('month', 'orders.created_date') ~ " as date)") }}
+        and {{ in_recounted_months }}
 
 ),
 
@@ -171,6 +249,19 @@ cohort_months as (
 
 ),
 
+{#- The count the table holds, for the rebuilt rows not counted again. #}
+held_counts as (
+
+    select
+        held.website_id,
+        held.cohort_month,
+        held.month_number,
+        held.active_customers
+    from {{ held_rows }} as held
+    where {{ not_recounted }}
+
+),
+
 activity as (
 
     select
@@ -180,6 +271,7 @@ activity as (
         count(distinct members.user_id) as active_customers
     from members
     inner join delivered_orders on members.user_id = delivered_orders.user_id
+    where {{ in_recounted_rows }}
     group by members.website_id, members.cohort_month, delivered_orders.order_month
 
 ),
@@ -191,13 +283,19 @@ final as (
         cohort_months.cohort_month,
         cohort_months.month_number,
         cast(cohort_months.cohort_size as {{ dbt.type_bigint() }}) as cohort_size,
-        cast(coalesce(activity.active_customers, 0) as {{ dbt.type_bigint() }}) as active_customers,
-        {{ pct('coalesce(activity.active_customers, 0)', 'cohort_months.cohort_size') }} as retention_rate
+        cast(coalesce(activity.active_customers, held_counts.active_customers, 0) as {{ dbt.type_bigint() }})
+            as active_customers,
+        {{ pct('coalesce(activity.active_customers, held_counts.active_customers, 0)', 'cohort_months.cohort_size') }}
+            as retention_rate
     from cohort_months
     left join activity
         on cohort_months.website_id = activity.website_id
         and cohort_months.cohort_month = activity.cohort_month
         and cohort_months.month_number = activity.month_number
+    left join held_counts
+        on cohort_months.website_id = held_counts.website_id
+        and cohort_months.cohort_month = held_counts.cohort_month
+        and cohort_months.month_number = held_counts.month_number
 
 )
 
