@@ -6,8 +6,9 @@
 #}
 {#-
     Incremental by customer (macros/incremental/slices.sql): a run rebuilds the orders of
-    the customers whose orders, VIP upgrades, subscriptions or user row changed (before or
-    after the change), since the first counted date and the tiers are per customer.
+    the customers whose orders, VIP upgrades or current VIP tier (its expiry ends their
+    last period), subscriptions or user row changed (before or after the change), since
+    the first counted date and the tiers are per customer.
 -#}
 {{ config(
     materialized='incremental',
@@ -18,11 +19,13 @@
 ) }}
 
 {%- set window = slices_window(
-    mapped=['orders_order', 'vip_vipupgrade', 'subscriptions_subscription', 'accounts_user']) -%}
+    mapped=['orders_order', 'vip_vipupgrade', 'vip_viptier', 'subscriptions_subscription', 'accounts_user']) -%}
 {%- set affected -%}
     {{ raw_changed(window, 'orders_order', {'user_id': dbt.type_bigint()}) }}
     union
     {{ raw_changed(window, 'vip_vipupgrade', {'user_id': dbt.type_bigint()}) }}
+    union
+    {{ raw_changed(window, 'vip_viptier', {'user_id': dbt.type_bigint()}) }}
     union
     {{ raw_changed(window, 'subscriptions_subscription', {'user_id': dbt.type_bigint()}) }}
     union

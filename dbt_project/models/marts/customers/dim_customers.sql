@@ -1,10 +1,16 @@
+{#-
+    A table rebuilt whole at every run, cheaply: the sums over each customer's history are
+    int_customers_tallied's (incremental by customer: the loyalty points here), the rest
+    int_customers_aggregated's; the current VIP tier, subscription and referrals read
+    small tables.
+-#}
 with
 
 customers as (select * from {{ ref('int_customers_aggregated') }}),
 websites as (select * from {{ ref('int_websites_as_of') }}),
 vip_periods as (select * from {{ ref('int_vip_upgrades_periodized') }}),
 subscription_periods as (select * from {{ ref('int_subscriptions_periodized') }}),
-ledger as (select * from {{ ref('int_loyalty_transactions_dated') }}),
+tallies as (select * from {{ ref('int_customers_tallied') }}),
 referrals as (select * from {{ ref('int_referrals_dated') }}),
 
 {#- "Current" = held at the very end of as_of: started before that instant, not ended before it. -#}
@@ -28,19 +34,6 @@ subscription_current as (
     inner join websites on subscription_periods.website_id = websites.website_id
     where subscription_periods.active_from < websites.as_of_end_at
         and (subscription_periods.active_to is null or subscription_periods.active_to >= websites.as_of_end_at)
-
-),
-
-points as (
-
-    select
-        ledger.user_id,
-        sum(case when ledger.points > 0 then ledger.points else 0 end) as points_earned,
-        sum(case when ledger.transaction_type = 'redeem' then -ledger.points else 0 end) as points_redeemed
-    from ledger
-    inner join websites on ledger.website_id = websites.website_id
-    where ledger.created_date <= websites.as_of_date
-    group by ledger.user_id
 
 ),
 
@@ -75,13 +68,13 @@ final as (
         cast(customers.ltv_segment as {{ dbt.type_string() }}) as ltv_segment,
         cast(vip_current.vip_tier_current as {{ dbt.type_string() }}) as vip_tier_current,
         subscription_current.user_id is not null as subscription_active,
-        cast(coalesce(points.points_earned, 0) as {{ dbt.type_bigint() }}) as loyalty_points_earned,
-        cast(coalesce(points.points_redeemed, 0) as {{ dbt.type_bigint() }}) as loyalty_points_redeemed,
+        cast(coalesce(tallies.loyalty_points_earned, 0) as {{ dbt.type_bigint() }}) as loyalty_points_earned,
+        cast(coalesce(tallies.loyalty_points_redeemed, 0) as {{ dbt.type_bigint() }}) as loyalty_points_redeemed,
         cast(coalesce(referrals_made.referral_count, 0) as {{ dbt.type_bigint() }}) as referral_count
     from customers
     left join vip_current on customers.user_id = vip_current.user_id
     left join subscription_current on customers.user_id = subscription_current.user_id
-    left join points on customers.user_id = points.user_id
+    left join tallies on customers.user_id = tallies.user_id
     left join referrals_made on customers.user_id = referrals_made.user_id
 
 )
