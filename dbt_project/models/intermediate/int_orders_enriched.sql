@@ -36,15 +36,15 @@
 with
 
 orders as (
-    select * from {{ ref('int_orders_dated') }} as changed
+    select changed.* from {{ ref('int_orders_dated') }} as changed
     where {{ slices_filter(window, {'user_id': 'changed.user_id'}) }}
 ),
 vip_periods as (
-    select * from {{ ref('int_vip_upgrades_periodized') }} as changed
+    select changed.* from {{ ref('int_vip_upgrades_periodized') }} as changed
     where {{ slices_filter(window, {'user_id': 'changed.user_id'}) }}
 ),
 subscription_periods as (
-    select * from {{ ref('int_subscriptions_periodized') }} as changed
+    select changed.* from {{ ref('int_subscriptions_periodized') }} as changed
     where {{ slices_filter(window, {'user_id': 'changed.user_id'}) }}
 ),
 method_groups as (select * from {{ ref('payment_method_groups') }}),

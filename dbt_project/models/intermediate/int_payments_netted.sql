@@ -36,11 +36,11 @@
 with
 
 payments as (
-    select * from {{ ref('int_payments_dated') }} as changed
+    select changed.* from {{ ref('int_payments_dated') }} as changed
     where {{ slices_filter(window, {'payment_id': 'changed.payment_id'}) }}
 ),
 refunds as (
-    select * from {{ ref('int_refunds_dated') }} as changed
+    select changed.* from {{ ref('int_refunds_dated') }} as changed
     where {{ slices_filter(window, {'payment_id': 'changed.payment_id'}) }}
 ),
 orders as (select * from {{ ref('stg_orders') }}),

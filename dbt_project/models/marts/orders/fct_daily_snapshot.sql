@@ -26,15 +26,15 @@
 with
 
 days as (
-    select * from {{ ref('int_website_days_spined') }} as changed
+    select changed.* from {{ ref('int_website_days_spined') }} as changed
     where {{ slices_filter(window, {'website_id': 'changed.website_id', 'business_date': 'changed.business_date'}) }}
 ),
 orders as (
-    select * from {{ ref('int_orders_enriched') }} as changed
+    select changed.* from {{ ref('int_orders_enriched') }} as changed
     where {{ slices_filter(window, {'website_id': 'changed.website_id', 'business_date': 'changed.created_date'}) }}
 ),
 money as (
-    select * from {{ ref('int_payments_netted') }} as changed
+    select changed.* from {{ ref('int_payments_netted') }} as changed
     where {{ slices_filter(window, {'website_id': 'changed.website_id', 'business_date': 'changed.business_date'}) }}
 ),
 

@@ -22,7 +22,7 @@
 with
 
 orders as (
-    select * from {{ ref('int_orders_to_date') }} as changed
+    select changed.* from {{ ref('int_orders_to_date') }} as changed
     where {{ slices_filter(window, {'website_id': 'changed.website_id', 'business_date': 'changed.created_date'}) }}
 ),
 

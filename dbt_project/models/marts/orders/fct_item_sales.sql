@@ -37,7 +37,7 @@
 with
 
 orders as (
-    select * from {{ ref('int_orders_to_date') }} as changed
+    select changed.* from {{ ref('int_orders_to_date') }} as changed
     where {{ slices_filter(window, {'website_id': 'changed.website_id', 'business_date': 'changed.created_date'}) }}
 ),
 items as (select * from {{ ref('stg_order_items') }}),
