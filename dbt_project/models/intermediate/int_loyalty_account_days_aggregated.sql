@@ -4,10 +4,58 @@
     -points of 'expire') and its completed redemptions. A day with only a redemption
     record (no ledger entry) still gets a row.
 #}
+{#-
+    Incremental by account (macros/incremental/slices.sql): a run rebuilds the days of the
+    accounts whose ledger entries, redemptions or account row changed (before and after
+    the change), and of the accounts with entries or completed redemptions that a move of
+    as_of brought in (dated after the last day the table holds for their website, up to
+    as_of) or took out (days after as_of). An entry written ahead of its date (an expiry
+    dated later than what caused it) enters the day as_of reaches it, with no change.
+-#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='slices',
+    unique_key=['loyalty_account_id'],
+    on_schema_change='fail',
+    post_hook="{{ slices_done() }}",
+) }}
+
+{%- set window = slices_window(
+    mapped=['loyalty_loyaltytransaction', 'loyalty_redemption', 'loyalty_loyaltyaccount']) -%}
+{%- set activity -%}
+    (
+        select ledger_rows.website_id, ledger_rows.loyalty_account_id, ledger_rows.created_date
+        from {{ ref('int_loyalty_transactions_dated') }} as ledger_rows
+        union all
+        select redemption_rows.website_id, redemption_rows.loyalty_account_id, redemption_rows.created_date
+        from {{ ref('int_redemptions_dated') }} as redemption_rows
+        where redemption_rows.status = 'completed'
+    )
+{%- endset -%}
+{%- set affected -%}
+    select account_id as loyalty_account_id
+    from ({{ raw_changed(window, 'loyalty_loyaltytransaction', {'account_id': dbt.type_bigint()}) }}) as ledger_changed
+    union
+    select account_id as loyalty_account_id
+    from ({{ raw_changed(window, 'loyalty_redemption', {'account_id': dbt.type_bigint()}) }}) as redemptions_changed
+    union
+    select row_id as loyalty_account_id
+    from ({{ raw_changes(window, 'loyalty_loyaltyaccount') }}) as accounts_changed
+    union
+    {{ as_of_moved(this, 'business_date', activity, 'created_date', ['loyalty_account_id'], ref('int_websites_as_of')) }}
+{%- endset -%}
+{%- do slices_stage(window, affected) -%}
+
 with
 
-ledger as (select * from {{ ref('int_loyalty_transactions_dated') }}),
-redemptions as (select * from {{ ref('int_redemptions_dated') }}),
+ledger as (
+    select changed.* from {{ ref('int_loyalty_transactions_dated') }} as changed
+    where {{ slices_filter(window, {'loyalty_account_id': 'changed.loyalty_account_id'}) }}
+),
+redemptions as (
+    select changed.* from {{ ref('int_redemptions_dated') }} as changed
+    where {{ slices_filter(window, {'loyalty_account_id': 'changed.loyalty_account_id'}) }}
+),
 websites as (select * from {{ ref('int_websites_as_of') }}),
 
 ledger_days as (

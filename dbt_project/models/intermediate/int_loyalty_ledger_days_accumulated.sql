@@ -5,11 +5,33 @@
     tier, active). The state holds until next_business_date, so any date's state is the
     row with business_date <= d < next_business_date: no account x day cross join.
 #}
-{{ config(materialized='table') }}
+{#-
+    Incremental by account (macros/incremental/slices.sql): a run rebuilds every day of the
+    accounts whose days int_loyalty_account_days_aggregated removed or added, since a day's
+    balance, lifetime points and tier are the sums of the account's days before it (a
+    change on day d changes every later day of the account) and its neighbours give
+    next_business_date, previous_active_tier and was_active.
+-#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='slices',
+    unique_key=['loyalty_account_id'],
+    on_schema_change='fail',
+    post_hook="{{ slices_done() }}",
+) }}
+
+{%- set window = slices_window(mapped=['int_loyalty_account_days_aggregated']) -%}
+{%- set affected -%}
+    {{ delta_changed(window, 'int_loyalty_account_days_aggregated', ['loyalty_account_id']) }}
+{%- endset -%}
+{%- do slices_stage(window, affected) -%}
 
 with
 
-account_days as (select * from {{ ref('int_loyalty_account_days_aggregated') }}),
+account_days as (
+    select changed.* from {{ ref('int_loyalty_account_days_aggregated') }} as changed
+    where {{ slices_filter(window, {'loyalty_account_id': 'changed.loyalty_account_id'}) }}
+),
 tier_bands as (select * from {{ ref('int_loyalty_tiers_banded') }}),
 
 accumulated as (
