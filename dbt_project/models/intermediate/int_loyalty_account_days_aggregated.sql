@@ -5,17 +5,19 @@
     record (no ledger entry) still gets a row.
 #}
 {#-
-    Incremental by account (macros/incremental/slices.sql): a run rebuilds the days of the
-    accounts whose ledger entries, redemptions or account row changed (before and after
-    the change), and of the accounts with entries or completed redemptions that a move of
-    as_of brought in (dated after the last day the table holds for their website, up to
-    as_of) or took out (days after as_of). An entry written ahead of its date (an expiry
-    dated later than what caused it) enters the day as_of reaches it, with no change.
+    Incremental by account and business date (macros/incremental/slices.sql): a day is the
+    account's entries and completed redemptions of that date. A run rebuilds the days a
+    changed entry or redemption can be on (before and after the change: its UTC date and
+    the days either side), every day of the accounts whose website changed (or that came
+    or went), and the days a move of as_of brought in (entries and redemptions dated after
+    the last day the table holds for their website, up to as_of) or took out (after as_of).
+    An entry written ahead of its date (an expiry dated later than what caused it) enters
+    the day as_of reaches it, with no change logged.
 -#}
 {{ config(
     materialized='incremental',
     incremental_strategy='slices',
-    unique_key=['loyalty_account_id'],
+    unique_key=['loyalty_account_id', 'business_date'],
     on_schema_change='fail',
     post_hook="{{ slices_done() }}",
 ) }}
@@ -24,25 +26,39 @@
     mapped=['loyalty_loyaltytransaction', 'loyalty_redemption', 'loyalty_loyaltyaccount']) -%}
 {%- set activity -%}
     (
-        select ledger_rows.website_id, ledger_rows.loyalty_account_id, ledger_rows.created_date
+        select
+            ledger_rows.website_id,
+            ledger_rows.loyalty_account_id,
+            ledger_rows.created_date as business_date,
+            ledger_rows.created_at
         from {{ ref('int_loyalty_transactions_dated') }} as ledger_rows
         union all
-        select redemption_rows.website_id, redemption_rows.loyalty_account_id, redemption_rows.created_date
+        select
+            redemption_rows.website_id,
+            redemption_rows.loyalty_account_id,
+            redemption_rows.created_date as business_date,
+            redemption_rows.created_at
         from {{ ref('int_redemptions_dated') }} as redemption_rows
         where redemption_rows.status = 'completed'
     )
 {%- endset -%}
 {%- set affected -%}
-    select account_id as loyalty_account_id
-    from ({{ raw_changed(window, 'loyalty_loyaltytransaction', {'account_id': dbt.type_bigint()}) }}) as ledger_changed
+    {{ account_days_around(raw_changed(window, 'loyalty_loyaltytransaction',
+        {'account_id': dbt.type_bigint(), 'created_at': type_timestamp_tz()})) }}
     union
-    select account_id as loyalty_account_id
-    from ({{ raw_changed(window, 'loyalty_redemption', {'account_id': dbt.type_bigint()}) }}) as redemptions_changed
+    {{ account_days_around(raw_changed(window, 'loyalty_redemption',
+        {'account_id': dbt.type_bigint(), 'created_at': type_timestamp_tz()})) }}
     union
-    select row_id as loyalty_account_id
-    from ({{ raw_changes(window, 'loyalty_loyaltyaccount') }}) as accounts_changed
+    select held.loyalty_account_id, held.business_date
+    from {{ this }} as held
+    where held.loyalty_account_id in ({{ accounts_moved(window) }})
     union
-    {{ as_of_moved(this, 'business_date', activity, 'created_date', ['loyalty_account_id'], ref('int_websites_as_of')) }}
+    select moved.loyalty_account_id, moved.business_date
+    from {{ activity }} as moved
+    where moved.loyalty_account_id in ({{ accounts_moved(window) }})
+    union
+    {{ as_of_moved(window, this, 'business_date', activity, 'business_date',
+        ['loyalty_account_id', 'business_date'], ref('int_websites_as_of'), since='created_at') }}
 {%- endset -%}
 {%- do slices_stage(window, affected) -%}
 
@@ -50,11 +66,13 @@ with
 
 ledger as (
     select changed.* from {{ ref('int_loyalty_transactions_dated') }} as changed
-    where {{ slices_filter(window, {'loyalty_account_id': 'changed.loyalty_account_id'}) }}
+    where {{ slices_filter(window, {
+        'loyalty_account_id': 'changed.loyalty_account_id', 'business_date': 'changed.created_date'}) }}
 ),
 redemptions as (
     select changed.* from {{ ref('int_redemptions_dated') }} as changed
-    where {{ slices_filter(window, {'loyalty_account_id': 'changed.loyalty_account_id'}) }}
+    where {{ slices_filter(window, {
+        'loyalty_account_id': 'changed.loyalty_account_id', 'business_date': 'changed.created_date'}) }}
 ),
 websites as (select * from {{ ref('int_websites_as_of') }}),
 
