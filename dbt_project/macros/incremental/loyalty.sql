@@ -144,21 +144,3 @@
         on every_day.loyalty_account_id = starts.loyalty_account_id
         and every_day.business_date >= starts.first_day
 {%- endmacro %}
-
-{#-
-    Values of `keys` of the rows of upstream slices model `model_name` whose projection on
-    `keys` and `columns` changed since this model last ran: the rows removed and added,
-    counted -1 and +1 per projected row over every batch of the window; a projection whose
-    count is not 0 changed (a row that changed only in other columns cancels out).
--#}
-{% macro delta_changed_columns(window, model_name, keys, columns) -%}
-    {%- set projected = keys + columns -%}
-    select distinct {{ keys | join(', ') }}
-    from (
-        select {{ projected | join(', ') }}
-        from {{ delta_relation(model_name) }}
-        where not _full and _batch > {{ window.after_batch }} and _batch <= {{ window.batch }}
-        group by {{ projected | join(', ') }}
-        having sum(case when _after then 1 else -1 end) <> 0
-    ) as projections_changed
-{%- endmacro %}
