@@ -4,10 +4,38 @@
     lifetime earned points and the tier they give against the seed thresholds, beside
     the stored points_balance, lifetime_points and tier.
 #}
+{#-
+    Incremental by account (macros/incremental/slices.sql): a run rebuilds the accounts
+    whose row changed or whose ledger entries changed (the entry's account before and
+    after the change). Not cut at as_of: as_of moving changes nothing here.
+-#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='slices',
+    unique_key=['loyalty_account_id'],
+    on_schema_change='fail',
+    post_hook="{{ slices_done() }}",
+) }}
+
+{%- set window = slices_window(mapped=['loyalty_loyaltytransaction', 'loyalty_loyaltyaccount']) -%}
+{%- set affected -%}
+    select row_id as loyalty_account_id from ({{ raw_changes(window, 'loyalty_loyaltyaccount') }}) as accounts_changed
+    union
+    select account_id as loyalty_account_id
+    from ({{ raw_changed(window, 'loyalty_loyaltytransaction', {'account_id': dbt.type_bigint()}) }}) as ledger_changed
+{%- endset -%}
+{%- do slices_stage(window, affected) -%}
+
 with
 
-accounts as (select * from {{ ref('stg_loyalty_accounts') }}),
-ledger as (select * from {{ ref('stg_loyalty_transactions') }}),
+accounts as (
+    select changed.* from {{ ref('stg_loyalty_accounts') }} as changed
+    where {{ slices_filter(window, {'loyalty_account_id': 'changed.loyalty_account_id'}) }}
+),
+ledger as (
+    select changed.* from {{ ref('stg_loyalty_transactions') }} as changed
+    where {{ slices_filter(window, {'loyalty_account_id': 'changed.loyalty_account_id'}) }}
+),
 tier_bands as (select * from {{ ref('int_loyalty_tiers_banded') }}),
 
 ledger_totals as (

@@ -3,9 +3,59 @@
     required, value) and the local wall-clock weekday and hour they were made at, for
     the redemption marts.
 #}
+{#-
+    Incremental by redemption (macros/incremental/slices.sql): a run rebuilds the
+    redemptions that changed, those of the accounts whose website changed (or that came or
+    went: the website gives the business date and the clock), those of the items that
+    changed (name, category, type, points, value), and the completed ones that a move of
+    as_of brought in (dated after the last day the table holds for their website, up to
+    as_of) or took out. Websites (time zones) are not mapped: a change of one rebuilds
+    every slice.
+-#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='slices',
+    unique_key=['redemption_id'],
+    on_schema_change='fail',
+    post_hook="{{ slices_done() }}",
+) }}
+
+{%- set window = slices_window(mapped=['loyalty_redemption', 'loyalty_loyaltyaccount', 'loyalty_redemptionitem']) -%}
+{%- set completed_rows -%}
+    (
+        select
+            completed_rows.redemption_id,
+            completed_rows.website_id,
+            completed_rows.created_date,
+            completed_rows.created_at
+        from {{ ref('int_redemptions_dated') }} as completed_rows
+        where completed_rows.status = 'completed'
+    )
+{%- endset -%}
+{%- set affected -%}
+    select row_id as redemption_id from ({{ raw_changes(window, 'loyalty_redemption') }}) as redemptions_changed
+    union
+    select redemptions_of_accounts.id as redemption_id
+    from {{ raw_relation('loyalty_redemption') }} as redemptions_of_accounts
+    where redemptions_of_accounts.account_id in ({{ accounts_moved(window) }})
+    union
+    select redemptions_of_items.id as redemption_id
+    from {{ raw_relation('loyalty_redemption') }} as redemptions_of_items
+    where redemptions_of_items.item_id in (
+        select row_id from ({{ raw_changes(window, 'loyalty_redemptionitem') }}) as items_changed
+    )
+    union
+    {{ as_of_moved(window, this, 'business_date', completed_rows, 'created_date', ['redemption_id'],
+        ref('int_websites_as_of'), since='created_at') }}
+{%- endset -%}
+{%- do slices_stage(window, affected) -%}
+
 with
 
-redemptions as (select * from {{ ref('int_redemptions_dated') }}),
+redemptions as (
+    select changed.* from {{ ref('int_redemptions_dated') }} as changed
+    where {{ slices_filter(window, {'redemption_id': 'changed.redemption_id'}) }}
+),
 items as (select * from {{ ref('stg_redemption_items') }}),
 websites as (select * from {{ ref('int_websites_as_of') }}),
 versions as (select * from {{ ref('int_website_versions') }}),

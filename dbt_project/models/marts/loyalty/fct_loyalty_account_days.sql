@@ -1,6 +1,29 @@
+{#-
+    Incremental by account and business date (macros/incremental/slices.sql): each row is
+    one row of int_loyalty_ledger_days_accumulated, so a run rebuilds the account days that
+    model removed or added.
+-#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='slices',
+    unique_key=['loyalty_account_id', 'business_date'],
+    on_schema_change='fail',
+    post_hook="{{ slices_done() }}",
+) }}
+
+{%- set window = slices_window(mapped=['int_loyalty_ledger_days_accumulated']) -%}
+{%- set affected -%}
+    {{ delta_changed(window, 'int_loyalty_ledger_days_accumulated', ['loyalty_account_id', 'business_date']) }}
+{%- endset -%}
+{%- do slices_stage(window, affected) -%}
+
 with
 
-account_days as (select * from {{ ref('int_loyalty_ledger_days_accumulated') }}),
+account_days as (
+    select changed.* from {{ ref('int_loyalty_ledger_days_accumulated') }} as changed
+    where {{ slices_filter(window, {
+        'loyalty_account_id': 'changed.loyalty_account_id', 'business_date': 'changed.business_date'}) }}
+),
 
 final as (
 

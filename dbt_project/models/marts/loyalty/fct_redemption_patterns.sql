@@ -1,6 +1,28 @@
+{#-
+    Incremental by website and business day (macros/incremental/slices.sql): a run rebuilds
+    the days int_redemptions_enriched removed or added redemptions on (a change, or as_of
+    moving, which that model maps to its redemptions).
+-#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='slices',
+    unique_key=['website_id', 'business_date'],
+    on_schema_change='fail',
+    post_hook="{{ slices_done() }}",
+) }}
+
+{%- set window = slices_window(mapped=['int_redemptions_enriched']) -%}
+{%- set affected -%}
+    {{ delta_changed(window, 'int_redemptions_enriched', ['website_id', 'business_date']) }}
+{%- endset -%}
+{%- do slices_stage(window, affected) -%}
+
 with
 
-redemptions as (select * from {{ ref('int_redemptions_enriched') }}),
+redemptions as (
+    select changed.* from {{ ref('int_redemptions_enriched') }} as changed
+    where {{ slices_filter(window, {'website_id': 'changed.website_id', 'business_date': 'changed.business_date'}) }}
+),
 
 final as (
 
