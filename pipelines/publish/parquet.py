@@ -247,13 +247,19 @@ def write_parquet(
     return report
 
 
+def replace_folder(new: Path, final: Path) -> None:
+    """Rename `new` over `final`, a real folder: nothing can be renamed over a non-empty
+    folder, so it moves aside first and is deleted after."""
+    aside = final.with_name(f".{final.name}.old.{os.getpid()}.tmp")
+    os.replace(final, aside)
+    os.replace(new, final)
+    shutil.rmtree(aside, ignore_errors=True)
+
+
 def _replace(new: Path, final: Path) -> None:
     """Put `new` (a file or a folder) at `final`, replacing what is there."""
     if final.is_dir() and not final.is_symlink():
-        aside = final.with_name(f".{final.name}.old.{os.getpid()}.tmp")
-        os.replace(final, aside)
-        os.replace(new, final)
-        shutil.rmtree(aside, ignore_errors=True)
+        replace_folder(new, final)
     else:
         if new.is_dir() and final.exists():
             final.unlink()

@@ -111,12 +111,8 @@ def _symlink_atomically(link: Path, target: str) -> None:
     temporary.unlink(missing_ok=True)
     os.symlink(target, temporary)
     if link.is_dir() and not link.is_symlink():
-        # A Parquet folder from before versioned publishing: a symlink cannot be renamed
-        # over a folder, so the folder moves aside first (and is deleted after).
-        aside = link.with_name(f".{link.name}.old.{os.getpid()}.tmp")
-        os.replace(link, aside)
-        os.replace(temporary, link)
-        shutil.rmtree(aside, ignore_errors=True)
+        # A Parquet folder from before versioned publishing.
+        parquet.replace_folder(temporary, link)
     else:
         os.replace(temporary, link)
     _fsync(link.parent)

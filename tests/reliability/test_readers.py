@@ -28,7 +28,28 @@ from pipelines.publish.warehouse import WarehouseBusyError, publish_warehouse
 
 ROOT = Path(__file__).resolve().parents[2]
 
-READER = textwrap.dedent(
+#: The readers' check: every mart of the version the connection `con` reads against that
+#: version's manifest (rows and Σ money); the marts that differ.
+CHECK = textwrap.dedent(
+    """
+    def check_marts(con):
+        bad = []
+        manifest = con.execute("select mart, row_count, money_sum from publish.manifest")
+        for mart, rows, money in manifest.fetchall():
+            money_cols = [r[0] for r in con.execute(
+                "select column_name from information_schema.columns where table_schema = "
+                "'marts' and table_name = ? and data_type like 'DECIMAL%'", [mart]).fetchall()]
+            total = " + ".join(f'coalesce(sum("{c}"), 0)' for c in money_cols) or "0"
+            got = con.execute(
+                f'select count(*), cast({total} as decimal(38, 4)) from marts."{mart}"'
+            ).fetchone()
+            if got != (rows, money):
+                bad.append([mart, str(got), str((rows, money))])
+        return bad
+    """
+)
+
+READER = CHECK + textwrap.dedent(
     """
     import json, sys, time
     import duckdb
@@ -39,20 +60,9 @@ READER = textwrap.dedent(
     con = duckdb.connect(path, read_only=True)
     print("open", flush=True)
     while time.monotonic() < end:
-        manifest = con.execute(
-            "select mart, row_count, money_sum, published_at from publish.manifest"
-        ).fetchall()
-        for mart, rows, money, published_at in manifest:
-            money_cols = [r[0] for r in con.execute(
-                "select column_name from information_schema.columns where table_schema = "
-                "'marts' and table_name = ? and data_type like 'DECIMAL%'", [mart]).fetchall()]
-            total = " + ".join(f'coalesce(sum("{c}"), 0)' for c in money_cols) or "0"
-            got = con.execute(
-                f'select count(*), cast({total} as decimal(38, 4)) from marts."{mart}"'
-            ).fetchone()
-            if got != (rows, money):
-                bad.append([mart, str(got), str((rows, money))])
-        versions.add(str(manifest[0][3]))
+        bad += check_marts(con)
+        (published_at,) = con.execute("select max(published_at) from publish.manifest").fetchone()
+        versions.add(str(published_at))
         seen += 1
         if seen % 3 == 0:  # a new connection sees the newest published file
             con.close()
@@ -220,7 +230,7 @@ def test_a_reader_on_the_build_file_during_extraction(
 
 #: A reader that holds `published.duckdb` open and, for each line on stdin, checks every mart
 #: of its version against that version's manifest again; it lets go at EOF.
-HOLDING_READER = textwrap.dedent(
+HOLDING_READER = CHECK + textwrap.dedent(
     """
     import json, sys
     import duckdb
@@ -228,19 +238,7 @@ HOLDING_READER = textwrap.dedent(
     con = duckdb.connect(sys.argv[1], read_only=True)
 
     def check():
-        bad = []
-        manifest = con.execute("select mart, row_count, money_sum from publish.manifest")
-        for mart, rows, money in manifest.fetchall():
-            money_cols = [r[0] for r in con.execute(
-                "select column_name from information_schema.columns where table_schema = "
-                "'marts' and table_name = ? and data_type like 'DECIMAL%'", [mart]).fetchall()]
-            total = " + ".join(f'coalesce(sum("{c}"), 0)' for c in money_cols) or "0"
-            got = con.execute(
-                f'select count(*), cast({total} as decimal(38, 4)) from marts."{mart}"'
-            ).fetchone()
-            if got != (rows, money):
-                bad.append([mart, str(got), str((rows, money))])
-        return {"bad": bad}
+        return {"bad": check_marts(con)}
 
     print(json.dumps(check()), flush=True)
     for _ in sys.stdin:

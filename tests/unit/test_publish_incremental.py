@@ -233,3 +233,17 @@ def test_where_no_hard_link_is_possible_an_unchanged_file_is_copied(build, tmp_p
     assert now.keys() == before.keys() and not set(now.values()) & set(before.values())
     count = "select count(*) from marts.fct_daily"
     assert _query(Path(second["path"]) / "published.duckdb", count) == [(120,)]
+
+
+def test_a_parquet_folder_from_before_versions_becomes_the_reader_symlink(build, tmp_path):
+    """A publish folder written before versioned publishing holds a real `parquet/` folder:
+    the first publication moves it aside and puts the symlink through `current` in its place."""
+    out = tmp_path / "out"
+    (out / "parquet").mkdir(parents=True)
+    (out / "parquet" / "old.parquet").write_bytes(b"from before")
+    published = version.publish_version(build, out)
+    link = out / "parquet"
+    assert link.is_symlink()
+    assert os.path.realpath(link) == str(Path(published["path"]) / "parquet")
+    assert sorted(p.name for p in link.iterdir()) == ["dim_small.parquet", "fct_daily.parquet"]
+    assert not [p for p in out.iterdir() if p.name.startswith(".parquet.old")]
