@@ -92,6 +92,9 @@ class RunReport:
     #: mart → rows (None for a table macro, or when the warehouse could not be read)
     marts: dict[str, int | None] = field(default_factory=dict)
     materialized: list[str] = field(default_factory=list)
+    #: dbt assets the run did not rebuild: nothing they read changed since the last build
+    #: (`pipelines.defs.dbt.changed`); they are in `materialized` too
+    unchanged: list[str] = field(default_factory=list)
     #: every asset the run planned to materialize
     planned: list[str] = field(default_factory=list)
     checks: list[CheckOutcome] = field(default_factory=list)
@@ -221,6 +224,8 @@ class _Tracker:
         name = _key(materialization.asset_key)
         self.report.materialized.append(name)
         md = materialization.metadata
+        if "mealytics/unchanged" in md:
+            self.report.unchanged.append(name)
         if materialization.asset_key.path[0] == "raw" and "dagster/row_count" in md:
             self.report.raw[materialization.asset_key.path[-1]] = tuple(
                 int(md[k].value) if k in md else 0
@@ -579,6 +584,13 @@ def print_summary(report: RunReport, console: Console) -> None:
     from pipelines.defs.sensors import failure_report
 
     _print_tables(report, console)
+    if report.unchanged:
+        dbt_assets = [n for n in report.materialized if not n.startswith(("raw/", PUBLISH_PREFIX))]
+        console.print(
+            f"dbt: {len(dbt_assets) - len(report.unchanged)} of {len(dbt_assets)} models, seeds "
+            "and snapshots rebuilt; the others read no raw table that changed since the last "
+            "build (their tests passed then)"
+        )
     failed = report.checks_failed
     passed = len(report.checks) - len(failed)
     console.print(

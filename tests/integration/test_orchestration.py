@@ -286,3 +286,84 @@ def test_two_runs_through_dagster_follow_the_source(pipeline):
     run.print_summary(report, console)
     text = console.file.getvalue()
     assert "marts.fct_daily_snapshot" in text and "succeeded" in text
+
+
+def _mart_digests(pipeline: Pipeline) -> dict[str, tuple]:
+    """Per mart table: (rows, order-independent hash of every row)."""
+    tables = [name for (name,) in pipeline.query(
+        "select table_name from information_schema.tables "
+        "where table_schema = 'marts' and table_type = 'BASE TABLE'"
+    )]
+    return {
+        t: pipeline.query(f"select count(*), sum(hash(m)) from marts.{t} as m")[0]
+        for t in tables
+    }
+
+
+def _resolved_on(path: Path, website: int, day: dt.date) -> int:
+    """Tickets of `website` resolved on business date `day`, from the source."""
+    db = sqlite3.connect(path)
+    try:
+        zone = ZoneInfo(db.execute(
+            "select timezone from accounts_website where id = ?", (website,)).fetchone()[0])
+        stamps = [r for (r,) in db.execute(
+            "select resolved_at from support_ticket where website_id = ? and status = 'resolved' "
+            "and resolved_at is not null", (website,))]
+    finally:
+        db.close()
+    return sum(
+        dt.datetime.fromisoformat(s).replace(tzinfo=dt.UTC).astimezone(zone).date() == day
+        for s in stamps
+    )
+
+
+def test_a_run_rebuilds_only_what_reads_a_changed_table(pipeline):
+    """Issue 16.2: after the runs above, a run with nothing changed in the source builds no
+    dbt node (every mart identical, still published); one resolved ticket rebuilds the
+    support models only, and the support mart then agrees with the source."""
+    if not pipeline.query(
+        "select count(*) from information_schema.tables where table_name = '_dbt_builds'"
+    )[0][0]:
+        pipeline.execute(SECOND_AS_OF)  # run alone: the build the next ones compare with
+    before = _mart_digests(pipeline)
+    report = pipeline.execute(SECOND_AS_OF)
+    assert report.exit_code == 0, report.failures
+    dbt_assets = {n for n in report.materialized if not n.startswith(("raw/", "publish/"))}
+    assert len(dbt_assets) > 90 and set(report.unchanged) == dbt_assets
+    assert report.published
+    assert _mart_digests(pipeline) == before
+    assert pipeline.query(
+        "select kind, nodes_built from meta._dbt_builds order by finished_at desc limit 1"
+    ) == [("none", 0)]
+
+    db = sqlite3.connect(pipeline.source_path)
+    try:
+        ticket, website, created = db.execute(
+            "select id, website_id, created_at from support_ticket where status <> 'resolved' "
+            "order by id limit 1").fetchone()
+        newest = db.execute("select max(updated_at) from support_ticket").fetchone()[0]
+        resolved = dt.datetime.fromisoformat(created) + dt.timedelta(hours=2)
+        stamp = dt.datetime.fromisoformat(newest) + dt.timedelta(seconds=1)
+        with db:
+            db.execute(
+                "update support_ticket set status = 'resolved', resolved_at = ?, updated_at = ? "
+                "where id = ?", (resolved.isoformat(sep=" "), stamp.isoformat(sep=" "), ticket))
+    finally:
+        db.close()
+    report = pipeline.execute(SECOND_AS_OF)
+    assert report.exit_code == 0, report.failures
+    rebuilt = dbt_assets - set(report.unchanged)
+    assert "marts/fct_support_tickets_daily" in rebuilt
+    assert not rebuilt & {"marts/fct_daily_snapshot", "marts/dim_customers",
+                          "intermediate/int_orders_enriched"}
+    after = _mart_digests(pipeline)
+    differ = {t for t in after if after[t] != before[t]}
+    assert "fct_support_tickets_daily" in differ
+    assert {f"marts/{t}" for t in differ} <= rebuilt
+    zone = ZoneInfo(pipeline.query(
+        "select timezone from raw.accounts_website where id = ?", website)[0][0])
+    day = resolved.replace(tzinfo=dt.UTC).astimezone(zone).date()
+    assert pipeline.query(
+        "select tickets_resolved from marts.fct_support_tickets_daily "
+        "where website_id = ? and business_date = ?", website, day
+    ) == [(_resolved_on(pipeline.source_path, website, day),)]

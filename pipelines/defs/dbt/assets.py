@@ -7,6 +7,8 @@ become asset checks (dagster-dbt's default), unit tests run inside `dbt build`.
 """
 
 import datetime as dt
+import functools
+import json
 import subprocess
 import uuid
 from collections.abc import Mapping
@@ -14,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
+import duckdb
 from dagster_dbt import (
     DagsterDbtTranslator,
     DagsterDbtTranslatorSettings,
@@ -23,10 +26,12 @@ from dagster_dbt import (
 )
 
 from pipelines.as_of import guard_warehouse
-from pipelines.dbt_args import dbt_build_args, parse_as_of
+from pipelines.dbt_args import dbt_build_args, dbt_vars, parse_as_of
+from pipelines.defs.dbt import changed
 from pipelines.defs.dbt.project import dbt_executable, prune_runs, seed_partial_parse
 from pipelines.defs.raw.assets import asset_key as raw_asset_key
 from pipelines.defs.resources import Warehouse
+from pipelines.duck import NO_EXTENSIONS
 from pipelines.publish.docs import dbt_docs_url
 from pipelines.settings import DEFAULT_DBT_KEEP_RUNS
 
@@ -79,6 +84,11 @@ class DbtBuildConfig(dg.Config):
     #: With no as_of: the marts end with today's partial day, not yesterday (the frequent
     #: refresh's runs set it; METRICS.md's default stays yesterday).
     today_so_far: bool = False
+    #: Build only the models downstream of raw tables changed since the last build that
+    #: succeeded whole, and nothing when none changed (`pipelines.defs.dbt.changed`); False:
+    #: every model, as a first build would (incremental models still reprocess only their
+    #: changed slices).
+    only_changed: bool = True
 
 
 def _stop(process: subprocess.Popen, timeout_s: float = 30) -> None:
@@ -140,6 +150,18 @@ def dbt_resource(
     )
 
 
+def exclude_nodes(args: list[str], names: list[str]) -> list[str]:
+    """`args` with `names` added to its `--exclude` (one flag: dbt reads the last one)."""
+    if not names:
+        return list(args)
+    out = list(args)
+    if "--exclude" in out:
+        at = out.index("--exclude") + 1
+        out[at] = " ".join([out[at], *names])
+        return out
+    return [*out, "--exclude", " ".join(names)]
+
+
 def dbt_invocation_args(config: DbtBuildConfig, dbt: MealyticsDbt, warehouse: Warehouse) -> list:
     """The `dbt build` arguments of a run: the run config's `as_of`, else the resource's;
     the warehouse file the `warehouse` resource names, absolute (dbt runs in dbt_project/),
@@ -153,14 +175,88 @@ def dbt_invocation_args(config: DbtBuildConfig, dbt: MealyticsDbt, warehouse: Wa
     )
 
 
+@functools.lru_cache(maxsize=4)
+def _manifest(path: str, mtime: float) -> dict:
+    return json.loads(Path(path).read_text())
+
+
+def load_manifest(path: Path) -> dict:
+    """The parsed manifest.json at `path` (cached while the file is unchanged)."""
+    return _manifest(str(path), path.stat().st_mtime)
+
+
+def build_plan(
+    context: dg.AssetExecutionContext,
+    config: DbtBuildConfig,
+    dbt: MealyticsDbt,
+    warehouse: Warehouse,
+    project: DbtProject,
+) -> changed.Plan:
+    """What this run's dbt build must do (`pipelines.defs.dbt.changed.plan`)."""
+    selected = context.selected_asset_keys
+    whole = selected == set(context.assets_def.keys)
+    as_of = parse_as_of(config.as_of or dbt.as_of)
+    variables = dbt_vars(
+        as_of=as_of,
+        extra={"warehouse": str(Path(warehouse.path).resolve())},
+        today_so_far=config.today_so_far,
+    )
+    return changed.plan(
+        warehouse.path,
+        load_manifest(project.manifest_path),
+        fingerprint=changed.code_fingerprint(project.project_dir),
+        vars_=json.dumps(variables, sort_keys=True),
+        as_of=as_of.isoformat() if as_of else None,
+        today_so_far=config.today_so_far,
+        full_refresh=config.full_refresh,
+        whole=whole,
+        only_changed=config.only_changed,
+        run_id=context.run.run_id if context.run is not None else None,
+    )
+
+
+def _unchanged_results(
+    context: dg.AssetExecutionContext,
+    plan: changed.Plan,
+    manifest: Mapping[str, Any],
+    translator: DagsterDbtTranslator,
+):
+    """A materialization for each asset the plan left out: its table is the one the build
+    named in the metadata wrote, and no raw table it reads has changed since."""
+    selected = context.selected_asset_keys
+    since = plan.previous.run_id if plan.previous is not None else None
+    for uid in plan.unchanged:
+        node = manifest["nodes"][uid]
+        key = translator.get_asset_key(node)
+        if key not in selected:
+            continue
+        yield dg.MaterializeResult(
+            asset_key=key,
+            metadata={
+                "mealytics/unchanged": f"not rebuilt: nothing it reads changed since run {since}",
+                "unique_id": uid,
+            },
+        )
+
+
+def _record(warehouse: Warehouse, plan: changed.Plan, nodes_built: int) -> None:
+    con = duckdb.connect(str(warehouse.path), config=NO_EXTENSIONS)
+    try:
+        changed.record_build(con, plan.state, plan.kind, nodes_built)
+    finally:
+        con.close()
+
+
 def build_dbt_assets(project: DbtProject, docs_url: str | None = None) -> dg.AssetsDefinition:
     """One `@dbt_assets` over every model, seed and test of `project`, linking each node to
     its page of the dbt docs at `docs_url`."""
 
+    translator = MealyticsDbtTranslator(docs_url)
+
     @dbt_assets(
         manifest=project.manifest_path,
         project=project,
-        dagster_dbt_translator=MealyticsDbtTranslator(docs_url),
+        dagster_dbt_translator=translator,
         name=DBT_ASSETS_NAME,
         op_tags={"mealytics/writes": "warehouse"},
     )
@@ -178,16 +274,32 @@ def build_dbt_assets(project: DbtProject, docs_url: str | None = None) -> dg.Ass
         # against raw (the source's copy), before dbt builds anything (`mealytics run` has
         # checked it against the source before the run).
         guard_warehouse(parse_as_of(config.as_of or dbt.as_of), warehouse.path)
+        plan = build_plan(context, config, dbt, warehouse, project)
+        manifest = load_manifest(project.manifest_path)
+        context.log.info(f"dbt: {plan.kind} ({plan.reason})")
+        # What is not rebuilt first: no rebuilt model is upstream of an unchanged one.
+        yield from _unchanged_results(context, plan, manifest, translator)
+        if plan.kind == changed.NONE:
+            _record(warehouse, plan, 0)
+            return
         args = dbt_invocation_args(config, dbt, warehouse)
+        if plan.kind == changed.SOME:
+            args = exclude_nodes(args, plan.exclude)
         context.log.info(f"dbt {' '.join(args)}")
         invocation = dbt.cli(args, context=context, target_path=dbt.invocation_path(context))
+        built = 0
         try:
-            yield from invocation.stream()
+            for event in invocation.stream():
+                if isinstance(event, dg.Output | dg.AssetMaterialization):
+                    built += 1
+                yield event
         except BaseException:
             # dbt must not outlive a failed step: it would keep the warehouse's write lock.
             _stop(invocation.process)
             raise
         finally:
             dbt.prune()
+        if invocation.is_successful() and plan.record:
+            _record(warehouse, plan, built)
 
     return dbt_models
