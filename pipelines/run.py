@@ -259,15 +259,40 @@ def _before_traceback(message: str) -> str:
     return head.rstrip() or message
 
 
+def _event_log_override(home: Path) -> dict | None:
+    """The instance's event log as `pipelines.dagster_storage.LocalEventLogStorage` (Dagster's
+    SQLite event log without an engine per event), unless dagster.yaml names its storage."""
+    import yaml
+
+    try:
+        config = yaml.safe_load((home / "dagster.yaml").read_text()) or {}
+    except (OSError, yaml.YAMLError):
+        return None  # Dagster reports what is wrong with the file
+    if not isinstance(config, dict) or {"storage", "run_storage", "event_log_storage",
+                                        "schedule_storage"} & set(config):
+        return None
+    return {
+        "event_log_storage": {
+            "module": "pipelines.dagster_storage",
+            "class": "LocalEventLogStorage",
+            "config": {"base_dir": str(home / "history" / "runs")},
+        }
+    }
+
+
 def cli_instance(config: Settings | None = None) -> dg.DagsterInstance:
-    """The instance of `DAGSTER_HOME` (default `dagster_home/`) if configured, else ephemeral."""
+    """The instance of `DAGSTER_HOME` (default `dagster_home/`) if configured, else ephemeral;
+    its SQLite event log stored without an engine per event (`pipelines.dagster_storage`)."""
     import dagster as dg
+    from dagster._core.instance.ref import InstanceRef
 
     home = (config or Settings.from_env()).dagster_home.resolve()
     if not (home / "dagster.yaml").exists():
         return dg.DagsterInstance.ephemeral()
     try:
-        instance = dg.DagsterInstance.from_config(str(home))
+        instance = dg.DagsterInstance.from_ref(
+            InstanceRef.from_dir(str(home), overrides=_event_log_override(home))
+        )
         instance.get_runs(limit=1)  # reads the run storage: a damaged file fails here
     except Exception as exc:  # any storage fault: sqlite's, alembic's, yaml's
         reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
