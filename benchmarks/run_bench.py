@@ -172,9 +172,9 @@ def step_times(env: dict) -> tuple[dict, str | None, int]:
 
 
 def mart_digests(warehouse: Path) -> dict:
-    import duckdb
+    from pipelines import duck
 
-    con = duckdb.connect(str(warehouse), read_only=True)
+    con = duck.connect(warehouse, read_only=True)
     try:
         tables = [t for (t,) in con.execute(
             "select table_name from information_schema.tables where table_schema = 'marts' "

@@ -4,10 +4,10 @@ Dagster's `SqliteEventLogStorage` opens a new SQLAlchemy engine for every event 
 (`_connect`), so each event compiles its INSERT again and the run's shard is checked anew:
 about 12 ms an event here. A run of this project stores about 1,800 events (135 assets, 700
 checks, each planned then evaluated), which made 20 of the 36 seconds of a run with nothing
-changed. This subclass keeps one engine per shard for the process (still `NullPool`: no
-connection is held between events, so other processes see every commit as before, and the
-webserver's watchdog sees the same files change): the compiled statements are cached and
-each shard is initialized once, and SQLite syncs to disk at its checkpoints rather than at
+changed. This subclass keeps one engine and one open connection per shard for the process (no
+transaction or lock is held between events, so other processes see every commit as before,
+and the webserver's watchdog sees the same files change): the compiled statements are
+cached, each shard is initialized once, and SQLite syncs to disk at its checkpoints rather than at
 every commit (`synchronous = NORMAL`: an application crash loses nothing committed; a power
 loss can lose the last events of a run, which is an event log, not the warehouse). What is
 stored, and where, is Dagster's own: the same files and tables, so `make dev`'s webserver
@@ -28,7 +28,6 @@ from dagster._core.storage.event_log.sqlite.sqlite_event_log import (
 )
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.pool import NullPool
 
 try:  # where Dagster keeps it (a constant of the module in 1.13)
     from dagster._core.storage.event_log.sqlite.sqlite_event_log import (
@@ -58,8 +57,12 @@ class LocalEventLogStorage(SqliteEventLogStorage):
         if engine is None:
             engine = create_engine(
                 self.conn_string_for_shard(shard),
-                poolclass=NullPool,
-                connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS},
+                # one connection kept open per shard (this object's lock serializes its use
+                # by any thread): no transaction or lock is held between events
+                pool_size=1,
+                max_overflow=10,
+                connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS,
+                              "check_same_thread": False},
             )
             event.listen(engine, "connect", _no_sync_per_commit)
             if shard not in self._initialized_dbs:

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
-import duckdb
 from dagster_dbt import (
     DagsterDbtTranslator,
     DagsterDbtTranslatorSettings,
@@ -25,13 +24,13 @@ from dagster_dbt import (
     dbt_assets,
 )
 
+from pipelines import duck
 from pipelines.as_of import guard_warehouse
 from pipelines.dbt_args import dbt_build_args, dbt_vars, parse_as_of
 from pipelines.defs.dbt import changed
 from pipelines.defs.dbt.project import dbt_executable, prune_runs, seed_partial_parse
 from pipelines.defs.raw.assets import asset_key as raw_asset_key
 from pipelines.defs.resources import Warehouse
-from pipelines.duck import NO_EXTENSIONS
 from pipelines.publish.docs import dbt_docs_url
 from pipelines.settings import DEFAULT_DBT_KEEP_RUNS
 
@@ -240,7 +239,7 @@ def _unchanged_results(
 
 
 def _record(warehouse: Warehouse, plan: changed.Plan, nodes_built: int) -> None:
-    con = duckdb.connect(str(warehouse.path), config=NO_EXTENSIONS)
+    con = duck.connect(warehouse.path)
     try:
         changed.record_build(con, plan.state, plan.kind, nodes_built)
     finally:

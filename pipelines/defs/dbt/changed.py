@@ -32,7 +32,7 @@ from typing import Any
 
 import duckdb
 
-from pipelines.duck import NO_EXTENSIONS
+from pipelines import duck
 
 META = "meta"
 BUILDS = f"{META}._dbt_builds"
@@ -261,7 +261,7 @@ def plan(
     """What this run's dbt build must do (see the module's docstring). `whole`: the run
     builds every dbt asset (no subset chosen in the UI); `only_changed` False: build every
     node whatever changed; `vars_`: the run's dbt vars as JSON."""
-    con = duckdb.connect(str(warehouse), read_only=True, config=NO_EXTENSIONS)
+    con = duck.connect(warehouse, read_only=True)
     try:
         through = changes_through(con)
         try:
