@@ -26,8 +26,12 @@ thread, overlapping DuckDB's ingest.)
 A value the column's type cannot hold exactly is a break of the contract, never a reason
 to lose the row or the value:
 
-- **more fractional digits than the scale** (12.345 in a NUMERIC(12,2) column, or float
-  noise such as 0.1 + 0.2 = 0.30000000000000004 written by something other than Django):
+- **float noise** is not a break: SQLite computes `F('total') - F('delivery_fee')` in
+  binary floating point and keeps 4037.7200000000003 in the column, which Django itself
+  reads with 15 significant digits, as 4037.72 (`django_text`). A float whose 15-digit
+  reading has at most the column's scale is that value, exactly, as Django reads it.
+- **more fractional digits than the scale** (12.345 in a NUMERIC(12,2) column, as text, or
+  a float that is 12.345 even at 15 significant digits):
   rounded *half to even* to the scale, and reported (`EXCESS_SCALE`). Half-even because
   that is what Django's own DecimalField does when it saves (`format_number` quantizes
   with the default decimal context, ROUND_HALF_EVEN): raw then holds what the app would
@@ -72,6 +76,36 @@ def shortest_text(values: pa.Array) -> pa.Array:
     return pc.cast(values, pa.string())
 
 
+#: Django's SQLite backend reads a REAL in a decimal column with 15 significant digits
+#: (`get_decimalfield_converter`: `Context(prec=15).create_decimal_from_float`), then
+#: quantizes it to the field's decimal places.
+_DJANGO_FLOAT = decimal.Context(prec=15)
+
+
+def django_text(values: pa.Array, scale: int) -> pa.Array:
+    """Floats as decimal text: the shortest round-trip text, except where that has more
+    than `scale` fractional digits and Django's own reading of the float (15 significant
+    digits) has at most `scale`: the float noise SQLite's arithmetic leaves in a decimal
+    column (Django's `F('total') - F('delivery_fee')` stores 4037.7200000000003), which
+    Django reads as 4037.72. What Django itself would round (12.345) stays as it is, and
+    is reported."""
+    text = shortest_text(values)
+    x = values.cast(pa.float64()).to_numpy(zero_copy_only=False)
+    with np.errstate(invalid="ignore", over="ignore"):
+        factor = 10.0**scale
+        off = ~(np.rint(x * factor) / factor == x) & np.isfinite(x)
+    where = np.flatnonzero(off)
+    if not len(where):
+        return text
+    texts = text.to_pylist()
+    unit = Decimal(1).scaleb(-scale)
+    for i in where:
+        django = _DJANGO_FLOAT.create_decimal_from_float(float(x[i]))
+        if django == django.quantize(unit, context=decimal.Context(prec=60)):
+            texts[i] = format(django.normalize(), "f")
+    return pa.array(texts, pa.string())
+
+
 def exact_decimals(values: pa.Array, precision: int, scale: int) -> tuple[pa.Array, list[Reject]]:
     """`values` (text, float or integer) as decimal128(precision, scale), exactly; the
     values that break the type are rounded half-even or NULL and listed (see above)."""
@@ -82,7 +116,7 @@ def exact_decimals(values: pa.Array, precision: int, scale: int) -> tuple[pa.Arr
         fast = _floats_at_scale(values, precision, scale)
         if fast is not None:
             return fast, []
-        out, rejects = exact_decimals(shortest_text(values), precision, scale)
+        out, rejects = exact_decimals(django_text(values, scale), precision, scale)
         return out, [(i, _plain(t), r) for i, t, r in rejects]
     elif pa.types.is_decimal(values.type) or pa.types.is_integer(values.type):
         values = pc.cast(values, pa.string())  # exact digits; refused below if they don't fit
@@ -106,7 +140,7 @@ def exact_pair(
     float; floats only (the common case) take the floats' shortcut."""
     if text.null_count == len(text):
         return exact_decimals(floats, precision, scale)
-    joined = pc.if_else(pc.is_valid(text), text, shortest_text(floats))
+    joined = pc.if_else(pc.is_valid(text), text, django_text(floats, scale))
     values, rejects = exact_decimals(joined, precision, scale)
     given = text.is_valid()
     return values, [(i, t if given[i].as_py() else _plain(t), r) for i, t, r in rejects]
