@@ -1,5 +1,7 @@
-"""The scenario: populate through the ORM → extract (full) → saves → extract → Django's
-other behaviours → extract (incremental); and the checks of raw against the source.
+"""The scenario: populate through the ORM → extract (full) → saves → extract → dbt builds
+the marts → Django's other behaviours → extract (incremental); and the checks of raw
+against the source. The marts built before the behaviours let the test rebuild them
+incrementally (dbt's slices from the change log) and compare with a clean build.
 
 Imported once Django is configured (`django_source.configure.configure`).
 """
@@ -60,6 +62,8 @@ class Outcome:
     #: Each table's highest `updated_at` before Django's other behaviours: the next
     #: run's watermark (the cursor then reads from it minus the lookback).
     watermarks: dict[str, dt.datetime] = field(default_factory=dict)
+    #: The marts' as_of: the marts were built once, as of it, before the behaviours.
+    as_of: dt.date = field(default_factory=lambda: dt.datetime.now(dt.UTC).date())
 
 
 def extract(outcome: Outcome, warehouse: Path | None = None) -> ExtractReport:
@@ -85,6 +89,9 @@ def run(db: DjangoDatabase, demo: dict[str, list[dict]], root: Path) -> Outcome:
         for table, rows in snapshot.items()
         if rows and "updated_at" in next(iter(rows.values()))
     }
+    from django_source.marts import build_marts
+
+    build_marts(outcome.warehouse, outcome.as_of)
     django_behaviours(log, business)
     outcome.reports.append(extract(outcome))
     return outcome

@@ -56,9 +56,10 @@ def _ends(warehouse) -> set:
 def test_a_backfill_of_a_date_range_equals_a_clean_build(
     built_warehouse, small_source_file, tmp_path
 ):
-    """What a backfill of a range means here: every model is a `table` (no incremental
-    model, nothing appended across runs) and `as_of` is a var, so each build replaces the
-    marts whole and the warehouse keeps only the last day's. A backfill runs the daily
+    """What a backfill of a range means here: `as_of` is a var (a Dagster run's config,
+    `--as-of`), the marts describe one day at a time and the warehouse keeps only the last
+    day's; the incremental (slices) models rebuild the days `as_of` moves into or out of
+    their calendars, whichever way it moves (issue 16.5). A backfill runs the daily
     build for d1, d2, d3 in turn on the production warehouse (built later, as of AS_OF):
     d1 jumps back, d2 and d3 step forward. The state a run leaves behind (the previous
     day's marts and intermediates, dbt's snapshots of orders, subscriptions and VIP tiers
