@@ -9,6 +9,9 @@ moving on. After each round a copy of the warehouse is rebuilt with `--full-refr
 every table of schemas marts and intermediate must equal it row for row (EXCEPT ALL both
 ways: multisets, money to the cent since DECIMAL compares exactly).
 
+Then a round within the day, as the 15-minute refresh sees one: `as_of` stays, three new
+orders (with items and payments) arrive and an order from two weeks back is cancelled.
+
 The incremental models must really have run incrementally: their state says mode
 'changes' after each round (a run that rebuilt everything would pass trivially).
 """
@@ -17,6 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
+import sqlite3
 from pathlib import Path
 
 import duckdb
@@ -87,12 +91,52 @@ def business(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
     return url, warehouse
 
 
+def _within_the_day(path: Path) -> None:
+    """Minutes of activity: the three newest orders placed again a minute later (new ids,
+    their items and payments too), and a delivered order of two weeks back cancelled; each
+    change with `updated_at` a minute past the source's newest, as Django's save does."""
+    db = sqlite3.connect(path)
+    try:
+        newest = dt.datetime.fromisoformat(
+            db.execute("select max(updated_at) from orders_order").fetchone()[0])
+        stamp = (newest + dt.timedelta(minutes=1)).isoformat(sep=" ")
+        later = "strftime('%Y-%m-%d %H:%M:%f', {}, '+1 minute')"
+        offset = db.execute("select max(id) from orders_order").fetchone()[0]
+        chosen = "select id from orders_order order by created_at desc limit 3"
+        for table, link in (("orders_order", "id"), ("orders_orderitem", "order_id"),
+                            ("payments_payment", "order_id")):
+            columns = [r[1] for r in db.execute(f"pragma table_info({table})")]
+            top = db.execute(f"select max(id) from {table}").fetchone()[0]
+            exprs = [
+                f"t.id + {top}" if c == "id" else
+                f"t.order_id + {offset}" if c == "order_id" else
+                f"'{stamp}'" if c == "updated_at" else
+                f"case when t.{c} is null then null else {later.format('t.' + c)} end"
+                if c.endswith("_at") else f"t.{c}"
+                for c in columns
+            ]
+            db.execute(f"insert into {table} ({', '.join(columns)}) select {', '.join(exprs)} "
+                       f"from {table} as t where t.{link} in ({chosen})")
+        old = (newest - dt.timedelta(days=14)).isoformat(sep=" ")
+        cancelled = db.execute(
+            "update orders_order set status = 'cancelled', cancelled_at = ?, updated_at = ? "
+            "where id = (select id from orders_order where status = 'delivered' "
+            "and created_at < ? order by created_at desc limit 1)", (stamp, stamp, old))
+        assert cancelled.rowcount == 1
+        db.commit()
+    finally:
+        db.close()
+
+
 def test_every_incremental_run_equals_a_full_build(business, tmp_path):
     url, warehouse = business
-    for day in range(1, ROUNDS + 1):
-        seeds.advance(url, days=1, progress=False)
+    for day in range(1, ROUNDS + 2):
+        if day <= ROUNDS:
+            seeds.advance(url, days=1, progress=False)
+            as_of = START + dt.timedelta(days=DAYS - 1 + day)
+        else:  # a refresh within the last day: as_of stays
+            _within_the_day(Path(url.removeprefix("sqlite:///")))
         assert extract_all(url, str(warehouse)).ok
-        as_of = START + dt.timedelta(days=DAYS - 1 + day)
         built = run_dbt(warehouse, *BUILD, as_of=as_of.isoformat())
         assert built.returncode == 0, built.stdout[-4000:]
         modes = _modes(warehouse)
