@@ -132,6 +132,7 @@ def run(label: str, phase: str, env: dict, as_of: dt.date, extra: tuple = ()) ->
         "steps": steps, "dbt_plan": kind, "raw_rows_changed": changed_rows,
         "load": [round(load[0], 1), round(os.getloadavg()[0], 1)],
         "code": code_version(), "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "env": EXTRA_ENV,
     }
     WORK.mkdir(parents=True, exist_ok=True)
     with RESULTS.open("a") as out:
@@ -185,11 +186,16 @@ def mart_digests(warehouse: Path) -> dict:
         con.close()
 
 
+#: `--env KEY=VALUE` settings of every run (e.g. MEALYTICS_DBT_MEMORY_LIMIT=1500MB)
+EXTRA_ENV: dict[str, str] = {}
+
+
 def environment(folder: Path, source: Path) -> dict:
     (folder / "dagster").mkdir(parents=True, exist_ok=True)
     (folder / "dagster" / "dagster.yaml").touch()
     return {
         **os.environ,
+        **EXTRA_ENV,
         "MEALYTICS_SOURCE_URL": f"sqlite:///{source}",
         "MEALYTICS_WAREHOUSE": str(folder / "data" / "warehouse.duckdb"),
         "DAGSTER_HOME": str(folder / "dagster"),
@@ -245,7 +251,8 @@ def report() -> None:
             full[row["label"]] = row["wall_s"]
         s = row["steps"]
         ratio = row["wall_s"] / full[row["label"]] if row["label"] in full else None
-        print(f"| {row['label']} | {row['phase']} | {row['dbt_plan']} | {row['wall_s']} s "
+        label = row["label"] + "".join(f", {k}={v}" for k, v in row.get("env", {}).items())
+        print(f"| {label} | {row['phase']} | {row['dbt_plan']} | {row['wall_s']} s "
               + " ".join(f"| {s.get(k, 0)} s" for k in ("extract", "dbt", "raw checks",
                                                          "reconcile", "publish",
                                                          "checks (freshness)"))
@@ -260,7 +267,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--phases", nargs="+", default=list(PHASES), choices=PHASES)
     parser.add_argument("--verify", action="store_true")
     parser.add_argument("--report", action="store_true")
+    parser.add_argument("--env", nargs="*", default=[], metavar="KEY=VALUE",
+                        help="settings for every run, recorded with the results")
     args = parser.parse_args(argv)
+    EXTRA_ENV.update(item.split("=", 1) for item in args.env)
     if args.report:
         report()
         return 0
