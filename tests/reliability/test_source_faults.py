@@ -410,7 +410,13 @@ def test_postgres_connection_dropped_mid_stream_without_retries_changes_nothing(
         hook.admin.dispose()
     assert hook.terminated and not result.success and result.retries == []
     failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
-    assert "terminating connection" in str(failure.event_specific_data.error).lower()
+    error = str(failure.event_specific_data.error).lower()
+    # libpq words the lost connection by where it was when the server went away (a loaded
+    # machine hit the second): any of them, from the driver, names the step's failure.
+    assert "operationalerror" in error and any(words in error for words in (
+        "terminating connection", "server closed the connection", "consuming input failed",
+        "connection to server", "ssl connection has been closed", "the connection is closed",
+    )), error
     assert len(hook.rows_per_attempt) == 1 and 10 <= hook.rows_per_attempt[0] < 134
     assert _raw_and_state(warehouse, "orders_order") == before
     # The watermark did not move: the next run (no drop this time) picks the changes up.
