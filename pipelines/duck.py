@@ -22,6 +22,13 @@ NO_EXTENSIONS: dict[str, Any] = {
 }
 
 
+#: DuckDB's memory for the run's own work on the warehouse outside the extraction and dbt
+#: (the raw checks, publishing): past it, DuckDB spills to disk. Without it DuckDB takes up
+#: to 80 % of RAM: at 1M customers the raw checks peaked at 2.5 GiB and publishing at
+#: 1.9 GiB; with 512MB, 0.8 GiB and no slower (benchmarks/README.md, "A whole run").
+WORK_MEMORY_LIMIT = "512MB"
+
+
 def connect(
     database: str | os.PathLike = ":memory:",
     *,

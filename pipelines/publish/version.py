@@ -51,6 +51,7 @@ import shutil
 import uuid
 from pathlib import Path
 
+from pipelines import duck
 from pipelines.extract.warehouse import LOCK_WAIT_S, connect_waiting
 from pipelines.publish import holders, leftovers, parquet
 from pipelines.publish.dashboard import write_dashboard
@@ -198,6 +199,7 @@ def _build(
     previous = _previous(folder)
     con = connect_waiting(warehouse_path, wait_s=options["wait_s"])
     try:
+        con.execute(f"SET memory_limit = '{duck.WORK_MEMORY_LIMIT}'")
         marts, files = _publish_marts(
             con, building, final, previous, options["storage_version"]
         )

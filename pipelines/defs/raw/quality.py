@@ -35,7 +35,7 @@ from models.rules import RULES as SOURCE_RULES
 from pipelines.defs.raw import refused
 from pipelines.defs.raw.assets import asset_key
 from pipelines.defs.resources import Warehouse
-from pipelines.duck import NO_EXTENSIONS
+from pipelines.duck import NO_EXTENSIONS, WORK_MEMORY_LIMIT
 from pipelines.extract import TablePlan, exact
 from pipelines.extract.guard import INVALID_UTF8_RULE, NULL_KEY_RULE, REJECTED_ROWS
 from pipelines.extract.plan import DECIMAL, INTEGER, TEXT, quote
@@ -524,7 +524,8 @@ def find_violations(
     keys = {t.name: tuple(c.name for c in t.primary_key) for t in TABLES} | (keys or {})
     engine = sa.create_engine(
         f"duckdb:///{warehouse}",
-        connect_args={"read_only": True, "config": dict(NO_EXTENSIONS)},
+        connect_args={"read_only": True,
+                      "config": {**NO_EXTENSIONS, "memory_limit": WORK_MEMORY_LIMIT}},
     )
     found: list[Violation] = []
     try:
