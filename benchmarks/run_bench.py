@@ -43,6 +43,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+from dbt_helpers import mart_hashes  # noqa: E402 (the tests' own: rows and a hash per mart)
+
 WORK = ROOT / "benchmarks" / "work"
 RESULTS = WORK / "run_results.jsonl"
 MEALYTICS = Path(sys.executable).parent / "mealytics"
@@ -172,20 +175,6 @@ def step_times(env: dict) -> tuple[dict, str | None, int]:
     return steps, kind, changed_rows
 
 
-def mart_digests(warehouse: Path) -> dict:
-    from pipelines import duck
-
-    con = duck.connect(warehouse, read_only=True)
-    try:
-        tables = [t for (t,) in con.execute(
-            "select table_name from information_schema.tables where table_schema = 'marts' "
-            "and table_type = 'BASE TABLE' order by 1").fetchall()]
-        return {t: [str(v) for v in con.execute(
-            f"select count(*), sum(hash(m)) from marts.{t} as m").fetchone()] for t in tables}
-    finally:
-        con.close()
-
-
 #: `--env KEY=VALUE` settings of every run (e.g. MEALYTICS_DBT_MEMORY_LIMIT=1500MB)
 EXTRA_ENV: dict[str, str] = {}
 
@@ -229,8 +218,8 @@ def bench(source: Path, label: str, phases: tuple[str, ...], verify: bool) -> No
         clean = folder / "clean"
         clean_env = environment(clean, copy)
         run(label, "verify-full-refresh", clean_env, day, ("--full-refresh",))
-        ours = mart_digests(folder / "data" / "warehouse.duckdb")
-        theirs = mart_digests(clean / "data" / "warehouse.duckdb")
+        ours = mart_hashes(folder / "data" / "warehouse.duckdb")
+        theirs = mart_hashes(clean / "data" / "warehouse.duckdb")
         differ = sorted(t for t in theirs if ours.get(t) != theirs[t])
         print(f"verify: {len(theirs)} marts, differing: {differ or 'none'}", flush=True)
         with RESULTS.open("a") as out:

@@ -137,3 +137,26 @@ def log_raw_change(con: duckdb.DuckDBPyConnection, table: str, ids: list[int], o
         f" cast(json_array(t.id) as varchar), {before_image(columns, 't')}, now()"
         f" from raw.{table} as t where t.id in ({listed})"
     )
+
+
+def mart_hashes(warehouse: Path) -> dict[str, tuple[int, str]]:
+    """{mart: (rows, order-independent hash of every row)} of the marts: the tables of schema
+    marts in a build file, its views (over Parquet) in the published catalog."""
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        marts = [
+            r[0]
+            for r in con.execute(
+                "SELECT table_name FROM information_schema.tables "
+                "WHERE table_schema = 'marts' AND table_type IN ('BASE TABLE', 'VIEW') "
+                "ORDER BY 1"
+            ).fetchall()
+        ]
+        return {
+            m: con.execute(
+                f'SELECT count(*), coalesce(sum(hash(t)), 0)::VARCHAR FROM marts."{m}" t'
+            ).fetchone()
+            for m in marts
+        }
+    finally:
+        con.close()

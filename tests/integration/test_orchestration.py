@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 import dagster as dg
 import duckdb
 import pytest
+from dbt_helpers import mart_hashes
 from rich.console import Console
 
 import seeds
@@ -288,18 +289,6 @@ def test_two_runs_through_dagster_follow_the_source(pipeline):
     assert "marts.fct_daily_snapshot" in text and "succeeded" in text
 
 
-def _mart_digests(pipeline: Pipeline) -> dict[str, tuple]:
-    """Per mart table: (rows, order-independent hash of every row)."""
-    tables = [name for (name,) in pipeline.query(
-        "select table_name from information_schema.tables "
-        "where table_schema = 'marts' and table_type = 'BASE TABLE'"
-    )]
-    return {
-        t: pipeline.query(f"select count(*), sum(hash(m)) from marts.{t} as m")[0]
-        for t in tables
-    }
-
-
 def _resolved_on(path: Path, website: int, day: dt.date) -> int:
     """Tickets of `website` resolved on business date `day`, from the source."""
     db = sqlite3.connect(path)
@@ -325,13 +314,13 @@ def test_a_run_rebuilds_only_what_reads_a_changed_table(pipeline):
         "select count(*) from information_schema.tables where table_name = '_dbt_builds'"
     )[0][0]:
         pipeline.execute(SECOND_AS_OF)  # run alone: the build the next ones compare with
-    before = _mart_digests(pipeline)
+    before = mart_hashes(pipeline.warehouse)
     report = pipeline.execute(SECOND_AS_OF)
     assert report.exit_code == 0, report.failures
     dbt_assets = {n for n in report.materialized if not n.startswith(("raw/", "publish/"))}
     assert len(dbt_assets) > 90 and set(report.unchanged) == dbt_assets
     assert report.published
-    assert _mart_digests(pipeline) == before
+    assert mart_hashes(pipeline.warehouse) == before
     assert pipeline.query(
         "select kind, nodes_built from meta._dbt_builds order by finished_at desc limit 1"
     ) == [("none", 0)]
@@ -356,7 +345,7 @@ def test_a_run_rebuilds_only_what_reads_a_changed_table(pipeline):
     assert "marts/fct_support_tickets_daily" in rebuilt
     assert not rebuilt & {"marts/fct_daily_snapshot", "marts/dim_customers",
                           "intermediate/int_orders_enriched"}
-    after = _mart_digests(pipeline)
+    after = mart_hashes(pipeline.warehouse)
     differ = {t for t in after if after[t] != before[t]}
     assert "fct_support_tickets_daily" in differ
     assert {f"marts/{t}" for t in differ} <= rebuilt

@@ -33,14 +33,14 @@ from typing import Any
 import duckdb
 
 from pipelines import duck
+from pipelines.defs.dbt.project import parsed_files
+from pipelines.extract import changes as change_log
+from pipelines.extract import warehouse as wh
 
-META = "meta"
+META = wh.META
 BUILDS = f"{META}._dbt_builds"
-CHANGES = f"{META}._changes"
-SEQUENCE = "_change_seq"
-#: What dbt reads of the project (as `project._PARSED`): their bytes make the fingerprint.
-_CODE = ("dbt_project.yml", "profiles.yml", "models", "macros", "seeds", "snapshots",
-         "tests", "analyses", "packages.yml", "dependencies.yml")
+CHANGES = f"{META}.{change_log.CHANGES}"
+SEQUENCE = change_log.SEQUENCE
 #: dbt node types that are assets (tests are checks, unit tests neither).
 ASSET_TYPES = ("model", "seed", "snapshot")
 RAW_SOURCE = "raw"
@@ -49,16 +49,12 @@ ALL, SOME, NONE = "all", "some", "none"
 
 
 def code_fingerprint(project_dir: str | Path) -> str:
-    """sha256 of every file dbt parses (relative path and bytes), in path order."""
+    """sha256 of every file dbt parses (`project.parsed_files`: relative path and bytes)."""
     root = Path(project_dir)
     digest = hashlib.sha256()
-    for name in _CODE:
-        path = root / name
-        files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file()) \
-            if path.is_dir() else []
-        for file in files:
-            digest.update(str(file.relative_to(root)).encode() + b"\0")
-            digest.update(file.read_bytes() + b"\0")
+    for file in parsed_files(root):
+        digest.update(str(file.relative_to(root)).encode() + b"\0")
+        digest.update(file.read_bytes() + b"\0")
     return digest.hexdigest()
 
 

@@ -14,6 +14,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 from dagster._utils import run_with_concurrent_update_guard
@@ -27,17 +28,18 @@ _PARSED = ("dbt_project.yml", "profiles.yml", "models", "macros", "seeds", "snap
            "tests", "analyses", "packages.yml", "dependencies.yml")
 
 
-def _newest_input(project_dir: Path) -> float:
-    newest = 0.0
+def parsed_files(project_dir: Path) -> Iterator[Path]:
+    """Every file dbt parses in `project_dir`, in a fixed order (`_PARSED`, then by path)."""
     for name in _PARSED:
         path = project_dir / name
         if path.is_file():
-            newest = max(newest, path.stat().st_mtime)
+            yield path
         elif path.is_dir():
-            for child in path.rglob("*"):
-                if child.is_file():
-                    newest = max(newest, child.stat().st_mtime)
-    return newest
+            yield from sorted(child for child in path.rglob("*") if child.is_file())
+
+
+def _newest_input(project_dir: Path) -> float:
+    return max((path.stat().st_mtime for path in parsed_files(project_dir)), default=0.0)
 
 
 def manifest_is_stale(project_dir: Path, manifest_path: Path) -> bool:
