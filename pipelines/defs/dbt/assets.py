@@ -299,11 +299,13 @@ def build_dbt_assets(project: DbtProject, docs_url: str | None = None) -> dg.Ass
             args = exclude_nodes(args, plan.exclude)
         context.log.info(f"dbt {' '.join(args)}")
         invocation = dbt.cli(args, context=context, target_path=dbt.invocation_path(context))
-        built = 0
+        built = failed = 0
         try:
             for event in invocation.stream():
                 if isinstance(event, dg.Output | dg.AssetMaterialization):
                     built += 1
+                elif isinstance(event, dg.AssetCheckResult) and not event.passed:
+                    failed += 1
                 yield event
         except BaseException:
             # dbt must not outlive a failed step: it would keep the warehouse's write lock.
@@ -311,7 +313,9 @@ def build_dbt_assets(project: DbtProject, docs_url: str | None = None) -> dg.Ass
             raise
         finally:
             dbt.prune()
-        if invocation.is_successful() and plan.record:
+        # Not a reference for skipping while any test failed, WARN included: the next run
+        # tests again, so a failed check is never dropped from its exit code.
+        if invocation.is_successful() and plan.record and not failed:
             _record(warehouse, plan, built)
 
     return dbt_models

@@ -5,7 +5,8 @@ model reads the clock but through `as_of`). So a build whose inputs are all equa
 of the last build that succeeded whole would write the same rows, and is skipped:
 
 - `BuildState`: what a build consumed, stored in `meta._dbt_builds` (one row per build that
-  succeeded whole: every node of the project built and tested, no failure): the change
+  succeeded whole: every node of the project built and tested, no test failed, WARN
+  included): the change
   log's position (`changes_through`, the highest `meta._changes.seq` when it started), the
   effective `as_of` of every website zone (the date dbt's `as_of_date` gives: the var, or
   today/yesterday in the zone), the project's code fingerprint and the run's dbt vars.
