@@ -33,7 +33,12 @@ ranked as (
 
 ),
 
-recent as (select * from ranked where recency_rank <= 100),
+recent as (
+
+    select * from ranked
+    where recency_rank <= 100
+
+),
 
 recent_items as (
 
