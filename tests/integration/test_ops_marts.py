@@ -47,8 +47,10 @@ def zones(source) -> dict[int, ZoneInfo]:
 def as_of_end(owners_build, zones) -> dict[int, pd.Timestamp]:
     """The instant as_of's business day ends in each website's zone (its next midnight)."""
     midnight = dt.datetime.combine(owners_build.as_of + dt.timedelta(days=1), dt.time())
-    return {w: pd.Timestamp(midnight.replace(tzinfo=zone)).tz_convert("UTC")
-            for w, zone in zones.items()}
+    return {
+        w: pd.Timestamp(midnight.replace(tzinfo=zone)).tz_convert("UTC")
+        for w, zone in zones.items()
+    }
 
 
 def _read(source: Path, sql: str) -> pd.DataFrame:
@@ -101,7 +103,9 @@ def _near(got, exact: Decimal | None) -> bool:
 
 
 def _dec(value) -> Decimal | None:
-    return None if value is None or pd.isna(value) else Decimal(str(value)).quantize(Decimal("0.01"))
+    return (
+        None if value is None or pd.isna(value) else Decimal(str(value)).quantize(Decimal("0.01"))
+    )
 
 
 def _month(day: dt.date) -> dt.date:
@@ -129,7 +133,9 @@ def test_rider_performance_matches_the_source(owners_build, source, mart, zones)
     )
     deliveries["delivered_at"] = _utc(deliveries.delivered_at)
     rows = deliveries.merge(
-        orders[["id", "website_id", "created_at", "created_date"]].rename(columns={"id": "order_id"}),
+        orders[["id", "website_id", "created_at", "created_date"]].rename(
+            columns={"id": "order_id"}
+        ),
         on="order_id",
     )
     rows["month"] = [_month(d) for d in rows.created_date]
@@ -150,7 +156,10 @@ def test_rider_performance_matches_the_source(owners_build, source, mart, zones)
         on_time = int((mine.micros <= 45 * MICROS_PER_MINUTE).sum())
         unfinished += len(mine) - n_delivered - failed
         assert (row.deliveries, row.delivered, row.failed, row.on_time) == (
-            len(mine), n_delivered, failed, on_time
+            len(mine),
+            n_delivered,
+            failed,
+            on_time,
         ), row
         assert _dec(row.failure_rate) == _pct(failed, n_delivered + failed), row
         assert _dec(row.on_time_rate) == _pct(on_time, n_delivered), row
@@ -170,25 +179,39 @@ def test_nutritionist_performance_matches_the_source(source, mart, zones, as_of_
     consultations["created_at"] = _utc(consultations.created_at)
     end = consultations.website_id.map(as_of_end)
     known = consultations[consultations.created_at < end].copy()
-    known["month"] = [
-        _month(t.date()) for t in _local(known.scheduled_at, known.website_id, zones)
-    ]
+    known["month"] = [_month(t.date()) for t in _local(known.scheduled_at, known.website_id, zones)]
     known["past"] = known.scheduled_at < known.website_id.map(as_of_end)
     expected = {}
-    for (website, name, month), group in known.groupby(["website_id", "nutritionist_name", "month"]):
+    for (website, name, month), group in known.groupby(
+        ["website_id", "nutritionist_name", "month"]
+    ):
         past = group[group.past]
         future = group[~group.past]
-        count = {s: int((past.status == s).sum()) for s in ("booked", "completed", "cancelled", "no_show")}
+        count = {
+            s: int((past.status == s).sum())
+            for s in ("booked", "completed", "cancelled", "no_show")
+        }
         fees = sum((Decimal(str(f)) for f in past[past.status == "completed"].fee), Decimal(0))
         expected[(website, name, month)] = (
-            count["booked"], count["completed"], count["cancelled"], count["no_show"],
-            _pct(count["no_show"], count["completed"] + count["no_show"]), fees.quantize(Decimal("0.01")),
-            int((future.status != "cancelled").sum()), int((future.status == "cancelled").sum()),
+            count["booked"],
+            count["completed"],
+            count["cancelled"],
+            count["no_show"],
+            _pct(count["no_show"], count["completed"] + count["no_show"]),
+            fees.quantize(Decimal("0.01")),
+            int((future.status != "cancelled").sum()),
+            int((future.status == "cancelled").sum()),
         )
     got = {
         (row.website_id, row.nutritionist_name, row.month.date()): (
-            row.booked, row.completed, row.cancelled, row.no_show, _dec(row.no_show_rate),
-            _dec(row.completed_fees), row.upcoming, row.upcoming_cancelled,
+            row.booked,
+            row.completed,
+            row.cancelled,
+            row.no_show,
+            _dec(row.no_show_rate),
+            _dec(row.completed_fees),
+            row.upcoming,
+            row.upcoming_cancelled,
         )
         for row in mart("select * from marts.fct_nutritionist_performance_monthly").itertuples()
     }
@@ -206,14 +229,18 @@ def test_support_agents_match_the_source(owners_build, source, mart, zones, as_o
     )
     for column in ("created_at", "first_response_at", "resolved_at"):
         tickets[column] = _utc(tickets[column])
-    tickets["created_date"] = [t.date() for t in _local(tickets.created_at, tickets.website_id, zones)]
+    tickets["created_date"] = [
+        t.date() for t in _local(tickets.created_at, tickets.website_id, zones)
+    ]
     tickets = tickets[tickets.created_date <= owners_build.as_of].copy()
     tickets["month"] = [_month(d) for d in tickets.created_date]
     end = tickets.website_id.map(as_of_end)
     tickets["response"] = _micros(tickets.created_at, tickets.first_response_at).where(
-        tickets.first_response_at < end)
+        tickets.first_response_at < end
+    )
     tickets["resolution"] = _micros(tickets.created_at, tickets.resolved_at).where(
-        tickets.resolved_at < end)
+        tickets.resolved_at < end
+    )
     tickets["agent"] = tickets.assigned_agent.fillna("(unassigned)")
     got = mart("select * from marts.fct_support_agents_monthly")
     got["agent"] = got.assigned_agent.fillna("(unassigned)")
@@ -225,10 +252,16 @@ def test_support_agents_match_the_source(owners_build, source, mart, zones, as_o
             & (tickets.month == row.month.date())
         ]
         assert (row.tickets, row.resolved, row.responded) == (
-            len(mine), int(mine.resolution.notna().sum()), int(mine.response.notna().sum())
+            len(mine),
+            int(mine.resolution.notna().sum()),
+            int(mine.response.notna().sum()),
         ), row
-        assert _near(row.median_first_response_hours, _percentile(mine.response, "0.5", MICROS_PER_HOUR))
-        assert _near(row.median_resolution_hours, _percentile(mine.resolution, "0.5", MICROS_PER_HOUR))
+        assert _near(
+            row.median_first_response_hours, _percentile(mine.response, "0.5", MICROS_PER_HOUR)
+        )
+        assert _near(
+            row.median_resolution_hours, _percentile(mine.resolution, "0.5", MICROS_PER_HOUR)
+        )
     # Nothing is lost: the agents' tickets add up to every ticket opened up to as_of.
     assert got.tickets.sum() == len(tickets)
 
@@ -247,7 +280,9 @@ def _kitchen_figures(group: pd.DataFrame) -> tuple:
     prepared = group.micros.dropna()
     within = int((prepared <= 20 * MICROS_PER_MINUTE).sum())
     return (
-        len(group), len(prepared), within,
+        len(group),
+        len(prepared),
+        within,
         _percentile(prepared, "0.5", MICROS_PER_MINUTE),
         _percentile(prepared, "0.9", MICROS_PER_MINUTE),
         _pct(within, len(prepared)),
@@ -255,7 +290,9 @@ def _kitchen_figures(group: pd.DataFrame) -> tuple:
 
 
 def _check_kitchen_row(row, figures: tuple) -> None:
-    assert (row.orders_confirmed, row.orders_prepared, row.prepared_within_20_min) == figures[:3], row
+    assert (row.orders_confirmed, row.orders_prepared, row.prepared_within_20_min) == figures[:3], (
+        row
+    )
     assert _near(row.median_prep_minutes, figures[3]), row
     assert _near(row.p90_prep_minutes, figures[4]), row
     assert _dec(row.share_within_20_min) == figures[5], row
@@ -289,14 +326,22 @@ def test_kitchen_hourly_matches_the_source(owners_build, source, mart, zones):
     groups = {key: group for key, group in kitchen.groupby(["website_id", "day", "hour"])}
     assert len(got) == len(groups)
     for row in got.itertuples():
-        _check_kitchen_row(row, _kitchen_figures(groups[(row.website_id, row.business_date.date(), row.local_hour)]))
+        _check_kitchen_row(
+            row,
+            _kitchen_figures(groups[(row.website_id, row.business_date.date(), row.local_hour)]),
+        )
     # An order prepared after local midnight stays on its confirmation's day and hour.
     local_prepared = _local(kitchen.prepared_at, kitchen.website_id, zones)
-    crossing = kitchen[[p is not None and p.date() != d for p, d in zip(local_prepared, kitchen.day, strict=True)]]
+    crossing = kitchen[
+        [p is not None and p.date() != d for p, d in zip(local_prepared, kitchen.day, strict=True)]
+    ]
     assert len(crossing) >= 1
     for order in crossing.itertuples():
-        hour = got[(got.website_id == order.website_id) & (got.business_date.dt.date == order.day)
-                   & (got.local_hour == order.hour)]
+        hour = got[
+            (got.website_id == order.website_id)
+            & (got.business_date.dt.date == order.day)
+            & (got.local_hour == order.hour)
+        ]
         assert len(hour) == 1 and hour.iloc[0].orders_prepared >= 1
 
 
@@ -321,7 +366,10 @@ def test_health_goals_match_the_source(owners_build, source, mart, zones, as_of_
         expected[(website, goal)] = (len(group), mine.user_id.nunique(), len(mine), revenue)
     got = {
         (row.website_id, row.dietary_goal): (
-            row.customers, row.customers_with_delivered_order, row.delivered_orders, _dec(row.revenue)
+            row.customers,
+            row.customers_with_delivered_order,
+            row.delivered_orders,
+            _dec(row.revenue),
         )
         for row in mart("select * from marts.fct_health_goals").itertuples()
     }
@@ -335,11 +383,15 @@ def test_health_goal_meals_match_the_source(owners_build, source, mart, zones, a
     delivered = orders[orders.status == "delivered"]
     items = _read(source, "select order_id, meal_id, quantity from orders_orderitem")
     meals = _read(source, "select id, name from menu_meal").set_index("id").name
-    sold = items.merge(delivered[["id", "user_id"]].rename(columns={"id": "order_id"}), on="order_id")
+    sold = items.merge(
+        delivered[["id", "user_id"]].rename(columns={"id": "order_id"}), on="order_id"
+    )
     sold = sold.merge(customers[["user_id", "website_id", "dietary_goal"]], on="user_id")
     expected = []
     for (website, goal), group in sold.groupby(["website_id", "dietary_goal"]):
-        totals = group.groupby("meal_id").agg(quantity=("quantity", "sum"), orders=("order_id", "nunique"))
+        totals = group.groupby("meal_id").agg(
+            quantity=("quantity", "sum"), orders=("order_id", "nunique")
+        )
         ranked = sorted(totals.itertuples(), key=lambda t: (-t.quantity, t.Index))[:10]
         expected += [
             (website, goal, rank, int(t.Index), meals[t.Index], int(t.quantity), int(t.orders))
@@ -365,16 +417,37 @@ def test_recent_orders_match_the_source(owners_build, source, mart, zones):
         assert len(group) > 100
         for rank, order in enumerate(latest.itertuples(), 1):
             local = order.created_local.replace(tzinfo=None)
-            expected.append((
-                order.id, order.website_id, order.created_date, pd.Timestamp(local), order.status,
-                order.channel, Decimal(str(order.total)).quantize(Decimal("0.01")),
-                order.payment_method, order.payment_status,
-                int(counts["sum"].get(order.id, 0)), int(counts["count"].get(order.id, 0)), rank,
-            ))
+            expected.append(
+                (
+                    order.id,
+                    order.website_id,
+                    order.created_date,
+                    pd.Timestamp(local),
+                    order.status,
+                    order.channel,
+                    Decimal(str(order.total)).quantize(Decimal("0.01")),
+                    order.payment_method,
+                    order.payment_status,
+                    int(counts["sum"].get(order.id, 0)),
+                    int(counts["count"].get(order.id, 0)),
+                    rank,
+                )
+            )
     rows = [
-        (r.order_id, r.website_id, r.business_date.date(), pd.Timestamp(r.local_time), r.status,
-         r.channel, _dec(r.total), r.payment_method, r.payment_status, r.item_count, r.line_count,
-         r.recency_rank)
+        (
+            r.order_id,
+            r.website_id,
+            r.business_date.date(),
+            pd.Timestamp(r.local_time),
+            r.status,
+            r.channel,
+            _dec(r.total),
+            r.payment_method,
+            r.payment_status,
+            r.item_count,
+            r.line_count,
+            r.recency_rank,
+        )
         for r in got.itertuples()
     ]
     assert rows == expected
@@ -385,13 +458,24 @@ def test_staff_marts_carry_no_customer(mart):
     columns = defaultdict(set)
     for table, column in mart(
         "select table_name, column_name from duckdb_columns() where schema_name = 'marts'"
-        " and table_name in ('fct_rider_performance_monthly', 'fct_nutritionist_performance_monthly',"
+        " and table_name in ('fct_rider_performance_monthly',"
+        " 'fct_nutritionist_performance_monthly',"
         " 'fct_support_agents_monthly', 'fct_kitchen_daily', 'fct_kitchen_hourly',"
         " 'fct_health_goals', 'fct_health_goal_meals', 'fct_recent_orders')"
     ).itertuples(index=False):
         columns[table].add(column)
     assert len(columns) == 8
-    personal = {"user_id", "email", "phone", "first_name", "last_name", "allergies",
-                "daily_calorie_target", "activity_level", "health_profile_id", "consultation_id",
-                "ticket_id"}
+    personal = {
+        "user_id",
+        "email",
+        "phone",
+        "first_name",
+        "last_name",
+        "allergies",
+        "daily_calorie_target",
+        "activity_level",
+        "health_profile_id",
+        "consultation_id",
+        "ticket_id",
+    }
     assert {t: c & personal for t, c in columns.items() if c & personal} == {}
