@@ -179,7 +179,8 @@ PARAMETERS = ["bgnbd_r", "bgnbd_alpha", "bgnbd_a", "bgnbd_b", "gg_p", "gg_q", "g
 def _website_figures(customers: pd.DataFrame) -> pd.DataFrame:
     """One website's customers with the figures, the fitted parameters and `fit_status`:
     'fitted'; 'no_repeat_customers' (nothing to fit: every figure NULL); 'no_value_model'
-    (no Gamma-Gamma fit or no finite value: the value figures NULL)."""
+    (no repeat customer with a positive mean value to fit Gamma-Gamma on, or no finite
+    value: the value figures NULL); 'fit_failed' (non-finite order figures: NULL)."""
     out = customers.copy()
     for column in FIGURES + PARAMETERS:
         out[column] = np.nan
@@ -188,11 +189,13 @@ def _website_figures(customers: pd.DataFrame) -> pd.DataFrame:
         out["fit_status"] = "no_repeat_customers"
         return out
     bg = fit_bgnbd(x, t_x, big_t)
-    gg = fit_gamma_gamma(x, out["monetary"].to_numpy(float))
+    monetary = out["monetary"].to_numpy(float)
+    valued = (x > 0) & (monetary > 0)
+    gg = fit_gamma_gamma(x, monetary) if valued.any() else GammaGamma(np.nan, np.nan, np.nan)
     out["p_alive"] = p_alive(bg, x, t_x, big_t)
     for horizon in HORIZONS:
         out[f"expected_orders_{horizon}d"] = expected_purchases(bg, horizon, x, t_x, big_t)
-    value = expected_value(gg, x, out["monetary"].to_numpy(float))
+    value = expected_value(gg, x, monetary)
     out["expected_order_value"] = value
     out["predicted_value_12m"] = out["expected_orders_365d"] * value
     for column, number in zip(PARAMETERS, (bg.r, bg.alpha, bg.a, bg.b, gg.p, gg.q, gg.v),

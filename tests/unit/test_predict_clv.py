@@ -97,3 +97,12 @@ def test_predict_customers_of_nothing_is_empty():
     empty = pd.DataFrame({c: pd.Series(dtype=float) for c in clv.INPUT_COLUMNS})
     found = clv.predict_customers(empty)
     assert found.empty and {*clv.FIGURES, *clv.PARAMETERS, "fit_status"} <= set(found.columns)
+
+
+def test_a_website_without_a_positive_repeat_value_has_no_value_model(cdnow):
+    free = _rfm(cdnow.iloc[:200], 4)
+    free["monetary"] = free.monetary.where(free.frequency == 0, 0.0)  # repeat days cost 0
+    found = clv.predict_customers(free)
+    assert (found.fit_status == "no_value_model").all()
+    assert found[["expected_order_value", "predicted_value_12m"]].isna().all().all()
+    assert found[["p_alive", "expected_orders_90d", "expected_orders_365d"]].notna().all().all()
