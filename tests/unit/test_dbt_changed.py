@@ -4,6 +4,7 @@ the code and the last build that succeeded whole (`pipelines.defs.dbt.changed`).
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import duckdb
 import pytest
@@ -182,6 +183,21 @@ def test_the_fingerprint_follows_every_file_dbt_parses(tmp_path):
     assert changed.code_fingerprint(tmp_path) == first
     (tmp_path / "models" / "a.sql").write_text("select 2")
     assert changed.code_fingerprint(tmp_path) != first
+
+
+def test_the_fingerprint_follows_the_python_the_dbt_python_models_call(tmp_path):
+    project, module = tmp_path / "project", tmp_path / "predict"
+    (project / "models").mkdir(parents=True)
+    (project / "models" / "a.py").write_text("from pipelines.predict import clv\n")
+    module.mkdir()
+    (module / "clv.py").write_text("R = 1\n")
+    (module / "__pycache__").mkdir()
+    first = changed.code_fingerprint(project, module)
+    (module / "__pycache__" / "clv.pyc").write_bytes(b"compiled")  # not code
+    assert changed.code_fingerprint(project, module) == first
+    (module / "clv.py").write_text("R = 2\n")
+    assert changed.code_fingerprint(project, module) != first
+    assert changed.PYTHON_MODEL_CODE == Path(changed.__file__).parents[2] / "predict"
 
 
 def test_excluded_nodes_join_the_one_exclude_flag():

@@ -49,12 +49,21 @@ RAW_SOURCE = "raw"
 ALL, SOME, NONE = "all", "some", "none"
 
 
-def code_fingerprint(project_dir: str | Path) -> str:
-    """sha256 of every file dbt parses (`project.parsed_files`: relative path and bytes)."""
+#: The Python the dbt Python models import (models/**/*.py: `from pipelines.predict …`):
+#: code dbt does not parse but the rows depend on, so part of the fingerprint too.
+PYTHON_MODEL_CODE = Path(__file__).resolve().parents[2] / "predict"
+
+
+def code_fingerprint(project_dir: str | Path, python_code: Path = PYTHON_MODEL_CODE) -> str:
+    """sha256 of every file dbt parses (`project.parsed_files`: relative path and bytes)
+    and of the modules under `python_code` the dbt Python models call."""
     root = Path(project_dir)
     digest = hashlib.sha256()
     for file in parsed_files(root):
         digest.update(str(file.relative_to(root)).encode() + b"\0")
+        digest.update(file.read_bytes() + b"\0")
+    for file in sorted(Path(python_code).rglob("*.py")):
+        digest.update(str(file.relative_to(python_code)).encode() + b"\0")
         digest.update(file.read_bytes() + b"\0")
     return digest.hexdigest()
 
