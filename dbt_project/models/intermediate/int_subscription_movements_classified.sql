@@ -19,9 +19,18 @@ subscriptions as (select * from {{ ref('int_subscriptions_valued') }}),
 {#- Month ends: each month's close, numbered as the month, and the first month's opening (0). -#}
 month_ends as (
 
-    select website_id, month_number, closing_at as end_at from months
+    select
+        website_id,
+        month_number,
+        closing_at as end_at
+    from months
     union all
-    select website_id, 0 as month_number, opening_at as end_at from months where month_number = 1
+    select
+        website_id,
+        0 as month_number,
+        opening_at as end_at
+    from months
+    where month_number = 1
 
 ),
 
@@ -35,8 +44,8 @@ user_month_ends as (
     from month_ends
     inner join subscriptions
         on month_ends.website_id = subscriptions.website_id
-        and subscriptions.active_from < month_ends.end_at
-        and (subscriptions.active_to is null or subscriptions.active_to >= month_ends.end_at)
+        and month_ends.end_at > subscriptions.active_from
+        and (subscriptions.active_to is null or month_ends.end_at <= subscriptions.active_to)
     group by month_ends.website_id, subscriptions.user_id, month_ends.month_number
     having sum(coalesce(subscriptions.monthly_value, 0)) > 0
 
@@ -44,7 +53,10 @@ user_month_ends as (
 
 first_paying as (
 
-    select website_id, user_id, min(month_number) as first_month_number
+    select
+        website_id,
+        user_id,
+        min(month_number) as first_month_number
     from user_month_ends
     group by website_id, user_id
 
@@ -52,9 +64,18 @@ first_paying as (
 
 user_months as (
 
-    select website_id, user_id, month_number from user_month_ends where month_number >= 1
+    select
+        website_id,
+        user_id,
+        month_number
+    from user_month_ends
+    where month_number >= 1
     union
-    select website_id, user_id, month_number + 1 as month_number from user_month_ends
+    select
+        website_id,
+        user_id,
+        month_number + 1 as month_number
+    from user_month_ends
 
 ),
 

@@ -50,12 +50,14 @@ final as (
         cast(coalesce(month_movements.closing_mrr, 0) as {{ type_decimal(18, 2) }}) as closing_mrr,
         cast(coalesce(month_movements.opening_subscribers, 0) as {{ dbt.type_bigint() }}) as opening_subscribers,
         cast(coalesce(month_movements.subscribers_new, 0) as {{ dbt.type_bigint() }}) as subscribers_new,
-        cast(coalesce(month_movements.subscribers_reactivated, 0) as {{ dbt.type_bigint() }}) as subscribers_reactivated,
+        cast(coalesce(month_movements.subscribers_reactivated, 0) as {{ dbt.type_bigint() }})
+            as subscribers_reactivated,
         cast(coalesce(month_movements.subscribers_expanded, 0) as {{ dbt.type_bigint() }}) as subscribers_expanded,
         cast(coalesce(month_movements.subscribers_contracted, 0) as {{ dbt.type_bigint() }}) as subscribers_contracted,
         cast(coalesce(month_movements.subscribers_churned, 0) as {{ dbt.type_bigint() }}) as subscribers_churned,
         cast(coalesce(month_movements.closing_subscribers, 0) as {{ dbt.type_bigint() }}) as closing_subscribers,
-        {{ pct('month_movements.subscribers_churned', 'month_movements.opening_subscribers') }} as subscriber_churn_rate,
+        {{ pct('month_movements.subscribers_churned', 'month_movements.opening_subscribers') }}
+            as subscriber_churn_rate,
         {{ pct('-month_movements.churned_mrr', 'month_movements.opening_mrr') }} as revenue_churn_rate,
         months.closing_at
     from months

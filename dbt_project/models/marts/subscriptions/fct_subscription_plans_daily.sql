@@ -1,10 +1,11 @@
 {#-
     fct_subscriptions_daily by plan (the plan mix), read the same way: at each day's last
-    instant, from running sums of +1/-1 changes, subscribers over their merged spells on
-    the plan. Every plan of the website has a row every day (zeros included), and so does
-    a plan some subscription of the website points to (a plan of another website, or a
-    missing one: the warn tests of int_subscriptions_valued and staging name it), so the
-    plans add up to fct_subscriptions_daily's subscriptions and MRR.
+    instant, from running sums of the changes of int_subscription_changes_unioned,
+    subscribers over their merged spells on the plan. Every plan of the website has a row
+    every day (zeros included), and so does a plan some subscription of the website
+    points to (a plan of another website, or a missing one: the warn tests of
+    int_subscriptions_valued and staging name it), so the plans add up to
+    fct_subscriptions_daily's subscriptions and MRR.
     A plain table: subscriptions and plans are small inputs.
 -#}
 with
@@ -13,18 +14,19 @@ days as (select * from {{ ref('int_website_days_spined') }}),
 websites as (select * from {{ ref('int_websites_as_of') }}),
 plans as (select * from {{ ref('stg_subscription_plans') }}),
 subscriptions as (select * from {{ ref('int_subscriptions_valued') }}),
-
-plan_spells as (
-
-    {{ subscription_spells('subscriptions', ['website_id', 'plan_id', 'user_id'], 'active_from', 'active_to') }}
-
-),
+subscription_changes as (select * from {{ ref('int_subscription_changes_unioned') }}),
 
 website_plans as (
 
-    select website_id, plan_id from plans
+    select
+        website_id,
+        plan_id
+    from plans
     union
-    select website_id, plan_id from subscriptions
+    select
+        website_id,
+        plan_id
+    from subscriptions
 
 ),
 
@@ -43,26 +45,23 @@ plan_day_ends as (
 
 changes as (
 
-    select website_id, plan_id, active_from as changed_at, 1 as subscriptions_change,
-        0 as subscribers_change, coalesce(monthly_value, 0) as mrr_change
-    from subscriptions
+    select
+        website_id,
+        plan_id,
+        changed_at,
+        subscriptions_change,
+        plan_subscribers_change as subscribers_change,
+        mrr_change
+    from subscription_changes
+    where plan_id is not null
     union all
-    select website_id, plan_id, active_to as changed_at, -1 as subscriptions_change,
-        0 as subscribers_change, -coalesce(monthly_value, 0) as mrr_change
-    from subscriptions
-    where active_to is not null
-    union all
-    select website_id, plan_id, spell_from as changed_at, 0 as subscriptions_change,
-        1 as subscribers_change, 0 as mrr_change
-    from plan_spells
-    union all
-    select website_id, plan_id, spell_to as changed_at, 0 as subscriptions_change,
-        -1 as subscribers_change, 0 as mrr_change
-    from plan_spells
-    where spell_to is not null
-    union all
-    select website_id, plan_id, day_end_at as changed_at, 0 as subscriptions_change,
-        0 as subscribers_change, 0 as mrr_change
+    select
+        website_id,
+        plan_id,
+        day_end_at as changed_at,
+        0 as subscriptions_change,
+        0 as subscribers_change,
+        0 as mrr_change
     from plan_day_ends
 
 ),

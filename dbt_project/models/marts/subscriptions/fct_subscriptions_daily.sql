@@ -3,9 +3,9 @@
     business_day_end (midnight after it in the website's zone), so a subscription counts
     on day d when active_from < end of d <= active_to (METRICS.md's started_at <= t <
     ended_at at that instant; dim_customers.subscription_active reads as_of the same way).
-    Running sums of +1/-1 (and +/- monthly value) changes at starts and ends, read at each
-    day end (changes strictly before it): no subscription x day join. Subscribers are
-    counted over each one's merged spells (macro subscription_spells), so two
+    Running sums of the +1/-1 (and +/- monthly value) changes of
+    int_subscription_changes_unioned, read at each day end (changes strictly before it):
+    no subscription x day join. Subscribers are counted over their merged spells, so two
     subscriptions of one subscriber, or a plan switch at one instant, count once.
     A plain table: subscriptions are a small input; the pipeline skips the model when
     they did not change.
@@ -14,13 +14,7 @@ with
 
 days as (select * from {{ ref('int_website_days_spined') }}),
 websites as (select * from {{ ref('int_websites_as_of') }}),
-subscriptions as (select * from {{ ref('int_subscriptions_valued') }}),
-
-subscriber_spells as (
-
-    {{ subscription_spells('subscriptions', ['website_id', 'user_id'], 'active_from', 'active_to') }}
-
-),
+subscription_changes as (select * from {{ ref('int_subscription_changes_unioned') }}),
 
 day_ends as (
 
@@ -35,25 +29,19 @@ day_ends as (
 
 changes as (
 
-    select website_id, active_from as changed_at, 1 as subscriptions_change, 0 as subscribers_change,
-        coalesce(monthly_value, 0) as mrr_change
-    from subscriptions
+    select
+        website_id,
+        changed_at,
+        subscriptions_change,
+        subscribers_change,
+        mrr_change
+    from subscription_changes
     union all
-    select website_id, active_to as changed_at, -1 as subscriptions_change, 0 as subscribers_change,
-        -coalesce(monthly_value, 0) as mrr_change
-    from subscriptions
-    where active_to is not null
-    union all
-    select website_id, spell_from as changed_at, 0 as subscriptions_change, 1 as subscribers_change,
-        0 as mrr_change
-    from subscriber_spells
-    union all
-    select website_id, spell_to as changed_at, 0 as subscriptions_change, -1 as subscribers_change,
-        0 as mrr_change
-    from subscriber_spells
-    where spell_to is not null
-    union all
-    select website_id, day_end_at as changed_at, 0 as subscriptions_change, 0 as subscribers_change,
+    select
+        website_id,
+        day_end_at as changed_at,
+        0 as subscriptions_change,
+        0 as subscribers_change,
         0 as mrr_change
     from day_ends
 
