@@ -26,7 +26,12 @@ first_dates as (
         min({{ business_date('subscriptions.active_from', 'websites.timezone') }}) as first_date
     from subscriptions
     inner join websites on subscriptions.website_id = websites.website_id
-    where subscriptions.active_from < websites.as_of_end_at
+    where
+        subscriptions.active_from < websites.as_of_end_at
+        -- A start dated before the website opened (a zeroed clock) is implausible: a raw
+        -- check names it, the months do not stretch back to it (int_website_days_spined).
+        and {{ business_date('subscriptions.active_from', 'websites.timezone') }}
+        >= coalesce(websites.opened_date, {{ business_date('subscriptions.active_from', 'websites.timezone') }})
     group by subscriptions.website_id
 
 ),
