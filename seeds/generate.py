@@ -453,19 +453,40 @@ class _Generator:
             plan[sel] = choices[rng.integers(0, len(choices), sel.sum())]
         ids = self.ids.take("subscriptions_subscription", len(pos))
         sp = lc_.subscription_plan(self.seed, ids, started, w.plan_period[plan])
-        return {"id": ids, "pos": pos, "plan": plan, "sp": sp}
+        batches = [{"id": ids, "pos": pos, "plan": plan, "sp": sp}]
+        # Plan switches and comebacks (lifecycle.subscription_follow_up) that began by now,
+        # and theirs in turn: each batch holds at most one subscription per customer.
+        while True:
+            last = batches[-1]
+            fu = lc_.subscription_follow_up(self.seed, last["id"], last["sp"], last["plan"],
+                                            w.plan_web)
+            k = np.flatnonzero(fu["at"] <= self.now)
+            if not len(k):
+                break
+            ids = self.ids.take("subscriptions_subscription", len(k))
+            plan = fu["plan"][k]
+            sp = lc_.subscription_plan(self.seed, ids, fu["at"][k], w.plan_period[plan])
+            batches.append({"id": ids, "pos": last["pos"][k], "plan": plan, "sp": sp})
+        subs = {key: np.concatenate([b[key] for b in batches]) for key in ("id", "pos", "plan")}
+        subs["sp"] = {key: np.concatenate([b["sp"][key] for b in batches])
+                      for key in batches[0]["sp"]}
+        subs["batches"] = batches
+        return subs
 
     def sub_active(self, subs: dict, n_users: int, pos: np.ndarray, when: np.ndarray):
-        start = np.full(n_users, FAR, dtype=np.int64)
-        end = np.zeros(n_users, dtype=np.int64)
-        pause_at = np.full(n_users, FAR, dtype=np.int64)
-        pause_end = np.full(n_users, FAR, dtype=np.int64)
-        start[subs["pos"]] = subs["sp"]["started"]
-        end[subs["pos"]] = subs["sp"]["end"]
-        pause_at[subs["pos"]] = subs["sp"]["pause_at"]
-        pause_end[subs["pos"]] = subs["sp"]["pause_end"]
-        return ((start[pos] <= when) & (when < end[pos])
-                & ~((pause_at[pos] <= when) & (when < pause_end[pos])))
+        active = np.zeros(len(pos), dtype=bool)
+        for batch in subs["batches"]:
+            start = np.full(n_users, FAR, dtype=np.int64)
+            end = np.zeros(n_users, dtype=np.int64)
+            pause_at = np.full(n_users, FAR, dtype=np.int64)
+            pause_end = np.full(n_users, FAR, dtype=np.int64)
+            start[batch["pos"]] = batch["sp"]["started"]
+            end[batch["pos"]] = batch["sp"]["end"]
+            pause_at[batch["pos"]] = batch["sp"]["pause_at"]
+            pause_end[batch["pos"]] = batch["sp"]["pause_end"]
+            active |= ((start[pos] <= when) & (when < end[pos])
+                       & ~((pause_at[pos] <= when) & (when < pause_end[pos])))
+        return active
 
     def recipients(self, rng, user_ids, users) -> tuple[dict, dict]:
         """Campaign recipients (A/B/control) and the promo orders they place."""

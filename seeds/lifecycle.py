@@ -27,6 +27,7 @@ FAR = np.int64(2**62)  # "never": later than any simulated instant
 S_OUTCOME, S_CONFIRM, S_PREP, S_COOK, S_DIST, S_RIDE, S_CANCEL = range(1, 8)
 S_PAYFAIL, S_PAYDELAY, S_RETRY, S_REFUND, S_REFUND_AT, S_REFUND_FRAC = range(10, 16)
 S_SUB_LEN, S_SUB_KIND, S_SUB_CUT, S_SUB_PAUSE, S_SUB_PAUSE_AT = range(20, 25)
+S_SUB_SWITCH, S_SUB_SWITCH_PLAN, S_SUB_BACK, S_SUB_BACK_GAP, S_SUB_BACK_PLAN = range(25, 30)
 S_TICKET_PRI, S_TICKET_RESP, S_TICKET_RES, S_TICKET_OPEN = range(30, 34)
 S_CONS_KIND, S_CONS_AT = range(40, 42)
 S_BOOK_KIND, S_BOOK_CONF = range(50, 52)
@@ -263,6 +264,46 @@ def subscription_plan(seed: int, ids: np.ndarray, started: np.ndarray,
     pause_end = np.where(pause_at < FAR, pause_at + 14 * DAY, FAR)
     return {"end": end, "cancels": cancels, "pause_at": pause_at, "pause_end": pause_end,
             "period": period, "started": started}
+
+
+#: Shares of subscription endings that lead to another subscription of the same user.
+SUB_SWITCH_SHARE = 0.35  # of cancellations: a plan switch (upgrade or downgrade)
+SUB_BACK_SHARE = 0.3  # of the other endings: the subscriber comes back later
+SUB_BACK_DAYS = (14, 70)  # how much later (days)
+SUB_BACK_SAME_PLAN = 0.6  # of comebacks: on the plan they had
+
+
+def subscription_follow_up(seed: int, ids: np.ndarray, sp: dict, plan: np.ndarray,
+                           plan_web: np.ndarray) -> dict[str, np.ndarray]:
+    """The subscription each one leads to when it ends: when it starts (FAR: none) and
+    its plan (an index into `plan_web`, the website of every plan).
+
+    A share of cancellations are plan switches, as a Django app without price history
+    records an upgrade or downgrade: the subscription is cancelled and one on another
+    plan of the same website starts at the same instant. Of the other endings (cancelled
+    or expired), a share come back weeks later, on the same plan or another one.
+    Drawn from the ending subscription's id, so the generator and the simulator agree.
+    """
+    ids = np.asarray(ids, dtype=np.int64)
+    plan = np.asarray(plan, dtype=np.int64)
+    switch = sp["cancels"] & (uniform(seed, S_SUB_SWITCH, ids) < SUB_SWITCH_SHARE)
+    back = ~switch & (uniform(seed, S_SUB_BACK, ids) < SUB_BACK_SHARE)
+    lo, hi = SUB_BACK_DAYS
+    gap = ((lo + (hi - lo) * uniform(seed, S_SUB_BACK_GAP, ids)) * DAY).astype(np.int64)
+    at = np.where(switch, sp["end"], np.where(back, sp["end"] + gap, FAR))
+    # Another plan of the same website, uniformly among the others.
+    other = plan.copy()
+    u = uniform(seed, S_SUB_SWITCH_PLAN, ids)
+    for web in np.unique(plan_web[plan]) if len(plan) else ():
+        mine = np.flatnonzero(plan_web[plan] == web)
+        choices = np.flatnonzero(plan_web == web)
+        if len(choices) < 2:
+            continue
+        rest = np.array([choices[choices != p] for p in choices])  # per current plan
+        row = np.searchsorted(choices, plan[mine])
+        other[mine] = rest[row, (u[mine] * (len(choices) - 1)).astype(np.int64)]
+    same = back & (uniform(seed, S_SUB_BACK_PLAN, ids) < SUB_BACK_SAME_PLAN)
+    return {"at": at, "plan": np.where(same, plan, other), "switch": switch}
 
 
 def subscription_state_at(sp: dict, now) -> dict[str, np.ndarray]:

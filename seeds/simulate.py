@@ -796,8 +796,11 @@ class _Simulator:
         takes = ~busy & (users["lam"] > 0) & (rng.random(len(p)) < p) & (
             users["life_end"] > self.t0)
         np_ = np.flatnonzero(takes)
-        if not len(np_):
-            return
+        if len(np_):
+            self.new_subscriptions(rng, users, np_)
+        self.follow_ups(users, taken=users["id"][np_])
+
+    def new_subscriptions(self, rng, users, np_) -> None:
         started = np.sort(np.maximum(users["joined"][np_], self.t0)
                           + (rng.random(len(np_)) * DAY / 2).astype(np.int64)) - self.step
         plan = np.empty(len(np_), dtype=np.int64)
@@ -816,6 +819,60 @@ class _Simulator:
         })
         self.charge(rng, {"id": ids, "plan": plan, "sp": sp}, np_, self.t0 - self.step, self.t1,
                     users)
+
+    def follow_ups(self, users, taken) -> None:
+        """Plan switches and comebacks (lifecycle.subscription_follow_up) that begin in
+        (t0, t1], and theirs in turn: one a customer, never beside a running subscription
+        or one taken today. Their draws (and their payments') come from their own streams,
+        so the day's other draws stay as they were."""
+        lo = self.t0 - lc_.SUB_BACK_DAYS[1] * DAY
+        ended = self.q(
+            "SELECT s.id, s.user_id, s.plan_id, s.started_at FROM subscriptions_subscription s "
+            "WHERE (s.status = 'CANCELLED' AND s.cancelled_at > :lo) "
+            "OR (s.status = 'EXPIRED' AND s.current_period_end > :lo) ORDER BY s.id",
+            {"lo": _dt(lo)}, ts=("started_at",))
+        running = self.q("SELECT DISTINCT user_id FROM subscriptions_subscription "
+                         "WHERE status IN ('ACTIVE', 'PAUSED')")
+        busy = set(running["user_id"].tolist()) | set(np.asarray(taken).tolist())
+        plan = pd.Index(self.world.plan_id).get_indexer(ended["plan_id"])
+        keep = plan >= 0
+        src = {"id": ended["id"][keep], "user_id": ended["user_id"][keep], "plan": plan[keep]}
+        src["sp"] = lc_.subscription_plan(self.seed, src["id"], ended["started_at"][keep],
+                                          self.world.plan_period[src["plan"]])
+        rng = np.random.default_rng([self.seed, 12, self.day_no])
+        while len(src["id"]):
+            fu = lc_.subscription_follow_up(self.seed, src["id"], src["sp"], src["plan"],
+                                            self.world.plan_web)
+            pos = self.pos_of.get_indexer(src["user_id"])
+            k = np.flatnonzero((fu["at"] > self.t0) & (fu["at"] <= self.t1) & (pos >= 0))
+            k = k[np.lexsort((src["id"][k], fu["at"][k]))]
+            chosen = []
+            for i in k:
+                if src["user_id"][i] not in busy:
+                    busy.add(src["user_id"][i])
+                    chosen.append(i)
+            k = np.array(chosen, dtype=np.int64)
+            if not len(k):
+                return
+            ids = self.ids.take("subscriptions_subscription", len(k))
+            started, plan = fu["at"][k], fu["plan"][k]
+            sp = lc_.subscription_plan(self.seed, ids, started, self.world.plan_period[plan])
+            st = lc_.subscription_state_at(sp, self.t1)
+            user_id = src["user_id"][k]
+            self.insert("subscriptions_subscription", {
+                "id": ids, "user_id": user_id, "plan_id": self.world.plan_id[plan],
+                "status": en.labels(st["status"], lc_.SUB_STATUSES), "started_at": started,
+                "current_period_end": st["current_period_end"],
+                "cancelled_at": st["cancelled_at"], "created_at": started,
+                "updated_at": st["updated_at"],
+            })
+            self.charge(rng, {"id": ids, "plan": plan, "sp": sp}, pos[k], self.t0, self.t1,
+                        users)
+            # Those already over lead to their own follow-up, maybe today: free their users.
+            over = sp["end"] <= self.t1
+            busy -= set(user_id[over].tolist())
+            src = {"id": ids[over], "user_id": user_id[over], "plan": plan[over],
+                   "sp": {key: value[over] for key, value in sp.items()}}
 
     def charge(self, rng, subs, pos, lo, hi, users) -> None:
         i, t = lc_.subscription_charges(subs["sp"], lo, hi)

@@ -273,3 +273,36 @@ def test_advance_and_erasure_on_postgresql_respect_foreign_keys(postgres_url):
     assert deleted["accounts_user"] == 1 and deleted["orders_order"] >= 1
     assert new_id == 3  # the sequence is past the generated ids
     assert check_invariants(postgres_url) == []
+
+
+def test_advance_switches_plans_and_brings_subscribers_back(tmp_path):
+    """The simulator, like the generator, records plan switches (the subscription
+    cancelled and one on another plan of the website started at that instant) and
+    comebacks (a new subscription weeks after one ended), never two running at once."""
+    path = tmp_path / "subs.db"
+    seeds.generate(url_of(path), customers=600, days=60, seed=11, start=START, progress=False)
+    url = url_of(path)
+    generated = rows(url, "SELECT MAX(id) FROM subscriptions_subscription")[0][0]
+    seeds.advance(url, days=30, progress=False)
+    assert check_invariants(url) == []
+    ended = ("CASE a.status WHEN 'CANCELLED' THEN a.cancelled_at "
+             "WHEN 'EXPIRED' THEN a.current_period_end END")
+    follow_ups = rows(url, f"""
+        SELECT b.id, b.started_at = {ended} AS switched, a.plan_id <> b.plan_id AS other_plan,
+               pa.website_id = pb.website_id AS same_website
+        FROM subscriptions_subscription a
+        JOIN subscriptions_subscription b ON b.user_id = a.user_id AND b.id <> a.id
+            AND b.started_at >= {ended}
+        JOIN subscriptions_plan pa ON pa.id = a.plan_id
+        JOIN subscriptions_plan pb ON pb.id = b.plan_id
+        WHERE b.id > :generated""", generated=generated)
+    switches = [r for r in follow_ups if r[1]]
+    assert switches and all(r[2] and r[3] for r in switches)
+    assert [r for r in follow_ups if not r[1]]
+    overlapping = rows(url, """
+        WITH s AS (SELECT id, user_id, started_at AS s_at, CASE status
+            WHEN 'CANCELLED' THEN cancelled_at WHEN 'EXPIRED' THEN current_period_end
+            ELSE '9999' END AS e_at FROM subscriptions_subscription)
+        SELECT a.id, b.id FROM s a JOIN s b ON a.user_id = b.user_id AND a.id < b.id
+        WHERE a.s_at < b.e_at AND b.s_at < a.e_at""")
+    assert overlapping == []

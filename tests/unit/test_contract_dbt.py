@@ -57,6 +57,7 @@ DBT_OWNED: dict[tuple[str, str], str] = {
     ("fct_revenue_by_channel", "channel"): "seed revenue_channels",
     ("fct_revenue_by_channel", "kind"): "seed revenue_channels",
     ("fct_redemption_patterns", "local_weekday"): "ISO weekday numbers",
+    ("int_subscription_movements_classified", "movement"): "METRICS.md, Subscriptions",
 }
 
 

@@ -106,6 +106,32 @@ def test_subscription_charges_one_per_period_until_it_ends():
     assert state["current_period_end"].tolist() == [T0 + 21 * DAY, T0 + 60 * DAY]
 
 
+def test_subscription_follow_ups_switch_plans_at_once_and_come_back_weeks_later():
+    """A share of cancellations switch to another plan of the website at the same instant;
+    a share of the other endings come back 2 to 10 weeks later; drawn from the id alone."""
+    world = en.World.build(11)
+    ids = np.arange(1, 20_001)
+    plan = ids % len(world.plan_id)
+    sp = lc.subscription_plan(11, ids, np.full(len(ids), T0), world.plan_period[plan])
+    fu = lc.subscription_follow_up(11, ids, sp, plan, world.plan_web)
+    switch, back = fu["switch"], ~fu["switch"] & (fu["at"] < FAR)
+    assert np.array_equal(fu["at"][switch], sp["end"][switch])
+    assert sp["cancels"][switch].all()
+    assert (fu["plan"][switch] != plan[switch]).all()
+    assert np.array_equal(world.plan_web[fu["plan"]], world.plan_web[plan])
+    gap = (fu["at"][back] - sp["end"][back]) / DAY
+    assert gap.min() >= 14 and gap.max() < 70
+    assert abs(switch.sum() / sp["cancels"].sum() - lc.SUB_SWITCH_SHARE) < 0.02
+    assert abs(back.sum() / (~switch).sum() - lc.SUB_BACK_SHARE) < 0.02
+    assert 0.5 < (fu["plan"][back] == plan[back]).mean() < 0.7
+    # Every other plan of the website is a destination.
+    assert len(np.unique(fu["plan"][switch & (plan == 0)])) == (world.plan_web == 1).sum() - 1
+    again = lc.subscription_follow_up(11, ids[100:200], {k: v[100:200] for k, v in sp.items()},
+                                      plan[100:200], world.plan_web)
+    assert np.array_equal(again["at"], fu["at"][100:200])
+    assert np.array_equal(again["plan"], fu["plan"][100:200])
+
+
 @pytest.mark.parametrize(
     ("subtotal", "percent", "unit", "expected"),
     [(33_000_00, 15, 50_000, 4_500_00),  # UGX: rounded down to 500
