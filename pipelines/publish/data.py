@@ -72,9 +72,9 @@ def _has_macro(con: duckdb.DuckDBPyConnection, name: str) -> bool:
 
 
 def _websites(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
-    """Each website with its currency and its as_of: the last date of its daily snapshot;
-    `today_so_far` when that date is today in the website's zone (a frequent refresh's
-    marts end with today's partial day)."""
+    """Each website with its currency, its as_of (the last date of its daily snapshot) and
+    its first_date (the first); `today_so_far` when as_of is today in the website's zone (a
+    frequent refresh's marts end with today's partial day)."""
     rows = con.execute(
         """
         select
@@ -82,10 +82,11 @@ def _websites(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
             websites.website_name,
             websites.currency,
             websites.timezone,
-            snapshot.as_of_date
+            snapshot.as_of_date,
+            snapshot.first_date
         from marts.dim_websites as websites
         inner join (
-            select website_id, max(business_date) as as_of_date
+            select website_id, max(business_date) as as_of_date, min(business_date) as first_date
             from marts.fct_daily_snapshot
             group by website_id
         ) as snapshot on websites.website_id = snapshot.website_id
@@ -100,6 +101,9 @@ def _websites(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
             "currency": r[2],
             "timezone": r[3],
             "as_of": r[4].isoformat(),
+            # The first day of its daily snapshot (its first order): a window starting before
+            # it covers less history than its length says.
+            "first_date": r[5].isoformat(),
             "today_so_far": r[4] == now.astimezone(zoneinfo.ZoneInfo(r[3])).date(),
         }
         for r in rows
@@ -113,25 +117,53 @@ def _since(websites: Iterable[dict[str, Any]]) -> str:
 
 def _window_figures(con: duckdb.DuckDBPyConnection, websites: list[dict[str, Any]]) -> dict:
     """Per website and period: distinct ordering customers (this window and the previous
-    one) and request 003's engagement stats for the window. Neither sums from daily rows."""
+    one), the distinct returning ones of the window (who ordered in it on a day after their
+    first counted order day: the customers behind the daily "returning" bars), and request
+    003's engagement stats for the window. None of them sums from daily rows.
+
+    Returning customers are not "customers - new customers": that is the customers acquired
+    before the window, 0 for a window reaching back before the first order (a year of four
+    months' data), while the daily bars show them coming back."""
     out: dict[str, dict[str, Any]] = {}
     engagement = _has_macro(con, "loyalty_engagement_stats")
     for website in websites:
         as_of = dt.date.fromisoformat(website["as_of"])
+        starts = {p: as_of - dt.timedelta(days=days - 1) for p, days in PERIODS.items()}
+        # One pass over the website's customer days for every period: the first order day
+        # of each customer needs their whole history.
+        # $1 website, $2 as_of, then each period's start and the previous window's start.
+        counts = ", ".join(
+            f"count(distinct user_id) filter (where business_date >= ${3 + 2 * k}), "
+            f"count(distinct user_id) filter (where business_date >= ${4 + 2 * k} "
+            f"and business_date < ${3 + 2 * k}), "
+            f"count(distinct user_id) filter (where business_date >= ${3 + 2 * k} "
+            f"and business_date > first_date)"
+            for k in range(len(PERIODS))
+        )
+        params: list[Any] = [website["id"], as_of]
         for period, days in PERIODS.items():
-            start = as_of - dt.timedelta(days=days - 1)
-            prev_start = start - dt.timedelta(days=days)
-            current, previous = con.execute(
-                """
+            params += [starts[period], starts[period] - dt.timedelta(days=days)]
+        row = con.execute(
+            f"""
+            with days as (
                 select
-                    count(distinct user_id) filter (where business_date >= ?),
-                    count(distinct user_id) filter (where business_date < ?)
+                    business_date,
+                    user_id,
+                    min(business_date) over (partition by user_id) as first_date
                 from marts.fct_customer_order_days
-                where website_id = ? and business_date between ? and ?
-                """,
-                [start, start, website["id"], prev_start, as_of],
-            ).fetchall()[0]
-            figures: dict[str, Any] = {"customers": current, "customers_prev": previous}
+                where website_id = $1 and business_date <= $2
+            )
+            select {counts} from days
+            """,
+            params,
+        ).fetchall()[0]
+        for k, (period, days) in enumerate(PERIODS.items()):
+            current, previous, returning = row[3 * k : 3 * k + 3]
+            figures: dict[str, Any] = {
+                "customers": current,
+                "customers_prev": previous,
+                "returning": returning,
+            }
             if engagement:
                 stats = _table(
                     con,
@@ -240,6 +272,18 @@ DAILY_SOURCES = {
 }
 
 
+def _columns(con: duckdb.DuckDBPyConnection, mart: str) -> set[str]:
+    """The columns of a mart (a warehouse built before a column was added lacks it)."""
+    return {
+        name
+        for (name,) in con.execute(
+            "select column_name from information_schema.columns where table_schema = ? "
+            "and table_name = ? and table_catalog = current_database()",
+            [MARTS, mart],
+        ).fetchall()
+    }
+
+
 def _customer_panels(con: duckdb.DuckDBPyConnection, payload: dict, marts: set[str]) -> None:
     if "dim_customers" in marts:
         payload["vip_tiers"] = _table(
@@ -248,11 +292,18 @@ def _customer_panels(con: duckdb.DuckDBPyConnection, payload: dict, marts: set[s
             select website_id, coalesce(vip_tier_current, 'none') as vip_tier, count(*) as customers
             from marts.dim_customers group by all order by website_id, vip_tier""",
         )
+        # The bands of each website's currency, in the seed's order (ltv_segment_order).
+        order = (
+            "ltv_segment_order"
+            if "ltv_segment_order" in _columns(con, "dim_customers")
+            else "cast(null as integer)"
+        )
         payload["ltv_segments"] = _table(
             con,
-            """
-            select website_id, ltv_segment, count(*) as customers
-            from marts.dim_customers group by all order by website_id, ltv_segment""",
+            f"""
+            select website_id, ltv_segment, {order} as ltv_segment_order, count(*) as customers
+            from marts.dim_customers group by all
+            order by website_id, ltv_segment_order, ltv_segment""",
         )
         payload["churn_list"] = _table(
             con,
@@ -276,10 +327,16 @@ def _customer_panels(con: duckdb.DuckDBPyConnection, payload: dict, marts: set[s
             from marts.fct_customer_rates order by website_id""",
         )
     if "fct_customer_cohorts" in marts:
+        partial = (
+            "is_partial_month"
+            if "is_partial_month" in _columns(con, "fct_customer_cohorts")
+            else "false"
+        )
         payload["cohorts"] = _table(
             con,
-            """
-            select website_id, cohort_month, month_number, cohort_size, active_customers
+            f"""
+            select website_id, cohort_month, month_number, cohort_size, active_customers,
+                {partial} as is_partial_month
             from marts.fct_customer_cohorts order by website_id, cohort_month, month_number""",
         )
 

@@ -336,6 +336,7 @@ READ_CHARTS = """[...document.querySelectorAll('.chart')].map(c => {
             currency: cur(m), series: m.dataset.series || null, label: m.dataset.label,
             value: Number(m.dataset.value), of: m.dataset.of ? Number(m.dataset.of) : null,
             text: m.tagName === 'TD' ? m.textContent : null,
+            partial: m.dataset.partial === '1',
             shown: m.nextElementSibling && m.nextElementSibling.classList.contains('val')
                 ? m.nextElementSibling.textContent : null })),
         stats: Object.fromEntries([...c.querySelectorAll('.stat')].map(
@@ -343,6 +344,8 @@ READ_CHARTS = """[...document.querySelectorAll('.chart')].map(c => {
         tables: [...c.querySelectorAll('table:not(.heat)')].map(t => [...t.querySelectorAll(
             'tbody tr')].map(r => [...r.children].map(td => td.textContent))),
         legends: [...c.querySelectorAll('.legend span')].map(x => [cur(x), x.textContent]),
+        notes: Object.fromEntries([...c.querySelectorAll('.note[data-name]')].map(
+            x => [x.dataset.name, x.textContent])),
     };
 })"""
 
@@ -527,19 +530,40 @@ def expected_charts(s: Shown) -> dict:
             "fct_daily_snapshot", {"new": "new_customers", "returning": "returning_customers"}
         )
         assert_marks(chart, {k: v for k, v in expected.items() if v > 0})
-        [(new,)] = s.windowed("fct_daily_snapshot", "coalesce(sum(new_customers), 0)")
-        # Distinct customers per website (counted orders in its window), added up.
-        [(distinct,)] = s.sql(f"""
+        [(new, day_returning)] = s.windowed(
+            "fct_daily_snapshot",
+            "coalesce(sum(new_customers), 0), coalesce(sum(returning_customers), 0)",
+        )
+        # Returning: distinct customers with a counted order in their website's window on a
+        # day after their first counted order day (from staging, dated here), added up. Not
+        # "distinct - new": that is 0 once the window reaches back before the first order
+        # (the year view said "0 returning, 100 % new" above bars of returning customers).
+        [(returning,)] = s.sql(f"""
+            , counted as (
+                select o.website_id, o.user_id, o.created_date,
+                    min(o.created_date) over (partition by o.user_id) as first_date
+                from {DATED_ORDERS} as o where o.status <> 'cancelled')
             select coalesce(sum(n), 0) from (
-                select count(distinct o.user_id) as n from {DATED_ORDERS} as o
+                select count(distinct c.user_id) as n from counted as c
                 inner join win using (website_id)
-                where o.status <> 'cancelled' and o.created_date between win.lo and win.hi
-                group by o.website_id)""")
+                where c.created_date between win.lo and win.hi
+                    and c.created_date > c.first_date
+                group by c.website_id)""")
         assert chart["stats"] == {
             "new customers": fmt_int(new),
-            "returning customers": fmt_int(max(distinct - new, 0)),
-            "new share": fmt_pct(100 * new / distinct) if distinct else "n/a",
+            "returning customers": fmt_int(returning),
+            "new share of daily customers": fmt_pct(100 * new / (new + day_returning))
+            if new + day_returning
+            else "n/a",
         }
+        [(first,)] = s.sql("""
+            select min(business_date) from marts.fct_daily_snapshot
+            where website_id in (select website_id from win)""")
+        assert ("coverage" in chart["notes"]) == (min(lo for *_, lo, _ in s.sites) < first)
+        if s.days == 365:  # this data (40 days) is all inside the year: everyone is new in it
+            assert returning > 0 and chart["notes"]["coverage"].startswith(
+                "The window starts before the data"
+            )
 
     @check
     def discounts(chart):
@@ -591,14 +615,28 @@ def expected_charts(s: Shown) -> dict:
 
     @check
     def ltv(chart):
-        assert_marks(
-            chart,
-            bars(
-                s.sql("""
-            select ltv_segment, count(*) from marts.dim_customers
-            where website_id in (select website_id from win) group by all""")
-            ),
-        )
+        """Per currency facet, the bands of that currency (seed ltv_segments: its own rows or
+        the '*' ones), in the seed's sort_order: low to high, never alphabetical."""
+        expected, order = {}, {}
+        for c in s.currencies:
+            rows = s.sql(f"""
+                select c.ltv_segment, count(*) from marts.dim_customers as c
+                inner join win using (website_id) where win.currency = '{c}'
+                group by c.ltv_segment""")
+            expected |= bars(rows, c)
+            seed = s.sql(f"""
+                select ltv_segment from staging.ltv_segments
+                where currency = coalesce(
+                    (select max(currency) from staging.ltv_segments where currency = '{c}'), '*')
+                order by sort_order""")
+            order[c] = [label for (label,) in seed]
+            assert {label for label, _ in rows} <= set(order[c]), (c, rows)
+        assert_marks(chart, expected)
+        for c in s.currencies:
+            shown = [m["label"] for m in chart["marks"] if m["currency"] == c]
+            assert shown == [label for label in order[c] if label in shown], (c, shown)
+        if "NGN" in s.currencies:  # naira bands, not the shilling ones
+            assert order["NGN"] == ["0-30K", "30-150K", "150K+"]
 
     @check
     def churn(chart):
@@ -644,11 +682,33 @@ def expected_charts(s: Shown) -> dict:
             (m["currency"], m["series"], m["label"]): (m["value"], m["of"]) for m in chart["marks"]
         }
         assert shown == expected
+        # The month as_of falls in is partial (AS_OF is no month's last day): marked, and
+        # the cells marked are the mart's is_partial_month rows.
+        partial = {
+            f"{m.isoformat()} M{k}"
+            for m, k in s.sql("""
+                select distinct cohort_month, month_number from marts.fct_customer_cohorts
+                where website_id in (select website_id from win) and is_partial_month""")
+        }
+        as_of_month = AS_OF.replace(day=1)
+        assert partial and all(
+            dt.date.fromisoformat(label[:10]).replace(day=1) <= as_of_month for label in partial
+        )
+
+        def month_of(label: str) -> int:  # the cell's month, as months since year 0
+            cohort = dt.date.fromisoformat(label[:10])
+            return cohort.year * 12 + cohort.month - 1 + int(label.split("M")[-1])
+
+        assert {
+            m["label"]
+            for m in chart["marks"]
+            if month_of(m["label"]) == as_of_month.year * 12 + as_of_month.month - 1
+        } == partial
+        assert {m["label"] for m in chart["marks"] if m["partial"]} == partial
+        assert chart["notes"]["partial"].startswith("* Hatched")
         for m in chart["marks"]:
-            assert (
-                m["text"]
-                == f"{Decimal(100 * m['value'] / m['of']).quantize(Decimal(1), ROUND_HALF_UP)}%"
-            )
+            pct = Decimal(100 * m["value"] / m["of"]).quantize(Decimal(1), ROUND_HALF_UP)
+            assert m["text"] == f"{pct}%" + ("*" if m["partial"] else "")
 
     @check
     def points(chart):
@@ -882,6 +942,26 @@ def test_every_chart_shows_the_marts_figures(page, warehouse, period, website):
             if website == "all":  # (a week of one website may have no redemption)
                 assert chart["rendered"] > 0, f"{name} drew nothing"
             checks[name](chart)
+    finally:
+        shown.con.close()
+    assert not page.errors
+
+
+@pytest.mark.parametrize("website", ["all", "2"])
+def test_the_year_view_counts_the_returning_customers_its_bars_show(page, warehouse, website):
+    """Issue 17: the year view said "0 returning, 100 % new" above bars of mostly returning
+    customers (returning was distinct - new: the customers acquired before the window, none
+    when the window reaches back before the first order). Its stats and bars, and the
+    cohorts' partial month, equal SQL for the year window."""
+    select(page, "year", website)
+    charts = {c["name"]: c for c in page.eval(READ_CHARTS)}
+    shown = Shown(warehouse, "year", website)
+    try:
+        checks = expected_charts(shown)
+        for name in ("acquisition", "cohorts", "ltv"):
+            assert charts[name]["error"] is None, charts[name]
+            checks[name](charts[name])
+        assert charts["acquisition"]["stats"]["returning customers"] != "0"
     finally:
         shown.con.close()
     assert not page.errors

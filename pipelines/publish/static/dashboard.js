@@ -328,10 +328,20 @@
     acquisition: { mart: "daily", draw: (t) => {
       const list = selected(), labels = dateAxis(list), rows = windowRows("daily", list, false);
       const nw = sumBy(rows, (r) => r.business_date, "new_customers"), ret = sumBy(rows, (r) => r.business_date, "returning_customers");
-      const totalNew = sum(rows, "new_customers");
-      let distinct = 0;
-      for (const x of list) distinct += ((D.windows || {})[`${x.id}|${state.period}`] || {}).customers || 0;
-      stats(t, [["new customers", fmtInt(totalNew)], ["returning customers", fmtInt(Math.max(distinct - totalNew, 0))], ["new share", distinct ? fmtPct((100 * totalNew) / distinct) : "n/a"]]);
+      // New: first counted order in the window (each is new on one day: the new bars add up
+      // to them). Returning: distinct customers who ordered in the window on a day after their
+      // first order day (the people behind the returning bars, each counted once). The share
+      // is the bars': new among the daily customers of the window.
+      const totalNew = sum(rows, "new_customers"), dayReturning = sum(rows, "returning_customers");
+      let returning = 0, known = true;
+      for (const x of list) {
+        const w = (D.windows || {})[`${x.id}|${state.period}`] || {};
+        if (w.returning == null) known = false; else returning += w.returning;
+      }
+      stats(t, [["new customers", fmtInt(totalNew)], ["returning customers", known ? fmtInt(returning) : "n/a"],
+        ["new share of daily customers", totalNew + dayReturning ? fmtPct((100 * totalNew) / (totalNew + dayReturning)) : "n/a"]]);
+      const before = list.filter((x) => x.first_date && windowOf(x).start < x.first_date);
+      if (before.length) t.append(el("p", { cls: "note", "data-name": "coverage", text: `The window starts before the data: ${before.map((x) => `${x.name} from ${x.first_date}`).join(", ")} (its first order); every customer of the data is new in it.` }));
       return stacked(t, labels, [
         { name: "new", values: labels.map((d) => nw.get(d) || 0), color: PALETTE[1] },
         { name: "returning", values: labels.map((d) => ret.get(d) || 0), color: PALETTE[0] },
@@ -356,12 +366,16 @@
       stats(t, [["VIP customers", fmtInt([...by.values()].reduce((a, b) => a + b, 0))], ["without a VIP tier", fmtInt(none)], ...shares]);
       return hbars(t, [...by.entries()].sort((a, b) => b[1] - a[1]).map(([k, v], i) => ({ label: label(k), value: v, color: PALETTE[(i + 3) % PALETTE.length] })), fmtInt) || (none ? 1 : 0);
     } },
-    ltv: { mart: "ltv_segments", draw: (t) => {
-      const by = sumBy(forSites("ltv_segments", selected()), (r) => r.ltv_segment, "customers");
-      const order = ["0-10K", "10-50K", "50K+"];
-      const keys = [...by.keys()].sort((a, b) => (order.indexOf(a) + 99) % 100 - (order.indexOf(b) + 99) % 100);
-      return hbars(t, keys.map((k, i) => ({ label: k, value: by.get(k), color: PALETTE[i % PALETTE.length] })), fmtInt);
-    } },
+    /* Bands are the seed's per currency (ltv_segments): one facet per currency, its bands in
+       the seed's sort_order (low to high), never alphabetical. */
+    ltv: { mart: "ltv_segments", draw: (t) => facets(t, (box, g) => {
+      const rows = forSites("ltv_segments", g.sites);
+      const by = sumBy(rows, (r) => r.ltv_segment, "customers");
+      const rank = new Map();
+      for (const r of rows) rank.set(r.ltv_segment, r.ltv_segment_order == null ? 99 : r.ltv_segment_order);
+      const keys = [...by.keys()].sort((a, b) => rank.get(a) - rank.get(b) || (a < b ? -1 : 1));
+      return hbars(box, keys.map((k) => ({ label: k, value: by.get(k), color: PALETTE[(rank.get(k) - 1 + PALETTE.length) % PALETTE.length] })), fmtInt);
+    }) },
     churn: { mart: "rates", draw: (t) => {
       const list = selected(), rates = forSites("rates", list);
       const ordering = sum(rates, "ordering_customers"), risk = sum(rates, "at_risk_customers"), repeat = sum(rates, "repeat_customers");
@@ -375,11 +389,14 @@
     cohorts: { mart: "cohorts", draw: (t) => {
       const rows = forSites("cohorts", selected());
       if (!rows.length) return empty(t);
-      const size = new Map(), active = new Map();
+      const size = new Map(), active = new Map(), partial = new Map();
       let maxK = 0;
       for (const r of rows) {
+        const key = r.cohort_month + "|" + r.month_number;
         size.set(r.cohort_month, (size.get(r.cohort_month) || 0) + (r.month_number === 0 ? r.cohort_size : 0));
-        active.set(r.cohort_month + "|" + r.month_number, (active.get(r.cohort_month + "|" + r.month_number) || 0) + r.active_customers);
+        active.set(key, (active.get(key) || 0) + r.active_customers);
+        // A cell is partial when it is for any selected website (their as_of can differ).
+        if (r.is_partial_month) partial.set(key, true);
         maxK = Math.max(maxK, r.month_number);
       }
       const months = [...size.keys()].sort();
@@ -392,14 +409,19 @@
         for (let k = 0; k <= maxK; k++) {
           const a = active.get(m + "|" + k);
           if (a == null || !size.get(m)) { tr.append(el("td")); continue; }
-          const pct = (100 * a) / size.get(m);
-          tr.append(el("td", { style: `background:rgba(46,107,209,${(0.08 + 0.85 * pct / 100).toFixed(2)});color:${pct > 55 ? "#fff" : "inherit"}`, title: `${a} of ${size.get(m)}`, text: pct.toFixed(0) + "%", "data-label": `${m} M${k}`, "data-value": a, "data-of": size.get(m) }));
+          const pct = (100 * a) / size.get(m), part = partial.get(m + "|" + k);
+          const shade = `rgba(46,107,209,${(0.08 + 0.85 * pct / 100).toFixed(2)})`;
+          const cell = el("td", { style: part ? `background:repeating-linear-gradient(135deg,${shade} 0 4px,#fff 4px 7px)` : `background:${shade};color:${pct > 55 ? "#fff" : "inherit"}`,
+            title: `${a} of ${size.get(m)}` + (part ? " (month not complete at as_of: its first days only)" : ""), text: pct.toFixed(0) + "%" + (part ? "*" : ""), "data-label": `${m} M${k}`, "data-value": a, "data-of": size.get(m) });
+          if (part) { cell.classList.add("partial"); cell.dataset.partial = "1"; }
+          tr.append(cell);
           cells++;
         }
         body.append(tr);
       }
       tbl.append(body);
       t.append(el("div", { cls: "scroll" }, tbl));
+      if (partial.size) t.append(el("p", { cls: "note", "data-name": "partial", text: "* Hatched: the month as_of falls in, not complete yet: its rate counts only the days up to as_of, so it is no retention drop." }));
       return cells;
     } },
     points: { mart: "points", draw: (t) => {
@@ -553,7 +575,7 @@
   function render() {
     const list = selected();
     const wins = list.map(windowOf);
-    document.getElementById("window").textContent = list.map((x, i) => `${x.name}: ${wins[i].start} – ${wins[i].end} (${x.currency})`).join(" · ") +
+    document.getElementById("window").textContent = list.map((x, i) => `${x.name}: ${wins[i].start} – ${wins[i].end} (${x.currency}${x.first_date && wins[i].start < x.first_date ? `; data from ${x.first_date}` : ""})`).join(" · ") +
       ` · compared with the ${D.periods[state.period]} day(s) before`;
     renderCards();
     renderCharts();
