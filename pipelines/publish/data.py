@@ -380,6 +380,255 @@ def _campaign_panels(con: duckdb.DuckDBPyConnection, payload: dict, marts: set[s
         )
 
 
+#: The views issue 17 adds (marts built on other branches, landing one by one: DESIGN.md
+#: "More marts"). Each is optional twice over: a mart not built is absent from the payload
+#: (its panel says "not built yet"), and of the columns the page reads, those a built mart
+#: lacks are left out (the panel shows "n/a" there), never an error that stops publishing.
+#: key: (mart, key columns (required), optional columns, filter, order).
+OPTIONAL_QUERIES: dict[str, tuple[str, tuple[str, ...], tuple[str, ...], str, str]] = {
+    # Daily rows, windowed in the browser like DAILY_QUERIES.
+    "subscriptions": (
+        "fct_subscriptions_daily",
+        ("website_id", "business_date"),
+        ("active_subscriptions", "active_subscribers", "mrr"),
+        "business_date >= $since",
+        "website_id, business_date",
+    ),
+    "payment_health": (
+        "fct_payment_health_daily",
+        ("website_id", "business_date", "method"),
+        (
+            "attempts",
+            "completed",
+            "failed",
+            "pending",
+            "amount_attempted",
+            "amount_collected",
+            "amount_failed",
+            "retries",
+        ),
+        "business_date >= $since",
+        "website_id, business_date, method",
+    ),
+    "reconciliation": (
+        "fct_revenue_reconciliation_daily",
+        ("website_id", "business_date"),
+        ("gross_revenue", "collected_revenue", "refunds", "receivables"),
+        "business_date >= $since",
+        "website_id, business_date",
+    ),
+    "campaign_days": (
+        "fct_campaign_days",
+        ("campaign_id", "website_id", "business_date"),
+        (
+            "orders_influenced",
+            "revenue_generated",
+            "campaign_cost",
+            "recipients_sent",
+            "cumulative_cost",
+            "budget_used",
+            "is_over_budget",
+        ),
+        "business_date >= $since",
+        "website_id, campaign_id, business_date",
+    ),
+    "kitchen": (
+        "fct_kitchen_daily",
+        ("website_id", "business_date"),
+        (
+            "orders_prepared",
+            "prepared_within_20_min",
+            "median_prep_minutes",
+            "p90_prep_minutes",
+            "share_within_20_min",
+        ),
+        "business_date >= $since",
+        "website_id, business_date",
+    ),
+    # Plan mix at each website's last day.
+    "subscription_plans": (
+        "fct_subscription_plans_daily",
+        ("website_id", "business_date", "plan_id"),
+        ("plan_name", "billing_interval", "active_subscriptions", "active_subscribers", "mrr"),
+        "business_date = (select max(latest.business_date) "
+        "from marts.fct_subscription_plans_daily as latest "
+        "where latest.website_id = m.website_id)",
+        "website_id, plan_id",
+    ),
+    # Monthly rows (the page shows the months its window touches).
+    "mrr_movements": (
+        "fct_mrr_movements_monthly",
+        ("website_id", "month"),
+        (
+            "opening_mrr",
+            "new_mrr",
+            "reactivation_mrr",
+            "expansion_mrr",
+            "contraction_mrr",
+            "churned_mrr",
+            "closing_mrr",
+            "subscribers_churned",
+            "subscriber_churn_rate",
+            "revenue_churn_rate",
+        ),
+        "month >= $since_month",
+        "website_id, month",
+    ),
+    "referral_funnel": (
+        "fct_referral_funnel_monthly",
+        ("website_id", "month"),
+        (
+            "referrals_created",
+            "qualified",
+            "rewarded",
+            "qualification_rate",
+            "reward_rate",
+            "bonus_amount",
+            "referee_orders_90d",
+            "referee_revenue_90d",
+        ),
+        "month >= $since_month",
+        "website_id, month",
+    ),
+    "riders": (
+        "fct_rider_performance_monthly",
+        ("website_id", "rider_name", "month"),
+        (
+            "deliveries",
+            "delivered",
+            "failed",
+            "on_time",
+            "failure_rate",
+            "median_minutes",
+            "p90_minutes",
+            "on_time_rate",
+        ),
+        "month >= $since_month",
+        "website_id, month, rider_name",
+    ),
+    "nutritionists": (
+        "fct_nutritionist_performance_monthly",
+        ("website_id", "nutritionist_name", "month"),
+        (
+            "booked",
+            "completed",
+            "cancelled",
+            "no_show",
+            "no_show_rate",
+            "completed_fees",
+            "upcoming",
+        ),
+        "month >= $since_month",
+        "website_id, month, nutritionist_name",
+    ),
+    "agents": (
+        "fct_support_agents_monthly",
+        ("website_id", "assigned_agent", "month"),
+        ("tickets", "resolved", "median_first_response_hours", "median_resolution_hours"),
+        "month >= $since_month",
+        "website_id, month, assigned_agent",
+    ),
+    # As of as_of (no history to window).
+    "campaign_channels": (
+        "fct_campaign_channels",
+        ("campaign_id", "website_id", "channel"),
+        ("sent", "opened", "clicked", "open_rate", "click_rate"),
+        "true",
+        "website_id, campaign_id, channel",
+    ),
+    "health_goals": (
+        "fct_health_goals",
+        ("website_id", "dietary_goal"),
+        ("customers", "customers_with_delivered_order", "delivered_orders", "revenue"),
+        "true",
+        "website_id, dietary_goal",
+    ),
+    "recent_orders": (
+        "fct_recent_orders",
+        ("order_id", "website_id", "business_date"),
+        (
+            "local_time",
+            "status",
+            "channel",
+            "total",
+            "payment_method",
+            "payment_status",
+            "item_count",
+        ),
+        # The latest RECENT_ORDERS of each website (the mart keeps more).
+        "order_id in (select ranked.order_id from marts.fct_recent_orders as ranked "
+        "where ranked.website_id = m.website_id "
+        "order by ranked.business_date desc, ranked.local_time desc, ranked.order_id desc "
+        "limit $recent)",
+        "website_id, business_date desc, local_time desc, order_id desc",
+    ),
+}
+#: Orders listed per website in the recent-orders panel.
+RECENT_ORDERS = 20
+
+
+def _optional_panels(
+    con: duckdb.DuckDBPyConnection, payload: dict, marts: set[str], websites: list[dict]
+) -> None:
+    """OPTIONAL_QUERIES, each when its mart is built with its key columns (else absent), and
+    the kitchen's hours summed per window (24 hours x every day would be too many rows)."""
+    since = dt.date.fromisoformat(payload["since"])
+    values = {"$since_month": since.replace(day=1), "$since": since, "$recent": RECENT_ORDERS}
+    for key, (mart, keys, optional, where, order) in OPTIONAL_QUERIES.items():
+        if mart not in marts:
+            continue
+        present = _columns(con, mart)
+        if not set(keys) <= present:
+            continue
+        cols = [*keys, *(c for c in optional if c in present)]
+        if "local_time" in cols:  # a naive local timestamp: shown as it reads
+            cols[cols.index("local_time")] = "strftime(local_time, '%Y-%m-%d %H:%M') as local_time"
+        params: list[Any] = []
+        for name, value in values.items():
+            if name in where:
+                where = where.replace(name, "?")
+                params.append(value)
+        payload[key] = _table(
+            con,
+            f"select {', '.join(cols)} from marts.{mart} as m where {where} order by {order}",
+            params,
+        )
+    if "fct_kitchen_hourly" in marts and {"local_hour", "orders_prepared"} <= _columns(
+        con, "fct_kitchen_hourly"
+    ):
+        rows = []
+        for website in websites:
+            as_of = dt.date.fromisoformat(website["as_of"])
+            for period, days in PERIODS.items():
+                start = as_of - dt.timedelta(days=days - 1)
+                for hour, prepared in con.execute(
+                    "select local_hour, sum(orders_prepared) from marts.fct_kitchen_hourly "
+                    "where website_id = ? and business_date between ? and ? "
+                    "group by local_hour order by local_hour",
+                    [website["id"], start, as_of],
+                ).fetchall():
+                    rows.append([website["id"], period, hour, _plain(prepared)])
+        payload["kitchen_hours"] = {
+            "cols": ["website_id", "period", "local_hour", "orders_prepared"],
+            "rows": rows,
+        }
+
+
+#: The mart behind each payload key, for the panel of one not built.
+SOURCES: dict[str, str] = {
+    **DAILY_SOURCES,
+    **{key: spec[0] for key, spec in OPTIONAL_QUERIES.items()},
+    "kitchen_hours": "fct_kitchen_hourly",
+    "windows": "fct_customer_order_days",
+    "rates": "fct_customer_rates",
+    "vip_tiers": "dim_customers",
+    "ltv_segments": "dim_customers",
+    "cohorts": "fct_customer_cohorts",
+    "loyalty_tiers": "fct_loyalty_tier_daily",
+    "campaigns": "fct_campaign_performance",
+}
+
+
 def collect(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
     """The dashboard's payload from an open warehouse connection."""
     marts = set(mart_tables(con))
@@ -396,6 +645,7 @@ def collect(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
         "websites": websites,
         "since": since,
         "marts": sorted(marts),
+        "sources": SOURCES,
     }
     for key, sql in DAILY_QUERIES.items():
         if DAILY_SOURCES[key] in marts:
@@ -411,6 +661,7 @@ def collect(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
     _customer_panels(con, payload, marts)
     _loyalty_panels(con, payload, marts)
     _campaign_panels(con, payload, marts)
+    _optional_panels(con, payload, marts, websites)
     return payload
 
 

@@ -55,6 +55,26 @@
       return r.business_date >= lo && r.business_date <= hi;
     });
   }
+  /* Rows of a monthly table (`month`, first day) for the months `list`'s windows touch. */
+  function monthRows(name, list) {
+    const rows = T(name) || [];
+    const wins = Object.fromEntries(list.map((s) => [String(s.id), windowOf(s)]));
+    return rows.filter((r) => {
+      const w = wins[String(r.website_id)];
+      return w && r.month >= w.start.slice(0, 8) + "01" && r.month <= w.end;
+    });
+  }
+  /* Each website's row of its last date up to as_of (a state at the end of a day). */
+  function lastRows(name, list) {
+    return list.map((x) => (T(name) || []).filter((r) => String(r.website_id) === String(x.id) && r.business_date <= x.as_of).pop()).filter(Boolean);
+  }
+  /* Each website's rows of the month of its as_of (monthly figures whose medians do not add up). */
+  function asOfMonthRows(name, list) {
+    const months = Object.fromEntries(list.map((x) => [String(x.id), x.as_of.slice(0, 8) + "01"]));
+    return (T(name) || []).filter((r) => months[String(r.website_id)] === r.month);
+  }
+  const pctOf = (a, b) => (b ? fmtPct(r2((100 * a) / b)) : "n/a");
+  const cellOf = (v, f) => (v == null ? "n/a" : f(Number(v)));
   function sum(rows, col) { let t = 0; for (const r of rows) t += Number(r[col] || 0); return t; }
   function sumBy(rows, keyFn, col) {
     const m = new Map();
@@ -502,6 +522,16 @@
         const cur = (siteById[String(r.website_id)] || {}).currency || "";
         return [name(r), cur, r.orders_influenced, r.revenue_generated != null ? fmtMoney(r.revenue_generated, cur) : "", r.campaign_cost != null ? fmtMoney(r.campaign_cost, cur) : "", r.customers_reached, fmtPct(r.conversion_rate), fmtPct(r.roi), fmtPct(r.budget_used)];
       }));
+      // The incremental effect (treated vs control, by response) and the over-budget flag,
+      // once fct_campaign_performance carries them.
+      if (rows.some((r) => "incremental_revenue" in r || "is_over_budget" in r)) {
+        t.append(el("p", { cls: "facet-title", text: "True effect: treated vs control recipients (any counted order in their window, with or without the code)" }));
+        n += table(t, ["campaign", "treated response", "control response", "incremental orders", "incremental revenue", "incremental ROI", "budget"], rows.map((r) => {
+          const cur = (siteById[String(r.website_id)] || {}).currency || "";
+          return [name(r), fmtPct(r.treated_response_rate), fmtPct(r.control_response_rate), r.incremental_orders == null ? "n/a" : String(r2(Number(r.incremental_orders))),
+            r.incremental_revenue == null ? "n/a" : fmtMoney(Number(r.incremental_revenue), cur), fmtPct(r.incremental_roi), r.is_over_budget ? "⚠ over budget (" + fmtPct(r.budget_used) + ")" : r.budget_used == null ? "no budget" : "within (" + fmtPct(r.budget_used) + ")"];
+        }));
+      }
       const variants = T("campaign_variants");
       if (variants) {
         const ids = new Set(rows.map((r) => String(r.campaign_id)));
@@ -547,6 +577,161 @@
       ];
       return hbars(t, items, fmtInt);
     } },
+    /* ---------- issue 17's views (each absent until its mart is built) ---------- */
+    reconciliation: { mart: "reconciliation", draw: (t) => facets(t, (box, g) => {
+      const labels = dateAxis(g.sites), rows = windowRows("reconciliation", g.sites, false);
+      const last = lastRows("reconciliation", g.sites), fm = (v) => fmtMoney(v, g.currency);
+      stats(box, [["gross revenue", fm(sum(rows, "gross_revenue"))], ["collected revenue", fm(sum(rows, "collected_revenue"))],
+        ["refunds", fm(sum(rows, "refunds"))], ["receivables at as_of", last.length ? fm(sum(last, "receivables")) : "n/a"]]);
+      const at = (c) => { const m = sumBy(rows, (r) => r.business_date, c); return labels.map((d) => m.get(d) || 0); };
+      return lineChart(box, labels, [
+        { name: "gross revenue", values: at("gross_revenue"), color: PALETTE[0] },
+        { name: "collected revenue", values: at("collected_revenue"), color: PALETTE[2], dash: true },
+        { name: "receivables", values: at("receivables"), color: PALETTE[1] },
+      ], fm);
+    }) },
+    payment_health: { mart: "payment_health", draw: (t) => {
+      const list = selected(), rows = windowRows("payment_health", list, false);
+      const done = sum(rows, "completed"), failed = sum(rows, "failed");
+      const facts = [["attempts", fmtInt(sum(rows, "attempts"))], ["success rate", pctOf(done, done + failed)], ["failed", fmtInt(failed)], ["pending", fmtInt(sum(rows, "pending"))], ["retries", fmtInt(sum(rows, "retries"))]];
+      for (const g of byCurrency(list)) facts.push([`failed amount (${g.currency})`, fmtMoney(sum(windowRows("payment_health", g.sites, false), "amount_failed"), g.currency)]);
+      stats(t, facts);
+      const by = new Map();
+      for (const r of rows) { const b = by.get(r.method) || { c: 0, f: 0 }; b.c += Number(r.completed || 0); b.f += Number(r.failed || 0); by.set(r.method, b); }
+      // Success rate per method: completed / (completed + failed), pending left out.
+      const items = [...by.entries()].filter(([, b]) => b.c + b.f > 0).map(([m, b]) => ({ label: label(m), value: r2((100 * b.c) / (b.c + b.f)), color: PALETTE[2], text: `${fmtPct(r2((100 * b.c) / (b.c + b.f)))} of ${fmtInt(b.c + b.f)}` })).sort((a, b) => a.value - b.value);
+      return hbars(t, items, fmtPct);
+    } },
+    subscriptions: { mart: "subscriptions", draw: (t) => facets(t, (box, g) => {
+      const labels = dateAxis(g.sites), rows = windowRows("subscriptions", g.sites, false), last = lastRows("subscriptions", g.sites);
+      const fm = (v) => fmtMoney(v, g.currency);
+      stats(box, [["MRR at as_of", last.length ? fm(sum(last, "mrr")) : "n/a"], ["active subscriptions", fmtInt(sum(last, "active_subscriptions"))], ["subscribers", fmtInt(sum(last, "active_subscribers"))]]);
+      const mrr = sumBy(rows, (r) => r.business_date, "mrr");
+      let n = lineChart(box, labels, [{ name: "MRR", values: labels.map((d) => mrr.get(d) || 0), color: PALETTE[3] }], fm);
+      const plans = forSites("subscription_plans", g.sites);
+      if (plans.length) {
+        box.append(el("p", { cls: "facet-title", text: "Plan mix at as_of (MRR)" }));
+        const by = sumBy(plans, (r) => (r.plan_name || "plan " + r.plan_id) + (r.billing_interval ? ` (${r.billing_interval})` : ""), "mrr");
+        n += hbars(box, [...by.entries()].sort((a, b) => b[1] - a[1]).map(([k, v], i) => ({ label: k, value: v, color: PALETTE[(i + 3) % PALETTE.length] })), fm);
+      }
+      return n;
+    }) },
+    mrr_movements: { mart: "mrr_movements", draw: (t) => facets(t, (box, g) => {
+      const rows = monthRows("mrr_movements", g.sites), fm = (v) => compact(v);
+      const months = [...new Set(rows.map((r) => r.month))].sort();
+      if (!months.length) return empty(box);
+      const at = (m, c) => sum(rows.filter((r) => r.month === m), c);
+      // opening + new + reactivation + expansion - contraction + churned (<= 0) = closing.
+      const n = table(box, ["month", "opening", "new", "reactivation", "expansion", "contraction", "churned", "closing", "subscribers churned", "revenue churn"], months.map((m) => {
+        const mine = rows.filter((r) => r.month === m), opening = at(m, "opening_mrr");
+        const rev = opening ? fmtPct(r2((100 * -at(m, "churned_mrr")) / opening)) : "n/a";
+        return [m.slice(0, 7) + (m === months[months.length - 1] && g.sites.some((x) => x.as_of.slice(0, 7) === m.slice(0, 7)) ? " (to date)" : ""), fm(opening), fm(at(m, "new_mrr")), fm(at(m, "reactivation_mrr")), fm(at(m, "expansion_mrr")), fm(-Math.abs(at(m, "contraction_mrr"))), fm(at(m, "churned_mrr")), fm(at(m, "closing_mrr")), fmtInt(sum(mine, "subscribers_churned")), rev];
+      }));
+      box.append(el("p", { cls: "note", text: `${g.currency}; opening + new + reactivation + expansion − contraction + churned = closing.` }));
+      return n;
+    }) },
+    campaign_course: { mart: "campaign_days", draw: (t) => {
+      const list = selected(), rows = windowRows("campaign_days", list, false);
+      if (!rows.length) return empty(t, "No campaign ran in this window.");
+      const names = Object.fromEntries((T("campaigns") || []).map((r) => [String(r.campaign_id), r.campaign_name || "campaign " + r.campaign_id]));
+      const ids = [...new Set(rows.map((r) => String(r.campaign_id)))];
+      // Budget used to date (cumulative): each campaign's line over the window; > 100 % is over budget.
+      const labels = dateAxis(list);
+      const series = ids.filter((id) => rows.some((r) => String(r.campaign_id) === id && r.budget_used != null)).map((id, i) => {
+        const m = new Map(rows.filter((r) => String(r.campaign_id) === id).map((r) => [r.business_date, Number(r.budget_used || 0)]));
+        let lastV = 0;
+        return { name: names[id] || "campaign " + id, values: labels.map((d) => (m.has(d) ? (lastV = m.get(d)) : m.size && d > [...m.keys()].pop() ? lastV : 0)), color: PALETTE[i % PALETTE.length] };
+      });
+      let n = series.length ? lineChart(t, labels, series, (v) => fmtPct(r2(v)) + " of budget") : 0;
+      const over = ids.filter((id) => rows.some((r) => String(r.campaign_id) === id && r.is_over_budget));
+      n += table(t, ["campaign", "days", "orders", "revenue", "cost", "recipients sent", "budget used (end of window)", "over budget"], ids.map((id) => {
+        const mine = rows.filter((r) => String(r.campaign_id) === id), end = mine[mine.length - 1];
+        const cur = (siteById[String(end.website_id)] || {}).currency || "";
+        return [names[id] || "campaign " + id, mine.length, fmtInt(sum(mine, "orders_influenced")), fmtMoney(sum(mine, "revenue_generated"), cur), fmtMoney(sum(mine, "campaign_cost"), cur), fmtInt(sum(mine, "recipients_sent")), fmtPct(end.budget_used), over.includes(id) ? "⚠ yes" : "no"];
+      }));
+      return n;
+    } },
+    campaign_channels: { mart: "campaign_channels", draw: (t) => {
+      const rows = forSites("campaign_channels", selected());
+      const by = new Map();
+      for (const r of rows) { const k = r.channel == null ? "unknown" : r.channel, b = by.get(k) || { s: 0, o: 0, c: 0 }; b.s += Number(r.sent || 0); b.o += Number(r.opened || 0); b.c += Number(r.clicked || 0); by.set(k, b); }
+      const chans = [...by.keys()].sort();
+      if (!chans.length) return empty(t, "No campaign message sent.");
+      const series = [["sent", "s", PALETTE[0]], ["opened", "o", PALETTE[5]], ["clicked", "c", PALETTE[2]]];
+      let n = hbars(t, chans.flatMap((c) => series.map(([nm, k, color]) => ({ label: `${c} ${nm}`, value: by.get(c)[k], color }))), fmtInt);
+      n += table(t, ["channel", "sent", "opened", "clicked", "open rate", "click rate"], chans.map((c) => { const b = by.get(c); return [c, fmtInt(b.s), fmtInt(b.o), fmtInt(b.c), pctOf(b.o, b.s), pctOf(b.c, b.s)]; }));
+      return n;
+    } },
+    referrals: { mart: "referral_funnel", draw: (t) => facets(t, (box, g) => {
+      const rows = monthRows("referral_funnel", g.sites);
+      const created = sum(rows, "referrals_created"), qualified = sum(rows, "qualified"), rewarded = sum(rows, "rewarded");
+      stats(box, [["qualification rate", pctOf(qualified, created)], ["reward rate", pctOf(rewarded, created)], ["bonuses", fmtMoney(sum(rows, "bonus_amount"), g.currency)],
+        ["referee orders (90 days)", fmtInt(sum(rows, "referee_orders_90d"))], ["referee revenue (90 days)", fmtMoney(sum(rows, "referee_revenue_90d"), g.currency)]]);
+      return hbars(box, [{ label: "referrals made", value: created, color: PALETTE[0] }, { label: "qualified", value: qualified, color: PALETTE[5] }, { label: "rewarded", value: rewarded, color: PALETTE[2] }], fmtInt);
+    }) },
+    kitchen: { mart: "kitchen", draw: (t) => {
+      const list = selected(), labels = dateAxis(list), rows = windowRows("kitchen", list, false);
+      const prepared = sum(rows, "orders_prepared");
+      stats(t, [["orders prepared", fmtInt(prepared)], ["within 20 min", "prepared_within_20_min" in (rows[0] || {}) ? pctOf(sum(rows, "prepared_within_20_min"), prepared) : "n/a"]]);
+      const series = [];
+      list.forEach((x, i) => {
+        const mine = rows.filter((r) => String(r.website_id) === String(x.id));
+        for (const [col, nm, dash] of [["median_prep_minutes", "median", false], ["p90_prep_minutes", "p90", true]]) {
+          const m = new Map(mine.filter((r) => r[col] != null).map((r) => [r.business_date, Number(r[col])]));
+          series.push({ name: (list.length > 1 ? x.name + " " : "") + nm + " prep minutes", values: labels.map((d) => m.get(d) || 0), color: PALETTE[(2 * i + (dash ? 1 : 0) + 4) % PALETTE.length], dash });
+        }
+      });
+      let n = lineChart(t, labels, series, (v) => r2(v) + " min");
+      const hours = forSites("kitchen_hours", list).filter((r) => r.period === state.period);
+      if (hours.length) {
+        t.append(el("p", { cls: "facet-title", text: "Orders prepared by hour of confirmation (local)" }));
+        const by = sumBy(hours, (r) => r.local_hour, "orders_prepared"), hs = Array.from({ length: 24 }, (_, h) => h);
+        n += stacked(t, hs.map((h) => String(h).padStart(2, "0") + ":00"), [{ name: "orders prepared", values: hs.map((h) => by.get(h) || 0), color: PALETTE[6] }], fmtInt);
+      }
+      return n;
+    } },
+    staff: { mart: "riders", draw: (t) => {
+      const list = selected();
+      const month = [...new Set(list.map((x) => x.as_of.slice(0, 7)))].join(" / ");
+      t.append(el("p", { cls: "note", text: `Month of as_of (${month}, to date); medians per person and month.` }));
+      const site = (r) => (siteById[String(r.website_id)] || {}).name || "";
+      const riders = asOfMonthRows("riders", list).sort((a, b) => b.deliveries - a.deliveries || (a.rider_name < b.rider_name ? -1 : 1));
+      t.append(el("p", { cls: "facet-title", text: "Riders" }));
+      let n = riders.length ? table(t, ["rider", "website", "deliveries", "failed", "failure rate", "median min", "p90 min", "on time"], riders.map((r) => [r.rider_name, site(r), fmtInt(r.deliveries), fmtInt(r.failed || 0), fmtPct(r.failure_rate), cellOf(r.median_minutes, r2), cellOf(r.p90_minutes, r2), fmtPct(r.on_time_rate)])) : (empty(t, "No delivery this month."), 0);
+      if (T("nutritionists")) {
+        const rows = asOfMonthRows("nutritionists", list).sort((a, b) => (a.nutritionist_name < b.nutritionist_name ? -1 : 1));
+        t.append(el("p", { cls: "facet-title", text: "Nutritionists" }));
+        n += rows.length ? table(t, ["nutritionist", "website", "booked", "completed", "cancelled", "no-shows", "no-show rate", "fees", "upcoming"], rows.map((r) => [r.nutritionist_name, site(r), fmtInt(r.booked || 0), fmtInt(r.completed || 0), fmtInt(r.cancelled || 0), fmtInt(r.no_show || 0), fmtPct(r.no_show_rate), r.completed_fees == null ? "n/a" : fmtMoney(Number(r.completed_fees), (siteById[String(r.website_id)] || {}).currency || ""), fmtInt(r.upcoming || 0)])) : (empty(t, "No consultation this month."), 0);
+      }
+      if (T("agents")) {
+        const rows = asOfMonthRows("agents", list).sort((a, b) => b.tickets - a.tickets || (String(a.assigned_agent) < String(b.assigned_agent) ? -1 : 1));
+        t.append(el("p", { cls: "facet-title", text: "Support agents" }));
+        n += rows.length ? table(t, ["agent", "website", "tickets", "resolved", "median first response (h)", "median resolution (h)"], rows.map((r) => [r.assigned_agent == null ? "(unassigned)" : r.assigned_agent, site(r), fmtInt(r.tickets), fmtInt(r.resolved || 0), cellOf(r.median_first_response_hours, r2), cellOf(r.median_resolution_hours, r2)])) : (empty(t, "No ticket this month."), 0);
+      }
+      return n;
+    } },
+    health_goals: { mart: "health_goals", draw: (t) => {
+      const list = selected(), rows = forSites("health_goals", list);
+      const by = sumBy(rows, (r) => r.dietary_goal, "customers"), ordering = sumBy(rows, (r) => r.dietary_goal, "customers_with_delivered_order");
+      const goals = [...by.keys()].sort((a, b) => by.get(b) - by.get(a) || (a < b ? -1 : 1));
+      let n = hbars(t, goals.map((k, i) => ({ label: label(k), value: by.get(k), color: PALETTE[(i + 2) % PALETTE.length], text: `${fmtInt(by.get(k))} (${fmtInt(ordering.get(k) || 0)} ordering)` })), fmtInt);
+      for (const g of byCurrency(list)) {
+        const mine = forSites("health_goals", g.sites), rev = sumBy(mine, (r) => r.dietary_goal, "revenue"), orders = sumBy(mine, (r) => r.dietary_goal, "delivered_orders");
+        const facet = el("div", { cls: "facet", "data-currency": g.currency });
+        facet.append(el("p", { cls: "facet-title", text: `Delivered orders and revenue (${g.currency})` }));
+        t.append(facet);
+        n += table(facet, ["goal", "delivered orders", "revenue"], [...rev.keys()].sort().map((k) => [label(k), fmtInt(orders.get(k) || 0), fmtMoney(rev.get(k), g.currency)]));
+      }
+      return n;
+    } },
+    recent_orders: { mart: "recent_orders", draw: (t) => {
+      const list = selected(), rows = forSites("recent_orders", list).sort((a, b) => (a.local_time < b.local_time ? 1 : a.local_time > b.local_time ? -1 : b.order_id - a.order_id)).slice(0, 20);
+      if (!rows.length) return empty(t, "No order yet.");
+      return table(t, ["order", "website", "placed (local)", "status", "channel", "total", "payment", "payment status", "items"], rows.map((r) => {
+        const x = siteById[String(r.website_id)] || {};
+        return [r.order_id, x.name || "", r.local_time || r.business_date, r.status, r.channel, r.total == null ? "" : fmtMoney(Number(r.total), x.currency || ""), r.payment_method == null ? "" : label(r.payment_method), r.payment_status || "", r.item_count == null ? "" : fmtInt(r.item_count)];
+      }));
+    } },
   };
 
   function renderCharts() {
@@ -556,7 +741,7 @@
       node.removeAttribute("data-missing");
       const source = spec.mart;
       if (!D[source] || (source === "daily" && !D.daily)) {
-        const marts = { campaigns: "fct_campaign_performance", deliveries: "fct_deliveries_daily", support: "fct_support_tickets_daily", windows: "fct_customer_order_days", rates: "fct_customer_rates", vip_tiers: "dim_customers", ltv_segments: "dim_customers", cohorts: "fct_customer_cohorts", loyalty_tiers: "fct_loyalty_tier_daily", points: "fct_loyalty_points_daily", redemptions: "fct_redemption_items", redemption_categories: "fct_redemption_categories", items: "fct_item_sales", payments: "fct_payment_methods", statuses: "fct_order_status", channels: "fct_revenue_by_channel", discounts: "fct_discounts" };
+        const marts = { ...(D.sources || {}), campaigns: "fct_campaign_performance", deliveries: "fct_deliveries_daily", support: "fct_support_tickets_daily", windows: "fct_customer_order_days", rates: "fct_customer_rates", vip_tiers: "dim_customers", ltv_segments: "dim_customers", cohorts: "fct_customer_cohorts", loyalty_tiers: "fct_loyalty_tier_daily", points: "fct_loyalty_points_daily", redemptions: "fct_redemption_items", redemption_categories: "fct_redemption_categories", items: "fct_item_sales", payments: "fct_payment_methods", statuses: "fct_order_status", channels: "fct_revenue_by_channel", discounts: "fct_discounts" };
         node.dataset.missing = marts[source] || source;
         node.dataset.rendered = "0";
         node.append(el("p", { cls: "empty", text: `Not available: ${node.dataset.missing} is not built yet.` }));
