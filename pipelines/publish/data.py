@@ -558,9 +558,9 @@ OPTIONAL_QUERIES: dict[str, tuple[str, tuple[str, ...], tuple[str, ...], str, st
         # The latest RECENT_ORDERS of each website (the mart keeps more).
         "order_id in (select ranked.order_id from marts.fct_recent_orders as ranked "
         "where ranked.website_id = m.website_id "
-        "order by ranked.business_date desc, ranked.local_time desc, ranked.order_id desc "
+        "order by strftime(ranked.local_time, '%Y-%m-%d %H:%M') desc, ranked.order_id desc "
         "limit $recent)",
-        "website_id, business_date desc, local_time desc, order_id desc",
+        "website_id, local_time desc, order_id desc",
     ),
 }
 #: Orders listed per website in the recent-orders panel.

@@ -227,6 +227,24 @@ def test_the_page_is_self_contained_and_small(page):
     assert page.eval("performance.getEntriesByType('resource').length") == 0
 
 
+#: Issue 17's panels and the mart each needs (built on other branches: DESIGN.md "More
+#: marts"). Until its mart is in the warehouse a panel must say it is not built; once it is,
+#: the panel must draw, and its figures are checked against SQL on the mart like the others.
+ISSUE_17_VIEWS = {
+    "reconciliation": "fct_revenue_reconciliation_daily",
+    "payment_health": "fct_payment_health_daily",
+    "subscriptions": "fct_subscriptions_daily",
+    "mrr_movements": "fct_mrr_movements_monthly",
+    "campaign_course": "fct_campaign_days",
+    "campaign_channels": "fct_campaign_channels",
+    "referrals": "fct_referral_funnel_monthly",
+    "kitchen": "fct_kitchen_daily",
+    "staff": "fct_rider_performance_monthly",
+    "health_goals": "fct_health_goals",
+    "recent_orders": "fct_recent_orders",
+}
+
+
 def test_every_chart_draws_its_data(page, warehouse):
     select(page, "month", "all")
     charts = page.eval(
@@ -235,10 +253,16 @@ def test_every_chart_draws_its_data(page, warehouse):
             missing: c.dataset.missing || null, error: c.dataset.error || null,
             drawn: c.querySelectorAll('svg rect, svg path, svg circle, td, .stat').length }))"""
     )
-    assert len(charts) >= 18
+    assert len(charts) >= 30
+    built = marts(warehouse)
     for chart in charts:
         assert chart["error"] is None, chart
-        # Every mart is built here: a panel saying "not available" is a failure.
+        pending = ISSUE_17_VIEWS.get(chart["name"])
+        if pending and pending not in built:
+            # A view whose mart has not landed yet says so, and draws nothing.
+            assert chart["missing"] == pending and chart["rendered"] == 0, chart
+            continue
+        # Every other mart is built here: a panel saying "not available" is a failure.
         assert chart["missing"] is None, f"{chart['name']}: {chart['missing']} is not built"
         assert chart["rendered"] > 0 and chart["drawn"] > 0, chart
     assert not page.errors
@@ -921,6 +945,417 @@ def expected_charts(s: Shown) -> dict:
             else "n/a",
         }
 
+    # --- issue 17's views: each checked once its mart is built ----------------------------
+
+    built = {
+        m
+        for (m,) in s.con.execute(
+            "select table_name from information_schema.tables where table_schema = 'marts'"
+        ).fetchall()
+    }
+
+    def view(fn):
+        """A check of an issue 17 panel: "not built" until its mart is, then `fn`."""
+        mart = ISSUE_17_VIEWS[fn.__name__]
+
+        def checked(chart):
+            if mart not in built:
+                assert chart["missing"] == mart and chart["rendered"] == 0, chart
+                return
+            assert chart["missing"] is None, chart
+            fn(chart)
+
+        checks[fn.__name__] = checked
+        return fn
+
+    def cols(mart: str) -> set[str]:
+        return {
+            c
+            for (c,) in s.con.execute(
+                "select column_name from information_schema.columns "
+                "where table_schema = 'marts' and table_name = ?",
+                [mart],
+            ).fetchall()
+        }
+
+    def money2(v) -> str:  # an amount without its currency, as the MRR table shows it
+        return f"{Decimal(str(v)).quantize(CENT, ROUND_HALF_UP):,.2f}"
+
+    def pct_of(a, b) -> str:
+        return fmt_pct(r2(100 * a / b)) if b else "n/a"
+
+    @view
+    def reconciliation(chart):
+        expected, stats = {}, {}
+        for c in s.currencies:
+            expected |= s.daily(
+                "fct_revenue_reconciliation_daily",
+                {
+                    "gross revenue": "gross_revenue",
+                    "collected revenue": "collected_revenue",
+                    "receivables": "receivables",
+                },
+                c,
+            )
+            [(gross, collected, refunds)] = s.windowed(
+                "fct_revenue_reconciliation_daily",
+                "coalesce(sum(gross_revenue), 0), coalesce(sum(collected_revenue), 0), "
+                "coalesce(sum(refunds), 0)",
+                where=f"and win.currency = '{c}'",
+            )
+            [(owed,)] = s.sql(f"""
+                select sum(m.receivables) from marts.fct_revenue_reconciliation_daily as m
+                inner join win using (website_id)
+                where win.currency = '{c}' and m.business_date = win.hi""")
+            stats |= {
+                f"gross revenue ({c})": money(c, gross),
+                f"collected revenue ({c})": money(c, collected),
+                f"refunds ({c})": money(c, refunds),
+                f"receivables at as_of ({c})": money(c, owed) if owed is not None else "n/a",
+            }
+        if s.days <= 62:  # the points are drawn up to 62 days
+            assert_marks(chart, expected)
+        assert chart["stats"] == stats
+
+    @view
+    def payment_health(chart):
+        [(attempts, done, failed, pending, retries)] = s.windowed(
+            "fct_payment_health_daily",
+            "coalesce(sum(attempts), 0), coalesce(sum(completed), 0), coalesce(sum(failed), 0), "
+            "coalesce(sum(pending), 0), coalesce(sum(retries), 0)",
+        )
+        stats = {
+            "attempts": fmt_int(attempts),
+            "success rate": pct_of(done, done + failed),
+            "failed": fmt_int(failed),
+            "pending": fmt_int(pending),
+            "retries": fmt_int(retries),
+        }
+        for c in s.currencies:
+            [(amount,)] = s.windowed(
+                "fct_payment_health_daily",
+                "coalesce(sum(amount_failed), 0)",
+                where=f"and win.currency = '{c}'",
+            )
+            stats[f"failed amount ({c})"] = money(c, amount)
+        assert chart["stats"] == stats
+        rows = s.windowed(
+            "fct_payment_health_daily", "method, sum(completed), sum(failed)", "method"
+        )
+        assert_marks(
+            chart, bars([(m.replace("_", " "), r2(100 * c / (c + f))) for m, c, f in rows if c + f])
+        )
+
+    @view
+    def subscriptions(chart):
+        expected, stats = {}, {}
+        for c in s.currencies:
+            expected |= s.daily("fct_subscriptions_daily", {"MRR": "mrr"}, c)
+            [(mrr, subs, subscribers)] = s.sql(f"""
+                select sum(m.mrr), coalesce(sum(m.active_subscriptions), 0),
+                    coalesce(sum(m.active_subscribers), 0)
+                from marts.fct_subscriptions_daily as m inner join win using (website_id)
+                where win.currency = '{c}' and m.business_date = win.hi""")
+            stats |= {
+                f"MRR at as_of ({c})": money(c, mrr) if mrr is not None else "n/a",
+                f"active subscriptions ({c})": fmt_int(subs),
+                f"subscribers ({c})": fmt_int(subscribers),
+            }
+            if "fct_subscription_plans_daily" in built:
+                plans = s.sql(f"""
+                    select coalesce(m.plan_name, 'plan ' || m.plan_id)
+                        || coalesce(' (' || m.billing_interval || ')', ''), sum(m.mrr)
+                    from marts.fct_subscription_plans_daily as m
+                    inner join win using (website_id)
+                    where win.currency = '{c}' and m.business_date = (
+                        select max(business_date) from marts.fct_subscription_plans_daily as l
+                        where l.website_id = m.website_id)
+                    group by 1""")
+                expected |= bars(plans, c)
+        if s.days <= 62:
+            assert_marks(chart, expected)
+        assert chart["stats"] == stats
+
+    @view
+    def mrr_movements(chart):
+        tables = []
+        for c in s.currencies:
+            rows = s.sql(f"""
+                select m.month, sum(opening_mrr), sum(new_mrr), sum(reactivation_mrr),
+                    sum(expansion_mrr), sum(contraction_mrr), sum(churned_mrr),
+                    sum(closing_mrr), sum(subscribers_churned),
+                    bool_or(strftime(m.month, '%Y-%m') = strftime(win.hi, '%Y-%m'))
+                from marts.fct_mrr_movements_monthly as m inner join win using (website_id)
+                where win.currency = '{c}' and m.month >= date_trunc('month', win.lo)
+                    and m.month <= win.hi
+                group by m.month order by m.month""")
+            if not rows:
+                continue
+            last = rows[-1][0]
+            tables.append(
+                [
+                    [
+                        m.strftime("%Y-%m") + (" (to date)" if m == last and to_date else ""),
+                        money2(o),
+                        money2(n),
+                        money2(r),
+                        money2(e),
+                        money2(k),
+                        money2(ch),
+                        money2(cl),
+                        fmt_int(churned),
+                        pct_of(-ch, o) if o else "n/a",
+                    ]
+                    for m, o, n, r, e, k, ch, cl, churned, to_date in rows
+                ]
+            )
+        assert chart["tables"] == tables
+
+    @view
+    def campaign_course(chart):
+        rows = s.sql("""
+            select m.campaign_id, count(*), coalesce(sum(m.orders_influenced), 0),
+                coalesce(sum(m.revenue_generated), 0), coalesce(sum(m.campaign_cost), 0),
+                coalesce(sum(m.recipients_sent), 0), arg_max(m.budget_used, m.business_date),
+                bool_or(coalesce(m.is_over_budget, false)), any_value(win.currency),
+                any_value(p.campaign_name)
+            from marts.fct_campaign_days as m inner join win using (website_id)
+            left join marts.fct_campaign_performance as p using (campaign_id)
+            where m.business_date between win.lo and win.hi
+            group by m.website_id, m.campaign_id order by m.website_id, m.campaign_id""")
+        name = lambda r: r[9] or f"campaign {r[0]}"  # noqa: E731
+        assert chart["tables"] == [
+            [
+                name(r),
+                str(r[1]),
+                fmt_int(r[2]),
+                money(r[8], r[3]),
+                money(r[8], r[4]),
+                fmt_int(r[5]),
+                fmt_pct(r[6]),
+                "⚠ yes" if r[7] else "no",
+            ]
+            for r in rows
+        ]
+        shown = sorted(ranked(chart), key=lambda x: (-x[1], x[0]))
+        assert shown == sorted(
+            [(name(r), float(r[6])) for r in rows if r[6] is not None], key=lambda x: (-x[1], x[0])
+        )
+
+    @view
+    def campaign_channels(chart):
+        rows = s.sql("""
+            select coalesce(channel, 'unknown') as ch, coalesce(sum(sent), 0),
+                coalesce(sum(opened), 0), coalesce(sum(clicked), 0)
+            from marts.fct_campaign_channels where website_id in (select website_id from win)
+            group by ch order by ch""")
+        assert_marks(
+            chart,
+            bars(
+                [
+                    (f"{ch} {name}", v)
+                    for ch, *values in rows
+                    for name, v in zip(("sent", "opened", "clicked"), values, strict=True)
+                ]
+            ),
+        )
+        assert chart["tables"] == [
+            [
+                [
+                    ch,
+                    fmt_int(sent),
+                    fmt_int(opened),
+                    fmt_int(clicked),
+                    pct_of(opened, sent),
+                    pct_of(clicked, sent),
+                ]
+                for ch, sent, opened, clicked in rows
+            ]
+        ]
+
+    @view
+    def referrals(chart):
+        expected, stats = {}, {}
+        for c in s.currencies:
+            [(made, qualified, rewarded, bonus, orders, revenue)] = s.sql(f"""
+                select coalesce(sum(referrals_created), 0), coalesce(sum(qualified), 0),
+                    coalesce(sum(rewarded), 0), coalesce(sum(bonus_amount), 0),
+                    coalesce(sum(referee_orders_90d), 0), coalesce(sum(referee_revenue_90d), 0)
+                from marts.fct_referral_funnel_monthly as m inner join win using (website_id)
+                where win.currency = '{c}' and m.month >= date_trunc('month', win.lo)
+                    and m.month <= win.hi""")
+            expected |= bars(
+                [("referrals made", made), ("qualified", qualified), ("rewarded", rewarded)], c
+            )
+            stats |= {
+                f"qualification rate ({c})": pct_of(qualified, made),
+                f"reward rate ({c})": pct_of(rewarded, made),
+                f"bonuses ({c})": money(c, bonus),
+                f"referee orders (90 days) ({c})": fmt_int(orders),
+                f"referee revenue (90 days) ({c})": money(c, revenue),
+            }
+        assert_marks(chart, expected)
+        assert chart["stats"] == stats
+
+    @view
+    def kitchen(chart):
+        [(prepared, within)] = s.windowed(
+            "fct_kitchen_daily",
+            "coalesce(sum(orders_prepared), 0), coalesce(sum(prepared_within_20_min), 0)",
+        )
+        assert chart["stats"] == {
+            "orders prepared": fmt_int(prepared),
+            "within 20 min": pct_of(within, prepared)
+            if "prepared_within_20_min" in cols("fct_kitchen_daily")
+            else "n/a",
+        }
+        expected = {}
+        if s.days <= 62:
+            for website, _, name, _, _ in s.sites:
+                prefix = f"{name} " if multi else ""
+                for series, column in (
+                    ("median", "median_prep_minutes"),
+                    ("p90", "p90_prep_minutes"),
+                ):
+                    for (_, _, day), v in s.daily(
+                        "fct_kitchen_daily", {series: column}, where=f"and m.website_id = {website}"
+                    ).items():
+                        expected[(None, f"{prefix}{series} prep minutes", day)] = v
+        if "fct_kitchen_hourly" in built:
+            for hour, n in s.windowed(
+                "fct_kitchen_hourly", "local_hour, sum(orders_prepared)", "local_hour"
+            ):
+                if n:
+                    expected[(None, "orders prepared", f"{hour:02d}:00")] = float(n)
+        if s.days <= 62:
+            assert_marks(chart, expected)
+
+    @view
+    def staff(chart):
+        def site_name(w):
+            return next(name for i, _, name, _, _ in s.sites if i == w)
+
+        month = "and m.month = date_trunc('month', win.hi)"
+        riders = s.sql(f"""
+            select m.rider_name, m.website_id, m.deliveries, m.failed, m.failure_rate,
+                m.median_minutes, m.p90_minutes, m.on_time_rate
+            from marts.fct_rider_performance_monthly as m inner join win using (website_id)
+            where true {month} order by m.deliveries desc, m.rider_name""")
+        expected = (
+            [
+                [
+                    [
+                        n,
+                        site_name(w),
+                        fmt_int(d),
+                        fmt_int(f or 0),
+                        fmt_pct(fr),
+                        js_number(r2(md)) if md is not None else "n/a",
+                        js_number(r2(p9)) if p9 is not None else "n/a",
+                        fmt_pct(ot),
+                    ]
+                    for n, w, d, f, fr, md, p9, ot in riders
+                ]
+            ]
+            if riders
+            else []
+        )
+        if "fct_nutritionist_performance_monthly" in built:
+            rows = s.sql(f"""
+                select m.nutritionist_name, m.website_id, win.currency, m.booked, m.completed,
+                    m.cancelled, m.no_show, m.no_show_rate, m.completed_fees, m.upcoming
+                from marts.fct_nutritionist_performance_monthly as m
+                inner join win using (website_id)
+                where true {month} order by m.nutritionist_name""")
+            if rows:
+                expected.append(
+                    [
+                        [
+                            n,
+                            site_name(w),
+                            fmt_int(b or 0),
+                            fmt_int(c or 0),
+                            fmt_int(x or 0),
+                            fmt_int(ns or 0),
+                            fmt_pct(rate),
+                            money(cur, fees) if fees is not None else "n/a",
+                            fmt_int(up or 0),
+                        ]
+                        for n, w, cur, b, c, x, ns, rate, fees, up in rows
+                    ]
+                )
+        if "fct_support_agents_monthly" in built:
+            rows = s.sql(f"""
+                select m.assigned_agent, m.website_id, m.tickets, m.resolved,
+                    m.median_first_response_hours, m.median_resolution_hours
+                from marts.fct_support_agents_monthly as m inner join win using (website_id)
+                where true {month}
+                order by m.tickets desc, coalesce(m.assigned_agent, 'null')""")
+            if rows:
+                expected.append(
+                    [
+                        [
+                            a if a is not None else "(unassigned)",
+                            site_name(w),
+                            fmt_int(t),
+                            fmt_int(r or 0),
+                            js_number(r2(fr)) if fr is not None else "n/a",
+                            js_number(r2(rs)) if rs is not None else "n/a",
+                        ]
+                        for a, w, t, r, fr, rs in rows
+                    ]
+                )
+        assert chart["tables"] == expected
+
+    @view
+    def health_goals(chart):
+        rows = s.sql("""
+            select dietary_goal, sum(customers), sum(customers_with_delivered_order)
+            from marts.fct_health_goals where website_id in (select website_id from win)
+            group by dietary_goal""")
+        assert_marks(chart, bars([(g.replace("_", " "), n) for g, n, _ in rows]))
+        for m in chart["marks"]:
+            g, n, ordering = next(r for r in rows if r[0].replace("_", " ") == m["label"])
+            assert m["shown"] == f"{fmt_int(n)} ({fmt_int(ordering)} ordering)"
+        tables = []
+        for c in s.currencies:
+            tables.append(
+                [
+                    [g.replace("_", " "), fmt_int(o), money(c, r)]
+                    for g, o, r in s.sql(f"""
+                    select dietary_goal, coalesce(sum(delivered_orders), 0),
+                        coalesce(sum(revenue), 0)
+                    from marts.fct_health_goals inner join win using (website_id)
+                    where win.currency = '{c}' group by dietary_goal order by dietary_goal""")
+                ]
+            )
+        assert chart["tables"] == tables
+
+    @view
+    def recent_orders(chart):
+        rows = s.sql("""
+            select m.order_id, win.website_name, strftime(m.local_time, '%Y-%m-%d %H:%M'),
+                m.status, m.channel, m.total, win.currency, m.payment_method, m.payment_status,
+                m.item_count
+            from marts.fct_recent_orders as m inner join win using (website_id)
+            order by 3 desc, m.order_id desc limit 20""")
+        assert chart["tables"] == [
+            [
+                [
+                    str(o),
+                    name,
+                    t,
+                    text(st),
+                    text(ch),
+                    money(cur, total) if total is not None else "",
+                    pm.replace("_", " ") if pm is not None else "",
+                    ps or "",
+                    fmt_int(items) if items is not None else "",
+                ]
+                for o, name, t, st, ch, total, cur, pm, ps, items in rows
+            ]
+        ]
+
     return checks
 
 
@@ -929,18 +1364,21 @@ def test_every_chart_shows_the_marts_figures(page, warehouse, period, website):
     """Every chart's bars, points, arcs, heat cells, stats and table rows, read from the page
     for one period and website selection, equal SQL on the marts for the same window. Money
     charts are checked per currency facet. A chart without a check, or one whose mart is not
-    built, fails."""
+    built (but for issue 17's views whose marts have not landed: they say so), fails."""
     select(page, period, website)
     charts = {c["name"]: c for c in page.eval(READ_CHARTS)}
     shown = Shown(warehouse, period, website)
+    built = marts(warehouse)
     try:
         checks = expected_charts(shown)
         assert set(charts) == set(checks)
         for name, chart in charts.items():
-            assert chart["missing"] is None, f"{name}: {chart['missing']} is not built"
             assert chart["error"] is None, chart
-            if website == "all":  # (a week of one website may have no redemption)
-                assert chart["rendered"] > 0, f"{name} drew nothing"
+            if ISSUE_17_VIEWS.get(name, "fct_daily_snapshot") in built:
+                assert chart["missing"] is None, f"{name}: {chart['missing']} is not built"
+                if website == "all" and name not in ISSUE_17_VIEWS:
+                    # (a week of one website may have no redemption)
+                    assert chart["rendered"] > 0, f"{name} drew nothing"
             checks[name](chart)
     finally:
         shown.con.close()

@@ -581,8 +581,9 @@
     reconciliation: { mart: "reconciliation", draw: (t) => facets(t, (box, g) => {
       const labels = dateAxis(g.sites), rows = windowRows("reconciliation", g.sites, false);
       const last = lastRows("reconciliation", g.sites), fm = (v) => fmtMoney(v, g.currency);
-      stats(box, [["gross revenue", fm(sum(rows, "gross_revenue"))], ["collected revenue", fm(sum(rows, "collected_revenue"))],
-        ["refunds", fm(sum(rows, "refunds"))], ["receivables at as_of", last.length ? fm(sum(last, "receivables")) : "n/a"]]);
+      const c = ` (${g.currency})`;
+      stats(box, [["gross revenue" + c, fm(sum(rows, "gross_revenue"))], ["collected revenue" + c, fm(sum(rows, "collected_revenue"))],
+        ["refunds" + c, fm(sum(rows, "refunds"))], ["receivables at as_of" + c, last.length ? fm(sum(last, "receivables")) : "n/a"]]);
       const at = (c) => { const m = sumBy(rows, (r) => r.business_date, c); return labels.map((d) => m.get(d) || 0); };
       return lineChart(box, labels, [
         { name: "gross revenue", values: at("gross_revenue"), color: PALETTE[0] },
@@ -605,7 +606,8 @@
     subscriptions: { mart: "subscriptions", draw: (t) => facets(t, (box, g) => {
       const labels = dateAxis(g.sites), rows = windowRows("subscriptions", g.sites, false), last = lastRows("subscriptions", g.sites);
       const fm = (v) => fmtMoney(v, g.currency);
-      stats(box, [["MRR at as_of", last.length ? fm(sum(last, "mrr")) : "n/a"], ["active subscriptions", fmtInt(sum(last, "active_subscriptions"))], ["subscribers", fmtInt(sum(last, "active_subscribers"))]]);
+      const c = ` (${g.currency})`;
+      stats(box, [["MRR at as_of" + c, last.length ? fm(sum(last, "mrr")) : "n/a"], ["active subscriptions" + c, fmtInt(sum(last, "active_subscriptions"))], ["subscribers" + c, fmtInt(sum(last, "active_subscribers"))]]);
       const mrr = sumBy(rows, (r) => r.business_date, "mrr");
       let n = lineChart(box, labels, [{ name: "MRR", values: labels.map((d) => mrr.get(d) || 0), color: PALETTE[3] }], fm);
       const plans = forSites("subscription_plans", g.sites);
@@ -617,15 +619,15 @@
       return n;
     }) },
     mrr_movements: { mart: "mrr_movements", draw: (t) => facets(t, (box, g) => {
-      const rows = monthRows("mrr_movements", g.sites), fm = (v) => compact(v);
+      const rows = monthRows("mrr_movements", g.sites), fm = (v) => v.toLocaleString("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 2 });
       const months = [...new Set(rows.map((r) => r.month))].sort();
       if (!months.length) return empty(box);
       const at = (m, c) => sum(rows.filter((r) => r.month === m), c);
       // opening + new + reactivation + expansion - contraction + churned (<= 0) = closing.
-      const n = table(box, ["month", "opening", "new", "reactivation", "expansion", "contraction", "churned", "closing", "subscribers churned", "revenue churn"], months.map((m) => {
+      const n = table(box, ["month", "opening", "new", "reactivation", "expansion", "contraction (−)", "churned", "closing", "subscribers churned", "revenue churn"], months.map((m) => {
         const mine = rows.filter((r) => r.month === m), opening = at(m, "opening_mrr");
-        const rev = opening ? fmtPct(r2((100 * -at(m, "churned_mrr")) / opening)) : "n/a";
-        return [m.slice(0, 7) + (m === months[months.length - 1] && g.sites.some((x) => x.as_of.slice(0, 7) === m.slice(0, 7)) ? " (to date)" : ""), fm(opening), fm(at(m, "new_mrr")), fm(at(m, "reactivation_mrr")), fm(at(m, "expansion_mrr")), fm(-Math.abs(at(m, "contraction_mrr"))), fm(at(m, "churned_mrr")), fm(at(m, "closing_mrr")), fmtInt(sum(mine, "subscribers_churned")), rev];
+        const rev = opening ? fmtPct(r2((100 * -at(m, "churned_mrr")) / opening) || 0) : "n/a";
+        return [m.slice(0, 7) + (m === months[months.length - 1] && g.sites.some((x) => x.as_of.slice(0, 7) === m.slice(0, 7)) ? " (to date)" : ""), fm(opening), fm(at(m, "new_mrr")), fm(at(m, "reactivation_mrr")), fm(at(m, "expansion_mrr")), fm(at(m, "contraction_mrr")), fm(at(m, "churned_mrr")), fm(at(m, "closing_mrr")), fmtInt(sum(mine, "subscribers_churned")), rev];
       }));
       box.append(el("p", { cls: "note", text: `${g.currency}; opening + new + reactivation + expansion − contraction + churned = closing.` }));
       return n;
@@ -635,14 +637,9 @@
       if (!rows.length) return empty(t, "No campaign ran in this window.");
       const names = Object.fromEntries((T("campaigns") || []).map((r) => [String(r.campaign_id), r.campaign_name || "campaign " + r.campaign_id]));
       const ids = [...new Set(rows.map((r) => String(r.campaign_id)))];
-      // Budget used to date (cumulative): each campaign's line over the window; > 100 % is over budget.
-      const labels = dateAxis(list);
-      const series = ids.filter((id) => rows.some((r) => String(r.campaign_id) === id && r.budget_used != null)).map((id, i) => {
-        const m = new Map(rows.filter((r) => String(r.campaign_id) === id).map((r) => [r.business_date, Number(r.budget_used || 0)]));
-        let lastV = 0;
-        return { name: names[id] || "campaign " + id, values: labels.map((d) => (m.has(d) ? (lastV = m.get(d)) : m.size && d > [...m.keys()].pop() ? lastV : 0)), color: PALETTE[i % PALETTE.length] };
-      });
-      let n = series.length ? lineChart(t, labels, series, (v) => fmtPct(r2(v)) + " of budget") : 0;
+      // Budget used to date (cumulative) at the end of the window; past 100 % is over budget.
+      const ends = ids.map((id) => rows.filter((r) => String(r.campaign_id) === id).pop());
+      let n = hbars(t, ends.filter((r) => r.budget_used != null).sort((a, b) => b.budget_used - a.budget_used).map((r) => ({ label: names[String(r.campaign_id)] || "campaign " + r.campaign_id, value: Number(r.budget_used), color: Number(r.budget_used) > 100 ? PALETTE[4] : PALETTE[2], text: fmtPct(Number(r.budget_used)) + " of budget" })), fmtPct);
       const over = ids.filter((id) => rows.some((r) => String(r.campaign_id) === id && r.is_over_budget));
       n += table(t, ["campaign", "days", "orders", "revenue", "cost", "recipients sent", "budget used (end of window)", "over budget"], ids.map((id) => {
         const mine = rows.filter((r) => String(r.campaign_id) === id), end = mine[mine.length - 1];
@@ -665,8 +662,9 @@
     referrals: { mart: "referral_funnel", draw: (t) => facets(t, (box, g) => {
       const rows = monthRows("referral_funnel", g.sites);
       const created = sum(rows, "referrals_created"), qualified = sum(rows, "qualified"), rewarded = sum(rows, "rewarded");
-      stats(box, [["qualification rate", pctOf(qualified, created)], ["reward rate", pctOf(rewarded, created)], ["bonuses", fmtMoney(sum(rows, "bonus_amount"), g.currency)],
-        ["referee orders (90 days)", fmtInt(sum(rows, "referee_orders_90d"))], ["referee revenue (90 days)", fmtMoney(sum(rows, "referee_revenue_90d"), g.currency)]]);
+      const c = ` (${g.currency})`;
+      stats(box, [["qualification rate" + c, pctOf(qualified, created)], ["reward rate" + c, pctOf(rewarded, created)], ["bonuses" + c, fmtMoney(sum(rows, "bonus_amount"), g.currency)],
+        ["referee orders (90 days)" + c, fmtInt(sum(rows, "referee_orders_90d"))], ["referee revenue (90 days)" + c, fmtMoney(sum(rows, "referee_revenue_90d"), g.currency)]]);
       return hbars(box, [{ label: "referrals made", value: created, color: PALETTE[0] }, { label: "qualified", value: qualified, color: PALETTE[5] }, { label: "rewarded", value: rewarded, color: PALETTE[2] }], fmtInt);
     }) },
     kitchen: { mart: "kitchen", draw: (t) => {
@@ -725,6 +723,7 @@
       return n;
     } },
     recent_orders: { mart: "recent_orders", draw: (t) => {
+      // Latest first by local time (to the minute), then the higher order id.
       const list = selected(), rows = forSites("recent_orders", list).sort((a, b) => (a.local_time < b.local_time ? 1 : a.local_time > b.local_time ? -1 : b.order_id - a.order_id)).slice(0, 20);
       if (!rows.length) return empty(t, "No order yet.");
       return table(t, ["order", "website", "placed (local)", "status", "channel", "total", "payment", "payment status", "items"], rows.map((r) => {
