@@ -863,7 +863,19 @@ def expected_charts(s: Shown) -> dict:
             from marts.fct_campaign_performance as c inner join win using (website_id)
             order by c.website_id, c.campaign_id""")
         assert_marks(chart, bars([(r[0], r[7]) for r in rows if r[7] is not None]))
-        campaigns, *variants = chart["tables"]
+        performance = {
+            c
+            for (c,) in s.con.execute(
+                "select column_name from information_schema.columns where table_schema = 'marts' "
+                "and table_name = 'fct_campaign_performance'"
+            ).fetchall()
+        }
+        effect = None
+        if {"incremental_revenue", "is_over_budget"} & performance:
+            # Issue 17: the true effect (treated vs control) and the over-budget flag.
+            campaigns, effect, *variants = chart["tables"]
+        else:
+            campaigns, *variants = chart["tables"]
         assert campaigns == [
             [
                 name,
@@ -884,6 +896,39 @@ def expected_charts(s: Shown) -> dict:
             f"where campaign_id in ({', '.join(map(str, ids or [0]))})"
         ).fetchall()
         assert [len(v) for v in variants] == ([n_variants] if n_variants else [])
+        if effect is not None:
+            get = ", ".join(
+                f"c.{col}" if col in performance else f"null as {col}"
+                for col in (
+                    "treated_response_rate",
+                    "control_response_rate",
+                    "incremental_orders",
+                    "incremental_revenue",
+                    "incremental_roi",
+                    "is_over_budget",
+                    "budget_used",
+                )
+            )
+            found = s.sql(f"""
+                select c.campaign_name, win.currency, {get}
+                from marts.fct_campaign_performance as c inner join win using (website_id)
+                order by c.website_id, c.campaign_id""")
+            assert effect == [
+                [
+                    name,
+                    fmt_pct(treated),
+                    fmt_pct(control),
+                    js_number(r2(orders)) if orders is not None else "n/a",
+                    money(cur, revenue) if revenue is not None else "n/a",
+                    fmt_pct(roi),
+                    f"⚠ over budget ({fmt_pct(used)})"
+                    if over
+                    else "no budget"
+                    if used is None
+                    else f"within ({fmt_pct(used)})",
+                ]
+                for name, cur, treated, control, orders, revenue, roi, over, used in found
+            ]
 
     @check
     def deliveries(chart):
