@@ -115,6 +115,46 @@ def _since(websites: Iterable[dict[str, Any]]) -> str:
     return (earliest - dt.timedelta(days=HISTORY_DAYS - 1)).isoformat()
 
 
+def _customer_counts(con: duckdb.DuckDBPyConnection, website_id: int, as_of: dt.date) -> dict:
+    """Per period: distinct ordering customers of the window ending at as_of and of the one
+    before, and the window's returning ones (who ordered in it on a day after their first
+    counted order day). One pass over the website's customer days for every period: the
+    first order day of each customer needs their whole history."""
+    starts = {p: as_of - dt.timedelta(days=days - 1) for p, days in PERIODS.items()}
+    # $1 website, $2 as_of, then each period's start and the previous window's start.
+    counts = ", ".join(
+        f"count(distinct user_id) filter (where business_date >= ${3 + 2 * k}), "
+        f"count(distinct user_id) filter (where business_date >= ${4 + 2 * k} "
+        f"and business_date < ${3 + 2 * k}), "
+        f"count(distinct user_id) filter (where business_date >= ${3 + 2 * k} "
+        f"and business_date > first_date)"
+        for k in range(len(PERIODS))
+    )
+    params: list[Any] = [website_id, as_of]
+    for period, days in PERIODS.items():
+        params += [starts[period], starts[period] - dt.timedelta(days=days)]
+    row = con.execute(
+        f"""
+        with days as (
+            select
+                business_date,
+                user_id,
+                min(business_date) over (partition by user_id) as first_date
+            from marts.fct_customer_order_days
+            where website_id = $1 and business_date <= $2
+        )
+        select {counts} from days
+        """,
+        params,
+    ).fetchall()[0]
+    return {
+        period: dict(
+            zip(("customers", "customers_prev", "returning"), row[3 * k : 3 * k + 3], strict=True)
+        )
+        for k, period in enumerate(PERIODS)
+    }
+
+
 def _window_figures(con: duckdb.DuckDBPyConnection, websites: list[dict[str, Any]]) -> dict:
     """Per website and period: distinct ordering customers (this window and the previous
     one), the distinct returning ones of the window (who ordered in it on a day after their
@@ -128,42 +168,9 @@ def _window_figures(con: duckdb.DuckDBPyConnection, websites: list[dict[str, Any
     engagement = _has_macro(con, "loyalty_engagement_stats")
     for website in websites:
         as_of = dt.date.fromisoformat(website["as_of"])
-        starts = {p: as_of - dt.timedelta(days=days - 1) for p, days in PERIODS.items()}
-        # One pass over the website's customer days for every period: the first order day
-        # of each customer needs their whole history.
-        # $1 website, $2 as_of, then each period's start and the previous window's start.
-        counts = ", ".join(
-            f"count(distinct user_id) filter (where business_date >= ${3 + 2 * k}), "
-            f"count(distinct user_id) filter (where business_date >= ${4 + 2 * k} "
-            f"and business_date < ${3 + 2 * k}), "
-            f"count(distinct user_id) filter (where business_date >= ${3 + 2 * k} "
-            f"and business_date > first_date)"
-            for k in range(len(PERIODS))
-        )
-        params: list[Any] = [website["id"], as_of]
+        counts = _customer_counts(con, website["id"], as_of)
         for period, days in PERIODS.items():
-            params += [starts[period], starts[period] - dt.timedelta(days=days)]
-        row = con.execute(
-            f"""
-            with days as (
-                select
-                    business_date,
-                    user_id,
-                    min(business_date) over (partition by user_id) as first_date
-                from marts.fct_customer_order_days
-                where website_id = $1 and business_date <= $2
-            )
-            select {counts} from days
-            """,
-            params,
-        ).fetchall()[0]
-        for k, (period, days) in enumerate(PERIODS.items()):
-            current, previous, returning = row[3 * k : 3 * k + 3]
-            figures: dict[str, Any] = {
-                "customers": current,
-                "customers_prev": previous,
-                "returning": returning,
-            }
+            figures: dict[str, Any] = dict(counts[period])
             if engagement:
                 stats = _table(
                     con,
