@@ -1169,7 +1169,7 @@ def expected_charts(s: Shown) -> dict:
             where m.business_date between win.lo and win.hi
             group by m.website_id, m.campaign_id order by m.website_id, m.campaign_id""")
         name = lambda r: r[9] or f"campaign {r[0]}"  # noqa: E731
-        assert chart["tables"] == [
+        table = [
             [
                 name(r),
                 str(r[1]),
@@ -1182,6 +1182,7 @@ def expected_charts(s: Shown) -> dict:
             ]
             for r in rows
         ]
+        assert chart["tables"] == ([table] if rows else [])
         shown = sorted(ranked(chart), key=lambda x: (-x[1], x[0]))
         assert shown == sorted(
             [(name(r), float(r[6])) for r in rows if r[6] is not None], key=lambda x: (-x[1], x[0])
