@@ -1185,7 +1185,7 @@ def expected_charts(s: Shown) -> dict:
         assert chart["tables"] == ([table] if rows else [])
         shown = sorted(ranked(chart), key=lambda x: (-x[1], x[0]))
         assert shown == sorted(
-            [(name(r), float(r[6])) for r in rows if r[6] is not None], key=lambda x: (-x[1], x[0])
+            [(name(r), float(r[6])) for r in rows if r[6]], key=lambda x: (-x[1], x[0])
         )
 
     @view
