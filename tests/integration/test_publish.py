@@ -1286,7 +1286,7 @@ def expected_charts(s: Shown) -> dict:
             select m.rider_name, m.website_id, m.deliveries, m.failed, m.failure_rate,
                 m.median_minutes, m.p90_minutes, m.on_time_rate
             from marts.fct_rider_performance_monthly as m inner join win using (website_id)
-            where true {month} order by m.deliveries desc, m.rider_name""")
+            where true {month} order by m.deliveries desc, m.rider_name, m.website_id""")
         expected = (
             [
                 [
@@ -1312,7 +1312,7 @@ def expected_charts(s: Shown) -> dict:
                     m.cancelled, m.no_show, m.no_show_rate, m.completed_fees, m.upcoming
                 from marts.fct_nutritionist_performance_monthly as m
                 inner join win using (website_id)
-                where true {month} order by m.nutritionist_name""")
+                where true {month} order by m.nutritionist_name, m.website_id""")
             if rows:
                 expected.append(
                     [
@@ -1336,7 +1336,7 @@ def expected_charts(s: Shown) -> dict:
                     m.median_first_response_hours, m.median_resolution_hours
                 from marts.fct_support_agents_monthly as m inner join win using (website_id)
                 where true {month}
-                order by m.tickets desc, coalesce(m.assigned_agent, 'null')""")
+                order by m.tickets desc, coalesce(m.assigned_agent, 'null'), m.website_id""")
             if rows:
                 expected.append(
                     [

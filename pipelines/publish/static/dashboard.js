@@ -693,16 +693,17 @@
       const month = [...new Set(list.map((x) => x.as_of.slice(0, 7)))].join(" / ");
       t.append(el("p", { cls: "note", text: `Month of as_of (${month}, to date); medians per person and month.` }));
       const site = (r) => (siteById[String(r.website_id)] || {}).name || "";
-      const riders = asOfMonthRows("riders", list).sort((a, b) => b.deliveries - a.deliveries || (a.rider_name < b.rider_name ? -1 : 1));
+      const byName = (a, b) => (a < b ? -1 : a > b ? 1 : 0);
+      const riders = asOfMonthRows("riders", list).sort((a, b) => b.deliveries - a.deliveries || byName(a.rider_name, b.rider_name) || a.website_id - b.website_id);
       t.append(el("p", { cls: "facet-title", text: "Riders" }));
       let n = riders.length ? table(t, ["rider", "website", "deliveries", "failed", "failure rate", "median min", "p90 min", "on time"], riders.map((r) => [r.rider_name, site(r), fmtInt(r.deliveries), fmtInt(r.failed || 0), fmtPct(r.failure_rate), cellOf(r.median_minutes, r2), cellOf(r.p90_minutes, r2), fmtPct(r.on_time_rate)])) : (empty(t, "No delivery this month."), 0);
       if (T("nutritionists")) {
-        const rows = asOfMonthRows("nutritionists", list).sort((a, b) => (a.nutritionist_name < b.nutritionist_name ? -1 : 1));
+        const rows = asOfMonthRows("nutritionists", list).sort((a, b) => byName(a.nutritionist_name, b.nutritionist_name) || a.website_id - b.website_id);
         t.append(el("p", { cls: "facet-title", text: "Nutritionists" }));
         n += rows.length ? table(t, ["nutritionist", "website", "booked", "completed", "cancelled", "no-shows", "no-show rate", "fees", "upcoming"], rows.map((r) => [r.nutritionist_name, site(r), fmtInt(r.booked || 0), fmtInt(r.completed || 0), fmtInt(r.cancelled || 0), fmtInt(r.no_show || 0), fmtPct(r.no_show_rate), r.completed_fees == null ? "n/a" : fmtMoney(Number(r.completed_fees), (siteById[String(r.website_id)] || {}).currency || ""), fmtInt(r.upcoming || 0)])) : (empty(t, "No consultation this month."), 0);
       }
       if (T("agents")) {
-        const rows = asOfMonthRows("agents", list).sort((a, b) => b.tickets - a.tickets || (String(a.assigned_agent) < String(b.assigned_agent) ? -1 : 1));
+        const rows = asOfMonthRows("agents", list).sort((a, b) => b.tickets - a.tickets || byName(String(a.assigned_agent), String(b.assigned_agent)) || a.website_id - b.website_id);
         t.append(el("p", { cls: "facet-title", text: "Support agents" }));
         n += rows.length ? table(t, ["agent", "website", "tickets", "resolved", "median first response (h)", "median resolution (h)"], rows.map((r) => [r.assigned_agent == null ? "(unassigned)" : r.assigned_agent, site(r), fmtInt(r.tickets), fmtInt(r.resolved || 0), cellOf(r.median_first_response_hours, r2), cellOf(r.median_resolution_hours, r2)])) : (empty(t, "No ticket this month."), 0);
       }
