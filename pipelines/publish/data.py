@@ -535,6 +535,34 @@ OPTIONAL_QUERIES: dict[str, tuple[str, tuple[str, ...], tuple[str, ...], str, st
         "month >= $since_month",
         "website_id, month, assigned_agent",
     ),
+    "vip_tier_revenue": (
+        "fct_vip_revenue_by_tier_daily",
+        ("website_id", "business_date", "tier"),
+        ("tier_rank", "orders", "gross_revenue"),
+        "business_date >= $since",
+        "website_id, business_date, tier",
+    ),
+    "loyalty_liability": (
+        "fct_loyalty_liability_daily",
+        ("website_id", "business_date"),
+        ("outstanding_points", "value_per_point", "liability"),
+        "business_date >= $since",
+        "website_id, business_date",
+    ),
+    "loyalty_engagement": (
+        "fct_loyalty_engagement_daily",
+        ("website_id", "business_date"),
+        ("redemptions", "points_redeemed", "clients_with_entries", "engagement_rate_30d"),
+        "business_date >= $since",
+        "website_id, business_date",
+    ),
+    "loyalty_members": (
+        "fct_loyalty_members_monthly",
+        ("website_id", "month", "member_group"),
+        ("orders", "customers", "gross_revenue"),
+        "month >= $since_month",
+        "website_id, month, member_group",
+    ),
     # As of as_of (no history to window).
     "campaign_channels": (
         "fct_campaign_channels",
@@ -570,6 +598,22 @@ OPTIONAL_QUERIES: dict[str, tuple[str, tuple[str, ...], tuple[str, ...], str, st
         "website_id, local_time desc, order_id desc",
     ),
 }
+#: Predicted customer value per website (dim_customer_predictions is one row per customer:
+#: the page gets sums and the customers per band of p_alive, no customer).
+PREDICTIONS_SQL = """
+    select
+        website_id,
+        count(*) as customers,
+        count(p_alive) as scored,
+        sum(predicted_value_12m) as predicted_value_12m,
+        sum(expected_orders_90d) as expected_orders_90d,
+        count(*) filter (where p_alive < 0.25) as alive_0_25,
+        count(*) filter (where p_alive >= 0.25 and p_alive < 0.5) as alive_25_50,
+        count(*) filter (where p_alive >= 0.5 and p_alive < 0.75) as alive_50_75,
+        count(*) filter (where p_alive >= 0.75) as alive_75_100
+    from marts.dim_customer_predictions
+    group by website_id
+    order by website_id"""
 #: Orders listed per website in the recent-orders panel.
 RECENT_ORDERS = 20
 
@@ -600,6 +644,12 @@ def _optional_panels(
             f"select {', '.join(cols)} from marts.{mart} as m where {where} order by {order}",
             params,
         )
+    if "dim_customer_predictions" in marts and {
+        "p_alive",
+        "expected_orders_90d",
+        "predicted_value_12m",
+    } <= _columns(con, "dim_customer_predictions"):
+        payload["predictions"] = _table(con, PREDICTIONS_SQL)
     if "fct_kitchen_hourly" in marts and {"local_hour", "orders_prepared"} <= _columns(
         con, "fct_kitchen_hourly"
     ):
@@ -626,6 +676,7 @@ SOURCES: dict[str, str] = {
     **DAILY_SOURCES,
     **{key: spec[0] for key, spec in OPTIONAL_QUERIES.items()},
     "kitchen_hours": "fct_kitchen_hourly",
+    "predictions": "dim_customer_predictions",
     "windows": "fct_customer_order_days",
     "rates": "fct_customer_rates",
     "vip_tiers": "dim_customers",

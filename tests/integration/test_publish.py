@@ -242,6 +242,10 @@ ISSUE_17_VIEWS = {
     "staff": "fct_rider_performance_monthly",
     "health_goals": "fct_health_goals",
     "recent_orders": "fct_recent_orders",
+    "vip_tier_revenue": "fct_vip_revenue_by_tier_daily",
+    "predictions": "dim_customer_predictions",
+    "loyalty_members": "fct_loyalty_members_monthly",
+    "loyalty_liability": "fct_loyalty_liability_daily",
 }
 
 
@@ -1401,6 +1405,131 @@ def expected_charts(s: Shown) -> dict:
                 for o, name, t, st, ch, total, cur, pm, ps, items in rows
             ]
         ]
+
+    @view
+    def vip_tier_revenue(chart):
+        expected = {}
+        for c in s.currencies:
+            rows = s.windowed(
+                "fct_vip_revenue_by_tier_daily",
+                "tier, min(tier_rank), sum(gross_revenue)",
+                "tier",
+                f"and win.currency = '{c}'",
+            )
+            total = sum((v for _, _, v in rows), Decimal(0))
+            expected |= bars([(t.replace("_", " "), v) for t, _, v in rows], c)
+            shown = [m for m in chart["marks"] if m["currency"] == c]
+            drawn = sorted((r for r in rows if r[2]), key=lambda r: (r[1], r[0]))
+            assert [m["label"] for m in shown] == [t.replace("_", " ") for t, _, _ in drawn]
+            for m, (_, _, v) in zip(shown, drawn, strict=True):
+                assert m["shown"] == f"{money(c, v)} ({pct_of(v, total)})"
+        assert_marks(chart, expected)
+
+    @view
+    def loyalty_members(chart):
+        tables = []
+        for c in s.currencies:
+            rows = s.sql(f"""
+                select m.month, m.member_group, coalesce(sum(orders), 0),
+                    coalesce(sum(customers), 0), coalesce(sum(gross_revenue), 0)
+                from marts.fct_loyalty_members_monthly as m inner join win using (website_id)
+                where win.currency = '{c}' and m.month >= date_trunc('month', win.lo)
+                    and m.month <= win.hi
+                group by m.month, m.member_group order by m.month, m.member_group""")
+            if rows:
+                tables.append(
+                    [
+                        [
+                            m.strftime("%Y-%m"),
+                            g.replace("_", " "),
+                            fmt_int(o),
+                            fmt_int(n),
+                            money(c, r),
+                            Decimal(r) / o if o else "n/a",
+                            js_number(r2(o / n)) if n else "n/a",
+                        ]
+                        for m, g, o, n, r in rows
+                    ]
+                )
+        shown = chart["tables"]
+        assert len(shown) == len(tables)
+        for got, want in zip(shown, tables, strict=True):
+            assert len(got) == len(want)
+            for got_row, want_row in zip(got, want, strict=True):
+                # The average order is a float division on the page: to the cent, +- half.
+                *head, aov, per = want_row
+                assert got_row[:5] + got_row[6:] == [*head, per]
+                if aov == "n/a":
+                    assert got_row[5] == "n/a"
+                else:
+                    value = Decimal(got_row[5].split(" ")[1].replace(",", ""))
+                    assert abs(value - aov) <= CENT / 2, (got_row, aov)
+
+    @view
+    def loyalty_liability(chart):
+        expected, stats = {}, {}
+        engaged = "fct_loyalty_engagement_daily" in built
+        for c in s.currencies:
+            expected |= s.daily("fct_loyalty_liability_daily", {"liability": "liability"}, c)
+            [(points, liability)] = s.sql(f"""
+                select coalesce(sum(m.outstanding_points), 0), sum(m.liability)
+                from marts.fct_loyalty_liability_daily as m inner join win using (website_id)
+                where win.currency = '{c}' and m.business_date = (
+                    select max(l.business_date) from marts.fct_loyalty_liability_daily as l
+                    where l.website_id = m.website_id and l.business_date <= win.hi)""")
+            stats |= {
+                f"points outstanding at as_of ({c})": fmt_int(points),
+                f"liability at as_of ({c})": money(c, liability)
+                if liability is not None
+                else "n/a",
+            }
+            if engaged:
+                [(n,)] = s.windowed(
+                    "fct_loyalty_engagement_daily",
+                    "coalesce(sum(redemptions), 0)",
+                    where=f"and win.currency = '{c}'",
+                )
+                stats[f"redemptions in the window ({c})"] = fmt_int(n)
+                for website, cur, name, _, _ in s.sites:
+                    if cur != c:
+                        continue
+                    series = (f"{name} " if sum(x[1] == c for x in s.sites) > 1 else "") + (
+                        "engagement rate"
+                    )
+                    for (_, _, day), v in s.daily(
+                        "fct_loyalty_engagement_daily",
+                        {series: "engagement_rate_30d"},
+                        where=f"and m.website_id = {website}",
+                    ).items():
+                        expected[(c, series, day)] = v
+        if s.days <= 62:
+            assert_marks(chart, expected)
+        assert chart["stats"] == stats
+
+    @view
+    def predictions(chart):
+        expected, stats = {}, {}
+        bands = (
+            ("p_alive < 0.25", "p_alive < 0.25"),
+            ("0.25 – 0.5", "p_alive >= 0.25 and p_alive < 0.5"),
+            ("0.5 – 0.75", "p_alive >= 0.5 and p_alive < 0.75"),
+            ("≥ 0.75", "p_alive >= 0.75"),
+        )
+        for c in s.currencies:
+            counts = ", ".join(f"count(*) filter (where {cond})" for _, cond in bands)
+            [(scored, value, orders, *per_band)] = s.sql(f"""
+                select count(p.p_alive), coalesce(sum(p.predicted_value_12m), 0),
+                    coalesce(sum(p.expected_orders_90d), 0), {counts}
+                from marts.dim_customer_predictions as p inner join win using (website_id)
+                where win.currency = '{c}'""")
+            stats |= {
+                f"customers scored ({c})": fmt_int(scored),
+                f"predicted value, next 12 months ({c})": money(c, value),
+                f"expected orders, next 90 days ({c})": fmt_int(orders),
+            }
+            expected |= bars([(name, n) for (name, _), n in zip(bands, per_band, strict=True)], c)
+        assert_marks(chart, expected)
+        assert chart["stats"] == stats
 
     return checks
 

@@ -732,6 +732,51 @@
         return [r.order_id, x.name || "", r.local_time || r.business_date, r.status, r.channel, r.total == null ? "" : fmtMoney(Number(r.total), x.currency || ""), r.payment_method == null ? "" : label(r.payment_method), r.payment_status || "", r.item_count == null ? "" : fmtInt(r.item_count)];
       }));
     } },
+    vip_tier_revenue: { mart: "vip_tier_revenue", draw: (t) => facets(t, (box, g) => {
+      const rows = windowRows("vip_tier_revenue", g.sites, false), total = sum(rows, "gross_revenue");
+      const rank = new Map(rows.map((r) => [r.tier, r.tier_rank == null ? 99 : r.tier_rank]));
+      const by = sumBy(rows, (r) => r.tier, "gross_revenue");
+      // Tier held at order time (upgrade history), in tier order; the share is of the window's gross.
+      const tiers = [...by.keys()].sort((a, b) => rank.get(a) - rank.get(b) || (a < b ? -1 : 1));
+      return hbars(box, tiers.map((k, i) => ({ label: label(k), value: by.get(k), color: PALETTE[(i + 3) % PALETTE.length], text: `${fmtMoney(by.get(k), g.currency)} (${pctOf(by.get(k), total)})` })), (v) => fmtMoney(v, g.currency));
+    }) },
+    loyalty_members: { mart: "loyalty_members", draw: (t) => facets(t, (box, g) => {
+      const rows = monthRows("loyalty_members", g.sites);
+      const keys = [...new Set(rows.map((r) => r.month + "|" + r.member_group))].sort();
+      if (!keys.length) return empty(box);
+      // Customers are distinct per month: shown per month, never added over months.
+      return table(box, ["month", "group", "orders", "customers", "revenue", "average order", "orders per customer"], keys.map((k) => {
+        const [m, grp] = k.split("|"), mine = rows.filter((r) => r.month === m && r.member_group === grp);
+        const orders = sum(mine, "orders"), customers = sum(mine, "customers"), revenue = sum(mine, "gross_revenue");
+        return [m.slice(0, 7), label(grp), fmtInt(orders), fmtInt(customers), fmtMoney(revenue, g.currency), orders ? fmtMoney(revenue / orders, g.currency) : "n/a", customers ? String(r2(orders / customers)) : "n/a"];
+      }));
+    }) },
+    loyalty_liability: { mart: "loyalty_liability", draw: (t) => facets(t, (box, g) => {
+      const labels = dateAxis(g.sites), rows = windowRows("loyalty_liability", g.sites, false), last = lastRows("loyalty_liability", g.sites);
+      const c = ` (${g.currency})`;
+      const facts = [["points outstanding at as_of" + c, fmtInt(sum(last, "outstanding_points"))], ["liability at as_of" + c, last.length ? fmtMoney(sum(last, "liability"), g.currency) : "n/a"]];
+      const eng = T("loyalty_engagement") ? windowRows("loyalty_engagement", g.sites, false) : [];
+      if (T("loyalty_engagement")) facts.push(["redemptions in the window" + c, fmtInt(sum(eng, "redemptions"))]);
+      stats(box, facts);
+      const by = sumBy(rows, (r) => r.business_date, "liability");
+      let n = lineChart(box, labels, [{ name: "liability", values: labels.map((d) => by.get(d) || 0), color: PALETTE[6] }], (v) => fmtMoney(v, g.currency));
+      if (eng.length) {
+        // The rolling 30-day engagement rate per website (a rate: never added across websites).
+        box.append(el("p", { cls: "facet-title", text: "Engagement rate (30 days, %)" }));
+        n += lineChart(box, labels, g.sites.map((x, i) => {
+          const m = new Map(eng.filter((r) => String(r.website_id) === String(x.id) && r.engagement_rate_30d != null).map((r) => [r.business_date, Number(r.engagement_rate_30d)]));
+          return { name: (g.sites.length > 1 ? x.name + " " : "") + "engagement rate", values: labels.map((d) => m.get(d) || 0), color: PALETTE[(i + 5) % PALETTE.length] };
+        }), fmtPct);
+      }
+      return n;
+    }) },
+    predictions: { mart: "predictions", draw: (t) => facets(t, (box, g) => {
+      const rows = forSites("predictions", g.sites), c = ` (${g.currency})`;
+      stats(box, [["customers scored" + c, fmtInt(sum(rows, "scored"))], ["predicted value, next 12 months" + c, fmtMoney(sum(rows, "predicted_value_12m"), g.currency)],
+        ["expected orders, next 90 days" + c, fmtInt(sum(rows, "expected_orders_90d"))]]);
+      const bands = [["alive_0_25", "p_alive < 0.25"], ["alive_25_50", "0.25 – 0.5"], ["alive_50_75", "0.5 – 0.75"], ["alive_75_100", "≥ 0.75"]];
+      return hbars(box, bands.map(([col, name], i) => ({ label: name, value: sum(rows, col), color: PALETTE[[4, 1, 5, 2][i]] })), fmtInt);
+    }) },
   };
 
   function renderCharts() {
