@@ -738,7 +738,7 @@
       const by = sumBy(rows, (r) => r.tier, "gross_revenue");
       // Tier held at order time (upgrade history), in tier order; the share is of the window's gross.
       const tiers = [...by.keys()].sort((a, b) => rank.get(a) - rank.get(b) || (a < b ? -1 : 1));
-      return hbars(box, tiers.map((k, i) => ({ label: label(k), value: by.get(k), color: PALETTE[(i + 3) % PALETTE.length], text: `${fmtMoney(by.get(k), g.currency)} (${pctOf(by.get(k), total)})` })), (v) => fmtMoney(v, g.currency));
+      return hbars(box, tiers.map((k, i) => ({ label: label(k), value: by.get(k), color: PALETTE[(i + 3) % PALETTE.length], text: pctOf(by.get(k), total) })), (v) => fmtMoney(v, g.currency));
     }) },
     loyalty_members: { mart: "loyalty_members", draw: (t) => facets(t, (box, g) => {
       const rows = monthRows("loyalty_members", g.sites);
