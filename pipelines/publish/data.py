@@ -72,9 +72,9 @@ def _has_macro(con: duckdb.DuckDBPyConnection, name: str) -> bool:
 
 
 def _websites(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
-    """Each website with its currency and its as_of: the last date of its daily snapshot;
-    `today_so_far` when that date is today in the website's zone (a frequent refresh's
-    marts end with today's partial day)."""
+    """Each website with its currency, its as_of (the last date of its daily snapshot) and
+    its first_date (the first); `today_so_far` when as_of is today in the website's zone (a
+    frequent refresh's marts end with today's partial day)."""
     rows = con.execute(
         """
         select
@@ -82,10 +82,11 @@ def _websites(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
             websites.website_name,
             websites.currency,
             websites.timezone,
-            snapshot.as_of_date
+            snapshot.as_of_date,
+            snapshot.first_date
         from marts.dim_websites as websites
         inner join (
-            select website_id, max(business_date) as as_of_date
+            select website_id, max(business_date) as as_of_date, min(business_date) as first_date
             from marts.fct_daily_snapshot
             group by website_id
         ) as snapshot on websites.website_id = snapshot.website_id
@@ -100,6 +101,9 @@ def _websites(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
             "currency": r[2],
             "timezone": r[3],
             "as_of": r[4].isoformat(),
+            # The first day of its daily snapshot (its first order): a window starting before
+            # it covers less history than its length says.
+            "first_date": r[5].isoformat(),
             "today_so_far": r[4] == now.astimezone(zoneinfo.ZoneInfo(r[3])).date(),
         }
         for r in rows
@@ -111,27 +115,62 @@ def _since(websites: Iterable[dict[str, Any]]) -> str:
     return (earliest - dt.timedelta(days=HISTORY_DAYS - 1)).isoformat()
 
 
+def _customer_counts(con: duckdb.DuckDBPyConnection, website_id: int, as_of: dt.date) -> dict:
+    """Per period: distinct ordering customers of the window ending at as_of and of the one
+    before, and the window's returning ones (who ordered in it on a day after their first
+    counted order day). One pass over the website's customer days for every period: the
+    first order day of each customer needs their whole history."""
+    starts = {p: as_of - dt.timedelta(days=days - 1) for p, days in PERIODS.items()}
+    # $1 website, $2 as_of, then each period's start and the previous window's start.
+    counts = ", ".join(
+        f"count(distinct user_id) filter (where business_date >= ${3 + 2 * k}), "
+        f"count(distinct user_id) filter (where business_date >= ${4 + 2 * k} "
+        f"and business_date < ${3 + 2 * k}), "
+        f"count(distinct user_id) filter (where business_date >= ${3 + 2 * k} "
+        f"and business_date > first_date)"
+        for k in range(len(PERIODS))
+    )
+    params: list[Any] = [website_id, as_of]
+    for period, days in PERIODS.items():
+        params += [starts[period], starts[period] - dt.timedelta(days=days)]
+    row = con.execute(
+        f"""
+        with days as (
+            select
+                business_date,
+                user_id,
+                min(business_date) over (partition by user_id) as first_date
+            from marts.fct_customer_order_days
+            where website_id = $1 and business_date <= $2
+        )
+        select {counts} from days
+        """,
+        params,
+    ).fetchall()[0]
+    return {
+        period: dict(
+            zip(("customers", "customers_prev", "returning"), row[3 * k : 3 * k + 3], strict=True)
+        )
+        for k, period in enumerate(PERIODS)
+    }
+
+
 def _window_figures(con: duckdb.DuckDBPyConnection, websites: list[dict[str, Any]]) -> dict:
     """Per website and period: distinct ordering customers (this window and the previous
-    one) and request 003's engagement stats for the window. Neither sums from daily rows."""
+    one), the distinct returning ones of the window (who ordered in it on a day after their
+    first counted order day: the customers behind the daily "returning" bars), and request
+    003's engagement stats for the window. None of them sums from daily rows.
+
+    Returning customers are not "customers - new customers": that is the customers acquired
+    before the window, 0 for a window reaching back before the first order (a year of four
+    months' data), while the daily bars show them coming back."""
     out: dict[str, dict[str, Any]] = {}
     engagement = _has_macro(con, "loyalty_engagement_stats")
     for website in websites:
         as_of = dt.date.fromisoformat(website["as_of"])
+        counts = _customer_counts(con, website["id"], as_of)
         for period, days in PERIODS.items():
-            start = as_of - dt.timedelta(days=days - 1)
-            prev_start = start - dt.timedelta(days=days)
-            current, previous = con.execute(
-                """
-                select
-                    count(distinct user_id) filter (where business_date >= ?),
-                    count(distinct user_id) filter (where business_date < ?)
-                from marts.fct_customer_order_days
-                where website_id = ? and business_date between ? and ?
-                """,
-                [start, start, website["id"], prev_start, as_of],
-            ).fetchall()[0]
-            figures: dict[str, Any] = {"customers": current, "customers_prev": previous}
+            figures: dict[str, Any] = dict(counts[period])
             if engagement:
                 stats = _table(
                     con,
@@ -240,6 +279,18 @@ DAILY_SOURCES = {
 }
 
 
+def _columns(con: duckdb.DuckDBPyConnection, mart: str) -> set[str]:
+    """The columns of a mart (a warehouse built before a column was added lacks it)."""
+    return {
+        name
+        for (name,) in con.execute(
+            "select column_name from information_schema.columns where table_schema = ? "
+            "and table_name = ? and table_catalog = current_database()",
+            [MARTS, mart],
+        ).fetchall()
+    }
+
+
 def _customer_panels(con: duckdb.DuckDBPyConnection, payload: dict, marts: set[str]) -> None:
     if "dim_customers" in marts:
         payload["vip_tiers"] = _table(
@@ -248,11 +299,18 @@ def _customer_panels(con: duckdb.DuckDBPyConnection, payload: dict, marts: set[s
             select website_id, coalesce(vip_tier_current, 'none') as vip_tier, count(*) as customers
             from marts.dim_customers group by all order by website_id, vip_tier""",
         )
+        # The bands of each website's currency, in the seed's order (ltv_segment_order).
+        order = (
+            "ltv_segment_order"
+            if "ltv_segment_order" in _columns(con, "dim_customers")
+            else "cast(null as integer)"
+        )
         payload["ltv_segments"] = _table(
             con,
-            """
-            select website_id, ltv_segment, count(*) as customers
-            from marts.dim_customers group by all order by website_id, ltv_segment""",
+            f"""
+            select website_id, ltv_segment, {order} as ltv_segment_order, count(*) as customers
+            from marts.dim_customers group by all
+            order by website_id, ltv_segment_order, ltv_segment""",
         )
         payload["churn_list"] = _table(
             con,
@@ -276,10 +334,16 @@ def _customer_panels(con: duckdb.DuckDBPyConnection, payload: dict, marts: set[s
             from marts.fct_customer_rates order by website_id""",
         )
     if "fct_customer_cohorts" in marts:
+        partial = (
+            "is_partial_month"
+            if "is_partial_month" in _columns(con, "fct_customer_cohorts")
+            else "false"
+        )
         payload["cohorts"] = _table(
             con,
-            """
-            select website_id, cohort_month, month_number, cohort_size, active_customers
+            f"""
+            select website_id, cohort_month, month_number, cohort_size, active_customers,
+                {partial} as is_partial_month
             from marts.fct_customer_cohorts order by website_id, cohort_month, month_number""",
         )
 
@@ -323,6 +387,306 @@ def _campaign_panels(con: duckdb.DuckDBPyConnection, payload: dict, marts: set[s
         )
 
 
+#: The views issue 17 adds (marts built on other branches, landing one by one: DESIGN.md
+#: "More marts"). Each is optional twice over: a mart not built is absent from the payload
+#: (its panel says "not built yet"), and of the columns the page reads, those a built mart
+#: lacks are left out (the panel shows "n/a" there), never an error that stops publishing.
+#: key: (mart, key columns (required), optional columns, filter, order).
+OPTIONAL_QUERIES: dict[str, tuple[str, tuple[str, ...], tuple[str, ...], str, str]] = {
+    # Daily rows, windowed in the browser like DAILY_QUERIES.
+    "subscriptions": (
+        "fct_subscriptions_daily",
+        ("website_id", "business_date"),
+        ("active_subscriptions", "active_subscribers", "mrr"),
+        "business_date >= $since",
+        "website_id, business_date",
+    ),
+    "payment_health": (
+        "fct_payment_health_daily",
+        ("website_id", "business_date", "method"),
+        (
+            "attempts",
+            "completed",
+            "failed",
+            "pending",
+            "amount_attempted",
+            "amount_collected",
+            "amount_failed",
+            "retries",
+        ),
+        "business_date >= $since",
+        "website_id, business_date, method",
+    ),
+    "reconciliation": (
+        "fct_revenue_reconciliation_daily",
+        ("website_id", "business_date"),
+        ("gross_revenue", "collected_revenue", "refunds", "receivables"),
+        "business_date >= $since",
+        "website_id, business_date",
+    ),
+    "campaign_days": (
+        "fct_campaign_days",
+        ("campaign_id", "website_id", "business_date"),
+        (
+            "orders_influenced",
+            "revenue_generated",
+            "campaign_cost",
+            "recipients_sent",
+            "cumulative_cost",
+            "budget_used",
+            "is_over_budget",
+        ),
+        "business_date >= $since",
+        "website_id, campaign_id, business_date",
+    ),
+    "kitchen": (
+        "fct_kitchen_daily",
+        ("website_id", "business_date"),
+        (
+            "orders_prepared",
+            "prepared_within_20_min",
+            "median_prep_minutes",
+            "p90_prep_minutes",
+            "share_within_20_min",
+        ),
+        "business_date >= $since",
+        "website_id, business_date",
+    ),
+    # Plan mix at each website's last day.
+    "subscription_plans": (
+        "fct_subscription_plans_daily",
+        ("website_id", "business_date", "plan_id"),
+        ("plan_name", "billing_interval", "active_subscriptions", "active_subscribers", "mrr"),
+        "business_date = (select max(latest.business_date) "
+        "from marts.fct_subscription_plans_daily as latest "
+        "where latest.website_id = m.website_id)",
+        "website_id, plan_id",
+    ),
+    # Monthly rows (the page shows the months its window touches).
+    "mrr_movements": (
+        "fct_mrr_movements_monthly",
+        ("website_id", "month"),
+        (
+            "opening_mrr",
+            "new_mrr",
+            "reactivation_mrr",
+            "expansion_mrr",
+            "contraction_mrr",
+            "churned_mrr",
+            "closing_mrr",
+            "subscribers_churned",
+            "subscriber_churn_rate",
+            "revenue_churn_rate",
+        ),
+        "month >= $since_month",
+        "website_id, month",
+    ),
+    "referral_funnel": (
+        "fct_referral_funnel_monthly",
+        ("website_id", "month"),
+        (
+            "referrals_created",
+            "qualified",
+            "rewarded",
+            "qualification_rate",
+            "reward_rate",
+            "bonus_amount",
+            "referee_orders_90d",
+            "referee_revenue_90d",
+        ),
+        "month >= $since_month",
+        "website_id, month",
+    ),
+    "riders": (
+        "fct_rider_performance_monthly",
+        ("website_id", "rider_name", "month"),
+        (
+            "deliveries",
+            "delivered",
+            "failed",
+            "on_time",
+            "failure_rate",
+            "median_minutes",
+            "p90_minutes",
+            "on_time_rate",
+        ),
+        "month >= $since_month",
+        "website_id, month, rider_name",
+    ),
+    "nutritionists": (
+        "fct_nutritionist_performance_monthly",
+        ("website_id", "nutritionist_name", "month"),
+        (
+            "booked",
+            "completed",
+            "cancelled",
+            "no_show",
+            "no_show_rate",
+            "completed_fees",
+            "upcoming",
+        ),
+        "month >= $since_month",
+        "website_id, month, nutritionist_name",
+    ),
+    "agents": (
+        "fct_support_agents_monthly",
+        ("website_id", "assigned_agent", "month"),
+        ("tickets", "resolved", "median_first_response_hours", "median_resolution_hours"),
+        "month >= $since_month",
+        "website_id, month, assigned_agent",
+    ),
+    "vip_tier_revenue": (
+        "fct_vip_revenue_by_tier_daily",
+        ("website_id", "business_date", "tier"),
+        ("tier_rank", "orders", "gross_revenue"),
+        "business_date >= $since",
+        "website_id, business_date, tier",
+    ),
+    "loyalty_liability": (
+        "fct_loyalty_liability_daily",
+        ("website_id", "business_date"),
+        ("outstanding_points", "value_per_point", "liability"),
+        "business_date >= $since",
+        "website_id, business_date",
+    ),
+    "loyalty_engagement": (
+        "fct_loyalty_engagement_daily",
+        ("website_id", "business_date"),
+        ("redemptions", "points_redeemed", "clients_with_entries", "engagement_rate_30d"),
+        "business_date >= $since",
+        "website_id, business_date",
+    ),
+    "loyalty_members": (
+        "fct_loyalty_members_monthly",
+        ("website_id", "month", "member_group"),
+        ("orders", "customers", "gross_revenue"),
+        "month >= $since_month",
+        "website_id, month, member_group",
+    ),
+    # As of as_of (no history to window).
+    "campaign_channels": (
+        "fct_campaign_channels",
+        ("campaign_id", "website_id", "channel"),
+        ("sent", "opened", "clicked", "open_rate", "click_rate"),
+        "true",
+        "website_id, campaign_id, channel",
+    ),
+    "health_goals": (
+        "fct_health_goals",
+        ("website_id", "dietary_goal"),
+        ("customers", "customers_with_delivered_order", "delivered_orders", "revenue"),
+        "true",
+        "website_id, dietary_goal",
+    ),
+    "recent_orders": (
+        "fct_recent_orders",
+        ("order_id", "website_id", "business_date"),
+        (
+            "local_time",
+            "status",
+            "channel",
+            "total",
+            "payment_method",
+            "payment_status",
+            "item_count",
+        ),
+        # The latest RECENT_ORDERS of each website (the mart keeps more).
+        "order_id in (select ranked.order_id from marts.fct_recent_orders as ranked "
+        "where ranked.website_id = m.website_id "
+        "order by strftime(ranked.local_time, '%Y-%m-%d %H:%M') desc, ranked.order_id desc "
+        "limit $recent)",
+        "website_id, local_time desc, order_id desc",
+    ),
+}
+#: Predicted customer value per website (dim_customer_predictions is one row per customer:
+#: the page gets sums and the customers per band of p_alive, no customer).
+PREDICTIONS_SQL = """
+    select
+        website_id,
+        count(*) as customers,
+        count(p_alive) as scored,
+        sum(predicted_value_12m) as predicted_value_12m,
+        sum(expected_orders_90d) as expected_orders_90d,
+        count(*) filter (where p_alive < 0.25) as alive_0_25,
+        count(*) filter (where p_alive >= 0.25 and p_alive < 0.5) as alive_25_50,
+        count(*) filter (where p_alive >= 0.5 and p_alive < 0.75) as alive_50_75,
+        count(*) filter (where p_alive >= 0.75) as alive_75_100
+    from marts.dim_customer_predictions
+    group by website_id
+    order by website_id"""
+#: Orders listed per website in the recent-orders panel.
+RECENT_ORDERS = 20
+
+
+def _optional_panels(
+    con: duckdb.DuckDBPyConnection, payload: dict, marts: set[str], websites: list[dict]
+) -> None:
+    """OPTIONAL_QUERIES, each when its mart is built with its key columns (else absent), and
+    the kitchen's hours summed per window (24 hours x every day would be too many rows)."""
+    since = dt.date.fromisoformat(payload["since"])
+    values = {"$since_month": since.replace(day=1), "$since": since, "$recent": RECENT_ORDERS}
+    for key, (mart, keys, optional, where, order) in OPTIONAL_QUERIES.items():
+        if mart not in marts:
+            continue
+        present = _columns(con, mart)
+        if not set(keys) <= present:
+            continue
+        cols = [*keys, *(c for c in optional if c in present)]
+        if "local_time" in cols:  # a naive local timestamp: shown as it reads
+            cols[cols.index("local_time")] = "strftime(local_time, '%Y-%m-%d %H:%M') as local_time"
+        params: list[Any] = []
+        for name, value in values.items():
+            if name in where:
+                where = where.replace(name, "?")
+                params.append(value)
+        payload[key] = _table(
+            con,
+            f"select {', '.join(cols)} from marts.{mart} as m where {where} order by {order}",
+            params,
+        )
+    if "dim_customer_predictions" in marts and {
+        "p_alive",
+        "expected_orders_90d",
+        "predicted_value_12m",
+    } <= _columns(con, "dim_customer_predictions"):
+        payload["predictions"] = _table(con, PREDICTIONS_SQL)
+    if "fct_kitchen_hourly" in marts and {"local_hour", "orders_prepared"} <= _columns(
+        con, "fct_kitchen_hourly"
+    ):
+        rows = []
+        for website in websites:
+            as_of = dt.date.fromisoformat(website["as_of"])
+            for period, days in PERIODS.items():
+                start = as_of - dt.timedelta(days=days - 1)
+                for hour, prepared in con.execute(
+                    "select local_hour, sum(orders_prepared) from marts.fct_kitchen_hourly "
+                    "where website_id = ? and business_date between ? and ? "
+                    "group by local_hour order by local_hour",
+                    [website["id"], start, as_of],
+                ).fetchall():
+                    rows.append([website["id"], period, hour, _plain(prepared)])
+        payload["kitchen_hours"] = {
+            "cols": ["website_id", "period", "local_hour", "orders_prepared"],
+            "rows": rows,
+        }
+
+
+#: The mart behind each payload key, for the panel of one not built.
+SOURCES: dict[str, str] = {
+    **DAILY_SOURCES,
+    **{key: spec[0] for key, spec in OPTIONAL_QUERIES.items()},
+    "kitchen_hours": "fct_kitchen_hourly",
+    "predictions": "dim_customer_predictions",
+    "windows": "fct_customer_order_days",
+    "rates": "fct_customer_rates",
+    "vip_tiers": "dim_customers",
+    "ltv_segments": "dim_customers",
+    "cohorts": "fct_customer_cohorts",
+    "loyalty_tiers": "fct_loyalty_tier_daily",
+    "campaigns": "fct_campaign_performance",
+}
+
+
 def collect(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
     """The dashboard's payload from an open warehouse connection."""
     marts = set(mart_tables(con))
@@ -339,6 +703,7 @@ def collect(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
         "websites": websites,
         "since": since,
         "marts": sorted(marts),
+        "sources": SOURCES,
     }
     for key, sql in DAILY_QUERIES.items():
         if DAILY_SOURCES[key] in marts:
@@ -354,6 +719,7 @@ def collect(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
     _customer_panels(con, payload, marts)
     _loyalty_panels(con, payload, marts)
     _campaign_panels(con, payload, marts)
+    _optional_panels(con, payload, marts, websites)
     return payload
 
 

@@ -227,6 +227,28 @@ def test_the_page_is_self_contained_and_small(page):
     assert page.eval("performance.getEntriesByType('resource').length") == 0
 
 
+#: Issue 17's panels and the mart each needs (built on other branches: DESIGN.md "More
+#: marts"). Until its mart is in the warehouse a panel must say it is not built; once it is,
+#: the panel must draw, and its figures are checked against SQL on the mart like the others.
+ISSUE_17_VIEWS = {
+    "reconciliation": "fct_revenue_reconciliation_daily",
+    "payment_health": "fct_payment_health_daily",
+    "subscriptions": "fct_subscriptions_daily",
+    "mrr_movements": "fct_mrr_movements_monthly",
+    "campaign_course": "fct_campaign_days",
+    "campaign_channels": "fct_campaign_channels",
+    "referrals": "fct_referral_funnel_monthly",
+    "kitchen": "fct_kitchen_daily",
+    "staff": "fct_rider_performance_monthly",
+    "health_goals": "fct_health_goals",
+    "recent_orders": "fct_recent_orders",
+    "vip_tier_revenue": "fct_vip_revenue_by_tier_daily",
+    "predictions": "dim_customer_predictions",
+    "loyalty_members": "fct_loyalty_members_monthly",
+    "loyalty_liability": "fct_loyalty_liability_daily",
+}
+
+
 def test_every_chart_draws_its_data(page, warehouse):
     select(page, "month", "all")
     charts = page.eval(
@@ -235,10 +257,16 @@ def test_every_chart_draws_its_data(page, warehouse):
             missing: c.dataset.missing || null, error: c.dataset.error || null,
             drawn: c.querySelectorAll('svg rect, svg path, svg circle, td, .stat').length }))"""
     )
-    assert len(charts) >= 18
+    assert len(charts) >= 30
+    built = marts(warehouse)
     for chart in charts:
         assert chart["error"] is None, chart
-        # Every mart is built here: a panel saying "not available" is a failure.
+        pending = ISSUE_17_VIEWS.get(chart["name"])
+        if pending and pending not in built:
+            # A view whose mart has not landed yet says so, and draws nothing.
+            assert chart["missing"] == pending and chart["rendered"] == 0, chart
+            continue
+        # Every other mart is built here: a panel saying "not available" is a failure.
         assert chart["missing"] is None, f"{chart['name']}: {chart['missing']} is not built"
         assert chart["rendered"] > 0 and chart["drawn"] > 0, chart
     assert not page.errors
@@ -336,6 +364,7 @@ READ_CHARTS = """[...document.querySelectorAll('.chart')].map(c => {
             currency: cur(m), series: m.dataset.series || null, label: m.dataset.label,
             value: Number(m.dataset.value), of: m.dataset.of ? Number(m.dataset.of) : null,
             text: m.tagName === 'TD' ? m.textContent : null,
+            partial: m.dataset.partial === '1',
             shown: m.nextElementSibling && m.nextElementSibling.classList.contains('val')
                 ? m.nextElementSibling.textContent : null })),
         stats: Object.fromEntries([...c.querySelectorAll('.stat')].map(
@@ -343,6 +372,8 @@ READ_CHARTS = """[...document.querySelectorAll('.chart')].map(c => {
         tables: [...c.querySelectorAll('table:not(.heat)')].map(t => [...t.querySelectorAll(
             'tbody tr')].map(r => [...r.children].map(td => td.textContent))),
         legends: [...c.querySelectorAll('.legend span')].map(x => [cur(x), x.textContent]),
+        notes: Object.fromEntries([...c.querySelectorAll('.note[data-name]')].map(
+            x => [x.dataset.name, x.textContent])),
     };
 })"""
 
@@ -527,19 +558,40 @@ def expected_charts(s: Shown) -> dict:
             "fct_daily_snapshot", {"new": "new_customers", "returning": "returning_customers"}
         )
         assert_marks(chart, {k: v for k, v in expected.items() if v > 0})
-        [(new,)] = s.windowed("fct_daily_snapshot", "coalesce(sum(new_customers), 0)")
-        # Distinct customers per website (counted orders in its window), added up.
-        [(distinct,)] = s.sql(f"""
+        [(new, day_returning)] = s.windowed(
+            "fct_daily_snapshot",
+            "coalesce(sum(new_customers), 0), coalesce(sum(returning_customers), 0)",
+        )
+        # Returning: distinct customers with a counted order in their website's window on a
+        # day after their first counted order day (from staging, dated here), added up. Not
+        # "distinct - new": that is 0 once the window reaches back before the first order
+        # (the year view said "0 returning, 100 % new" above bars of returning customers).
+        [(returning,)] = s.sql(f"""
+            , counted as (
+                select o.website_id, o.user_id, o.created_date,
+                    min(o.created_date) over (partition by o.user_id) as first_date
+                from {DATED_ORDERS} as o where o.status <> 'cancelled')
             select coalesce(sum(n), 0) from (
-                select count(distinct o.user_id) as n from {DATED_ORDERS} as o
+                select count(distinct c.user_id) as n from counted as c
                 inner join win using (website_id)
-                where o.status <> 'cancelled' and o.created_date between win.lo and win.hi
-                group by o.website_id)""")
+                where c.created_date between win.lo and win.hi
+                    and c.created_date > c.first_date
+                group by c.website_id)""")
         assert chart["stats"] == {
             "new customers": fmt_int(new),
-            "returning customers": fmt_int(max(distinct - new, 0)),
-            "new share": fmt_pct(100 * new / distinct) if distinct else "n/a",
+            "returning customers": fmt_int(returning),
+            "new share of daily customers": fmt_pct(100 * new / (new + day_returning))
+            if new + day_returning
+            else "n/a",
         }
+        [(first,)] = s.sql("""
+            select min(business_date) from marts.fct_daily_snapshot
+            where website_id in (select website_id from win)""")
+        assert ("coverage" in chart["notes"]) == (min(lo for *_, lo, _ in s.sites) < first)
+        if s.days == 365:  # this data (40 days) is all inside the year: everyone is new in it
+            assert returning > 0 and chart["notes"]["coverage"].startswith(
+                "The window starts before the data"
+            )
 
     @check
     def discounts(chart):
@@ -591,14 +643,28 @@ def expected_charts(s: Shown) -> dict:
 
     @check
     def ltv(chart):
-        assert_marks(
-            chart,
-            bars(
-                s.sql("""
-            select ltv_segment, count(*) from marts.dim_customers
-            where website_id in (select website_id from win) group by all""")
-            ),
-        )
+        """Per currency facet, the bands of that currency (seed ltv_segments: its own rows or
+        the '*' ones), in the seed's sort_order: low to high, never alphabetical."""
+        expected, order = {}, {}
+        for c in s.currencies:
+            rows = s.sql(f"""
+                select c.ltv_segment, count(*) from marts.dim_customers as c
+                inner join win using (website_id) where win.currency = '{c}'
+                group by c.ltv_segment""")
+            expected |= bars(rows, c)
+            seed = s.sql(f"""
+                select ltv_segment from staging.ltv_segments
+                where currency = coalesce(
+                    (select max(currency) from staging.ltv_segments where currency = '{c}'), '*')
+                order by sort_order""")
+            order[c] = [label for (label,) in seed]
+            assert {label for label, _ in rows} <= set(order[c]), (c, rows)
+        assert_marks(chart, expected)
+        for c in s.currencies:
+            shown = [m["label"] for m in chart["marks"] if m["currency"] == c]
+            assert shown == [label for label in order[c] if label in shown], (c, shown)
+        if "NGN" in s.currencies:  # naira bands, not the shilling ones
+            assert order["NGN"] == ["0-30K", "30-150K", "150K+"]
 
     @check
     def churn(chart):
@@ -644,11 +710,33 @@ def expected_charts(s: Shown) -> dict:
             (m["currency"], m["series"], m["label"]): (m["value"], m["of"]) for m in chart["marks"]
         }
         assert shown == expected
+        # The month as_of falls in is partial (AS_OF is no month's last day): marked, and
+        # the cells marked are the mart's is_partial_month rows.
+        partial = {
+            f"{m.isoformat()} M{k}"
+            for m, k in s.sql("""
+                select distinct cohort_month, month_number from marts.fct_customer_cohorts
+                where website_id in (select website_id from win) and is_partial_month""")
+        }
+        as_of_month = AS_OF.replace(day=1)
+        assert partial and all(
+            dt.date.fromisoformat(label[:10]).replace(day=1) <= as_of_month for label in partial
+        )
+
+        def month_of(label: str) -> int:  # the cell's month, as months since year 0
+            cohort = dt.date.fromisoformat(label[:10])
+            return cohort.year * 12 + cohort.month - 1 + int(label.split("M")[-1])
+
+        assert {
+            m["label"]
+            for m in chart["marks"]
+            if month_of(m["label"]) == as_of_month.year * 12 + as_of_month.month - 1
+        } == partial
+        assert {m["label"] for m in chart["marks"] if m["partial"]} == partial
+        assert chart["notes"]["partial"].startswith("* Hatched")
         for m in chart["marks"]:
-            assert (
-                m["text"]
-                == f"{Decimal(100 * m['value'] / m['of']).quantize(Decimal(1), ROUND_HALF_UP)}%"
-            )
+            pct = Decimal(100 * m["value"] / m["of"]).quantize(Decimal(1), ROUND_HALF_UP)
+            assert m["text"] == f"{pct}%" + ("*" if m["partial"] else "")
 
     @check
     def points(chart):
@@ -779,7 +867,19 @@ def expected_charts(s: Shown) -> dict:
             from marts.fct_campaign_performance as c inner join win using (website_id)
             order by c.website_id, c.campaign_id""")
         assert_marks(chart, bars([(r[0], r[7]) for r in rows if r[7] is not None]))
-        campaigns, *variants = chart["tables"]
+        performance = {
+            c
+            for (c,) in s.con.execute(
+                "select column_name from information_schema.columns where table_schema = 'marts' "
+                "and table_name = 'fct_campaign_performance'"
+            ).fetchall()
+        }
+        effect = None
+        if {"incremental_revenue", "is_over_budget"} & performance:
+            # Issue 17: the true effect (treated vs control) and the over-budget flag.
+            campaigns, effect, *variants = chart["tables"]
+        else:
+            campaigns, *variants = chart["tables"]
         assert campaigns == [
             [
                 name,
@@ -800,6 +900,39 @@ def expected_charts(s: Shown) -> dict:
             f"where campaign_id in ({', '.join(map(str, ids or [0]))})"
         ).fetchall()
         assert [len(v) for v in variants] == ([n_variants] if n_variants else [])
+        if effect is not None:
+            get = ", ".join(
+                f"c.{col}" if col in performance else f"null as {col}"
+                for col in (
+                    "treated_response_rate",
+                    "control_response_rate",
+                    "incremental_orders",
+                    "incremental_revenue",
+                    "incremental_roi",
+                    "is_over_budget",
+                    "budget_used",
+                )
+            )
+            found = s.sql(f"""
+                select c.campaign_name, win.currency, {get}
+                from marts.fct_campaign_performance as c inner join win using (website_id)
+                order by c.website_id, c.campaign_id""")
+            assert effect == [
+                [
+                    name,
+                    fmt_pct(treated),
+                    fmt_pct(control),
+                    js_number(r2(orders)) if orders is not None else "n/a",
+                    money(cur, revenue) if revenue is not None else "n/a",
+                    fmt_pct(roi),
+                    f"⚠ over budget ({fmt_pct(used)})"
+                    if over
+                    else "no budget"
+                    if used is None
+                    else f"within ({fmt_pct(used)})",
+                ]
+                for name, cur, treated, control, orders, revenue, roi, over, used in found
+            ]
 
     @check
     def deliveries(chart):
@@ -861,6 +994,543 @@ def expected_charts(s: Shown) -> dict:
             else "n/a",
         }
 
+    # --- issue 17's views: each checked once its mart is built ----------------------------
+
+    built = {
+        m
+        for (m,) in s.con.execute(
+            "select table_name from information_schema.tables where table_schema = 'marts'"
+        ).fetchall()
+    }
+
+    def view(fn):
+        """A check of an issue 17 panel: "not built" until its mart is, then `fn`."""
+        mart = ISSUE_17_VIEWS[fn.__name__]
+
+        def checked(chart):
+            if mart not in built:
+                assert chart["missing"] == mart and chart["rendered"] == 0, chart
+                return
+            assert chart["missing"] is None, chart
+            fn(chart)
+
+        checks[fn.__name__] = checked
+        return fn
+
+    def cols(mart: str) -> set[str]:
+        return {
+            c
+            for (c,) in s.con.execute(
+                "select column_name from information_schema.columns "
+                "where table_schema = 'marts' and table_name = ?",
+                [mart],
+            ).fetchall()
+        }
+
+    def money2(v) -> str:  # an amount without its currency, as the MRR table shows it
+        return f"{Decimal(str(v)).quantize(CENT, ROUND_HALF_UP):,.2f}"
+
+    def pct_of(a, b) -> str:
+        return fmt_pct(r2(100 * a / b)) if b else "n/a"
+
+    @view
+    def reconciliation(chart):
+        expected, stats = {}, {}
+        for c in s.currencies:
+            expected |= s.daily(
+                "fct_revenue_reconciliation_daily",
+                {
+                    "gross revenue": "gross_revenue",
+                    "collected revenue": "collected_revenue",
+                    "receivables": "receivables",
+                },
+                c,
+            )
+            [(gross, collected, refunds)] = s.windowed(
+                "fct_revenue_reconciliation_daily",
+                "coalesce(sum(gross_revenue), 0), coalesce(sum(collected_revenue), 0), "
+                "coalesce(sum(refunds), 0)",
+                where=f"and win.currency = '{c}'",
+            )
+            [(owed,)] = s.sql(f"""
+                select sum(m.receivables) from marts.fct_revenue_reconciliation_daily as m
+                inner join win using (website_id)
+                where win.currency = '{c}' and m.business_date = win.hi""")
+            stats |= {
+                f"gross revenue ({c})": money(c, gross),
+                f"collected revenue ({c})": money(c, collected),
+                f"refunds ({c})": money(c, refunds),
+                f"receivables at as_of ({c})": money(c, owed) if owed is not None else "n/a",
+            }
+        if s.days <= 62:  # the points are drawn up to 62 days
+            assert_marks(chart, expected)
+        assert chart["stats"] == stats
+
+    @view
+    def payment_health(chart):
+        [(attempts, done, failed, pending, retries)] = s.windowed(
+            "fct_payment_health_daily",
+            "coalesce(sum(attempts), 0), coalesce(sum(completed), 0), coalesce(sum(failed), 0), "
+            "coalesce(sum(pending), 0), coalesce(sum(retries), 0)",
+        )
+        stats = {
+            "attempts": fmt_int(attempts),
+            "success rate": pct_of(done, done + failed),
+            "failed": fmt_int(failed),
+            "pending": fmt_int(pending),
+            "retries": fmt_int(retries),
+        }
+        for c in s.currencies:
+            [(amount,)] = s.windowed(
+                "fct_payment_health_daily",
+                "coalesce(sum(amount_failed), 0)",
+                where=f"and win.currency = '{c}'",
+            )
+            stats[f"failed amount ({c})"] = money(c, amount)
+        assert chart["stats"] == stats
+        rows = s.windowed(
+            "fct_payment_health_daily", "method, sum(completed), sum(failed)", "method"
+        )
+        assert_marks(
+            chart, bars([(m.replace("_", " "), r2(100 * c / (c + f))) for m, c, f in rows if c + f])
+        )
+
+    @view
+    def subscriptions(chart):
+        expected, stats = {}, {}
+        for c in s.currencies:
+            expected |= s.daily("fct_subscriptions_daily", {"MRR": "mrr"}, c)
+            [(mrr, subs, subscribers)] = s.sql(f"""
+                select sum(m.mrr), coalesce(sum(m.active_subscriptions), 0),
+                    coalesce(sum(m.active_subscribers), 0)
+                from marts.fct_subscriptions_daily as m inner join win using (website_id)
+                where win.currency = '{c}' and m.business_date = win.hi""")
+            stats |= {
+                f"MRR at as_of ({c})": money(c, mrr) if mrr is not None else "n/a",
+                f"active subscriptions ({c})": fmt_int(subs),
+                f"subscribers ({c})": fmt_int(subscribers),
+            }
+            if "fct_subscription_plans_daily" in built:
+                plans = s.sql(f"""
+                    select coalesce(m.plan_name, 'plan ' || m.plan_id)
+                        || coalesce(' (' || m.billing_interval || ')', ''), sum(m.mrr)
+                    from marts.fct_subscription_plans_daily as m
+                    inner join win using (website_id)
+                    where win.currency = '{c}' and m.business_date = (
+                        select max(business_date) from marts.fct_subscription_plans_daily as l
+                        where l.website_id = m.website_id)
+                    group by 1""")
+                expected |= bars(plans, c)
+        if s.days <= 62:
+            assert_marks(chart, expected)
+        assert chart["stats"] == stats
+
+    @view
+    def mrr_movements(chart):
+        tables = []
+        for c in s.currencies:
+            rows = s.sql(f"""
+                select m.month, sum(opening_mrr), sum(new_mrr), sum(reactivation_mrr),
+                    sum(expansion_mrr), sum(contraction_mrr), sum(churned_mrr),
+                    sum(closing_mrr), sum(subscribers_churned),
+                    bool_or(strftime(m.month, '%Y-%m') = strftime(win.hi, '%Y-%m'))
+                from marts.fct_mrr_movements_monthly as m inner join win using (website_id)
+                where win.currency = '{c}' and m.month >= date_trunc('month', win.lo)
+                    and m.month <= win.hi
+                group by m.month order by m.month""")
+            if not rows:
+                continue
+            last = rows[-1][0]
+            tables.append(
+                [
+                    [
+                        m.strftime("%Y-%m") + (" (to date)" if m == last and to_date else ""),
+                        money2(o),
+                        money2(n),
+                        money2(r),
+                        money2(e),
+                        money2(k),
+                        money2(ch),
+                        money2(cl),
+                        fmt_int(churned),
+                        pct_of(-ch, o) if o else "n/a",
+                    ]
+                    for m, o, n, r, e, k, ch, cl, churned, to_date in rows
+                ]
+            )
+        assert chart["tables"] == tables
+
+    @view
+    def campaign_course(chart):
+        rows = s.sql("""
+            select m.campaign_id, count(*), coalesce(sum(m.orders_influenced), 0),
+                coalesce(sum(m.revenue_generated), 0), coalesce(sum(m.campaign_cost), 0),
+                coalesce(sum(m.recipients_sent), 0), arg_max(m.budget_used, m.business_date),
+                bool_or(coalesce(m.is_over_budget, false)), any_value(win.currency),
+                any_value(p.campaign_name)
+            from marts.fct_campaign_days as m inner join win using (website_id)
+            left join marts.fct_campaign_performance as p using (campaign_id)
+            where m.business_date between win.lo and win.hi
+            group by m.website_id, m.campaign_id order by m.website_id, m.campaign_id""")
+        name = lambda r: r[9] or f"campaign {r[0]}"  # noqa: E731
+        table = [
+            [
+                name(r),
+                str(r[1]),
+                fmt_int(r[2]),
+                money(r[8], r[3]),
+                money(r[8], r[4]),
+                fmt_int(r[5]),
+                fmt_pct(r[6]),
+                "⚠ yes" if r[7] else "no",
+            ]
+            for r in rows
+        ]
+        assert chart["tables"] == ([table] if rows else [])
+        shown = sorted(ranked(chart), key=lambda x: (-x[1], x[0]))
+        assert shown == sorted(
+            [(name(r), float(r[6])) for r in rows if r[6]], key=lambda x: (-x[1], x[0])
+        )
+
+    @view
+    def campaign_channels(chart):
+        rows = s.sql("""
+            select coalesce(channel, 'unknown') as ch, coalesce(sum(sent), 0),
+                coalesce(sum(opened), 0), coalesce(sum(clicked), 0)
+            from marts.fct_campaign_channels where website_id in (select website_id from win)
+            group by ch order by ch""")
+        assert_marks(
+            chart,
+            bars(
+                [
+                    (f"{ch} {name}", v)
+                    for ch, *values in rows
+                    for name, v in zip(("sent", "opened", "clicked"), values, strict=True)
+                ]
+            ),
+        )
+        assert chart["tables"] == [
+            [
+                [
+                    ch,
+                    fmt_int(sent),
+                    fmt_int(opened),
+                    fmt_int(clicked),
+                    pct_of(opened, sent),
+                    pct_of(clicked, sent),
+                ]
+                for ch, sent, opened, clicked in rows
+            ]
+        ]
+
+    @view
+    def referrals(chart):
+        expected, stats = {}, {}
+        for c in s.currencies:
+            [(made, qualified, rewarded, bonus, orders, revenue)] = s.sql(f"""
+                select coalesce(sum(referrals_created), 0), coalesce(sum(qualified), 0),
+                    coalesce(sum(rewarded), 0), coalesce(sum(bonus_amount), 0),
+                    coalesce(sum(referee_orders_90d), 0), coalesce(sum(referee_revenue_90d), 0)
+                from marts.fct_referral_funnel_monthly as m inner join win using (website_id)
+                where win.currency = '{c}' and m.month >= date_trunc('month', win.lo)
+                    and m.month <= win.hi""")
+            expected |= bars(
+                [("referrals made", made), ("qualified", qualified), ("rewarded", rewarded)], c
+            )
+            stats |= {
+                f"qualification rate ({c})": pct_of(qualified, made),
+                f"reward rate ({c})": pct_of(rewarded, made),
+                f"bonuses ({c})": money(c, bonus),
+                f"referee orders (90 days) ({c})": fmt_int(orders),
+                f"referee revenue (90 days) ({c})": money(c, revenue),
+            }
+        assert_marks(chart, expected)
+        assert chart["stats"] == stats
+
+    @view
+    def kitchen(chart):
+        [(prepared, within)] = s.windowed(
+            "fct_kitchen_daily",
+            "coalesce(sum(orders_prepared), 0), coalesce(sum(prepared_within_20_min), 0)",
+        )
+        assert chart["stats"] == {
+            "orders prepared": fmt_int(prepared),
+            "within 20 min": pct_of(within, prepared)
+            if "prepared_within_20_min" in cols("fct_kitchen_daily")
+            else "n/a",
+        }
+        expected = {}
+        if s.days <= 62:
+            for website, _, name, _, _ in s.sites:
+                prefix = f"{name} " if multi else ""
+                for series, column in (
+                    ("median", "median_prep_minutes"),
+                    ("p90", "p90_prep_minutes"),
+                ):
+                    for (_, _, day), v in s.daily(
+                        "fct_kitchen_daily", {series: column}, where=f"and m.website_id = {website}"
+                    ).items():
+                        expected[(None, f"{prefix}{series} prep minutes", day)] = v
+        if "fct_kitchen_hourly" in built:
+            for hour, n in s.windowed(
+                "fct_kitchen_hourly", "local_hour, sum(orders_prepared)", "local_hour"
+            ):
+                if n:
+                    expected[(None, "orders prepared", f"{hour:02d}:00")] = float(n)
+        if s.days <= 62:
+            assert_marks(chart, expected)
+
+    @view
+    def staff(chart):
+        def site_name(w):
+            return next(name for i, _, name, _, _ in s.sites if i == w)
+
+        month = "and m.month = date_trunc('month', win.hi)"
+        riders = s.sql(f"""
+            select m.rider_name, m.website_id, m.deliveries, m.failed, m.failure_rate,
+                m.median_minutes, m.p90_minutes, m.on_time_rate
+            from marts.fct_rider_performance_monthly as m inner join win using (website_id)
+            where true {month} order by m.deliveries desc, m.rider_name, m.website_id""")
+        expected = (
+            [
+                [
+                    [
+                        n,
+                        site_name(w),
+                        fmt_int(d),
+                        fmt_int(f or 0),
+                        fmt_pct(fr),
+                        js_number(r2(md)) if md is not None else "n/a",
+                        js_number(r2(p9)) if p9 is not None else "n/a",
+                        fmt_pct(ot),
+                    ]
+                    for n, w, d, f, fr, md, p9, ot in riders
+                ]
+            ]
+            if riders
+            else []
+        )
+        if "fct_nutritionist_performance_monthly" in built:
+            rows = s.sql(f"""
+                select m.nutritionist_name, m.website_id, win.currency, m.booked, m.completed,
+                    m.cancelled, m.no_show, m.no_show_rate, m.completed_fees, m.upcoming
+                from marts.fct_nutritionist_performance_monthly as m
+                inner join win using (website_id)
+                where true {month} order by m.nutritionist_name, m.website_id""")
+            if rows:
+                expected.append(
+                    [
+                        [
+                            n,
+                            site_name(w),
+                            fmt_int(b or 0),
+                            fmt_int(c or 0),
+                            fmt_int(x or 0),
+                            fmt_int(ns or 0),
+                            fmt_pct(rate),
+                            money(cur, fees) if fees is not None else "n/a",
+                            fmt_int(up or 0),
+                        ]
+                        for n, w, cur, b, c, x, ns, rate, fees, up in rows
+                    ]
+                )
+        if "fct_support_agents_monthly" in built:
+            rows = s.sql(f"""
+                select m.assigned_agent, m.website_id, m.tickets, m.resolved,
+                    m.median_first_response_hours, m.median_resolution_hours
+                from marts.fct_support_agents_monthly as m inner join win using (website_id)
+                where true {month}
+                order by m.tickets desc, coalesce(m.assigned_agent, 'null'), m.website_id""")
+            if rows:
+                expected.append(
+                    [
+                        [
+                            a if a is not None else "(unassigned)",
+                            site_name(w),
+                            fmt_int(t),
+                            fmt_int(r or 0),
+                            js_number(r2(fr)) if fr is not None else "n/a",
+                            js_number(r2(rs)) if rs is not None else "n/a",
+                        ]
+                        for a, w, t, r, fr, rs in rows
+                    ]
+                )
+        assert chart["tables"] == expected
+
+    @view
+    def health_goals(chart):
+        rows = s.sql("""
+            select dietary_goal, sum(customers), sum(customers_with_delivered_order)
+            from marts.fct_health_goals where website_id in (select website_id from win)
+            group by dietary_goal""")
+        assert_marks(chart, bars([(g.replace("_", " "), n) for g, n, _ in rows]))
+        for m in chart["marks"]:
+            g, n, ordering = next(r for r in rows if r[0].replace("_", " ") == m["label"])
+            assert m["shown"] == f"{fmt_int(n)} ({fmt_int(ordering)} ordering)"
+        tables = []
+        for c in s.currencies:
+            tables.append(
+                [
+                    [g.replace("_", " "), fmt_int(o), money(c, r)]
+                    for g, o, r in s.sql(f"""
+                    select dietary_goal, coalesce(sum(delivered_orders), 0),
+                        coalesce(sum(revenue), 0)
+                    from marts.fct_health_goals inner join win using (website_id)
+                    where win.currency = '{c}' group by dietary_goal order by dietary_goal""")
+                ]
+            )
+        assert chart["tables"] == tables
+
+    @view
+    def recent_orders(chart):
+        rows = s.sql("""
+            select m.order_id, win.website_name, strftime(m.local_time, '%Y-%m-%d %H:%M'),
+                m.status, m.channel, m.total, win.currency, m.payment_method, m.payment_status,
+                m.item_count
+            from marts.fct_recent_orders as m inner join win using (website_id)
+            order by 3 desc, m.order_id desc limit 20""")
+        assert chart["tables"] == [
+            [
+                [
+                    str(o),
+                    name,
+                    t,
+                    text(st),
+                    text(ch),
+                    money(cur, total) if total is not None else "",
+                    pm.replace("_", " ") if pm is not None else "",
+                    ps or "",
+                    fmt_int(items) if items is not None else "",
+                ]
+                for o, name, t, st, ch, total, cur, pm, ps, items in rows
+            ]
+        ]
+
+    @view
+    def vip_tier_revenue(chart):
+        expected = {}
+        for c in s.currencies:
+            rows = s.windowed(
+                "fct_vip_revenue_by_tier_daily",
+                "tier, min(tier_rank), sum(gross_revenue)",
+                "tier",
+                f"and win.currency = '{c}'",
+            )
+            total = sum((v for _, _, v in rows), Decimal(0))
+            expected |= bars([(t.replace("_", " "), v) for t, _, v in rows], c)
+            shown = [m for m in chart["marks"] if m["currency"] == c]
+            drawn = sorted((r for r in rows if r[2]), key=lambda r: (r[1], r[0]))
+            assert [m["label"] for m in shown] == [t.replace("_", " ") for t, _, _ in drawn]
+            for m, (_, _, v) in zip(shown, drawn, strict=True):
+                assert m["shown"] == pct_of(v, total)
+        assert_marks(chart, expected)
+
+    @view
+    def loyalty_members(chart):
+        tables = []
+        for c in s.currencies:
+            rows = s.sql(f"""
+                select m.month, m.member_group, coalesce(sum(orders), 0),
+                    coalesce(sum(customers), 0), coalesce(sum(gross_revenue), 0)
+                from marts.fct_loyalty_members_monthly as m inner join win using (website_id)
+                where win.currency = '{c}' and m.month >= date_trunc('month', win.lo)
+                    and m.month <= win.hi
+                group by m.month, m.member_group order by m.month, m.member_group""")
+            if rows:
+                tables.append(
+                    [
+                        [
+                            m.strftime("%Y-%m"),
+                            g.replace("_", " "),
+                            fmt_int(o),
+                            fmt_int(n),
+                            money(c, r),
+                            Decimal(r) / o if o else "n/a",
+                            js_number(r2(o / n)) if n else "n/a",
+                        ]
+                        for m, g, o, n, r in rows
+                    ]
+                )
+        shown = chart["tables"]
+        assert len(shown) == len(tables)
+        for got, want in zip(shown, tables, strict=True):
+            assert len(got) == len(want)
+            for got_row, want_row in zip(got, want, strict=True):
+                # The average order is a float division on the page: to the cent, +- half.
+                *head, aov, per = want_row
+                assert got_row[:5] + got_row[6:] == [*head, per]
+                if aov == "n/a":
+                    assert got_row[5] == "n/a"
+                else:
+                    value = Decimal(got_row[5].split(" ")[1].replace(",", ""))
+                    assert abs(value - aov) <= CENT / 2, (got_row, aov)
+
+    @view
+    def loyalty_liability(chart):
+        expected, stats = {}, {}
+        engaged = "fct_loyalty_engagement_daily" in built
+        for c in s.currencies:
+            expected |= s.daily("fct_loyalty_liability_daily", {"liability": "liability"}, c)
+            [(points, liability)] = s.sql(f"""
+                select coalesce(sum(m.outstanding_points), 0), sum(m.liability)
+                from marts.fct_loyalty_liability_daily as m inner join win using (website_id)
+                where win.currency = '{c}' and m.business_date = (
+                    select max(l.business_date) from marts.fct_loyalty_liability_daily as l
+                    where l.website_id = m.website_id and l.business_date <= win.hi)""")
+            stats |= {
+                f"points outstanding at as_of ({c})": fmt_int(points),
+                f"liability at as_of ({c})": money(c, liability)
+                if liability is not None
+                else "n/a",
+            }
+            if engaged:
+                [(n,)] = s.windowed(
+                    "fct_loyalty_engagement_daily",
+                    "coalesce(sum(redemptions), 0)",
+                    where=f"and win.currency = '{c}'",
+                )
+                stats[f"redemptions in the window ({c})"] = fmt_int(n)
+                for website, cur, name, _, _ in s.sites:
+                    if cur != c:
+                        continue
+                    series = (f"{name} " if sum(x[1] == c for x in s.sites) > 1 else "") + (
+                        "engagement rate"
+                    )
+                    for (_, _, day), v in s.daily(
+                        "fct_loyalty_engagement_daily",
+                        {series: "engagement_rate_30d"},
+                        where=f"and m.website_id = {website}",
+                    ).items():
+                        expected[(c, series, day)] = v
+        if s.days <= 62:
+            assert_marks(chart, expected)
+        assert chart["stats"] == stats
+
+    @view
+    def predictions(chart):
+        expected, stats = {}, {}
+        bands = (
+            ("p_alive < 0.25", "p_alive < 0.25"),
+            ("0.25 – 0.5", "p_alive >= 0.25 and p_alive < 0.5"),
+            ("0.5 – 0.75", "p_alive >= 0.5 and p_alive < 0.75"),
+            ("≥ 0.75", "p_alive >= 0.75"),
+        )
+        for c in s.currencies:
+            counts = ", ".join(f"count(*) filter (where {cond})" for _, cond in bands)
+            [(scored, value, orders, *per_band)] = s.sql(f"""
+                select count(p.p_alive), coalesce(sum(p.predicted_value_12m), 0),
+                    coalesce(sum(p.expected_orders_90d), 0), {counts}
+                from marts.dim_customer_predictions as p inner join win using (website_id)
+                where win.currency = '{c}'""")
+            stats |= {
+                f"customers scored ({c})": fmt_int(scored),
+                f"predicted value, next 12 months ({c})": money(c, value),
+                f"expected orders, next 90 days ({c})": fmt_int(orders),
+            }
+            expected |= bars([(name, n) for (name, _), n in zip(bands, per_band, strict=True)], c)
+        assert_marks(chart, expected)
+        assert chart["stats"] == stats
+
     return checks
 
 
@@ -869,19 +1539,42 @@ def test_every_chart_shows_the_marts_figures(page, warehouse, period, website):
     """Every chart's bars, points, arcs, heat cells, stats and table rows, read from the page
     for one period and website selection, equal SQL on the marts for the same window. Money
     charts are checked per currency facet. A chart without a check, or one whose mart is not
-    built, fails."""
+    built (but for issue 17's views whose marts have not landed: they say so), fails."""
     select(page, period, website)
     charts = {c["name"]: c for c in page.eval(READ_CHARTS)}
     shown = Shown(warehouse, period, website)
+    built = marts(warehouse)
     try:
         checks = expected_charts(shown)
         assert set(charts) == set(checks)
         for name, chart in charts.items():
-            assert chart["missing"] is None, f"{name}: {chart['missing']} is not built"
             assert chart["error"] is None, chart
-            if website == "all":  # (a week of one website may have no redemption)
-                assert chart["rendered"] > 0, f"{name} drew nothing"
+            if ISSUE_17_VIEWS.get(name, "fct_daily_snapshot") in built:
+                assert chart["missing"] is None, f"{name}: {chart['missing']} is not built"
+                if website == "all" and name not in ISSUE_17_VIEWS:
+                    # (a week of one website may have no redemption)
+                    assert chart["rendered"] > 0, f"{name} drew nothing"
             checks[name](chart)
+    finally:
+        shown.con.close()
+    assert not page.errors
+
+
+@pytest.mark.parametrize("website", ["all", "2"])
+def test_the_year_view_counts_the_returning_customers_its_bars_show(page, warehouse, website):
+    """Issue 17: the year view said "0 returning, 100 % new" above bars of mostly returning
+    customers (returning was distinct - new: the customers acquired before the window, none
+    when the window reaches back before the first order). Its stats and bars, and the
+    cohorts' partial month, equal SQL for the year window."""
+    select(page, "year", website)
+    charts = {c["name"]: c for c in page.eval(READ_CHARTS)}
+    shown = Shown(warehouse, "year", website)
+    try:
+        checks = expected_charts(shown)
+        for name in ("acquisition", "cohorts", "ltv"):
+            assert charts[name]["error"] is None, charts[name]
+            checks[name](charts[name])
+        assert charts["acquisition"]["stats"]["returning customers"] != "0"
     finally:
         shown.con.close()
     assert not page.errors

@@ -7,12 +7,38 @@
     A table rebuilt whole at every run, cheaply: the sums over each customer's history are
     int_customers_tallied's (incremental by customer); what moves with as_of alone (the
     customers who joined by then, days since, churn, lifecycle) is computed here.
+    LTV segments are per currency (METRICS.md, Currency): the seed's rows of the website's
+    currency, or its '*' rows for a currency with none of its own.
 -#}
 with
 
 customers as (select * from {{ ref('int_customers_tallied') }}),
 websites as (select * from {{ ref('int_websites_as_of') }}),
+website_currencies as (select * from {{ ref('stg_websites') }}),
 segments as (select * from {{ ref('ltv_segments') }}),
+
+{#- The currencies the seed has rows of. -#}
+segment_currencies as (
+
+    select distinct currency
+    from segments
+
+),
+
+{#- The segment rows each website uses: its currency's, else the default ('*'). -#}
+website_segments as (
+
+    select
+        website_currencies.website_id,
+        segments.ltv_segment,
+        segments.lower_bound,
+        segments.upper_bound,
+        segments.sort_order
+    from website_currencies
+    left join segment_currencies on website_currencies.currency = segment_currencies.currency
+    inner join segments on segments.currency = coalesce(segment_currencies.currency, '*')
+
+),
 
 measured as (
 
@@ -46,11 +72,13 @@ final as (
             when measured.days_since_first_order <= {{ var('new_customer_days') }} then 'new'
             else 'active'
         end as lifecycle_stage,
-        segments.ltv_segment
+        website_segments.ltv_segment,
+        website_segments.sort_order as ltv_segment_order
     from measured
-    left join segments
-        on (segments.lower_bound is null or measured.lifetime_value >= segments.lower_bound)
-        and (segments.upper_bound is null or measured.lifetime_value < segments.upper_bound)
+    left join website_segments
+        on measured.website_id = website_segments.website_id
+        and (website_segments.lower_bound is null or measured.lifetime_value >= website_segments.lower_bound)
+        and (website_segments.upper_bound is null or measured.lifetime_value < website_segments.upper_bound)
 
 )
 

@@ -55,6 +55,26 @@
       return r.business_date >= lo && r.business_date <= hi;
     });
   }
+  /* Rows of a monthly table (`month`, first day) for the months `list`'s windows touch. */
+  function monthRows(name, list) {
+    const rows = T(name) || [];
+    const wins = Object.fromEntries(list.map((s) => [String(s.id), windowOf(s)]));
+    return rows.filter((r) => {
+      const w = wins[String(r.website_id)];
+      return w && r.month >= w.start.slice(0, 8) + "01" && r.month <= w.end;
+    });
+  }
+  /* Each website's row of its last date up to as_of (a state at the end of a day). */
+  function lastRows(name, list) {
+    return list.map((x) => (T(name) || []).filter((r) => String(r.website_id) === String(x.id) && r.business_date <= x.as_of).pop()).filter(Boolean);
+  }
+  /* Each website's rows of the month of its as_of (monthly figures whose medians do not add up). */
+  function asOfMonthRows(name, list) {
+    const months = Object.fromEntries(list.map((x) => [String(x.id), x.as_of.slice(0, 8) + "01"]));
+    return (T(name) || []).filter((r) => months[String(r.website_id)] === r.month);
+  }
+  const pctOf = (a, b) => (b ? fmtPct(r2((100 * a) / b)) : "n/a");
+  const cellOf = (v, f) => (v == null ? "n/a" : f(Number(v)));
   function sum(rows, col) { let t = 0; for (const r of rows) t += Number(r[col] || 0); return t; }
   function sumBy(rows, keyFn, col) {
     const m = new Map();
@@ -328,10 +348,20 @@
     acquisition: { mart: "daily", draw: (t) => {
       const list = selected(), labels = dateAxis(list), rows = windowRows("daily", list, false);
       const nw = sumBy(rows, (r) => r.business_date, "new_customers"), ret = sumBy(rows, (r) => r.business_date, "returning_customers");
-      const totalNew = sum(rows, "new_customers");
-      let distinct = 0;
-      for (const x of list) distinct += ((D.windows || {})[`${x.id}|${state.period}`] || {}).customers || 0;
-      stats(t, [["new customers", fmtInt(totalNew)], ["returning customers", fmtInt(Math.max(distinct - totalNew, 0))], ["new share", distinct ? fmtPct((100 * totalNew) / distinct) : "n/a"]]);
+      // New: first counted order in the window (each is new on one day: the new bars add up
+      // to them). Returning: distinct customers who ordered in the window on a day after their
+      // first order day (the people behind the returning bars, each counted once). The share
+      // is the bars': new among the daily customers of the window.
+      const totalNew = sum(rows, "new_customers"), dayReturning = sum(rows, "returning_customers");
+      let returning = 0, known = true;
+      for (const x of list) {
+        const w = (D.windows || {})[`${x.id}|${state.period}`] || {};
+        if (w.returning == null) known = false; else returning += w.returning;
+      }
+      stats(t, [["new customers", fmtInt(totalNew)], ["returning customers", known ? fmtInt(returning) : "n/a"],
+        ["new share of daily customers", totalNew + dayReturning ? fmtPct((100 * totalNew) / (totalNew + dayReturning)) : "n/a"]]);
+      const before = list.filter((x) => x.first_date && windowOf(x).start < x.first_date);
+      if (before.length) t.append(el("p", { cls: "note", "data-name": "coverage", text: `The window starts before the data: ${before.map((x) => `${x.name} from ${x.first_date}`).join(", ")} (its first order); every customer of the data is new in it.` }));
       return stacked(t, labels, [
         { name: "new", values: labels.map((d) => nw.get(d) || 0), color: PALETTE[1] },
         { name: "returning", values: labels.map((d) => ret.get(d) || 0), color: PALETTE[0] },
@@ -356,12 +386,16 @@
       stats(t, [["VIP customers", fmtInt([...by.values()].reduce((a, b) => a + b, 0))], ["without a VIP tier", fmtInt(none)], ...shares]);
       return hbars(t, [...by.entries()].sort((a, b) => b[1] - a[1]).map(([k, v], i) => ({ label: label(k), value: v, color: PALETTE[(i + 3) % PALETTE.length] })), fmtInt) || (none ? 1 : 0);
     } },
-    ltv: { mart: "ltv_segments", draw: (t) => {
-      const by = sumBy(forSites("ltv_segments", selected()), (r) => r.ltv_segment, "customers");
-      const order = ["0-10K", "10-50K", "50K+"];
-      const keys = [...by.keys()].sort((a, b) => (order.indexOf(a) + 99) % 100 - (order.indexOf(b) + 99) % 100);
-      return hbars(t, keys.map((k, i) => ({ label: k, value: by.get(k), color: PALETTE[i % PALETTE.length] })), fmtInt);
-    } },
+    /* Bands are the seed's per currency (ltv_segments): one facet per currency, its bands in
+       the seed's sort_order (low to high), never alphabetical. */
+    ltv: { mart: "ltv_segments", draw: (t) => facets(t, (box, g) => {
+      const rows = forSites("ltv_segments", g.sites);
+      const by = sumBy(rows, (r) => r.ltv_segment, "customers");
+      const rank = new Map();
+      for (const r of rows) rank.set(r.ltv_segment, r.ltv_segment_order == null ? 99 : r.ltv_segment_order);
+      const keys = [...by.keys()].sort((a, b) => rank.get(a) - rank.get(b) || (a < b ? -1 : 1));
+      return hbars(box, keys.map((k) => ({ label: k, value: by.get(k), color: PALETTE[(rank.get(k) - 1 + PALETTE.length) % PALETTE.length] })), fmtInt);
+    }) },
     churn: { mart: "rates", draw: (t) => {
       const list = selected(), rates = forSites("rates", list);
       const ordering = sum(rates, "ordering_customers"), risk = sum(rates, "at_risk_customers"), repeat = sum(rates, "repeat_customers");
@@ -375,11 +409,14 @@
     cohorts: { mart: "cohorts", draw: (t) => {
       const rows = forSites("cohorts", selected());
       if (!rows.length) return empty(t);
-      const size = new Map(), active = new Map();
+      const size = new Map(), active = new Map(), partial = new Map();
       let maxK = 0;
       for (const r of rows) {
+        const key = r.cohort_month + "|" + r.month_number;
         size.set(r.cohort_month, (size.get(r.cohort_month) || 0) + (r.month_number === 0 ? r.cohort_size : 0));
-        active.set(r.cohort_month + "|" + r.month_number, (active.get(r.cohort_month + "|" + r.month_number) || 0) + r.active_customers);
+        active.set(key, (active.get(key) || 0) + r.active_customers);
+        // A cell is partial when it is for any selected website (their as_of can differ).
+        if (r.is_partial_month) partial.set(key, true);
         maxK = Math.max(maxK, r.month_number);
       }
       const months = [...size.keys()].sort();
@@ -392,14 +429,19 @@
         for (let k = 0; k <= maxK; k++) {
           const a = active.get(m + "|" + k);
           if (a == null || !size.get(m)) { tr.append(el("td")); continue; }
-          const pct = (100 * a) / size.get(m);
-          tr.append(el("td", { style: `background:rgba(46,107,209,${(0.08 + 0.85 * pct / 100).toFixed(2)});color:${pct > 55 ? "#fff" : "inherit"}`, title: `${a} of ${size.get(m)}`, text: pct.toFixed(0) + "%", "data-label": `${m} M${k}`, "data-value": a, "data-of": size.get(m) }));
+          const pct = (100 * a) / size.get(m), part = partial.get(m + "|" + k);
+          const shade = `rgba(46,107,209,${(0.08 + 0.85 * pct / 100).toFixed(2)})`;
+          const cell = el("td", { style: part ? `background:repeating-linear-gradient(135deg,${shade} 0 4px,#fff 4px 7px)` : `background:${shade};color:${pct > 55 ? "#fff" : "inherit"}`,
+            title: `${a} of ${size.get(m)}` + (part ? " (month not complete at as_of: its first days only)" : ""), text: pct.toFixed(0) + "%" + (part ? "*" : ""), "data-label": `${m} M${k}`, "data-value": a, "data-of": size.get(m) });
+          if (part) { cell.classList.add("partial"); cell.dataset.partial = "1"; }
+          tr.append(cell);
           cells++;
         }
         body.append(tr);
       }
       tbl.append(body);
       t.append(el("div", { cls: "scroll" }, tbl));
+      if (partial.size) t.append(el("p", { cls: "note", "data-name": "partial", text: "* Hatched: the month as_of falls in, not complete yet: its rate counts only the days up to as_of, so it is no retention drop." }));
       return cells;
     } },
     points: { mart: "points", draw: (t) => {
@@ -480,6 +522,16 @@
         const cur = (siteById[String(r.website_id)] || {}).currency || "";
         return [name(r), cur, r.orders_influenced, r.revenue_generated != null ? fmtMoney(r.revenue_generated, cur) : "", r.campaign_cost != null ? fmtMoney(r.campaign_cost, cur) : "", r.customers_reached, fmtPct(r.conversion_rate), fmtPct(r.roi), fmtPct(r.budget_used)];
       }));
+      // The incremental effect (treated vs control, by response) and the over-budget flag,
+      // once fct_campaign_performance carries them.
+      if (rows.some((r) => "incremental_revenue" in r || "is_over_budget" in r)) {
+        t.append(el("p", { cls: "facet-title", text: "True effect: treated vs control recipients (any counted order in their window, with or without the code)" }));
+        n += table(t, ["campaign", "treated response", "control response", "incremental orders", "incremental revenue", "incremental ROI", "budget"], rows.map((r) => {
+          const cur = (siteById[String(r.website_id)] || {}).currency || "";
+          return [name(r), fmtPct(r.treated_response_rate), fmtPct(r.control_response_rate), r.incremental_orders == null ? "n/a" : String(r2(Number(r.incremental_orders))),
+            r.incremental_revenue == null ? "n/a" : fmtMoney(Number(r.incremental_revenue), cur), fmtPct(r.incremental_roi), r.is_over_budget ? "⚠ over budget (" + fmtPct(r.budget_used) + ")" : r.budget_used == null ? "no budget" : "within (" + fmtPct(r.budget_used) + ")"];
+        }));
+      }
       const variants = T("campaign_variants");
       if (variants) {
         const ids = new Set(rows.map((r) => String(r.campaign_id)));
@@ -525,6 +577,206 @@
       ];
       return hbars(t, items, fmtInt);
     } },
+    /* ---------- issue 17's views (each absent until its mart is built) ---------- */
+    reconciliation: { mart: "reconciliation", draw: (t) => facets(t, (box, g) => {
+      const labels = dateAxis(g.sites), rows = windowRows("reconciliation", g.sites, false);
+      const last = lastRows("reconciliation", g.sites), fm = (v) => fmtMoney(v, g.currency);
+      const c = ` (${g.currency})`;
+      stats(box, [["gross revenue" + c, fm(sum(rows, "gross_revenue"))], ["collected revenue" + c, fm(sum(rows, "collected_revenue"))],
+        ["refunds" + c, fm(sum(rows, "refunds"))], ["receivables at as_of" + c, last.length ? fm(sum(last, "receivables")) : "n/a"]]);
+      const at = (c) => { const m = sumBy(rows, (r) => r.business_date, c); return labels.map((d) => m.get(d) || 0); };
+      return lineChart(box, labels, [
+        { name: "gross revenue", values: at("gross_revenue"), color: PALETTE[0] },
+        { name: "collected revenue", values: at("collected_revenue"), color: PALETTE[2], dash: true },
+        { name: "receivables", values: at("receivables"), color: PALETTE[1] },
+      ], fm);
+    }) },
+    payment_health: { mart: "payment_health", draw: (t) => {
+      const list = selected(), rows = windowRows("payment_health", list, false);
+      const done = sum(rows, "completed"), failed = sum(rows, "failed");
+      const facts = [["attempts", fmtInt(sum(rows, "attempts"))], ["success rate", pctOf(done, done + failed)], ["failed", fmtInt(failed)], ["pending", fmtInt(sum(rows, "pending"))], ["retries", fmtInt(sum(rows, "retries"))]];
+      for (const g of byCurrency(list)) facts.push([`failed amount (${g.currency})`, fmtMoney(sum(windowRows("payment_health", g.sites, false), "amount_failed"), g.currency)]);
+      stats(t, facts);
+      const by = new Map();
+      for (const r of rows) { const b = by.get(r.method) || { c: 0, f: 0 }; b.c += Number(r.completed || 0); b.f += Number(r.failed || 0); by.set(r.method, b); }
+      // Success rate per method: completed / (completed + failed), pending left out.
+      const items = [...by.entries()].filter(([, b]) => b.c + b.f > 0).map(([m, b]) => ({ label: label(m), value: r2((100 * b.c) / (b.c + b.f)), color: PALETTE[2], text: `${fmtPct(r2((100 * b.c) / (b.c + b.f)))} of ${fmtInt(b.c + b.f)}` })).sort((a, b) => a.value - b.value);
+      return hbars(t, items, fmtPct);
+    } },
+    subscriptions: { mart: "subscriptions", draw: (t) => facets(t, (box, g) => {
+      const labels = dateAxis(g.sites), rows = windowRows("subscriptions", g.sites, false), last = lastRows("subscriptions", g.sites);
+      const fm = (v) => fmtMoney(v, g.currency);
+      const c = ` (${g.currency})`;
+      stats(box, [["MRR at as_of" + c, last.length ? fm(sum(last, "mrr")) : "n/a"], ["active subscriptions" + c, fmtInt(sum(last, "active_subscriptions"))], ["subscribers" + c, fmtInt(sum(last, "active_subscribers"))]]);
+      const mrr = sumBy(rows, (r) => r.business_date, "mrr");
+      let n = lineChart(box, labels, [{ name: "MRR", values: labels.map((d) => mrr.get(d) || 0), color: PALETTE[3] }], fm);
+      const plans = forSites("subscription_plans", g.sites);
+      if (plans.length) {
+        box.append(el("p", { cls: "facet-title", text: "Plan mix at as_of (MRR)" }));
+        const by = sumBy(plans, (r) => (r.plan_name || "plan " + r.plan_id) + (r.billing_interval ? ` (${r.billing_interval})` : ""), "mrr");
+        n += hbars(box, [...by.entries()].sort((a, b) => b[1] - a[1]).map(([k, v], i) => ({ label: k, value: v, color: PALETTE[(i + 3) % PALETTE.length] })), fm);
+      }
+      return n;
+    }) },
+    mrr_movements: { mart: "mrr_movements", draw: (t) => facets(t, (box, g) => {
+      const rows = monthRows("mrr_movements", g.sites), fm = (v) => v.toLocaleString("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+      const months = [...new Set(rows.map((r) => r.month))].sort();
+      if (!months.length) return empty(box);
+      const at = (m, c) => sum(rows.filter((r) => r.month === m), c);
+      // opening + new + reactivation + expansion - contraction + churned (<= 0) = closing.
+      const n = table(box, ["month", "opening", "new", "reactivation", "expansion", "contraction (−)", "churned", "closing", "subscribers churned", "revenue churn"], months.map((m) => {
+        const mine = rows.filter((r) => r.month === m), opening = at(m, "opening_mrr");
+        const rev = opening ? fmtPct(r2((100 * -at(m, "churned_mrr")) / opening) || 0) : "n/a";
+        return [m.slice(0, 7) + (m === months[months.length - 1] && g.sites.some((x) => x.as_of.slice(0, 7) === m.slice(0, 7)) ? " (to date)" : ""), fm(opening), fm(at(m, "new_mrr")), fm(at(m, "reactivation_mrr")), fm(at(m, "expansion_mrr")), fm(at(m, "contraction_mrr")), fm(at(m, "churned_mrr")), fm(at(m, "closing_mrr")), fmtInt(sum(mine, "subscribers_churned")), rev];
+      }));
+      box.append(el("p", { cls: "note", text: `${g.currency}; opening + new + reactivation + expansion − contraction + churned = closing.` }));
+      return n;
+    }) },
+    campaign_course: { mart: "campaign_days", draw: (t) => {
+      const list = selected(), rows = windowRows("campaign_days", list, false);
+      if (!rows.length) return empty(t, "No campaign ran in this window.");
+      const names = Object.fromEntries((T("campaigns") || []).map((r) => [String(r.campaign_id), r.campaign_name || "campaign " + r.campaign_id]));
+      const ids = [...new Set(rows.map((r) => String(r.campaign_id)))];
+      // Budget used to date (cumulative) at the end of the window; past 100 % is over budget.
+      const ends = ids.map((id) => rows.filter((r) => String(r.campaign_id) === id).pop());
+      let n = hbars(t, ends.filter((r) => r.budget_used != null).sort((a, b) => b.budget_used - a.budget_used).map((r) => ({ label: names[String(r.campaign_id)] || "campaign " + r.campaign_id, value: Number(r.budget_used), color: Number(r.budget_used) > 100 ? PALETTE[4] : PALETTE[2], text: fmtPct(Number(r.budget_used)) + " of budget" })), fmtPct);
+      const over = ids.filter((id) => rows.some((r) => String(r.campaign_id) === id && r.is_over_budget));
+      n += table(t, ["campaign", "days", "orders", "revenue", "cost", "recipients sent", "budget used (end of window)", "over budget"], ids.map((id) => {
+        const mine = rows.filter((r) => String(r.campaign_id) === id), end = mine[mine.length - 1];
+        const cur = (siteById[String(end.website_id)] || {}).currency || "";
+        return [names[id] || "campaign " + id, mine.length, fmtInt(sum(mine, "orders_influenced")), fmtMoney(sum(mine, "revenue_generated"), cur), fmtMoney(sum(mine, "campaign_cost"), cur), fmtInt(sum(mine, "recipients_sent")), fmtPct(end.budget_used), over.includes(id) ? "⚠ yes" : "no"];
+      }));
+      return n;
+    } },
+    campaign_channels: { mart: "campaign_channels", draw: (t) => {
+      const rows = forSites("campaign_channels", selected());
+      const by = new Map();
+      for (const r of rows) { const k = r.channel == null ? "unknown" : r.channel, b = by.get(k) || { s: 0, o: 0, c: 0 }; b.s += Number(r.sent || 0); b.o += Number(r.opened || 0); b.c += Number(r.clicked || 0); by.set(k, b); }
+      const chans = [...by.keys()].sort();
+      if (!chans.length) return empty(t, "No campaign message sent.");
+      const series = [["sent", "s", PALETTE[0]], ["opened", "o", PALETTE[5]], ["clicked", "c", PALETTE[2]]];
+      let n = hbars(t, chans.flatMap((c) => series.map(([nm, k, color]) => ({ label: `${c} ${nm}`, value: by.get(c)[k], color }))), fmtInt);
+      n += table(t, ["channel", "sent", "opened", "clicked", "open rate", "click rate"], chans.map((c) => { const b = by.get(c); return [c, fmtInt(b.s), fmtInt(b.o), fmtInt(b.c), pctOf(b.o, b.s), pctOf(b.c, b.s)]; }));
+      return n;
+    } },
+    referrals: { mart: "referral_funnel", draw: (t) => facets(t, (box, g) => {
+      const rows = monthRows("referral_funnel", g.sites);
+      const created = sum(rows, "referrals_created"), qualified = sum(rows, "qualified"), rewarded = sum(rows, "rewarded");
+      const c = ` (${g.currency})`;
+      stats(box, [["qualification rate" + c, pctOf(qualified, created)], ["reward rate" + c, pctOf(rewarded, created)], ["bonuses" + c, fmtMoney(sum(rows, "bonus_amount"), g.currency)],
+        ["referee orders (90 days)" + c, fmtInt(sum(rows, "referee_orders_90d"))], ["referee revenue (90 days)" + c, fmtMoney(sum(rows, "referee_revenue_90d"), g.currency)]]);
+      return hbars(box, [{ label: "referrals made", value: created, color: PALETTE[0] }, { label: "qualified", value: qualified, color: PALETTE[5] }, { label: "rewarded", value: rewarded, color: PALETTE[2] }], fmtInt);
+    }) },
+    kitchen: { mart: "kitchen", draw: (t) => {
+      const list = selected(), labels = dateAxis(list), rows = windowRows("kitchen", list, false);
+      const prepared = sum(rows, "orders_prepared");
+      stats(t, [["orders prepared", fmtInt(prepared)], ["within 20 min", "prepared_within_20_min" in (rows[0] || {}) ? pctOf(sum(rows, "prepared_within_20_min"), prepared) : "n/a"]]);
+      const series = [];
+      list.forEach((x, i) => {
+        const mine = rows.filter((r) => String(r.website_id) === String(x.id));
+        for (const [col, nm, dash] of [["median_prep_minutes", "median", false], ["p90_prep_minutes", "p90", true]]) {
+          const m = new Map(mine.filter((r) => r[col] != null).map((r) => [r.business_date, Number(r[col])]));
+          series.push({ name: (list.length > 1 ? x.name + " " : "") + nm + " prep minutes", values: labels.map((d) => m.get(d) || 0), color: PALETTE[(2 * i + (dash ? 1 : 0) + 4) % PALETTE.length], dash });
+        }
+      });
+      let n = lineChart(t, labels, series, (v) => r2(v) + " min");
+      const hours = forSites("kitchen_hours", list).filter((r) => r.period === state.period);
+      if (hours.length) {
+        t.append(el("p", { cls: "facet-title", text: "Orders prepared by hour of confirmation (local)" }));
+        const by = sumBy(hours, (r) => r.local_hour, "orders_prepared"), hs = Array.from({ length: 24 }, (_, h) => h);
+        n += stacked(t, hs.map((h) => String(h).padStart(2, "0") + ":00"), [{ name: "orders prepared", values: hs.map((h) => by.get(h) || 0), color: PALETTE[6] }], fmtInt);
+      }
+      return n;
+    } },
+    staff: { mart: "riders", draw: (t) => {
+      const list = selected();
+      const month = [...new Set(list.map((x) => x.as_of.slice(0, 7)))].join(" / ");
+      t.append(el("p", { cls: "note", text: `Month of as_of (${month}, to date); medians per person and month.` }));
+      const site = (r) => (siteById[String(r.website_id)] || {}).name || "";
+      const byName = (a, b) => (a < b ? -1 : a > b ? 1 : 0);
+      const riders = asOfMonthRows("riders", list).sort((a, b) => b.deliveries - a.deliveries || byName(a.rider_name, b.rider_name) || a.website_id - b.website_id);
+      t.append(el("p", { cls: "facet-title", text: "Riders" }));
+      let n = riders.length ? table(t, ["rider", "website", "deliveries", "failed", "failure rate", "median min", "p90 min", "on time"], riders.map((r) => [r.rider_name, site(r), fmtInt(r.deliveries), fmtInt(r.failed || 0), fmtPct(r.failure_rate), cellOf(r.median_minutes, r2), cellOf(r.p90_minutes, r2), fmtPct(r.on_time_rate)])) : (empty(t, "No delivery this month."), 0);
+      if (T("nutritionists")) {
+        const rows = asOfMonthRows("nutritionists", list).sort((a, b) => byName(a.nutritionist_name, b.nutritionist_name) || a.website_id - b.website_id);
+        t.append(el("p", { cls: "facet-title", text: "Nutritionists" }));
+        n += rows.length ? table(t, ["nutritionist", "website", "booked", "completed", "cancelled", "no-shows", "no-show rate", "fees", "upcoming"], rows.map((r) => [r.nutritionist_name, site(r), fmtInt(r.booked || 0), fmtInt(r.completed || 0), fmtInt(r.cancelled || 0), fmtInt(r.no_show || 0), fmtPct(r.no_show_rate), r.completed_fees == null ? "n/a" : fmtMoney(Number(r.completed_fees), (siteById[String(r.website_id)] || {}).currency || ""), fmtInt(r.upcoming || 0)])) : (empty(t, "No consultation this month."), 0);
+      }
+      if (T("agents")) {
+        const rows = asOfMonthRows("agents", list).sort((a, b) => b.tickets - a.tickets || byName(String(a.assigned_agent), String(b.assigned_agent)) || a.website_id - b.website_id);
+        t.append(el("p", { cls: "facet-title", text: "Support agents" }));
+        n += rows.length ? table(t, ["agent", "website", "tickets", "resolved", "median first response (h)", "median resolution (h)"], rows.map((r) => [r.assigned_agent == null ? "(unassigned)" : r.assigned_agent, site(r), fmtInt(r.tickets), fmtInt(r.resolved || 0), cellOf(r.median_first_response_hours, r2), cellOf(r.median_resolution_hours, r2)])) : (empty(t, "No ticket this month."), 0);
+      }
+      return n;
+    } },
+    health_goals: { mart: "health_goals", draw: (t) => {
+      const list = selected(), rows = forSites("health_goals", list);
+      const by = sumBy(rows, (r) => r.dietary_goal, "customers"), ordering = sumBy(rows, (r) => r.dietary_goal, "customers_with_delivered_order");
+      const goals = [...by.keys()].sort((a, b) => by.get(b) - by.get(a) || (a < b ? -1 : 1));
+      let n = hbars(t, goals.map((k, i) => ({ label: label(k), value: by.get(k), color: PALETTE[(i + 2) % PALETTE.length], text: `${fmtInt(by.get(k))} (${fmtInt(ordering.get(k) || 0)} ordering)` })), fmtInt);
+      for (const g of byCurrency(list)) {
+        const mine = forSites("health_goals", g.sites), rev = sumBy(mine, (r) => r.dietary_goal, "revenue"), orders = sumBy(mine, (r) => r.dietary_goal, "delivered_orders");
+        const facet = el("div", { cls: "facet", "data-currency": g.currency });
+        facet.append(el("p", { cls: "facet-title", text: `Delivered orders and revenue (${g.currency})` }));
+        t.append(facet);
+        n += table(facet, ["goal", "delivered orders", "revenue"], [...rev.keys()].sort().map((k) => [label(k), fmtInt(orders.get(k) || 0), fmtMoney(rev.get(k), g.currency)]));
+      }
+      return n;
+    } },
+    recent_orders: { mart: "recent_orders", draw: (t) => {
+      // Latest first by local time (to the minute), then the higher order id.
+      const list = selected(), rows = forSites("recent_orders", list).sort((a, b) => (a.local_time < b.local_time ? 1 : a.local_time > b.local_time ? -1 : b.order_id - a.order_id)).slice(0, 20);
+      if (!rows.length) return empty(t, "No order yet.");
+      return table(t, ["order", "website", "placed (local)", "status", "channel", "total", "payment", "payment status", "items"], rows.map((r) => {
+        const x = siteById[String(r.website_id)] || {};
+        return [r.order_id, x.name || "", r.local_time || r.business_date, r.status, r.channel, r.total == null ? "" : fmtMoney(Number(r.total), x.currency || ""), r.payment_method == null ? "" : label(r.payment_method), r.payment_status || "", r.item_count == null ? "" : fmtInt(r.item_count)];
+      }));
+    } },
+    vip_tier_revenue: { mart: "vip_tier_revenue", draw: (t) => facets(t, (box, g) => {
+      const rows = windowRows("vip_tier_revenue", g.sites, false), total = sum(rows, "gross_revenue");
+      const rank = new Map(rows.map((r) => [r.tier, r.tier_rank == null ? 99 : r.tier_rank]));
+      const by = sumBy(rows, (r) => r.tier, "gross_revenue");
+      // Tier held at order time (upgrade history), in tier order; the share is of the window's gross.
+      const tiers = [...by.keys()].sort((a, b) => rank.get(a) - rank.get(b) || (a < b ? -1 : 1));
+      return hbars(box, tiers.map((k, i) => ({ label: label(k), value: by.get(k), color: PALETTE[(i + 3) % PALETTE.length], text: pctOf(by.get(k), total) })), (v) => fmtMoney(v, g.currency));
+    }) },
+    loyalty_members: { mart: "loyalty_members", draw: (t) => facets(t, (box, g) => {
+      const rows = monthRows("loyalty_members", g.sites);
+      const keys = [...new Set(rows.map((r) => r.month + "|" + r.member_group))].sort();
+      if (!keys.length) return empty(box);
+      // Customers are distinct per month: shown per month, never added over months.
+      return table(box, ["month", "group", "orders", "customers", "revenue", "average order", "orders per customer"], keys.map((k) => {
+        const [m, grp] = k.split("|"), mine = rows.filter((r) => r.month === m && r.member_group === grp);
+        const orders = sum(mine, "orders"), customers = sum(mine, "customers"), revenue = sum(mine, "gross_revenue");
+        return [m.slice(0, 7), label(grp), fmtInt(orders), fmtInt(customers), fmtMoney(revenue, g.currency), orders ? fmtMoney(revenue / orders, g.currency) : "n/a", customers ? String(r2(orders / customers)) : "n/a"];
+      }));
+    }) },
+    loyalty_liability: { mart: "loyalty_liability", draw: (t) => facets(t, (box, g) => {
+      const labels = dateAxis(g.sites), rows = windowRows("loyalty_liability", g.sites, false), last = lastRows("loyalty_liability", g.sites);
+      const c = ` (${g.currency})`;
+      const facts = [["points outstanding at as_of" + c, fmtInt(sum(last, "outstanding_points"))], ["liability at as_of" + c, last.length ? fmtMoney(sum(last, "liability"), g.currency) : "n/a"]];
+      const eng = T("loyalty_engagement") ? windowRows("loyalty_engagement", g.sites, false) : [];
+      if (T("loyalty_engagement")) facts.push(["redemptions in the window" + c, fmtInt(sum(eng, "redemptions"))]);
+      stats(box, facts);
+      const by = sumBy(rows, (r) => r.business_date, "liability");
+      let n = lineChart(box, labels, [{ name: "liability", values: labels.map((d) => by.get(d) || 0), color: PALETTE[6] }], (v) => fmtMoney(v, g.currency));
+      if (eng.length) {
+        // The rolling 30-day engagement rate per website (a rate: never added across websites).
+        box.append(el("p", { cls: "facet-title", text: "Engagement rate (30 days, %)" }));
+        n += lineChart(box, labels, g.sites.map((x, i) => {
+          const m = new Map(eng.filter((r) => String(r.website_id) === String(x.id) && r.engagement_rate_30d != null).map((r) => [r.business_date, Number(r.engagement_rate_30d)]));
+          return { name: (g.sites.length > 1 ? x.name + " " : "") + "engagement rate", values: labels.map((d) => m.get(d) || 0), color: PALETTE[(i + 5) % PALETTE.length] };
+        }), fmtPct);
+      }
+      return n;
+    }) },
+    predictions: { mart: "predictions", draw: (t) => facets(t, (box, g) => {
+      const rows = forSites("predictions", g.sites), c = ` (${g.currency})`;
+      stats(box, [["customers scored" + c, fmtInt(sum(rows, "scored"))], ["predicted value, next 12 months" + c, fmtMoney(sum(rows, "predicted_value_12m"), g.currency)],
+        ["expected orders, next 90 days" + c, fmtInt(sum(rows, "expected_orders_90d"))]]);
+      const bands = [["alive_0_25", "p_alive < 0.25"], ["alive_25_50", "0.25 – 0.5"], ["alive_50_75", "0.5 – 0.75"], ["alive_75_100", "≥ 0.75"]];
+      return hbars(box, bands.map(([col, name], i) => ({ label: name, value: sum(rows, col), color: PALETTE[[4, 1, 5, 2][i]] })), fmtInt);
+    }) },
   };
 
   function renderCharts() {
@@ -534,7 +786,7 @@
       node.removeAttribute("data-missing");
       const source = spec.mart;
       if (!D[source] || (source === "daily" && !D.daily)) {
-        const marts = { campaigns: "fct_campaign_performance", deliveries: "fct_deliveries_daily", support: "fct_support_tickets_daily", windows: "fct_customer_order_days", rates: "fct_customer_rates", vip_tiers: "dim_customers", ltv_segments: "dim_customers", cohorts: "fct_customer_cohorts", loyalty_tiers: "fct_loyalty_tier_daily", points: "fct_loyalty_points_daily", redemptions: "fct_redemption_items", redemption_categories: "fct_redemption_categories", items: "fct_item_sales", payments: "fct_payment_methods", statuses: "fct_order_status", channels: "fct_revenue_by_channel", discounts: "fct_discounts" };
+        const marts = { ...(D.sources || {}), campaigns: "fct_campaign_performance", deliveries: "fct_deliveries_daily", support: "fct_support_tickets_daily", windows: "fct_customer_order_days", rates: "fct_customer_rates", vip_tiers: "dim_customers", ltv_segments: "dim_customers", cohorts: "fct_customer_cohorts", loyalty_tiers: "fct_loyalty_tier_daily", points: "fct_loyalty_points_daily", redemptions: "fct_redemption_items", redemption_categories: "fct_redemption_categories", items: "fct_item_sales", payments: "fct_payment_methods", statuses: "fct_order_status", channels: "fct_revenue_by_channel", discounts: "fct_discounts" };
         node.dataset.missing = marts[source] || source;
         node.dataset.rendered = "0";
         node.append(el("p", { cls: "empty", text: `Not available: ${node.dataset.missing} is not built yet.` }));
@@ -553,7 +805,7 @@
   function render() {
     const list = selected();
     const wins = list.map(windowOf);
-    document.getElementById("window").textContent = list.map((x, i) => `${x.name}: ${wins[i].start} – ${wins[i].end} (${x.currency})`).join(" · ") +
+    document.getElementById("window").textContent = list.map((x, i) => `${x.name}: ${wins[i].start} – ${wins[i].end} (${x.currency}${x.first_date && wins[i].start < x.first_date ? `; data from ${x.first_date}` : ""})`).join(" · ") +
       ` · compared with the ${D.periods[state.period]} day(s) before`;
     renderCards();
     renderCharts();

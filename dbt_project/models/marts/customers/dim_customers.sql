@@ -66,6 +66,7 @@ final as (
         customers.churn_risk,
         cast(customers.lifecycle_stage as {{ dbt.type_string() }}) as lifecycle_stage,
         cast(customers.ltv_segment as {{ dbt.type_string() }}) as ltv_segment,
+        cast(customers.ltv_segment_order as {{ dbt.type_int() }}) as ltv_segment_order,
         cast(vip_current.vip_tier_current as {{ dbt.type_string() }}) as vip_tier_current,
         subscription_current.user_id is not null as subscription_active,
         cast(coalesce(tallies.loyalty_points_earned, 0) as {{ dbt.type_bigint() }}) as loyalty_points_earned,

@@ -10,6 +10,8 @@
         int_orders_enriched's delta), its month in each cohort of its customer (activity
         is by customer, on any website);
       - every month of the cohorts a customer joined or left: their size changed.
+    is_partial_month (the month as_of falls in, unless as_of is its last day) changes only
+    in the rows of as_of's month and of the month the table held last: the first kind.
     Active customers are counted again in the rows of the first two kinds and, for the
     customers who joined or left a cohort, in the months they had a delivered order in
     (now or before the changes); the other rebuilt rows keep the count the table holds.
@@ -286,8 +288,15 @@ final as (
         cast(coalesce(activity.active_customers, held_counts.active_customers, 0) as {{ dbt.type_bigint() }})
             as active_customers,
         {{ pct('coalesce(activity.active_customers, held_counts.active_customers, 0)', 'cohort_months.cohort_size') }}
-            as retention_rate
+            as retention_rate,
+        -- The month as_of falls in, unless as_of is its last day: only its first days are in.
+        coalesce(
+            cast({{ dbt.dateadd('month', 'cohort_months.month_number', 'cohort_months.cohort_month') }} as date)
+            = cast({{ dbt.date_trunc('month', dbt.dateadd('day', 1, 'websites.as_of_date')) }} as date),
+            false
+        ) as is_partial_month
     from cohort_months
+    inner join websites on cohort_months.website_id = websites.website_id
     left join activity
         on cohort_months.website_id = activity.website_id
         and cohort_months.cohort_month = activity.cohort_month
