@@ -38,7 +38,8 @@ def _div(numerator, denominator, scale: str = "0.01") -> Decimal | None:
     """round(numerator / denominator), half away from zero; None for a 0 denominator."""
     if not denominator:
         return None
-    return (Decimal(str(numerator)) / Decimal(str(denominator))).quantize(Decimal(scale), ROUND_HALF_UP)
+    quotient = Decimal(str(numerator)) / Decimal(str(denominator))
+    return quotient.quantize(Decimal(scale), ROUND_HALF_UP)
 
 
 def _pct(numerator, denominator) -> Decimal | None:

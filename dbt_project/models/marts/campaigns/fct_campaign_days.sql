@@ -93,8 +93,8 @@ accumulated as (
 
     select
         joined.*,
-        sum(campaign_cost) over (
-            partition by campaign_id order by business_date
+        sum(joined.campaign_cost) over (
+            partition by joined.campaign_id order by joined.business_date
             rows between unbounded preceding and current row
         ) as cumulative_cost
     from joined

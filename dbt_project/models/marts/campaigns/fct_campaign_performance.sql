@@ -81,20 +81,35 @@ measured as (
 
 ),
 
-{#- (per treated − per control) × treated = treated − control × treated / control, divided
-    once, exactly; NULL without a control group (or without treated recipients). -#}
+{#- (per treated − per control) × treated = (treated × control − control × treated) /
+    control recipients: divided once, exactly; NULL without a control group (a 0 divisor)
+    or without treated recipients. -#}
+differences as (
+
+    select
+        *,
+        case
+            when treated_recipients > 0
+                then treated_orders * control_recipients - control_orders * treated_recipients
+        end as orders_difference,
+        case
+            when treated_recipients > 0
+                then treated_revenue * control_recipients - control_revenue * treated_recipients
+        end as revenue_difference
+    from measured
+
+),
+
 incremental as (
 
     select
-        measured.*,
+        *,
         cast({{ decimal_div('campaign_cost * 100', 'budget', 2) }} as {{ type_decimal(18, 2) }}) as budget_used,
-        case when treated_recipients > 0 then cast({{ decimal_div(
-            'treated_orders * control_recipients - control_orders * treated_recipients',
-            'control_recipients', 2) }} as {{ type_decimal(18, 2) }}) end as incremental_orders,
-        case when treated_recipients > 0 then cast({{ decimal_div(
-            'treated_revenue * control_recipients - control_revenue * treated_recipients',
-            'control_recipients', 2) }} as {{ type_decimal(18, 2) }}) end as incremental_revenue
-    from measured
+        cast({{ decimal_div('orders_difference', 'control_recipients', 2) }} as {{ type_decimal(18, 2) }})
+            as incremental_orders,
+        cast({{ decimal_div('revenue_difference', 'control_recipients', 2) }} as {{ type_decimal(18, 2) }})
+            as incremental_revenue
+    from differences
 
 ),
 

@@ -11,7 +11,7 @@ booked as (
 
     select
         bookings.website_id,
-        cast({{ dbt.date_trunc('month', 'bookings.event_date') }} as date) as month,
+        cast({{ dbt.date_trunc('month', 'bookings.event_date') }} as date) as month,  -- noqa: RF04
         bookings.status,
         bookings.guests,
         bookings.amount,

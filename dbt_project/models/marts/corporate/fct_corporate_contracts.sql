@@ -42,8 +42,8 @@ attributed as (
     from periods
     inner join orders
         on periods.website_id = orders.website_id
-        and orders.created_date >= periods.start_date
-        and orders.created_date <= periods.active_end_date
+        and periods.start_date <= orders.created_date
+        and periods.active_end_date >= orders.created_date
     where orders.channel = 'corporate' and orders.is_counted
     group by periods.contract_id
 
@@ -55,13 +55,13 @@ overlapping as (
         periods.contract_id,
         count(*) as overlapping_contracts
     from periods
-    inner join periods as others
-        on periods.website_id = others.website_id
-        and periods.contract_id <> others.contract_id
-        and others.start_date <= periods.active_end_date
-        and others.active_end_date >= periods.start_date
+    inner join periods as other_periods
+        on periods.website_id = other_periods.website_id
+        and periods.contract_id <> other_periods.contract_id
+        and periods.active_end_date >= other_periods.start_date
+        and periods.start_date <= other_periods.active_end_date
     where periods.active_end_date >= periods.start_date
-        and others.active_end_date >= others.start_date
+        and other_periods.active_end_date >= other_periods.start_date
     group by periods.contract_id
 
 ),
@@ -70,14 +70,20 @@ overlapping as (
     minus refunds on theirs (METRICS.md, collected revenue). -#}
 movements as (
 
-    select payments.reference_id as contract_id, payments.amount, 1 as payment_count
+    select
+        payments.reference_id as contract_id,
+        payments.amount,
+        1 as payment_count
     from payments
     inner join periods on payments.reference_id = periods.contract_id
     where payments.purpose = 'corporate'
         and payments.status in ('completed', 'refunded')
         and payments.completed_date <= periods.as_of_date
     union all
-    select payments.reference_id as contract_id, -refunds.amount as amount, 0 as payment_count
+    select
+        payments.reference_id as contract_id,
+        -refunds.amount as amount,
+        0 as payment_count
     from refunds
     inner join payments on refunds.payment_id = payments.payment_id
     inner join periods on payments.reference_id = periods.contract_id
@@ -107,11 +113,14 @@ final as (
         cast(periods.billing_cycle as {{ dbt.type_string() }}) as billing_cycle,
         periods.start_date,
         periods.end_date,
-        case when periods.active_end_date >= periods.start_date then periods.active_end_date end as active_end_date,
+        case
+            when periods.active_end_date >= periods.start_date then periods.active_end_date
+        end as active_end_date,
         cast(periods.contract_value as {{ type_decimal(18, 2) }}) as contract_value,
         cast(case
             when periods.active_end_date >= periods.start_date
-                then {{ dbt.datediff('periods.start_date', 'periods.active_end_date', 'month') }} + 1
+                then (extract(year from periods.active_end_date) - extract(year from periods.start_date)) * 12
+                    + extract(month from periods.active_end_date) - extract(month from periods.start_date) + 1
             else 0
         end as {{ dbt.type_int() }}) as months_active,
         cast(coalesce(overlapping.overlapping_contracts, 0) as {{ dbt.type_bigint() }}) as overlapping_contracts,

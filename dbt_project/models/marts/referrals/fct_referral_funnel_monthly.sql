@@ -16,7 +16,7 @@ made as (
         referrals.website_id,
         referrals.referee_user_id,
         referrals.created_at,
-        cast({{ dbt.date_trunc('month', 'referrals.created_date') }} as date) as month,
+        cast({{ dbt.date_trunc('month', 'referrals.created_date') }} as date) as month,  -- noqa: RF04
         referrals.status in ('qualified', 'rewarded') as is_qualified,
         referrals.status = 'rewarded'
         and coalesce(referrals.rewarded_date, referrals.created_date) <= websites.as_of_date as is_rewarded,
