@@ -1,14 +1,14 @@
 {#
     A plain table: campaigns and their recipients are few, and it reads the compact
-    int_campaign_* models (the influenced orders and the recipients' responses); the
-    pipeline skips it when none of its inputs changed.
+    int_campaign_* models (the influenced orders, the recipients, the groups compared by
+    response); the pipeline skips it when none of its inputs changed.
 #}
 with
 
 campaigns as (select * from {{ ref('int_campaigns_dated') }}),
 influenced as (select * from {{ ref('int_campaign_orders_influenced') }}),
 recipients as (select * from {{ ref('int_campaign_recipients_converted') }}),
-responded as (select * from {{ ref('int_campaign_recipients_responded') }}),
+compared as (select * from {{ ref('int_campaign_groups_compared') }}),
 
 order_totals as (
 
@@ -33,24 +33,6 @@ recipient_totals as (
 
 ),
 
-{#- Treated = variants A and B; control = 'control' (METRICS.md, Incremental effect). -#}
-group_totals as (
-
-    select
-        campaign_id,
-        sum(case when variant <> 'control' then 1 else 0 end) as treated_recipients,
-        sum(case when variant <> 'control' and has_responded then 1 else 0 end) as treated_responders,
-        sum(case when variant <> 'control' then responding_orders else 0 end) as treated_orders,
-        sum(case when variant <> 'control' then responding_revenue else 0 end) as treated_revenue,
-        sum(case when variant = 'control' then 1 else 0 end) as control_recipients,
-        sum(case when variant = 'control' and has_responded then 1 else 0 end) as control_responders,
-        sum(case when variant = 'control' then responding_orders else 0 end) as control_orders,
-        sum(case when variant = 'control' then responding_revenue else 0 end) as control_revenue
-    from responded
-    group by campaign_id
-
-),
-
 measured as (
 
     select
@@ -66,50 +48,18 @@ measured as (
         coalesce(order_totals.campaign_cost, 0) as campaign_cost,
         coalesce(recipient_totals.customers_reached, 0) as customers_reached,
         coalesce(recipient_totals.converted_customers, 0) as converted_customers,
-        coalesce(group_totals.treated_recipients, 0) as treated_recipients,
-        coalesce(group_totals.treated_responders, 0) as treated_responders,
-        coalesce(group_totals.treated_orders, 0) as treated_orders,
-        coalesce(group_totals.treated_revenue, 0) as treated_revenue,
-        coalesce(group_totals.control_recipients, 0) as control_recipients,
-        coalesce(group_totals.control_responders, 0) as control_responders,
-        coalesce(group_totals.control_orders, 0) as control_orders,
-        coalesce(group_totals.control_revenue, 0) as control_revenue
+        coalesce(compared.treated_recipients, 0) as treated_recipients,
+        coalesce(compared.treated_responders, 0) as treated_responders,
+        coalesce(compared.treated_revenue, 0) as treated_revenue,
+        coalesce(compared.control_recipients, 0) as control_recipients,
+        coalesce(compared.control_responders, 0) as control_responders,
+        coalesce(compared.control_revenue, 0) as control_revenue,
+        compared.incremental_orders,
+        compared.incremental_revenue
     from campaigns
     left join order_totals on campaigns.campaign_id = order_totals.campaign_id
     left join recipient_totals on campaigns.campaign_id = recipient_totals.campaign_id
-    left join group_totals on campaigns.campaign_id = group_totals.campaign_id
-
-),
-
-{#- (per treated − per control) × treated = (treated × control − control × treated) /
-    control recipients: divided once, exactly; NULL without a control group (a 0 divisor)
-    or without treated recipients. -#}
-differences as (
-
-    select
-        *,
-        case
-            when treated_recipients > 0
-                then treated_orders * control_recipients - control_orders * treated_recipients
-        end as orders_difference,
-        case
-            when treated_recipients > 0
-                then treated_revenue * control_recipients - control_revenue * treated_recipients
-        end as revenue_difference
-    from measured
-
-),
-
-incremental as (
-
-    select
-        *,
-        cast({{ decimal_div('campaign_cost * 100', 'budget', 2) }} as {{ type_decimal(18, 2) }}) as budget_used,
-        cast({{ decimal_div('orders_difference', 'control_recipients', 2) }} as {{ type_decimal(18, 2) }})
-            as incremental_orders,
-        cast({{ decimal_div('revenue_difference', 'control_recipients', 2) }} as {{ type_decimal(18, 2) }})
-            as incremental_revenue
-    from differences
+    left join compared on campaigns.campaign_id = compared.campaign_id
 
 ),
 
@@ -134,8 +84,8 @@ final as (
             'campaign_cost',
             2
         ) }} as {{ type_decimal(18, 2) }}) as roi,
-        budget_used,
-        coalesce(budget_used > 100, false) as is_over_budget,
+        cast({{ decimal_div('campaign_cost * 100', 'budget', 2) }} as {{ type_decimal(18, 2) }}) as budget_used,
+        coalesce({{ decimal_div('campaign_cost * 100', 'budget', 2) }} > 100, false) as is_over_budget,
         cast(treated_recipients as {{ dbt.type_bigint() }}) as treated_recipients,
         cast(control_recipients as {{ dbt.type_bigint() }}) as control_recipients,
         {{ pct('treated_responders', 'treated_recipients') }} as treated_response_rate,
@@ -149,7 +99,7 @@ final as (
             'campaign_cost',
             2
         ) }} as {{ type_decimal(18, 2) }}) as incremental_roi
-    from incremental
+    from measured
 
 )
 
