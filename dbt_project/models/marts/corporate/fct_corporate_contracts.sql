@@ -4,32 +4,10 @@
 #}
 with
 
-contracts as (select * from {{ ref('stg_corporate_contracts') }}),
-websites as (select * from {{ ref('int_websites_as_of') }}),
+periods as (select * from {{ ref('int_corporate_contracts_periodized') }}),
 orders as (select * from {{ ref('int_orders_to_date') }}),
 payments as (select * from {{ ref('int_payments_dated') }}),
 refunds as (select * from {{ ref('int_refunds_dated') }}),
-
-{#- Active from start_date to the earliest of end_date, as_of and, for a cancelled
-    contract, the business date of its last update (the source keeps no cancellation time). -#}
-periods as (
-
-    select
-        contracts.*,
-        websites.as_of_date,
-        least(
-            contracts.end_date,
-            websites.as_of_date,
-            case
-                when contracts.status = 'cancelled'
-                    then {{ business_date('contracts.updated_at', 'websites.timezone') }}
-                else contracts.end_date
-            end
-        ) as active_end_date
-    from contracts
-    inner join websites on contracts.website_id = websites.website_id
-
-),
 
 {#- Orders carry no contract: a counted 'corporate' order of the website within a contract's
     active days is credited to it, and to every other contract active that day too. -#}
