@@ -566,12 +566,17 @@ class _Generator:
         referee = np.flatnonzero(referrer >= 0)
         n = len(referee)
         ids = self.ids.take("referrals_referral", n)
-        first_delivered = np.full(len(user_ids), FAR, dtype=np.int64)
-        delivered = o["lc"]["delivered"]
-        ok = delivered <= self.now
-        np.minimum.at(first_delivered, o["pos"][ok], delivered[ok])
-        qualified = first_delivered[referee]
-        rewarded = np.where(qualified < FAR, qualified + lc_.referral_reward_delay(self.seed, ids),
+        # Qualified at the referee's first confirmed order; rewarded 1-5 days after their
+        # first delivered one (so a referee whose orders were all cancelled stays qualified).
+        first = {}
+        for stage in ("confirmed", "delivered"):
+            first[stage] = np.full(len(user_ids), FAR, dtype=np.int64)
+            at = o["lc"][stage]
+            ok = at <= self.now
+            np.minimum.at(first[stage], o["pos"][ok], at[ok])
+        delivered = first["delivered"][referee]
+        qualified = np.minimum(first["confirmed"][referee], delivered)
+        rewarded = np.where(delivered < FAR, delivered + lc_.referral_reward_delay(self.seed, ids),
                             FAR)
         status = np.where(rewarded <= self.now, 2, np.where(qualified <= self.now, 1, 0))
         joined = joined[referee]
@@ -746,7 +751,7 @@ class _Generator:
             "updated_at": st["updated_at"],
         })
         # Catering bookings: corporate customers book most.
-        k = rng.poisson(np.where(users["corp"], 0.015, 0.0003) * active_days)
+        k = rng.poisson(np.where(users["corp"], 0.015, 0.001) * active_days)
         k = _at_least(rng, k, span, 2)
         idx = np.repeat(np.arange(n), k)
         created = a[idx] + (rng.random(len(idx)) * span[idx]).astype(np.int64)

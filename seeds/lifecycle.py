@@ -30,7 +30,7 @@ S_SUB_LEN, S_SUB_KIND, S_SUB_CUT, S_SUB_PAUSE, S_SUB_PAUSE_AT = range(20, 25)
 S_SUB_SWITCH, S_SUB_SWITCH_PLAN, S_SUB_BACK, S_SUB_BACK_GAP, S_SUB_BACK_PLAN = range(25, 30)
 S_TICKET_PRI, S_TICKET_RESP, S_TICKET_RES, S_TICKET_OPEN = range(30, 34)
 S_CONS_KIND, S_CONS_AT = range(40, 42)
-S_BOOK_KIND, S_BOOK_CONF = range(50, 52)
+S_BOOK_KIND, S_BOOK_CONF, S_BOOK_WAIT = range(50, 53)
 S_REF_DELAY = 60
 S_RIDER = 61
 S_TICKET_AGENT = 34
@@ -412,11 +412,15 @@ BOOKING_STATUSES = enums.BOOKING_STATUSES
 def booking_plan(seed: int, ids: np.ndarray, created: np.ndarray, event_day: np.ndarray,
                  offset: np.ndarray) -> dict:
     """Requested -> confirmed 1-3 days later (paid then) -> completed the evening of the
-    event; 12% are cancelled before confirmation."""
+    event; 12% are cancelled before confirmation. Half the clients fix their menu late: their
+    booking is confirmed no earlier than two weeks before the event, so a booking for an
+    event weeks ahead may stay requested."""
     u = uniform(seed, S_BOOK_KIND, ids)
     cancels = u < 0.12
     confirm = created + ((1 + 2 * uniform(seed, S_BOOK_CONF, ids)) * DAY).astype(np.int64)
     event_end = event_day * DAY + 20 * HOUR - offset
+    late = uniform(seed, S_BOOK_WAIT, ids) < 0.5
+    confirm = np.where(late, np.maximum(confirm, event_end - 14 * DAY), confirm)
     confirm = np.minimum(confirm, event_end - 2 * HOUR)
     return {
         "cancel_at": np.where(cancels, confirm, FAR),

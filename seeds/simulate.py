@@ -633,23 +633,17 @@ class _Simulator:
                    "WHERE status IN ('pending', 'qualified') ORDER BY id")
         if not len(r["id"]):
             return {}
-        first = en.concat([self.q(
-            "SELECT user_id, MIN(delivered_at) AS first_at FROM orders_order WHERE "
-            "delivered_at IS NOT NULL AND user_id IN :ids GROUP BY user_id",
-            {"ids": part}, ts=("first_at",)) for part in _parts(_ids_param(r["referee_id"]))])
-        best = pd.Series(FAR, index=pd.Index(np.unique(r["referee_id"])), dtype=np.int64)
-        for uid, t in ((first["user_id"], first["first_at"]),
-                       (existing["user_id"], existing["lc"]["delivered"]),
-                       (new["user_id"], new["lc"]["delivered"])):
-            if len(uid):
-                s_ = pd.Series(np.where(t <= self.t1, t, FAR), index=uid).groupby(level=0).min()
-                s_ = s_.reindex(best.index).fillna(FAR).astype(np.int64)
-                best = np.minimum(best, s_)
-        qualified = best.reindex(r["referee_id"]).to_numpy()
-        rewarded = np.where(qualified < FAR,
-                            qualified + lc_.referral_reward_delay(self.seed, r["id"]), FAR)
-        status = np.where(rewarded <= self.t1, 2, np.where(qualified <= self.t1, 1, 0))
+        # Qualified at the referee's first confirmed order, rewarded 1-5 days after their
+        # first delivered one (as seeds.generate does).
+        delivered = self.referees_first(r["referee_id"], "delivered", existing, new)
+        qualified = np.minimum(
+            self.referees_first(r["referee_id"], "confirmed", existing, new), delivered)
+        rewarded = np.where(delivered < FAR,
+                            delivered + lc_.referral_reward_delay(self.seed, r["id"]), FAR)
         old = np.array([enums.REFERRAL_STATUSES.index(x) for x in r["status"]])
+        # A status never moves back (an order that qualified a referral may be deleted later).
+        status = np.maximum(
+            np.where(rewarded <= self.t1, 2, np.where(qualified <= self.t1, 1, 0)), old)
         ch = np.flatnonzero(status != old)
         self.update("referrals_referral", {
             "id": r["id"][ch], "status": en.labels(status[ch], enums.REFERRAL_STATUSES),
@@ -661,6 +655,23 @@ class _Simulator:
         ok = pos >= 0
         return en.ledger(pos[ok], rewarded[got][ok], np.full(ok.sum(), en.REFERRAL_BONUS_POINTS),
                          en.L_BONUS, en.SRC_REFERRAL)
+
+    def referees_first(self, referee_id, stage: str, existing: dict, new: dict) -> np.ndarray:
+        """Per referee, the first instant (by t1) one of their orders reached `stage`
+        ('confirmed' or 'delivered'), from the database and this step's orders; FAR: never."""
+        first = en.concat([self.q(
+            f"SELECT user_id, MIN({stage}_at) AS first_at FROM orders_order WHERE "
+            f"{stage}_at IS NOT NULL AND user_id IN :ids GROUP BY user_id",
+            {"ids": part}, ts=("first_at",)) for part in _parts(_ids_param(referee_id))])
+        best = pd.Series(FAR, index=pd.Index(np.unique(referee_id)), dtype=np.int64)
+        for uid, t in ((first["user_id"], first["first_at"]),
+                       (existing["user_id"], existing["lc"][stage]),
+                       (new["user_id"], new["lc"][stage])):
+            if len(uid):
+                s_ = pd.Series(np.where(t <= self.t1, t, FAR), index=uid).groupby(level=0).min()
+                s_ = s_.reindex(best.index).fillna(FAR).astype(np.int64)
+                best = np.minimum(best, s_)
+        return best.reindex(referee_id).to_numpy()
 
     def recipients(self, rng, users) -> dict:
         """Campaigns that start today get their recipients; statuses move on; a new

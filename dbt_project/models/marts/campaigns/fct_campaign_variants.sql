@@ -1,6 +1,11 @@
+{#
+    A plain table over int_campaign_recipients_responded (a few rows per campaign). A
+    recipient converts when they respond (METRICS.md, Incremental effect): a counted order,
+    with or without the code, in their window, so control is measured as A and B are.
+#}
 with
 
-recipients as (select * from {{ ref('int_campaign_recipients_converted') }}),
+recipients as (select * from {{ ref('int_campaign_recipients_responded') }}),
 
 variant_totals as (
 
@@ -9,7 +14,9 @@ variant_totals as (
         website_id,
         variant,
         count(*) as recipients,
-        sum(case when has_converted then 1 else 0 end) as converters
+        sum(case when has_responded then 1 else 0 end) as converters,
+        sum(responding_orders) as responding_orders,
+        sum(responding_revenue) as responding_revenue
     from recipients
     group by campaign_id, website_id, variant
 
@@ -69,6 +76,9 @@ final as (
         cast(recipients as {{ dbt.type_bigint() }}) as recipients,
         cast(converters as {{ dbt.type_bigint() }}) as converters,
         {{ pct('converters', 'recipients') }} as conversion_rate,
+        cast(responding_orders as {{ dbt.type_bigint() }}) as responding_orders,
+        cast(responding_revenue as {{ type_decimal(18, 2) }}) as responding_revenue,
+        {{ money_ratio('responding_revenue', 'recipients') }} as revenue_per_recipient,
         cast({{ decimal_div(
             '(converters * control_recipients - control_converters * recipients) * 100',
             'control_converters * recipients', 2) }} as {{ type_decimal(18, 2) }}) as lift_over_control,
