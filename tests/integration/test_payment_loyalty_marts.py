@@ -220,7 +220,10 @@ def _vip_tier_at(path: Path, orders: pd.DataFrame) -> list[str]:
             periods[user].append((start, None if pd.isna(end) else end, tier))
     held = []
     for user, created in zip(orders.user_id, orders.created, strict=True):
-        tiers = [t for s, e, t in periods.get(user, []) if s <= created and (e is None or created < e)]
+        tiers = [
+            tier for start, end, tier in periods.get(user, [])
+            if start <= created and (end is None or created < end)
+        ]
         held.append(max(tiers) if tiers else "none")
     return held
 

@@ -90,8 +90,8 @@ window_activity as (
     from days
     inner join account_days
         on days.website_id = account_days.website_id
-        and account_days.business_date <= days.business_date
-        and account_days.business_date > {{ dbt.dateadd('day', -30, 'days.business_date') }}
+        and days.business_date >= account_days.business_date
+        and {{ dbt.dateadd('day', -30, 'days.business_date') }} < account_days.business_date
     where account_days.ledger_entries > 0
     group by days.website_id, days.business_date
 
@@ -117,7 +117,7 @@ accounts_to_date as (
     from days
     inner join openings
         on days.website_id = openings.website_id
-        and openings.created_date <= days.business_date
+        and days.business_date >= openings.created_date
     group by days.website_id, days.business_date
 
 ),

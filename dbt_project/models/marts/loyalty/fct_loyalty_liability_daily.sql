@@ -80,6 +80,16 @@ carried as (
 
 ),
 
+first_days as (
+
+    select
+        website_id,
+        min(business_date) as first_date
+    from calendar
+    group by website_id
+
+),
+
 {#- Points count from the website's first calendar day (as in fct_loyalty_points_daily:
     an entry dated before the website opened counts nowhere), after the carried day. -#}
 bounds as (
@@ -93,11 +103,7 @@ bounds as (
         ) as start_after,
         coalesce(max(carried.outstanding_points), 0) as carried_points
     from days
-    inner join (
-        select calendar.website_id, min(calendar.business_date) as first_date
-        from calendar
-        group by calendar.website_id
-    ) as first_days on days.website_id = first_days.website_id
+    inner join first_days on days.website_id = first_days.website_id
     left join carried on days.website_id = carried.website_id
     group by days.website_id
 
@@ -125,11 +131,22 @@ running as (
         business_date,
         sum(points_change) over website_history as points_change
     from (
-        select website_id, business_date, sum(points_change) as points_change
+        select
+            website_id,
+            business_date,
+            sum(points_change) as points_change
         from (
-            select website_id, business_date, points_change from point_days
+            select
+                website_id,
+                business_date,
+                points_change
+            from point_days
             union all
-            select website_id, business_date, 0 as points_change from days
+            select
+                website_id,
+                business_date,
+                0 as points_change
+            from days
         ) as dated_points
         group by website_id, business_date
     ) as timeline
@@ -179,7 +196,9 @@ final as (
             as {{ type_decimal(18, 6) }}
         ) as value_per_point,
         cast(
-            {{ decimal_div('balances.outstanding_points * wallet_values.wallet_value', 'wallet_values.wallet_points', 2) }}
+            {{ decimal_div(
+                'balances.outstanding_points * wallet_values.wallet_value', 'wallet_values.wallet_points', 2
+            ) }}
             as {{ type_decimal(18, 2) }}
         ) as liability
     from balances

@@ -83,7 +83,7 @@ grouped_orders as (
 
     select
         orders.website_id,
-        cast({{ dbt.date_trunc('month', 'orders.created_date') }} as date) as month,
+        cast({{ dbt.date_trunc('month', 'orders.created_date') }} as date) as month,  -- noqa: RF04
         case
             when member_since.first_entry_at <= orders.created_at then 'member'
             else 'non_member'

@@ -70,7 +70,7 @@ retried as (
     inner join all_payments as failed_before
         on payments_to_date.order_id = failed_before.order_id
         and failed_before.status = 'failed'
-        and failed_before.created_at < payments_to_date.created_at
+        and payments_to_date.created_at > failed_before.created_at
 
 ),
 
@@ -79,7 +79,7 @@ method_days as (
     select
         payments_to_date.website_id,
         payments_to_date.created_date as business_date,
-        payments_to_date.payment_method as method,
+        payments_to_date.payment_method as method,  -- noqa: RF04
         count(*) as attempts,
         sum(case when payments_to_date.status in ('completed', 'refunded') then 1 else 0 end) as completed,
         sum(case when payments_to_date.status = 'failed' then 1 else 0 end) as failed,
@@ -101,7 +101,7 @@ final as (
     select
         website_id,
         business_date,
-        cast(method as {{ dbt.type_string() }}) as method,
+        cast(method as {{ dbt.type_string() }}) as method,  -- noqa: RF04
         cast(attempts as {{ dbt.type_bigint() }}) as attempts,
         cast(completed as {{ dbt.type_bigint() }}) as completed,
         cast(failed as {{ dbt.type_bigint() }}) as failed,

@@ -80,6 +80,16 @@ carried as (
 
 ),
 
+first_days as (
+
+    select
+        website_id,
+        min(business_date) as first_date
+    from calendar
+    group by website_id
+
+),
+
 {#- Order events count from the website's first calendar day (an order dated before the
     website opened is on no day, as in gross revenue), after the carried day. -#}
 bounds as (
@@ -94,11 +104,7 @@ bounds as (
         coalesce(max(carried.receivables), 0) as carried_receivables,
         coalesce(max(carried.receivable_orders), 0) as carried_orders
     from days
-    inner join (
-        select calendar.website_id, min(calendar.business_date) as first_date
-        from calendar
-        group by calendar.website_id
-    ) as first_days on days.website_id = first_days.website_id
+    inner join first_days on days.website_id = first_days.website_id
     left join carried on days.website_id = carried.website_id
     group by days.website_id
 
@@ -156,9 +162,19 @@ running as (
             sum(receivable_change) as receivable_change,
             sum(order_change) as order_change
         from (
-            select website_id, business_date, receivable_change, order_change from event_days
+            select
+                website_id,
+                business_date,
+                receivable_change,
+                order_change
+            from event_days
             union all
-            select website_id, business_date, 0 as receivable_change, 0 as order_change from days
+            select
+                website_id,
+                business_date,
+                0 as receivable_change,
+                0 as order_change
+            from days
         ) as dated_events
         group by website_id, business_date
     ) as timeline

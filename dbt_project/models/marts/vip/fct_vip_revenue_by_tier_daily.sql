@@ -80,7 +80,7 @@ final as (
         cast(tiers.tier_rank as {{ dbt.type_int() }}) as tier_rank,
         cast(coalesce(tier_days.orders, 0) as {{ dbt.type_bigint() }}) as orders,
         cast(coalesce(tier_days.gross_revenue, 0) as {{ type_decimal(18, 2) }}) as gross_revenue,
-        {{ pct('coalesce(tier_days.gross_revenue, 0)', 'day_totals.gross_revenue') }} as share
+        {{ pct('coalesce(tier_days.gross_revenue, 0)', 'day_totals.gross_revenue') }} as share  -- noqa: RF04
     from days
     cross join tiers
     left join tier_days
