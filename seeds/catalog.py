@@ -127,6 +127,15 @@ REWARDS = {
     ),
 }
 
+# Retired rewards: items withdrawn from the catalogue (is_active false), kept because past
+# redemptions point at them; never offered again. Written after REWARDS, so the active items
+# keep their ids. A wallet credit among them shows that the points liability values points
+# by the active wallet credits only (METRICS.md, VIP and loyalty effects).
+RETIRED_REWARDS = {
+    1: (("UGX 500 wallet credit", "Cash", "wallet_credit", 150, 500_00),),
+    2: (),
+}
+
 VIP_DISCOUNT_PERCENT = {"silver": 5, "gold": 10, "platinum": 15}
 # Price of a tier in hundredths, per website.
 VIP_PRICES = {

@@ -199,6 +199,16 @@ class _Generator:
             "is_active": [True] * len(rewards), "created_at": [opened] * len(rewards),
             "updated_at": [opened] * len(rewards),
         })
+        retired = [(x.id, r) for x in webs for r in catalog.RETIRED_REWARDS[x.id]]
+        self.insert("loyalty_redemptionitem", {
+            "id": self.ids.take("loyalty_redemptionitem", len(retired)),
+            "website_id": [r[0] for r in retired], "name": [r[1][0] for r in retired],
+            "category": [r[1][1] for r in retired], "item_type": [r[1][2] for r in retired],
+            "points_required": [r[1][3] for r in retired],
+            "value_amount": [r[1][4] for r in retired],
+            "is_active": [False] * len(retired), "created_at": [opened] * len(retired),
+            "updated_at": [opened + DAY] * len(retired),
+        })
         self.campaigns()
 
     def campaigns(self) -> None:

@@ -26,6 +26,7 @@ FAR = np.int64(2**62)  # "never": later than any simulated instant
 # Streams of seeds.rand: one per independent draw.
 S_OUTCOME, S_CONFIRM, S_PREP, S_COOK, S_DIST, S_RIDE, S_CANCEL = range(1, 8)
 S_PAYFAIL, S_PAYDELAY, S_RETRY, S_REFUND, S_REFUND_AT, S_REFUND_FRAC = range(10, 16)
+S_CLEARING = 16
 S_SUB_LEN, S_SUB_KIND, S_SUB_CUT, S_SUB_PAUSE, S_SUB_PAUSE_AT = range(20, 25)
 S_SUB_SWITCH, S_SUB_SWITCH_PLAN, S_SUB_BACK, S_SUB_BACK_GAP, S_SUB_BACK_PLAN = range(25, 30)
 S_TICKET_PRI, S_TICKET_RESP, S_TICKET_RES, S_TICKET_OPEN = range(30, 34)
@@ -136,6 +137,8 @@ def payment_plan(
 
     Prepaid (mobile money, bank transfer): an attempt seconds after the order; 12% of
     mobile-money attempts (5% of bank transfers) fail and a retry minutes later succeeds.
+    Half of the bank transfers take 12-48 hours to clear (pending until then), so an order
+    can stay unpaid across days. A refund comes at least a day after the money it returns.
     Cash on delivery: one payment, pending until the rider collects it at delivery, failed
     if the order is cancelled. Prepaid orders that are cancelled are refunded in full 1-4
     days later; 5% of delivered orders get a refund 1-6 days later (most partial).
@@ -153,7 +156,10 @@ def payment_plan(
     t1_failed = np.where(fails, t1 + MINUTE, FAR)
     t2 = np.where(fails, t1 + _minutes(uniform(seed, S_RETRY, order_ids), 2, 6), FAR)
     last = np.where(fails, t2, t1)
-    completed = np.where(prepaid, last + 30 * US, lc["delivered"])
+    u_clear = uniform(seed, S_CLEARING, order_ids)
+    clearing = np.where((method == M_BANK) & (u_clear < 0.5),
+                        (12 * HOUR + u_clear * 2 * 36 * HOUR).astype(np.int64), 30 * US)
+    completed = np.where(prepaid, last + clearing, lc["delivered"])
     completed[abandoned] = FAR
     cash_failed = np.where(~prepaid, lc["cancelled"], FAR)
     # Refunds of money actually taken.
@@ -169,6 +175,7 @@ def payment_plan(
     complaint = (outcome == O_DELIVERED) & (u_ref < 0.05)
     has_refund = full_cancel | complaint
     refund_at[has_refund] = base[has_refund] + (days[has_refund] * DAY).astype(np.int64)
+    refund_at = np.where(has_refund & paid, np.maximum(refund_at, completed + DAY), refund_at)
     frac = 0.2 + 0.3 * uniform(seed, S_REFUND_FRAC, order_ids)
     partial = np.maximum(unit, (total * frac // unit).astype(np.int64) * unit)
     partial = np.minimum(partial, total)

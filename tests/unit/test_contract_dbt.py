@@ -46,6 +46,8 @@ DBT = Path(__file__).resolve().parents[2] / "dbt_project"
 EXTENDED: dict[tuple[str, str], tuple[str, frozenset]] = {
     # A discount without a type is grouped as 'unspecified' (fct_discounts.sql).
     ("fct_discounts", "discount_type"): ("DISCOUNT_TYPES", frozenset({"unspecified"})),
+    # An order by a customer holding no VIP tier is tier 'none' (fct_vip_revenue_by_tier_daily).
+    ("fct_vip_revenue_by_tier_daily", "tier"): ("VIP_TIERS", frozenset({"none"})),
 }
 
 #: (model, column) -> where its values are defined, if not in the contract.
@@ -58,6 +60,7 @@ DBT_OWNED: dict[tuple[str, str], str] = {
     ("fct_revenue_by_channel", "kind"): "seed revenue_channels",
     ("fct_redemption_patterns", "local_weekday"): "ISO weekday numbers",
     ("int_subscription_movements_classified", "movement"): "METRICS.md, Subscriptions",
+    ("fct_loyalty_members_monthly", "member_group"): "METRICS.md, VIP and loyalty effects",
 }
 
 
