@@ -17,7 +17,9 @@
     post_hook="{{ slices_done() }}",
 ) }}
 
-{%- set window = slices_window(mapped=['fct_loyalty_points_daily', 'loyalty_redemptionitem']) -%}
+{#- int_loyalty_ledger_days_accumulated is read through the calendar (int_loyalty_days_spined):
+    its changes reach this model as fct_loyalty_points_daily's delta and calendar_changed. -#}
+{%- set window = slices_window(mapped=['fct_loyalty_points_daily', 'int_loyalty_ledger_days_accumulated', 'loyalty_redemptionitem']) -%}
 {%- set affected -%}
     select website_id, business_date
     from ({{ delta_changed(window, 'fct_loyalty_points_daily', ['website_id', 'business_date']) }}) as points_changed
