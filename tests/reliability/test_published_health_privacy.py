@@ -27,15 +27,10 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from reliability_support import STAFF_MARTS
 
 from pipelines.publish.version import publish_version
 
-#: The published aggregates a staff name may appear in (DESIGN.md), and their name column.
-STAFF_MARTS = {
-    "fct_rider_performance_monthly": "rider_name",
-    "fct_nutritionist_performance_monthly": "nutritionist_name",
-    "fct_support_agents_monthly": "assigned_agent",
-}
 #: Columns that would tie a row to one person or one event.
 ROW_IDENTIFIERS = {
     "user_id",

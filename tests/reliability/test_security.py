@@ -15,6 +15,7 @@ import dagster as dg
 import duckdb
 import pytest
 import sqlalchemy as sa
+from reliability_support import STAFF_MARTS
 
 import seeds
 from pipelines.defs.raw import build_raw_defs
@@ -143,7 +144,11 @@ def test_no_email_phone_or_name_reaches_the_marts(built_warehouse, small_source_
     assert len(pii) > 300
     marts = [(t, c, v) for t, c, v in _every_varchar(built_warehouse) if t.startswith("marts.")]
     assert len(marts) > 20
-    found = {(t, c): sorted(v & pii)[:3] for t, c, v in marts if v & pii}
+    # A staff member's name is published in the staff marts' name column, by design (a
+    # support agent named Moses may share a customer's first name): that column holds staff
+    # names only, and test_published_health_privacy keeps staff names out of every other.
+    staff = {f"marts.{mart}": column for mart, column in STAFF_MARTS.items()}
+    found = {(t, c): sorted(v & pii)[:3] for t, c, v in marts if v & pii and staff.get(t) != c}
     assert found == {}
     # Nor any value that merely contains an email address or a phone number.
     emails_or_phones = {p for p in pii if "@" in p or p.startswith("+")}

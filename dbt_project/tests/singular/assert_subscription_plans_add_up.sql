@@ -1,6 +1,7 @@
 {#
     fct_subscription_plans_daily adds up to fct_subscriptions_daily: on every website and
-    day, the plans' subscriptions and MRR sum to the website's, and the days are the same.
+    day, the plans' subscriptions and MRR sum to the website's (zero on a website without
+    plans, which has no plan rows), and no plan row falls on a day the website lacks.
     Fails with the days that do not.
 #}
 with
@@ -35,9 +36,8 @@ final as (
         and websites.business_date = plan_totals.business_date
     where
         websites.website_id is null
-        or plan_totals.website_id is null
-        or websites.active_subscriptions <> plan_totals.active_subscriptions
-        or websites.mrr <> plan_totals.mrr
+        or websites.active_subscriptions <> coalesce(plan_totals.active_subscriptions, 0)
+        or websites.mrr <> coalesce(plan_totals.mrr, 0)
 
 )
 

@@ -8,25 +8,10 @@
 
 with
 
-profiles as (select * from {{ ref('stg_health_profiles') }}),
-users as (select * from {{ ref('stg_users') }}),
-websites as (select * from {{ ref('int_websites_as_of') }}),
+goal_customers as (select * from {{ ref('int_health_goal_customers') }}),
 orders as (select * from {{ ref('int_orders_to_date') }}),
 items as (select * from {{ ref('stg_order_items') }}),
 meals as (select * from {{ ref('stg_meals') }}),
-
-goal_customers as (
-
-    select
-        users.website_id,
-        profiles.dietary_goal,
-        profiles.user_id
-    from profiles
-    inner join users on profiles.user_id = users.user_id
-    inner join websites on users.website_id = websites.website_id
-    where profiles.created_at < websites.as_of_end_at
-
-),
 
 goal_meals as (
 
