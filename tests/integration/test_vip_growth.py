@@ -23,7 +23,9 @@ def _vip_at(con, website: int, day: dt.date) -> int:
 
 def test_vip_growth_over_each_month_matches_the_tier_counts(owners_build) -> None:
     con = duckdb.connect(str(owners_build.warehouse), read_only=True)
-    websites = [w for (w,) in con.execute("select website_id from marts.dim_websites order by 1").fetchall()]
+    websites = [
+        w for (w,) in con.execute("select website_id from marts.dim_websites order by 1").fetchall()
+    ]
     checked = 0
     for start in (dt.date(2026, 2, 1), dt.date(2026, 3, 1), dt.date(2026, 4, 1)):
         end = (start + dt.timedelta(days=32)).replace(day=1) - dt.timedelta(days=1)
@@ -36,7 +38,8 @@ def test_vip_growth_over_each_month_matches_the_tier_counts(owners_build) -> Non
             ).fetchall()
         }
         for website in websites:
-            before, after = _vip_at(con, website, start - dt.timedelta(days=1)), _vip_at(con, website, end)
+            before = _vip_at(con, website, start - dt.timedelta(days=1))
+            after = _vip_at(con, website, end)
             rate = (
                 (Decimal(after - before) * 100 / before).quantize(Decimal("0.01"), ROUND_HALF_UP)
                 if before
@@ -44,4 +47,4 @@ def test_vip_growth_over_each_month_matches_the_tier_counts(owners_build) -> Non
             )
             assert rows[website] == (before, after, rate), (website, start)
             checked += before > 0 and after != before
-    assert checked, "no window with VIP customers at its start and a change: the test proves nothing"
+    assert checked, "no window with VIP customers at its start and a change: proves nothing"
