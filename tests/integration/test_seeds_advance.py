@@ -306,3 +306,36 @@ def test_advance_switches_plans_and_brings_subscribers_back(tmp_path):
         SELECT a.id, b.id FROM s a JOIN s b ON a.user_id = b.user_id AND a.id < b.id
         WHERE a.s_at < b.e_at AND b.s_at < a.e_at""")
     assert overlapping == []
+
+
+def test_a_refund_already_in_the_source_is_not_written_again(generated, tmp_path):
+    """A source written by an earlier generator may already hold a refund this simulator
+    dates later (its timings differed): advancing must not refund that payment twice. Here
+    the refunds one day of advance writes are put into a copy first, as if an older
+    generator had written them; the copy's own advance of that day writes none of them."""
+    ahead, behind = tmp_path / "ahead.db", tmp_path / "behind.db"
+    shutil.copy(generated, ahead)
+    shutil.copy(generated, behind)
+    top = rows(url_of(ahead), "select coalesce(max(id), 0) from payments_refund")[0][0]
+    seeds.advance(url_of(ahead), days=1, progress=False)
+    written = rows(url_of(ahead), "select id, payment_id, amount, reason, created_at "
+                   "from payments_refund where id > :top order by id", top=top)
+    assert written, "the day wrote no refund: the test proves nothing"
+    engine = sa.create_engine(url_of(behind))
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text("insert into payments_refund (id, payment_id, amount, reason, created_at) "
+                    "values (:id, :payment_id, :amount, :reason, :created_at)"),
+            [dict(zip(("id", "payment_id", "amount", "reason", "created_at"),
+                      (top + 1000 + i, *r[1:]), strict=True)) for i, r in enumerate(written)],
+        )
+    engine.dispose()
+    seeds.advance(url_of(behind), days=1, progress=False)
+    counts = dict(rows(url_of(behind), "select payment_id, count(*) from payments_refund "
+                       "group by payment_id"))
+    assert {payment: counts[payment] for _, payment, *_ in written} == {
+        payment: 1 for _, payment, *_ in written
+    }
+    over = "select p.id from payments_refund r join payments_payment p on p.id = r.payment_id " \
+        "group by p.id, p.amount having sum(r.amount) > p.amount"
+    assert rows(url_of(behind), over) == []
