@@ -17,6 +17,9 @@ from pipelines.errors import SettingsError  # noqa: F401 (re-exported)
 
 DEFAULT_SOURCE_PATH = Path("data") / "operational.db"
 DEFAULT_WAREHOUSE_PATH = Path("data") / "warehouse.duckdb"
+#: The API's own state (tokens, stored analytics, widgets): never the warehouse.
+DEFAULT_API_STATE_URL = f"sqlite:///{Path('data') / 'api.db'}"
+API_STATE_VAR = "MEALYTICS_API_STATE"
 
 #: Schemas of the warehouse (and DuckDB's own). DuckDB names a file's database after the
 #: file's stem, so in `raw.duckdb` the name `raw.orders` is ambiguous (database raw or
@@ -147,6 +150,8 @@ class Settings:
     dbt_keep_runs: int = DEFAULT_DBT_KEEP_RUNS
     #: Whether a run's `dbt build` executes the unit tests (`MEALYTICS_DBT_UNIT_TESTS`).
     dbt_unit_tests: bool = False
+    #: SQLAlchemy URL of the API's state (`MEALYTICS_API_STATE`; may hold a password).
+    api_state: str = DEFAULT_API_STATE_URL
 
     def __post_init__(self) -> None:
         check_duckdb_file(self.warehouse, "MEALYTICS_WAREHOUSE")
@@ -165,6 +170,7 @@ class Settings:
         env = {name: value for name, value in environ.items() if value}
         # Known before anything can fail or log: redacted from all that leaves the process.
         secrets.register_url(env.get(SOURCE_URL_VAR))
+        secrets.register_url(env.get(API_STATE_VAR))
         published = env.get("MEALYTICS_PUBLISHED")
         publish_dir = env.get("MEALYTICS_PUBLISH_DIR")
         return cls(
@@ -188,6 +194,7 @@ class Settings:
             ),
             dbt_keep_runs=_keep_runs(env.get(DBT_KEEP_RUNS_VAR)),
             dbt_unit_tests=_flag(env.get(DBT_UNIT_TESTS_VAR), DBT_UNIT_TESTS_VAR),
+            api_state=env.get(API_STATE_VAR) or DEFAULT_API_STATE_URL,
         )
 
     @property

@@ -1,0 +1,211 @@
+"""The API's own small state, in `MEALYTICS_API_STATE` (a SQLAlchemy URL; default the SQLite
+file `data/api.db`), never in the warehouse (DESIGN.md).
+
+- `api_tokens`: one row per token: its role (`admin` or `analyst`), the websites it may see
+  (none: every website; an analyst always has at least one), the SHA-256 of the token (the
+  token itself is printed once and never stored), when it was created and revoked.
+- `loyalty_analytics`: request 003's stored `calculate` records, unique per website and
+  date range, with the publication they were computed on.
+- `dashboard_widgets`: request 003's configurable widgets.
+
+SQLAlchemy Core only; the tables are created on first use (`open_state`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from pipelines.errors import MealyticsError
+from pipelines.settings import DEFAULT_API_STATE_URL  # noqa: F401 (the default, re-exported)
+
+ROLES = ("admin", "analyst")
+#: Request 003's seven widget types.
+WIDGET_TYPES = (
+    "points_issued",
+    "redemptions_trend",
+    "tier_distribution",
+    "top_redemptions",
+    "engagement_rate",
+    "points_balance",
+    "wallet_conversion",
+)
+#: A token: this prefix, then 32 random bytes (URL-safe base64), so a leaked one is
+#: recognisable in a log or a repository.
+TOKEN_PREFIX = "mly_"
+
+metadata = sa.MetaData()
+
+api_tokens = sa.Table(
+    "api_tokens",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("websites", sa.JSON, nullable=False),
+    sa.Column("secret_sha256", sa.String(64), nullable=False, unique=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
+    sa.CheckConstraint("role in ('admin', 'analyst')", name="api_tokens_role"),
+)
+
+loyalty_analytics = sa.Table(
+    "loyalty_analytics",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("website", sa.Integer, nullable=False),
+    sa.Column("date_from", sa.Date, nullable=False),
+    sa.Column("date_to", sa.Date, nullable=False),
+    #: request 003's fields (without `id`), as computed from the marts
+    sa.Column("record", sa.JSON, nullable=False),
+    #: the publication (version id) the record was computed on: recomputed when it changes
+    sa.Column("marts_version", sa.String(64), nullable=False),
+    sa.Column("computed_at", sa.DateTime(timezone=True), nullable=False),
+    sa.UniqueConstraint("website", "date_from", "date_to", name="loyalty_analytics_range"),
+    sa.CheckConstraint("date_from <= date_to", name="loyalty_analytics_order"),
+)
+
+dashboard_widgets = sa.Table(
+    "dashboard_widgets",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("widget_type", sa.String(32), nullable=False),
+    sa.Column("title", sa.String(200), nullable=False),
+    sa.Column("position", sa.Integer, nullable=False, default=0),
+    sa.Column("is_visible", sa.Boolean, nullable=False, default=True),
+    sa.Column("configuration", sa.JSON, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.CheckConstraint(
+        "widget_type in (" + ", ".join(f"'{t}'" for t in WIDGET_TYPES) + ")",
+        name="dashboard_widgets_type",
+    ),
+)
+
+
+class ApiStateError(MealyticsError):
+    """The API's state cannot be opened, or a token asked for does not exist."""
+
+
+@dataclass(frozen=True)
+class Token:
+    """A token as stored (never the secret itself)."""
+
+    id: int
+    role: str
+    #: the websites it may see; empty: every website (admin only)
+    websites: tuple[int, ...]
+    created_at: dt.datetime
+    revoked_at: dt.datetime | None = None
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+    def sees(self, website: int) -> bool:
+        return not self.websites or website in self.websites
+
+
+def open_state(url: str) -> sa.Engine:
+    """An engine on the API's state, its tables created if missing (a SQLite file's folder
+    too)."""
+    try:
+        parsed = sa.make_url(url)
+    except sa.exc.ArgumentError:
+        raise ApiStateError(f"MEALYTICS_API_STATE is not a SQLAlchemy URL: {url!r}") from None
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    engine = sa.create_engine(parsed)
+    try:
+        metadata.create_all(engine)
+    except sa.exc.SQLAlchemyError as exc:
+        raise ApiStateError(f"cannot open the API state: {exc.__class__.__name__}") from None
+    return engine
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def hash_secret(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def _check_scope(role: str, websites: tuple[int, ...]) -> None:
+    if role not in ROLES:
+        raise ApiStateError(f"role {role!r}: admin or analyst")
+    if role == "analyst" and not websites:
+        raise ApiStateError("an analyst token needs at least one --website")
+    if any(website < 1 for website in websites):
+        raise ApiStateError("website ids are positive whole numbers")
+
+
+def create_token(engine: sa.Engine, role: str, websites=()) -> tuple[Token, str]:
+    """A new token: (its stored row, the secret to hand over once)."""
+    scope = tuple(sorted(set(int(w) for w in websites)))
+    _check_scope(role, scope)
+    secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    created = _now()
+    with engine.begin() as con:
+        token_id = con.execute(
+            api_tokens.insert().values(
+                role=role,
+                websites=list(scope),
+                secret_sha256=hash_secret(secret),
+                created_at=created,
+            )
+        ).inserted_primary_key[0]
+    return Token(token_id, role, scope, created), secret
+
+
+def _utc(moment: dt.datetime | None) -> dt.datetime | None:
+    """A stored time as UTC: SQLite gives back naive datetimes (written in UTC)."""
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=dt.UTC)
+
+
+def _token(row) -> Token:
+    return Token(
+        id=row.id,
+        role=row.role,
+        websites=tuple(row.websites),
+        created_at=_utc(row.created_at),
+        revoked_at=_utc(row.revoked_at),
+    )
+
+
+def verify(engine: sa.Engine, secret: str) -> Token | None:
+    """The live token `secret` is, or None (unknown, revoked, malformed)."""
+    if not secret or not secret.startswith(TOKEN_PREFIX):
+        return None
+    query = sa.select(api_tokens).where(
+        api_tokens.c.secret_sha256 == hash_secret(secret), api_tokens.c.revoked_at.is_(None)
+    )
+    with engine.connect() as con:
+        row = con.execute(query).first()
+    return None if row is None else _token(row)
+
+
+def revoke(engine: sa.Engine, token_id: int) -> Token:
+    """Revoke a token at once (already revoked: left as it was); its row, revoked."""
+    with engine.begin() as con:
+        con.execute(
+            api_tokens.update()
+            .where(api_tokens.c.id == token_id, api_tokens.c.revoked_at.is_(None))
+            .values(revoked_at=_now())
+        )
+        row = con.execute(sa.select(api_tokens).where(api_tokens.c.id == token_id)).first()
+    if row is None:
+        raise ApiStateError(f"no API token {token_id}")
+    return _token(row)
+
+
+def list_tokens(engine: sa.Engine) -> list[Token]:
+    with engine.connect() as con:
+        rows = con.execute(sa.select(api_tokens).order_by(api_tokens.c.id)).all()
+    return [_token(row) for row in rows]
