@@ -172,6 +172,39 @@ def _cmd_loyalty_analytics(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_api_token_create(args: argparse.Namespace) -> int:
+    """A new API token: its id and scope, then the token itself, printed this once."""
+    from pipelines.api import state
+
+    if args.role == "analyst" and not args.website:
+        print("mealytics: error: an analyst token needs at least one --website", file=sys.stderr)
+        return 2
+    engine = state.open_state(args.settings.api_state)
+    token, secret = state.create_token(engine, args.role, args.website or ())
+    scope = ", ".join(map(str, token.websites)) if token.websites else "every website"
+    print(f"API token {token.id} ({token.role}; {scope}); shown this once, keep it now:")
+    print(secret)
+    return 0
+
+
+def _cmd_api_token_revoke(args: argparse.Namespace) -> int:
+    from pipelines.api import state
+
+    token = state.revoke(state.open_state(args.settings.api_state), args.id)
+    print(f"API token {token.id} revoked at {token.revoked_at:%Y-%m-%d %H:%M:%S} UTC")
+    return 0
+
+
+def _cmd_api_token_list(args: argparse.Namespace) -> int:
+    from pipelines.api import state
+
+    for token in state.list_tokens(state.open_state(args.settings.api_state)):
+        scope = ",".join(map(str, token.websites)) or "all"
+        revoked = f"revoked {token.revoked_at:%Y-%m-%d %H:%M}" if token.revoked_at else "live"
+        print(f"{token.id}\t{token.role}\t{scope}\t{token.created_at:%Y-%m-%d %H:%M}\t{revoked}")
+    return 0
+
+
 def _quiet_option(parser: argparse.ArgumentParser) -> None:
     """`mealytics source generate -q` as well as `mealytics -q source generate`.
 
@@ -222,6 +255,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_source_commands(commands)
     _add_loyalty_command(commands)
+    _add_api_commands(commands)
     return parser
 
 
@@ -268,6 +302,31 @@ def _add_loyalty_command(commands) -> None:
     loyalty.add_argument("--website", type=_positive_int, default=None, help="one website's id")
     loyalty.add_argument("--warehouse", help="DuckDB file (default: MEALYTICS_WAREHOUSE)")
     loyalty.set_defaults(func=_cmd_loyalty_analytics)
+
+
+def _add_api_commands(commands) -> None:
+    """`mealytics api token create|revoke|list`."""
+    api = commands.add_parser("api", help="the HTTP API's tokens (MEALYTICS_API_STATE)")
+    api_commands = api.add_subparsers(dest="api_command", required=True, parser_class=_Parser)
+    token = api_commands.add_parser("token", help="create, revoke or list API tokens")
+    token_commands = token.add_subparsers(
+        dest="token_command", required=True, parser_class=_Parser
+    )
+    create = token_commands.add_parser("create", help="a new token, printed once")
+    create.add_argument("--role", choices=("admin", "analyst"), required=True)
+    create.add_argument(
+        "--website",
+        type=_positive_int,
+        nargs="+",
+        action="extend",
+        help="the websites the token sees (an analyst needs one; an admin without: all)",
+    )
+    create.set_defaults(func=_cmd_api_token_create)
+    revoke = token_commands.add_parser("revoke", help="stop a token working, at once")
+    revoke.add_argument("id", type=_positive_int, help="the token's id (not the token)")
+    revoke.set_defaults(func=_cmd_api_token_revoke)
+    listing = token_commands.add_parser("list", help="every token's id, role, scope, state")
+    listing.set_defaults(func=_cmd_api_token_list)
 
 
 class Interrupted(KeyboardInterrupt):

@@ -95,5 +95,5 @@ def test_the_setting_defaults_to_data_api_db_and_reads_the_variable():
     from pipelines.settings import Settings
 
     assert Settings.from_env({}).api_state == "sqlite:///data/api.db"
-    url = "postgresql+psycopg://api:pw@127.0.0.1/api"
+    url = "postgresql+psycopg://api:state-test-password@127.0.0.1/api"
     assert Settings.from_env({"MEALYTICS_API_STATE": url}).api_state == url
