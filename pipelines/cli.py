@@ -205,6 +205,21 @@ def _cmd_api_token_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_serve(args: argparse.Namespace) -> int:
+    """The HTTP API over the published marts, until interrupted."""
+    from pipelines.api.app import serve
+
+    serve(args.settings, host=args.host, port=args.port)
+    return 0
+
+
+def _port(text: str) -> int:
+    value = _int(text)
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"a TCP port is 0 to 65535, got {value}")
+    return value
+
+
 def _quiet_option(parser: argparse.ArgumentParser) -> None:
     """`mealytics source generate -q` as well as `mealytics -q source generate`.
 
@@ -256,6 +271,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_source_commands(commands)
     _add_loyalty_command(commands)
     _add_api_commands(commands)
+    serve = commands.add_parser(
+        "serve", help="the read-only HTTP API over the published marts (OpenAPI at /docs)"
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    serve.add_argument("--port", type=_port, default=8000, help="TCP port (default 8000)")
+    serve.set_defaults(func=_cmd_serve)
     return parser
 
 

@@ -1,0 +1,94 @@
+"""The FastAPI application behind `mealytics serve` (`create_app`), and `serve` itself.
+
+Read-only over the published marts (`catalog.py`: each request reads the version current
+when it starts); the API's own state (tokens) in `MEALYTICS_API_STATE` (`state.py`). Every
+request is logged on the `mealytics.api` logger with its token's id, never the token.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from pipelines.api import loyalty, state
+from pipelines.api.catalog import Catalog, NotPublishedError
+from pipelines.settings import Settings
+
+LOG = logging.getLogger("mealytics.api")
+
+
+#: The response header naming the published version a response was read from.
+VERSION_HEADER = b"x-mealytics-version"
+
+
+class RequestLog:
+    """ASGI middleware: one line per request: method, path, status, milliseconds, the
+    token's id (`-` without a valid token) and the marts' version read, which the response
+    also names (`X-Mealytics-Version`)."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started, status = time.perf_counter(), [500]
+        seen = scope.setdefault("state", {})
+
+        async def sending(message) -> None:
+            if message["type"] == "http.response.start":
+                status[0] = message["status"]
+                if "marts_version" in seen:
+                    version = seen["marts_version"].encode()
+                    message["headers"] = [*message.get("headers", []), (VERSION_HEADER, version)]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        finally:
+            LOG.info(
+                "%s %s %d %.1fms token=%s version=%s",
+                scope["method"],
+                scope["path"],
+                status[0],
+                (time.perf_counter() - started) * 1000,
+                seen.get("token_id", "-"),
+                seen.get("marts_version", "-"),
+            )
+
+
+def _not_published(_request: Request, exc: NotPublishedError) -> JSONResponse:
+    return JSONResponse({"detail": str(exc)}, status_code=503)
+
+
+def create_app(config: Settings | None = None) -> FastAPI:
+    """The API over `config`'s published marts and API state (default: the environment)."""
+    config = config or Settings.from_env()
+    app = FastAPI(
+        title="Mealytics API",
+        summary="The owners' analytics over the published marts, scoped per website",
+        docs_url="/docs",
+    )
+    app.state.api_state = state.open_state(config.api_state)
+    app.state.catalog = Catalog(config.publish_folder, config.published_file)
+    app.add_exception_handler(NotPublishedError, _not_published)
+    app.add_middleware(RequestLog)
+    app.include_router(loyalty.router)
+    return app
+
+
+def serve(config: Settings, host: str = "127.0.0.1", port: int = 8000) -> None:
+    """Run the API under uvicorn until interrupted (its own access log off: `RequestLog`
+    logs every request, with the token's id)."""
+    import uvicorn
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    app = create_app(config)
+    try:
+        uvicorn.run(app, host=host, port=port, access_log=False, log_level="info")
+    finally:
+        app.state.catalog.close()

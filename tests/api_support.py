@@ -1,0 +1,64 @@
+"""The API's tests: a small published business, and uvicorn on loopback in a thread."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import uvicorn
+from dbt_helpers import run_dbt
+
+import seeds
+from pipelines.extract import extract_all
+
+START = dt.date(2026, 3, 1)
+DAYS = 40
+AS_OF = START + dt.timedelta(days=DAYS - 1)
+#: The marts the API's endpoints read, and what they need.
+MARTS = ("+loyalty_tier_distribution", "+loyalty_points_trend", "+loyalty_calculate",
+         "+dim_websites", "+fct_daily_snapshot")
+
+
+def build_warehouse(root: Path) -> Path:
+    """Two websites, 150 customers, 40 days, extracted and built (the API's marts only)."""
+    source, warehouse = root / "operational.db", root / "warehouse.duckdb"
+    seeds.generate(
+        f"sqlite:///{source}", customers=150, days=DAYS, seed=7, start=START, progress=False
+    )
+    assert not extract_all(f"sqlite:///{source}", str(warehouse)).errors
+    result = run_dbt(
+        warehouse, "build", "--select", *MARTS,
+        "--exclude", "resource_type:test", "resource_type:unit_test", as_of=AS_OF.isoformat(),
+    )
+    assert result.returncode == 0, result.stdout[-5000:]
+    return warehouse
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextlib.contextmanager
+def serving(app, timeout_s: float = 20.0) -> Iterator[str]:
+    """`app` under uvicorn on 127.0.0.1 at a free port, in a thread: its base URL."""
+    config = uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_level="warning",
+                            access_log=False)
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + timeout_s
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{config.port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout_s)

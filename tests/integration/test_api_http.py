@@ -1,0 +1,257 @@
+"""`mealytics serve` over real HTTP: uvicorn on loopback, httpx as the client.
+
+One small business (two websites) is built and published once for the module; the API
+reads the published catalog. Every answer is compared with SQL on the published marts
+(not through the table macros the API calls); the tokens' scope, 401s, 4xx for bad input,
+the log line per request (token id, never the token) and a new publication served
+without a restart are checked against the running server.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from decimal import Decimal
+
+import duckdb
+import httpx
+import pytest
+from api_support import build_warehouse, serving
+
+from pipelines.api import state
+from pipelines.api.app import create_app
+from pipelines.publish.version import publish_version
+from pipelines.settings import Settings
+
+LOYALTY = "/api/v1/loyalty-management/analytics"
+
+
+@pytest.fixture(scope="module")
+def published(tmp_path_factory):
+    root = tmp_path_factory.mktemp("api")
+    warehouse = build_warehouse(root)
+    publish_version(warehouse, root / "out")
+    return Settings(
+        warehouse=warehouse, publish_dir=root / "out", api_state=f"sqlite:///{root / 'api.db'}"
+    )
+
+
+@pytest.fixture(scope="module")
+def server(published):
+    app = create_app(published)
+    with serving(app) as url:
+        yield url, app
+    app.state.catalog.close()
+
+
+@pytest.fixture(scope="module")
+def tokens(published):
+    engine = state.open_state(published.api_state)
+    return {
+        name: state.create_token(engine, role, websites)[1]
+        for name, role, websites in (
+            ("admin", "admin", ()), ("one", "analyst", (1,)), ("two", "analyst", (2,)),
+            ("both", "analyst", (1, 2)),
+        )
+    }
+
+
+def get(server, path: str, token: str | None = None, **params) -> httpx.Response:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return httpx.get(server[0] + path, headers=headers, params=params, timeout=30)
+
+
+def sql(published: Settings, query: str, *params) -> list[tuple]:
+    with duckdb.connect(str(published.published_file), read_only=True) as con:
+        return con.execute(query, list(params)).fetchall()
+
+
+def as_of(published, website: int) -> dt.date:
+    return sql(
+        published,
+        "select max(business_date) from marts.fct_daily_snapshot where website_id = ?",
+        website,
+    )[0][0]
+
+
+def test_docs_and_openapi_need_no_token(server):
+    assert get(server, "/docs").status_code == 200
+    paths = get(server, "/openapi.json").json()["paths"]
+    assert f"{LOYALTY}/tier_distribution/" in paths and f"{LOYALTY}/points_trend/" in paths
+
+
+@pytest.mark.parametrize("header", [None, "Bearer mly_not-a-token", "Basic abc", "Bearer x"])
+def test_without_a_valid_token_401(server, header):
+    headers = {"Authorization": header} if header else {}
+    answer = httpx.get(server[0] + f"{LOYALTY}/tier_distribution/", headers=headers)
+    assert answer.status_code == 401
+    assert answer.headers["www-authenticate"] == "Bearer"
+    assert "API token" in answer.json()["detail"]
+
+
+def test_a_revoked_token_stops_at_once(server, published):
+    engine = state.open_state(published.api_state)
+    token, secret = state.create_token(engine, "analyst", [1])
+    assert get(server, f"{LOYALTY}/tier_distribution/", secret).status_code == 200
+    state.revoke(engine, token.id)
+    assert get(server, f"{LOYALTY}/tier_distribution/", secret).status_code == 401
+
+
+@pytest.mark.parametrize("website", [1, 2])
+def test_tier_distribution_equals_the_marts(server, published, tokens, website):
+    expected = sql(
+        published,
+        """
+        select tier, active_clients, threshold, percentage from marts.fct_loyalty_tier_daily
+        where website_id = $1 and business_date = (
+            select max(business_date) from marts.fct_loyalty_tier_daily
+            where website_id = $1 and business_date <= $2)
+        order by threshold
+        """,
+        website, as_of(published, website),
+    )
+    assert expected and sum(row[1] for row in expected) > 0
+    answer = get(server, f"{LOYALTY}/tier_distribution/", tokens["admin"], website=website)
+    assert answer.status_code == 200, answer.text
+    assert answer.json(parse_float=Decimal) == [
+        {"tier_name": tier.capitalize(), "count": count, "threshold": threshold,
+         "percentage": percentage}
+        for tier, count, threshold, percentage in expected
+    ]
+    # Exact decimals in the text: 2 places, as request 003 writes them.
+    assert f'"percentage": {expected[0][3]:.2f}' in answer.text
+
+
+@pytest.mark.parametrize("days", [1, 7, 30, 3650])
+def test_points_trend_equals_the_marts(server, published, tokens, days):
+    end = as_of(published, 1)
+    expected = sql(
+        published,
+        "select business_date, points_issued, points_redeemed, points_balance "
+        "from marts.fct_loyalty_points_daily where website_id = 1 "
+        "and business_date between $1 and $2 order by 1",
+        end - dt.timedelta(days=days - 1), end,
+    )
+    answer = get(server, f"{LOYALTY}/points_trend/", tokens["one"], days=days)
+    assert answer.status_code == 200, answer.text
+    assert answer.json() == [
+        {"date": d.isoformat(), "issued": int(i), "redeemed": int(r), "balance": int(b)}
+        for d, i, r, b in expected
+    ]
+    assert len(expected) == min(days, len(answer.json())) and expected
+
+
+def test_an_analyst_sees_its_website_only(server, tokens):
+    trend, tiers = f"{LOYALTY}/points_trend/", f"{LOYALTY}/tier_distribution/"
+    assert get(server, tiers, tokens["one"]).json() == get(
+        server, tiers, tokens["admin"], website=1).json()
+    for path in (trend, tiers):
+        refused = get(server, path, tokens["one"], website=2)
+        assert refused.status_code == 404 and refused.json() == {"detail": "no website 2"}
+        assert get(server, path, tokens["two"], website=2).status_code == 200
+        assert get(server, path, tokens["two"], website=1).status_code == 404
+        assert get(server, path, tokens["both"], website=2).status_code == 200
+
+
+@pytest.mark.parametrize("token", ["admin", "both"])
+def test_a_token_of_several_websites_must_name_one(server, tokens, token):
+    answer = get(server, f"{LOYALTY}/tier_distribution/", tokens[token])
+    assert answer.status_code == 400 and "?website=ID" in answer.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    "params",
+    [{"days": 0}, {"days": 3651}, {"days": "x"}, {"website": 0}, {"website": "x"},
+     {"website": 99}],
+)
+def test_bad_input_is_a_4xx_with_a_message(server, tokens, params):
+    answer = get(server, f"{LOYALTY}/points_trend/", tokens["admin"], **{"website": 1, **params})
+    assert 400 <= answer.status_code < 500 and answer.json()["detail"]
+
+
+def test_every_request_is_logged_with_its_token_id_never_the_token(server, tokens, caplog):
+    caplog.set_level(logging.INFO, logger="mealytics.api")
+    secret = tokens["two"]
+    token_id = state.verify(server[1].state.api_state, secret).id
+    get(server, f"{LOYALTY}/tier_distribution/", secret)
+    get(server, f"{LOYALTY}/tier_distribution/")
+    lines = [r.getMessage() for r in caplog.records if r.name == "mealytics.api"]
+    assert any(" 200 " in line and f"token={token_id} " in line for line in lines), lines
+    assert any(" 401 " in line and "token=- " in line for line in lines), lines
+    assert all(secret not in line for line in lines)
+
+
+def test_a_new_publication_is_served_without_a_restart(server, published, tokens):
+    path = f"{LOYALTY}/tier_distribution/"
+    first = get(server, path, tokens["one"])
+    record = publish_version(published.warehouse, published.publish_folder)
+    second = get(server, path, tokens["one"])
+    assert first.headers["x-mealytics-version"] != second.headers["x-mealytics-version"]
+    assert second.headers["x-mealytics-version"] == record["version"]
+    assert second.json() == first.json()
+    # The old version's connection is closed once no request reads it, so publishing
+    # can prune it: only the current version stays open.
+    assert server[1].state.catalog.open_versions() == [record["version"]]
+
+
+def test_nothing_published_is_a_503(tmp_path, tokens):
+    config = Settings(
+        warehouse=tmp_path / "warehouse.duckdb", publish_dir=tmp_path / "out",
+        api_state=f"sqlite:///{tmp_path / 'api.db'}",
+    )
+    _, secret = state.create_token(state.open_state(config.api_state), "analyst", [1])
+    with serving(create_app(config)) as url:
+        answer = httpx.get(url + f"{LOYALTY}/tier_distribution/",
+                           headers={"Authorization": f"Bearer {secret}"})
+    assert answer.status_code == 503 and "mealytics run" in answer.json()["detail"]
+
+
+def test_mealytics_serve_runs_uvicorn_and_logs_token_ids(published, tokens, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    from api_support import free_port
+
+    port = free_port()
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
+        "MEALYTICS_WAREHOUSE": str(published.warehouse),
+        "MEALYTICS_PUBLISH_DIR": str(published.publish_folder),
+        "MEALYTICS_API_STATE": published.api_state,
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pipelines.cli", "serve", "--port", str(port)],
+        cwd=tmp_path, env=env, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        url, deadline = f"http://127.0.0.1:{port}", time.monotonic() + 30
+        while True:
+            try:
+                docs = httpx.get(url + "/docs")
+                break
+            except httpx.ConnectError:
+                assert process.poll() is None and time.monotonic() < deadline
+                time.sleep(0.1)
+        assert docs.status_code == 200 and "swagger" in docs.text.lower()
+        answer = httpx.get(url + f"{LOYALTY}/tier_distribution/",
+                           headers={"Authorization": f"Bearer {tokens['one']}"})
+        assert answer.status_code == 200 and answer.json()
+    finally:
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=30)
+    assert f"GET {LOYALTY}/tier_distribution/ 200 " in err
+    assert tokens["one"] not in err
+
+
+def test_serve_refuses_a_bad_port(capsys):
+    from pipelines import cli
+
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["serve", "--port", "70000"])
+    assert exit_info.value.code == 2
+    assert "65535" in capsys.readouterr().err
