@@ -21,7 +21,8 @@ DAYS = 40
 AS_OF = START + dt.timedelta(days=DAYS - 1)
 #: The marts the API's endpoints read, and what they need.
 MARTS = ("+loyalty_tier_distribution", "+loyalty_points_trend", "+loyalty_calculate",
-         "+dim_websites", "+fct_daily_snapshot")
+         "+loyalty_top_redemptions", "+loyalty_engagement_stats", "+dim_websites",
+         "+fct_daily_snapshot")
 
 
 def build_warehouse(root: Path) -> Path:

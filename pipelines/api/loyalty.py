@@ -47,7 +47,7 @@ def _plain(row: dict) -> dict:
     for name, value in row.items():
         if isinstance(value, dt.date):
             value = value.isoformat()
-        elif isinstance(value, Decimal) and name != "percentage":
+        elif isinstance(value, Decimal) and name not in _RATES:
             value = int(value)
         out[name] = value
     return out
@@ -88,3 +88,73 @@ def points_trend(
         [as_of, days, website],
     )
     return ExactJSON([_plain(row) for row in _records(cursor)])
+
+
+class TopItem(BaseModel):
+    id: int
+    name: str
+    points_required: int
+    redemption_count: int
+    category: str | None
+
+
+class EngagementStats(BaseModel):
+    total_clients: int
+    active_clients: int
+    clients_with_redemptions: int
+    clients_with_transactions: int
+    engagement_rate: Decimal | None
+    redemption_rate: Decimal | None
+
+
+#: The most items top_redemptions lists.
+MAX_LIMIT = 100
+_RATES = ("percentage", "engagement_rate", "redemption_rate")
+
+
+@router.get(
+    "/analytics/top_redemptions/",
+    response_class=ExactJSON,
+    responses={200: {"model": list[TopItem]}},
+    summary="The most redeemed items up to the website's as_of (ties: lowest id first)",
+)
+def top_redemptions(
+    token: Token,
+    marts: Marts,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 10,
+    website: WebsiteQuery = None,
+) -> ExactJSON:
+    website, as_of = one_website(token, marts, website)
+    cursor = marts.con.execute(
+        "select id, name, points_required, redemption_count, category "
+        "from marts.loyalty_top_redemptions(?, website := ?, date_to := ?) "
+        "order by popularity_rank",
+        [limit, website, as_of],
+    )
+    return ExactJSON([_plain(row) for row in _records(cursor)])
+
+
+@router.get(
+    "/analytics/engagement_stats/",
+    response_class=ExactJSON,
+    responses={200: {"model": EngagementStats}},
+    summary="Clients, active clients and their engagement in the last `days` days",
+)
+def engagement_stats(
+    token: Token,
+    marts: Marts,
+    days: Annotated[int, Query(ge=1, le=MAX_TREND_DAYS)] = 30,
+    website: WebsiteQuery = None,
+) -> ExactJSON:
+    website, as_of = one_website(token, marts, website)
+    cursor = marts.con.execute(
+        "select total_clients, active_clients, clients_with_redemptions, "
+        "clients_with_transactions, engagement_rate, redemption_rate "
+        "from marts.loyalty_engagement_stats(?, ?, website := ?)",
+        [as_of, days, website],
+    )
+    rows = _records(cursor)
+    if not rows:  # a website without a loyalty account
+        rows = [dict.fromkeys(EngagementStats.model_fields, 0)]
+        rows[0].update(engagement_rate=None, redemption_rate=None)
+    return ExactJSON(_plain(rows[0]))

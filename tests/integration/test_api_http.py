@@ -255,3 +255,93 @@ def test_serve_refuses_a_bad_port(capsys):
         cli.main(["serve", "--port", "70000"])
     assert exit_info.value.code == 2
     assert "65535" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("limit", [1, 3, 100])
+def test_top_redemptions_equal_the_marts(server, published, tokens, limit):
+    expected = sql(
+        published,
+        """
+        select redemption_item_id, item_name, points_required, sum(redemption_count) as n,
+               category
+        from marts.fct_redemption_items where website_id = 1 and business_date <= $1
+        group by all order by n desc, redemption_item_id limit $2
+        """,
+        as_of(published, 1), limit,
+    )
+    assert expected
+    answer = get(server, f"{LOYALTY}/top_redemptions/", tokens["one"], limit=limit)
+    assert answer.status_code == 200, answer.text
+    assert answer.json() == [
+        {"id": i, "name": n, "points_required": int(p), "redemption_count": int(c),
+         "category": k}
+        for i, n, p, c, k in expected
+    ]
+
+
+@pytest.mark.parametrize("limit", [0, 101, "ten"])
+def test_top_redemptions_refuse_a_bad_limit(server, tokens, limit):
+    answer = get(server, f"{LOYALTY}/top_redemptions/", tokens["one"], limit=limit)
+    assert answer.status_code == 422 and answer.json()["detail"]
+
+
+@pytest.mark.parametrize("days", [7, 30])
+def test_engagement_stats_equal_the_marts(server, published, tokens, days):
+    end = as_of(published, 2)
+    (clients,) = sql(
+        published,
+        "select count(*) from marts.dim_loyalty_accounts where website_id = 2 "
+        "and created_date <= $1",
+        end,
+    )[0]
+    answer = get(server, f"{LOYALTY}/engagement_stats/", tokens["two"], days=days)
+    assert answer.status_code == 200, answer.text
+    stats = answer.json(parse_float=Decimal)
+    assert list(stats) == [
+        "total_clients", "active_clients", "clients_with_redemptions",
+        "clients_with_transactions", "engagement_rate", "redemption_rate",
+    ]
+    assert stats["total_clients"] == clients > 0
+    assert stats["active_clients"] == sql(
+        published,
+        "select active_clients from marts.fct_loyalty_points_daily where website_id = 2 "
+        "and business_date = (select max(business_date) from marts.fct_loyalty_points_daily "
+        "where website_id = 2 and business_date <= $1)",
+        end,
+    )[0][0]
+    rate = Decimal(stats["clients_with_transactions"] * 100) / clients
+    assert stats["engagement_rate"] == rate.quantize(Decimal("0.01"))
+
+
+def test_publications_during_requests_give_no_error_and_no_mix(server, published, tokens):
+    import concurrent.futures
+    import threading
+
+    paths = [f"{LOYALTY}/{name}/" for name in
+             ("tier_distribution", "points_trend", "top_redemptions", "engagement_stats")]
+    first = {path: get(server, path, tokens["one"]) for path in paths}
+    baseline = {path: reply.json() for path, reply in first.items()}
+    before = first[paths[0]].headers["x-mealytics-version"]
+    done, answers = threading.Event(), []
+
+    def client(number: int) -> None:
+        with httpx.Client(base_url=server[0], timeout=30) as http:
+            while not done.is_set():
+                path = paths[number % len(paths)]
+                reply = http.get(path, headers={"Authorization": f"Bearer {tokens['one']}"})
+                answers.append((path, reply.status_code, reply.headers.get(
+                    "x-mealytics-version"), reply.json()))
+
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        clients = [pool.submit(client, n) for n in range(8)]
+        versions = [publish_version(published.warehouse, published.publish_folder)["version"]
+                    for _ in range(3)]
+        done.set()
+        for future in clients:
+            future.result()
+    assert len(answers) > 50
+    assert {status for _, status, _, _ in answers} == {200}
+    assert all(body == baseline[path] for path, _, _, body in answers)
+    # Each answer names one version, an existing one: the requests followed the switches.
+    seen = {version for _, _, version, _ in answers}
+    assert seen <= {before, *versions} and len(seen) >= 2, (seen, before, versions)
