@@ -78,17 +78,21 @@ def calculate(
             raise LoyaltyAnalyticsError(
                 f"the warehouse {path} has no marts.loyalty_calculate: run dbt build first"
             )
-        cursor = con.execute(
-            "select * from marts.loyalty_calculate(?, ?, website := ?) order by website",
-            [date_from, date_to, website],
-        )
-        names = [column[0] for column in cursor.description]
-        rows = cursor.fetchall()
+        return calculate_on(con, date_from, date_to, website)
     except duckdb.Error as exc:
         raise LoyaltyAnalyticsError(f"marts.loyalty_calculate failed: {exc}") from None
     finally:
         con.close()
-    return [_shape(dict(zip(names, row, strict=True))) for row in rows]
+
+
+def calculate_on(con, date_from: dt.date, date_to: dt.date, website: int | None = None):
+    """`calculate` on an open connection to a warehouse or a published catalog (the API's)."""
+    cursor = con.execute(
+        "select * from marts.loyalty_calculate(?, ?, website := ?) order by website",
+        [date_from, date_to, website],
+    )
+    names = [column[0] for column in cursor.description]
+    return [_shape(dict(zip(names, row, strict=True))) for row in cursor.fetchall()]
 
 
 def _shape(row: dict[str, Any]) -> dict[str, Any]:

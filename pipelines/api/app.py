@@ -13,7 +13,7 @@ import time
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from pipelines.api import loyalty, state
+from pipelines.api import loyalty, records, state
 from pipelines.api.catalog import Catalog, NotPublishedError
 from pipelines.settings import Settings
 
@@ -78,6 +78,7 @@ def create_app(config: Settings | None = None) -> FastAPI:
     app.add_exception_handler(NotPublishedError, _not_published)
     app.add_middleware(RequestLog)
     app.include_router(loyalty.router)
+    app.include_router(records.router)  # after: `analytics/{id}/` after the named paths
     return app
 
 

@@ -60,8 +60,8 @@ loyalty_analytics = sa.Table(
     sa.Column("website", sa.Integer, nullable=False),
     sa.Column("date_from", sa.Date, nullable=False),
     sa.Column("date_to", sa.Date, nullable=False),
-    #: request 003's fields (without `id`), as computed from the marts
-    sa.Column("record", sa.JSON, nullable=False),
+    #: request 003's fields (without `id`) as JSON text, decimals exact (36.00 stays 36.00)
+    sa.Column("record", sa.Text, nullable=False),
     #: the publication (version id) the record was computed on: recomputed when it changes
     sa.Column("marts_version", sa.String(64), nullable=False),
     sa.Column("computed_at", sa.DateTime(timezone=True), nullable=False),
@@ -209,3 +209,66 @@ def list_tokens(engine: sa.Engine) -> list[Token]:
     with engine.connect() as con:
         rows = con.execute(sa.select(api_tokens).order_by(api_tokens.c.id)).all()
     return [_token(row) for row in rows]
+
+
+@dataclass(frozen=True)
+class AnalyticsRecord:
+    """A stored `calculate` answer: its id, the JSON text of its fields, its version."""
+
+    id: int
+    website: int
+    record: str
+    marts_version: str
+
+
+def _record(row) -> AnalyticsRecord:
+    return AnalyticsRecord(row.id, row.website, row.record, row.marts_version)
+
+
+def find_record(engine: sa.Engine, website: int, date_from, date_to) -> AnalyticsRecord | None:
+    table = loyalty_analytics
+    query = sa.select(table).where(
+        table.c.website == website, table.c.date_from == date_from, table.c.date_to == date_to
+    )
+    with engine.connect() as con:
+        row = con.execute(query).first()
+    return None if row is None else _record(row)
+
+
+def store_record(
+    engine: sa.Engine, website: int, date_from, date_to, record: str, marts_version: str
+) -> AnalyticsRecord:
+    """The record of (website, date_from, date_to), written or rewritten: one per range
+    (two requests storing the same range at once: the second rewrites the first's row)."""
+    values = {"record": record, "marts_version": marts_version, "computed_at": _now()}
+    table = loyalty_analytics
+    for _ in range(2):
+        found = find_record(engine, website, date_from, date_to)
+        try:
+            with engine.begin() as con:
+                if found is None:
+                    con.execute(table.insert().values(
+                        website=website, date_from=date_from, date_to=date_to, **values
+                    ))
+                else:
+                    con.execute(table.update().where(table.c.id == found.id).values(**values))
+            break
+        except sa.exc.IntegrityError:  # inserted meanwhile by another request: update it
+            continue
+    return find_record(engine, website, date_from, date_to)
+
+
+def list_records(engine: sa.Engine, websites: tuple[int, ...]) -> list[AnalyticsRecord]:
+    """The stored records of these websites (none: every website), by id."""
+    query = sa.select(loyalty_analytics).order_by(loyalty_analytics.c.id)
+    if websites:
+        query = query.where(loyalty_analytics.c.website.in_(websites))
+    with engine.connect() as con:
+        return [_record(row) for row in con.execute(query)]
+
+
+def get_record(engine: sa.Engine, record_id: int) -> AnalyticsRecord | None:
+    query = sa.select(loyalty_analytics).where(loyalty_analytics.c.id == record_id)
+    with engine.connect() as con:
+        row = con.execute(query).first()
+    return None if row is None else _record(row)

@@ -345,3 +345,81 @@ def test_publications_during_requests_give_no_error_and_no_mix(server, published
     # Each answer names one version, an existing one: the requests followed the switches.
     seen = {version for _, _, version, _ in answers}
     assert seen <= {before, *versions} and len(seen) >= 2, (seen, before, versions)
+
+
+def post(server, path: str, token: str, **kwargs) -> httpx.Response:
+    return httpx.post(server[0] + path, headers={"Authorization": f"Bearer {token}"},
+                      timeout=30, **kwargs)
+
+
+def test_calculate_stores_one_record_per_range_and_recomputes_after_a_publication(
+    server, published, tokens
+):
+    from pipelines import loyalty_analytics
+
+    end = as_of(published, 1)
+    window = {"date_from": (end - dt.timedelta(days=20)).isoformat(), "date_to": end.isoformat()}
+    first = post(server, f"{LOYALTY}/calculate/", tokens["one"], json=window)
+    assert first.status_code == 200, first.text
+    body = first.json(parse_float=Decimal)
+    assert list(body) == ["id", *loyalty_analytics.FIELDS]
+    (expected,) = loyalty_analytics.calculate(
+        published.warehouse, end - dt.timedelta(days=20), end, 1
+    )
+    assert {k: v for k, v in body.items() if k != "id"} == expected
+    (issued, balance) = sql(
+        published,
+        "select sum(points_issued), max_by(points_balance, business_date) "
+        "from marts.fct_loyalty_points_daily where website_id = 1 "
+        "and business_date between $1 and $2",
+        end - dt.timedelta(days=20), end,
+    )[0]
+    assert (body["total_points_issued"], body["total_points_balance"]) == (issued, balance)
+    again = post(server, f"{LOYALTY}/calculate/", tokens["admin"], json={**window, "website": 1})
+    assert again.json(parse_float=Decimal) == body
+    engine = server[1].state.api_state
+    computed_on = state.get_record(engine, body["id"]).marts_version
+    record = publish_version(published.warehouse, published.publish_folder)
+    third = post(server, f"{LOYALTY}/calculate/", tokens["one"], json=window)
+    assert third.json(parse_float=Decimal) == body
+    assert state.get_record(engine, body["id"]).marts_version == record["version"] != computed_on
+    listed = get(server, f"{LOYALTY}/", tokens["one"]).json()
+    assert [r["id"] for r in listed].count(body["id"]) == 1
+
+
+def test_records_are_scoped_to_the_tokens_websites(server, published, tokens):
+    end = as_of(published, 2).isoformat()
+    window = {"date_from": "2026-03-10", "date_to": end}
+    two = post(server, f"{LOYALTY}/calculate/", tokens["two"], json=window).json()
+    one = post(server, f"{LOYALTY}/calculate/", tokens["one"], json=window).json()
+    assert (two["website"], one["website"]) == (2, 1)
+    assert get(server, f"{LOYALTY}/{two['id']}/", tokens["two"]).json()["id"] == two["id"]
+    assert get(server, f"{LOYALTY}/{two['id']}/", tokens["one"]).status_code == 404
+    assert get(server, f"{LOYALTY}/{two['id']}/", tokens["admin"]).status_code == 200
+    assert {r["website"] for r in get(server, f"{LOYALTY}/", tokens["two"]).json()} == {2}
+    admin_ids = {r["id"] for r in get(server, f"{LOYALTY}/", tokens["admin"]).json()}
+    assert {one["id"], two["id"]} <= admin_ids
+    assert get(server, f"{LOYALTY}/999999/", tokens["admin"]).status_code == 404
+    refused = post(server, f"{LOYALTY}/calculate/", tokens["one"], json={**window, "website": 2})
+    assert refused.status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("payload", "status"),
+    [
+        ({"date_from": "2026-03-20", "date_to": "2026-03-10"}, 422),
+        ({"date_from": "2026-03-01", "date_to": "2027-01-01"}, 400),
+        ({"date_from": "2026-03-01"}, 422),
+        ({"date_from": "2026-02-30", "date_to": "2026-03-10"}, 422),
+        ({"date_from": "2026-03-01", "date_to": "2026-03-10", "extra": 1}, 422),
+        ({"date_from": "2026-03-01", "date_to": "2026-03-10", "website": 0}, 422),
+        ('{"date_from": "2026-03-01",', 422),
+    ],
+)
+def test_calculate_refuses_bad_input_with_a_4xx(server, tokens, payload, status):
+    kwargs = {"json": payload} if isinstance(payload, dict) else {
+        "content": payload, "headers": {"content-type": "application/json"}}
+    headers = {"Authorization": f"Bearer {tokens['one']}", **kwargs.pop("headers", {})}
+    answer = httpx.post(server[0] + f"{LOYALTY}/calculate/", headers=headers, **kwargs)
+    assert answer.status_code == status, answer.text
+    assert answer.json()["detail"]
