@@ -13,7 +13,7 @@ import time
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from pipelines.api import loyalty, records, state
+from pipelines.api import loyalty, records, state, widgets
 from pipelines.api.catalog import Catalog, NotPublishedError
 from pipelines.settings import Settings
 
@@ -79,6 +79,7 @@ def create_app(config: Settings | None = None) -> FastAPI:
     app.add_middleware(RequestLog)
     app.include_router(loyalty.router)
     app.include_router(records.router)  # after: `analytics/{id}/` after the named paths
+    app.include_router(widgets.router)
     return app
 
 

@@ -272,3 +272,53 @@ def get_record(engine: sa.Engine, record_id: int) -> AnalyticsRecord | None:
     with engine.connect() as con:
         row = con.execute(query).first()
     return None if row is None else _record(row)
+
+
+_WIDGET_FIELDS = ("widget_type", "title", "position", "is_visible", "configuration")
+
+
+def _widget(row) -> dict:
+    return {"id": row.id, **{name: getattr(row, name) for name in _WIDGET_FIELDS}}
+
+
+def list_widgets(engine: sa.Engine) -> list[dict]:
+    table = dashboard_widgets
+    with engine.connect() as con:
+        rows = con.execute(sa.select(table).order_by(table.c.position, table.c.id))
+        return [_widget(row) for row in rows]
+
+
+def get_widget(engine: sa.Engine, widget_id: int) -> dict | None:
+    with engine.connect() as con:
+        row = con.execute(
+            sa.select(dashboard_widgets).where(dashboard_widgets.c.id == widget_id)
+        ).first()
+    return None if row is None else _widget(row)
+
+
+def create_widget(engine: sa.Engine, fields: dict) -> dict:
+    now = _now()
+    with engine.begin() as con:
+        widget_id = con.execute(
+            dashboard_widgets.insert().values(**fields, created_at=now, updated_at=now)
+        ).inserted_primary_key[0]
+    return get_widget(engine, widget_id)
+
+
+def update_widget(engine: sa.Engine, widget_id: int, fields: dict) -> dict | None:
+    with engine.begin() as con:
+        changed = con.execute(
+            dashboard_widgets.update()
+            .where(dashboard_widgets.c.id == widget_id)
+            .values(**fields, updated_at=_now())
+        ).rowcount
+    return get_widget(engine, widget_id) if changed else None
+
+
+def delete_widget(engine: sa.Engine, widget_id: int) -> bool:
+    with engine.begin() as con:
+        return bool(
+            con.execute(
+                dashboard_widgets.delete().where(dashboard_widgets.c.id == widget_id)
+            ).rowcount
+        )

@@ -423,3 +423,67 @@ def test_calculate_refuses_bad_input_with_a_4xx(server, tokens, payload, status)
     answer = httpx.post(server[0] + f"{LOYALTY}/calculate/", headers=headers, **kwargs)
     assert answer.status_code == status, answer.text
     assert answer.json()["detail"]
+
+
+WIDGETS = "/api/v1/loyalty-management/dashboard-widgets/"
+
+
+def send(server, method: str, path: str, token: str, **kwargs) -> httpx.Response:
+    return httpx.request(method, server[0] + path, timeout=30,
+                         headers={"Authorization": f"Bearer {token}"}, **kwargs)
+
+
+def test_the_widget_lifecycle(server, tokens):
+    admin, analyst = tokens["admin"], tokens["one"]
+    trend = {"widget_type": "points_issued", "title": "Points issued", "position": 2,
+             "configuration": {"chart_type": "line", "days": 30}}
+    tiers = {"widget_type": "tier_distribution", "title": "Tiers", "position": 1,
+             "is_visible": False}
+    created = [send(server, "POST", WIDGETS, admin, json=body) for body in (trend, tiers)]
+    assert [c.status_code for c in created] == [201, 201]
+    first, second = (c.json() for c in created)
+    assert first == {"id": first["id"], "is_visible": True, **trend}
+    assert second["configuration"] == {} and second["is_visible"] is False
+    listed = send(server, "GET", WIDGETS, analyst).json()
+    ours = [w["id"] for w in listed if w["id"] in (first["id"], second["id"])]
+    assert ours == [second["id"], first["id"]]  # by position
+    path = f"{WIDGETS}{first['id']}/"
+    assert send(server, "GET", path, analyst).json() == first
+    changed = {**trend, "title": "Points, 90 days", "configuration": {"days": 90}}
+    assert send(server, "PUT", path, analyst, json=changed).status_code == 403
+    updated = send(server, "PUT", path, admin, json=changed)
+    assert updated.status_code == 200 and updated.json()["title"] == "Points, 90 days"
+    assert send(server, "GET", path, analyst).json()["configuration"] == {"days": 90}
+    assert send(server, "DELETE", path, analyst).status_code == 403
+    assert send(server, "DELETE", path, admin).status_code == 204
+    assert send(server, "GET", path, admin).status_code == 404
+    assert send(server, "DELETE", path, admin).status_code == 404
+    assert send(server, "PUT", path, admin, json=changed).status_code == 404
+    assert send(server, "POST", WIDGETS, analyst, json=trend).status_code == 403
+    assert httpx.get(server[0] + WIDGETS).status_code == 401
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"widget_type": "pie_of_the_day", "title": "x"},
+        {"widget_type": "points_balance", "title": ""},
+        {"widget_type": "points_balance", "title": "x", "position": -1},
+        {"widget_type": "points_balance", "title": "x", "configuration": {"days": 0}},
+        {"widget_type": "points_balance", "title": "x", "configuration": {"colour": "red"}},
+        {"widget_type": "points_balance", "title": "x", "configuration": "days=30"},
+        {"title": "x"},
+    ],
+)
+def test_a_bad_widget_is_a_422_with_a_message(server, tokens, body):
+    answer = send(server, "POST", WIDGETS, tokens["admin"], json=body)
+    assert answer.status_code == 422 and answer.json()["detail"]
+
+
+def test_all_seven_widget_types_are_accepted(server, tokens):
+    for kind in state.WIDGET_TYPES:
+        answer = send(server, "POST", WIDGETS, tokens["admin"],
+                      json={"widget_type": kind, "title": kind})
+        assert answer.status_code == 201, answer.text
+        assert send(server, "DELETE", f"{WIDGETS}{answer.json()['id']}/",
+                    tokens["admin"]).status_code == 204
