@@ -17,9 +17,11 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-READERS = sorted((ROOT / "pipelines" / "publish").rglob("*.py")) + [
-    ROOT / "pipelines" / "loyalty_analytics.py"
-]
+READERS = (
+    sorted((ROOT / "pipelines" / "publish").rglob("*.py"))
+    + sorted((ROOT / "pipelines" / "api").rglob("*.py"))  # the HTTP API (issue 18)
+    + [ROOT / "pipelines" / "loyalty_analytics.py"]
+)
 
 #: Schemas a reader may name: the marts, and the engine's catalogs it looks them up in.
 ALLOWED = {"marts", "information_schema", "pg_catalog"}
