@@ -487,3 +487,44 @@ def test_all_seven_widget_types_are_accepted(server, tokens):
         assert answer.status_code == 201, answer.text
         assert send(server, "DELETE", f"{WIDGETS}{answer.json()['id']}/",
                     tokens["admin"]).status_code == 204
+
+
+_READS = [f"{LOYALTY}/{name}/" for name in
+          ("tier_distribution", "points_trend", "top_redemptions", "engagement_stats")]
+
+
+@pytest.fixture(scope="module")
+def revoked(published):
+    engine = state.open_state(published.api_state)
+    token, secret = state.create_token(engine, "admin")
+    state.revoke(engine, token.id)
+    return secret
+
+
+@pytest.mark.parametrize(
+    ("who", "website", "status"),
+    [
+        ("admin", 1, 200), ("admin", 2, 200), ("admin", None, 400),
+        ("one", 1, 200), ("one", 2, 404), ("one", None, 200),
+        ("two", 1, 404), ("two", 2, 200), ("two", None, 200),
+        ("both", 1, 200), ("both", 2, 200), ("both", None, 400),
+        ("revoked", 1, 401), ("nobody", 1, 401),
+    ],
+)
+def test_the_permission_matrix_of_the_reads(server, tokens, revoked, who, website, status):
+    secret = {**tokens, "revoked": revoked, "nobody": None}[who]
+    params = {} if website is None else {"website": website}
+    for path in _READS:
+        assert get(server, path, secret, **params).status_code == status, path
+
+
+@pytest.mark.parametrize(
+    ("who", "status"), [("admin", 201), ("one", 403), ("both", 403), ("revoked", 401)]
+)
+def test_the_permission_matrix_of_widget_writes(server, tokens, revoked, who, status):
+    secret = {**tokens, "revoked": revoked}[who]
+    body = {"widget_type": "points_balance", "title": "Balance"}
+    answer = send(server, "POST", WIDGETS, secret, json=body)
+    assert answer.status_code == status
+    if status == 201:
+        send(server, "DELETE", f"{WIDGETS}{answer.json()['id']}/", secret)
