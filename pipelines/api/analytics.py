@@ -1,0 +1,887 @@
+"""Request 000's analytics views as JSON, under `/api/v1/analytics/`.
+
+The views of request 000 (analytics_dashboard, revenue_streams, customer_analytics,
+campaigns, campaign_detail, api_metrics), each read from schema `marts` of the version the
+request reads (the `Marts` dependency), in a few SQL queries over every website asked for.
+
+Scope: with `?website=ID` the answer is about that website (outside the token's scope it is
+as unknown as a website that does not exist: 404); without it, one block per website the
+token sees, ordered by website id, each with its currency. No figure is ever summed across
+websites (their currencies differ), and no row of a website outside the scope is read.
+
+Windows are the static dashboard's (`pipelines.publish.data.PERIODS`): a period of N
+business days ends at the website's as_of (the last date of its daily snapshot), and the
+previous window is the N days before it, so the API and the dashboard show the same figures.
+Amounts are DECIMAL in the website's currency and stay exact in the JSON (`ExactJSON`);
+percentages are rounded to 2 decimals, half away from zero, as the marts' `pct`, and are
+NULL where their denominator is 0.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Annotated, Any, Literal
+
+import duckdb
+from fastapi import APIRouter, HTTPException, Path, Query
+from pydantic import BaseModel
+
+from pipelines.api.deps import ExactJSON, Marts, Token
+from pipelines.api.state import Token as StoredToken
+from pipelines.publish.data import PERIODS
+
+router = APIRouter(prefix="/api/v1/analytics", tags=["analytics"])
+
+Period = Literal["day", "week", "month", "year"]
+CampaignStatus = Literal["draft", "active", "paused", "completed"]
+#: The days of the revenue-streams window when no date_from is given (request 000: the
+#: last 30 days, counted as the dashboard's month).
+STREAM_DAYS = PERIODS["month"]
+#: Items listed in the dashboard's top items (request 000: "Top 10 items sold").
+TOP_ITEMS = 10
+
+WebsiteFilter = Annotated[
+    int | None,
+    Query(ge=1, description="one website; without it, one block per website the token sees"),
+]
+CENT = Decimal("0.01")
+
+
+# ---------------------------------------------------------------------------------------
+# Response models (for /docs; the answer itself is ExactJSON, decimals as written)
+
+
+class Change(BaseModel):
+    value: Decimal | int | None
+    previous: Decimal | int | None
+    change: Decimal | int | None
+    change_pct: Decimal | None
+
+
+class Window(BaseModel):
+    date_from: dt.date
+    date_to: dt.date
+
+
+class DashboardWebsite(BaseModel):
+    website: int
+    name: str
+    currency: str
+    as_of: dt.date
+    window: Window
+    previous_window: Window
+    cards: dict[str, Change]
+    trend: list[dict[str, Any]]
+    order_status: list[dict[str, Any]]
+    payment_methods: list[dict[str, Any]]
+    top_items: list[dict[str, Any]]
+    discounts: dict[str, Any]
+    acquisition: dict[str, Any]
+
+
+class Dashboard(BaseModel):
+    period: Period
+    days: int
+    websites: list[DashboardWebsite]
+
+
+class ChannelMonth(BaseModel):
+    month: dt.date
+    amount: Decimal
+    transaction_count: int
+
+
+class Channel(BaseModel):
+    channel: str
+    kind: str
+    amount: Decimal
+    transaction_count: int
+    monthly: list[ChannelMonth]
+
+
+class StreamsWebsite(BaseModel):
+    website: int
+    name: str
+    currency: str
+    date_from: dt.date
+    date_to: dt.date
+    totals: dict[str, Decimal]
+    channels: list[Channel]
+    months: list[dict[str, Any]]
+
+
+class RevenueStreams(BaseModel):
+    websites: list[StreamsWebsite]
+
+
+class CustomersWebsite(BaseModel):
+    website: int
+    name: str
+    currency: str
+    as_of: dt.date
+    customers: int
+    ordering_customers: int
+    vip_tiers: list[dict[str, Any]]
+    churn_risk: dict[str, Any]
+    ltv_segments: list[dict[str, Any]]
+    lifecycle_stages: list[dict[str, Any]]
+    repeat_purchase: dict[str, Any]
+    retention: list[dict[str, Any]]
+
+
+class Customers(BaseModel):
+    websites: list[CustomersWebsite]
+
+
+class CampaignsWebsite(BaseModel):
+    website: int
+    name: str
+    currency: str
+    total_budget: Decimal | None
+    campaigns: list[dict[str, Any]]
+
+
+class Campaigns(BaseModel):
+    status: CampaignStatus | None
+    websites: list[CampaignsWebsite]
+
+
+class CampaignDetail(BaseModel):
+    website: int
+    currency: str
+    campaign: dict[str, Any]
+    history: list[dict[str, Any]]
+    variants: list[dict[str, Any]]
+    channels: list[dict[str, Any]]
+
+
+class MetricsWebsite(BaseModel):
+    website: int
+    name: str
+    currency: str
+    as_of: dt.date
+    snapshot: dict[str, Any]
+    customers: dict[str, Any]
+    loyalty: dict[str, Any]
+    subscriptions: dict[str, Any]
+    campaigns: dict[str, Any]
+
+
+class Metrics(BaseModel):
+    websites: list[MetricsWebsite]
+
+
+# ---------------------------------------------------------------------------------------
+# Reading the marts
+
+
+@dataclass(frozen=True)
+class Site:
+    """A website as the views describe it: its currency and the dates its marts cover."""
+
+    id: int
+    name: str
+    currency: str
+    as_of: dt.date
+    first_date: dt.date
+
+    def head(self) -> dict[str, Any]:
+        return {"website": self.id, "name": self.name, "currency": self.currency}
+
+
+def _plain(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, dt.date) else value
+
+
+def _query(marts, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+    """The rows of `sql` as dicts, dates as ISO text; a mart not published → 503."""
+    try:
+        cursor = marts.con.execute(sql, list(params))
+    except duckdb.CatalogException as exc:
+        raise HTTPException(503, f"a mart this view reads is not published: {exc}") from None
+    names = [column[0] for column in cursor.description]
+    return [{n: _plain(v) for n, v in zip(names, row, strict=True)} for row in cursor.fetchall()]
+
+
+def _in(ids: Sequence[int]) -> str:
+    return "(" + ", ".join("?" for _ in ids) + ")"
+
+
+def _sites(token: StoredToken, marts, website: int | None) -> list[Site]:
+    """The websites a request is about, in id order: `website` (404 outside the token's
+    scope or unknown, checked before any SQL), else every website the token sees that
+    the published marts know."""
+    if website is not None and not token.sees(website):
+        raise HTTPException(404, f"no website {website}")
+    ids = [website] if website is not None else list(token.websites)
+    where = f"where website_id in {_in(ids)}" if ids else ""
+    rows = _query(
+        marts,
+        f"""
+        select websites.website_id, websites.website_name, websites.currency,
+            snapshot.as_of, snapshot.first_date
+        from marts.dim_websites as websites
+        inner join (
+            select website_id, max(business_date) as as_of, min(business_date) as first_date
+            from marts.fct_daily_snapshot {where} group by website_id
+        ) as snapshot on websites.website_id = snapshot.website_id
+        order by websites.website_id
+        """,
+        ids,
+    )
+    if website is not None and not rows:
+        raise HTTPException(404, f"no website {website}")
+    return [
+        Site(r["website_id"], r["website_name"], r["currency"],
+             dt.date.fromisoformat(r["as_of"]), dt.date.fromisoformat(r["first_date"]))
+        for r in rows
+    ]
+
+
+def _windows(rows: Iterable[tuple]) -> tuple[str, list[Any]]:
+    """A relation `w(website_id, date_from, date_to, prev_from, prev_to)` of `rows`."""
+    rows = list(rows)
+    one = "(?, ?::date, ?::date, ?::date, ?::date)"
+    relation = (
+        f"(values {', '.join([one] * len(rows))}) "
+        "as w(website_id, date_from, date_to, prev_from, prev_to)"
+    )
+    return relation, [value for row in rows for value in row]
+
+
+def _by_site(rows: list[dict[str, Any]]) -> dict[int, list[dict[str, Any]]]:
+    out: dict[int, list[dict[str, Any]]] = {}
+    for row in rows:
+        out.setdefault(row.pop("website_id"), []).append(row)
+    return out
+
+
+def _pct(numerator, denominator) -> Decimal | None:
+    """100 × numerator / denominator, 2 decimals half away from zero; NULL over 0."""
+    if numerator is None or not denominator:
+        return None
+    return (Decimal(numerator) * 100 / Decimal(denominator)).quantize(CENT, ROUND_HALF_UP)
+
+
+def _ratio(numerator, denominator) -> Decimal | None:
+    """A money average, 2 decimals half away from zero; NULL over 0 (the marts'
+    `money_ratio`)."""
+    if numerator is None or not denominator:
+        return None
+    return (Decimal(numerator) / Decimal(denominator)).quantize(CENT, ROUND_HALF_UP)
+
+
+def _change(value, previous) -> dict[str, Any]:
+    """A card: its value, the previous window's, the change and the change in % of the
+    previous value's size (NULL when the previous is 0 or unknown)."""
+    known = value is not None and previous is not None
+    return {
+        "value": value,
+        "previous": previous,
+        "change": value - previous if known else None,
+        "change_pct": _pct(value - previous, abs(previous)) if known else None,
+    }
+
+
+# ---------------------------------------------------------------------------------------
+# GET /dashboard
+
+
+@router.get(
+    "/dashboard",
+    response_class=ExactJSON,
+    responses={200: {"model": Dashboard}},
+    summary="Cards (with the previous window), daily trend and breakdowns of a period",
+    description=(
+        "The period is a window of N business days ending at the website's as_of (day 1, "
+        "week 7, month 30, year 365), compared with the N days before it: the static "
+        "dashboard's windows. One block per website (`?website=ID` for one)."
+    ),
+)
+def dashboard(
+    token: Token, marts: Marts, period: Period = "month", website: WebsiteFilter = None
+) -> ExactJSON:
+    sites = _sites(token, marts, website)
+    days = PERIODS[period]
+    answer: dict[str, Any] = {"period": period, "days": days, "websites": []}
+    if not sites:
+        return ExactJSON(answer)
+    spans = {}
+    for site in sites:
+        start = site.as_of - dt.timedelta(days=days - 1)
+        spans[site.id] = (site.id, start, site.as_of, start - dt.timedelta(days=days),
+                          start - dt.timedelta(days=1))
+    w, params = _windows(spans.values())
+    current = "d.business_date >= w.date_from"
+    previous = "d.business_date < w.date_from"
+    sums = {
+        name: f"coalesce(sum(d.{column}) filter (where {{}}), 0)"
+        for name, column in (
+            ("revenue", "gross_revenue"), ("orders", "total_orders"),
+            ("discount", "total_discount"), ("new_customers", "new_customers"),
+            ("daily_returning", "returning_customers"),
+            ("collected_revenue", "collected_revenue"), ("refunds", "refunds"),
+            ("cancelled_orders", "cancelled_orders"),
+        )
+    }
+    figures = _query(
+        marts,
+        f"""
+        select d.website_id,
+            {", ".join(f"{sql.format(current)} as {name}" for name, sql in sums.items())},
+            {", ".join(f"{sql.format(previous)} as {name}_prev" for name, sql in sums.items())}
+        from marts.fct_daily_snapshot as d
+        inner join {w}
+            on d.website_id = w.website_id and d.business_date between w.prev_from and w.date_to
+        group by d.website_id
+        """,
+        params,
+    )
+    customers = _query(
+        marts,
+        f"""
+        with customer_days as (
+            select
+                c.website_id,
+                c.user_id,
+                min(c.business_date) as first_date,
+                max(c.business_date) filter (where c.business_date >= w.date_from) as last_in,
+                bool_or(c.business_date between w.prev_from and w.prev_to) as in_previous
+            from marts.fct_customer_order_days as c
+            inner join {w} on c.website_id = w.website_id and c.business_date <= w.date_to
+            group by c.website_id, c.user_id
+        )
+        select
+            website_id,
+            count(last_in) as customers,
+            count(*) filter (where in_previous) as customers_prev,
+            count(*) filter (where last_in > first_date) as returning
+        from customer_days
+        group by website_id
+        """,
+        params,
+    )
+    in_window = (
+        f"inner join {w} on m.website_id = w.website_id "
+        "and m.business_date between w.date_from and w.date_to"
+    )
+    trend = _by_site(_query(
+        marts,
+        f"""
+        select m.website_id, m.business_date as date, m.total_orders, m.gross_revenue,
+            m.total_discount, m.average_order_value, m.unique_customers, m.new_customers,
+            m.returning_customers, m.cancelled_orders, m.collected_revenue, m.refunds,
+            m.vip_orders, m.subscription_orders
+        from marts.fct_daily_snapshot as m {in_window}
+        order by m.website_id, m.business_date
+        """,
+        params,
+    ))
+    statuses = _by_site(_query(
+        marts,
+        f"""
+        select m.website_id, m.status, bool_and(m.is_counted) as is_counted,
+            sum(m.order_count) as order_count, sum(m.total_amount) as total_amount
+        from marts.fct_order_status as m {in_window}
+        group by m.website_id, m.status
+        order by m.website_id, order_count desc, m.status
+        """,
+        params,
+    ))
+    methods = _by_site(_query(
+        marts,
+        f"""
+        select m.website_id, m.payment_method, any_value(m.payment_method_group) as
+            payment_method_group, sum(m.order_count) as order_count,
+            sum(m.gross_revenue) as gross_revenue
+        from marts.fct_payment_methods as m {in_window}
+        group by m.website_id, m.payment_method
+        order by m.website_id, order_count desc, m.payment_method
+        """,
+        params,
+    ))
+    items = _by_site(_query(
+        marts,
+        f"""
+        select m.website_id, m.meal_id,
+            any_value(m.meal_name order by m.business_date desc) as meal_name,
+            any_value(m.category order by m.business_date desc) as category,
+            sum(m.quantity_sold) as quantity_sold, sum(m.order_count) as order_count,
+            sum(m.line_total) as line_total
+        from marts.fct_item_sales as m {in_window}
+        group by m.website_id, m.meal_id
+        qualify row_number() over (
+            partition by m.website_id order by sum(m.quantity_sold) desc, m.meal_id
+        ) <= {TOP_ITEMS}
+        order by m.website_id, quantity_sold desc, m.meal_id
+        """,
+        params,
+    ))
+    discounts = _by_site(_query(
+        marts,
+        f"""
+        select m.website_id, m.discount_type, sum(m.order_count) as order_count,
+            sum(m.discount_total) as discount_total
+        from marts.fct_discounts as m {in_window}
+        group by m.website_id, m.discount_type
+        order by m.website_id, discount_total desc, m.discount_type
+        """,
+        params,
+    ))
+    by_id = {row["website_id"]: row for row in figures}
+    people = {row["website_id"]: row for row in customers}
+    for site in sites:
+        f = by_id[site.id]
+        c = people.get(site.id, {"customers": 0, "customers_prev": 0, "returning": 0})
+        _, start, end, prev_from, prev_to = spans[site.id]
+        cards = {
+            "revenue": _change(f["revenue"], f["revenue_prev"]),
+            "orders": _change(f["orders"], f["orders_prev"]),
+            "customers": _change(c["customers"], c["customers_prev"]),
+            "average_order_value": _change(
+                _ratio(f["revenue"], f["orders"]), _ratio(f["revenue_prev"], f["orders_prev"])
+            ),
+            "discount": _change(f["discount"], f["discount_prev"]),
+            "new_customers": _change(f["new_customers"], f["new_customers_prev"]),
+            "collected_revenue": _change(f["collected_revenue"], f["collected_revenue_prev"]),
+            "refunds": _change(f["refunds"], f["refunds_prev"]),
+            "cancelled_orders": _change(f["cancelled_orders"], f["cancelled_orders_prev"]),
+        }
+        all_orders = sum(row["order_count"] for row in statuses.get(site.id, []))
+        for row in statuses.get(site.id, []):
+            row["share_of_orders_pct"] = _pct(row["order_count"], all_orders)
+        for row in methods.get(site.id, []):
+            row["share_of_orders_pct"] = _pct(row["order_count"], f["orders"])
+        for row in discounts.get(site.id, []):
+            row["share_of_gross_revenue_pct"] = _pct(row["discount_total"], f["revenue"])
+        new, daily_returning = f["new_customers"], f["daily_returning"]
+        answer["websites"].append({
+            **site.head(),
+            "as_of": site.as_of.isoformat(),
+            "window": {"date_from": start.isoformat(), "date_to": end.isoformat()},
+            "previous_window": {"date_from": prev_from.isoformat(), "date_to": prev_to.isoformat()},
+            "cards": cards,
+            "trend": trend.get(site.id, []),
+            "order_status": statuses.get(site.id, []),
+            "payment_methods": methods.get(site.id, []),
+            "top_items": items.get(site.id, []),
+            "discounts": {
+                "total": f["discount"],
+                "share_of_gross_revenue_pct": _pct(f["discount"], f["revenue"]),
+                "by_type": discounts.get(site.id, []),
+            },
+            "acquisition": {
+                "new_customers": new,
+                "returning_customers": c["returning"],
+                "new_share_of_daily_customers_pct": _pct(new, new + daily_returning),
+                # The window reaches back before the website's first order: every customer
+                # of the data is new in it.
+                "window_starts_before_data": start < site.first_date,
+            },
+        })
+    return ExactJSON(answer)
+
+
+# ---------------------------------------------------------------------------------------
+# GET /revenue-streams
+
+
+def _stream_window(
+    site: Site, date_from: dt.date | None, date_to: dt.date | None
+) -> tuple[dt.date, dt.date]:
+    """The website's window: [date_from, date_to] within [its first date, its as_of]
+    (else 400); by default the last STREAM_DAYS days up to as_of (from its first date when
+    its data is shorter)."""
+    end = site.as_of if date_to is None else date_to
+    if date_from is None:
+        start = max(site.first_date, end - dt.timedelta(days=STREAM_DAYS - 1))
+    else:
+        start = date_from
+    covered = f"website {site.id} has data from {site.first_date} to {site.as_of}"
+    if end > site.as_of:
+        raise HTTPException(400, f"date_to {end} is after the marts' as_of: {covered}")
+    if start < site.first_date:
+        raise HTTPException(400, f"date_from {start} is before the data: {covered}")
+    if start > end:
+        raise HTTPException(400, f"date_from {start} is after date_to {end}")
+    return start, end
+
+
+@router.get(
+    "/revenue-streams",
+    response_class=ExactJSON,
+    responses={200: {"model": RevenueStreams}},
+    summary="Revenue and incentives per channel in a window, with their monthly trend",
+    description=(
+        "Per website (`?website=ID` for one): each of request 000's seven channels with its "
+        "amount and transaction count in [date_from, date_to] (default: the last 30 days up "
+        "to the website's as_of), largest amount first, and per calendar month the window "
+        "touches (`months` says which days of it are in the window). Revenue channels: "
+        "completed payments minus refunds; incentives (referral, loyalty): what was given."
+    ),
+)
+def revenue_streams(
+    token: Token,
+    marts: Marts,
+    date_from: Annotated[dt.date | None, Query(description="first day (inclusive)")] = None,
+    date_to: Annotated[dt.date | None, Query(description="last day (inclusive)")] = None,
+    website: WebsiteFilter = None,
+) -> ExactJSON:
+    if date_from is not None and date_to is not None and date_from > date_to:
+        raise HTTPException(400, f"date_from {date_from} is after date_to {date_to}")
+    sites = _sites(token, marts, website)
+    answer: dict[str, Any] = {"websites": []}
+    if not sites:
+        return ExactJSON(answer)
+    spans = {site.id: _stream_window(site, date_from, date_to) for site in sites}
+    w, params = _windows((i, start, end, start, end) for i, (start, end) in spans.items())
+    rows = _query(
+        marts,
+        f"""
+        select m.website_id, m.channel, m.kind,
+            cast(date_trunc('month', m.business_date) as date) as month,
+            sum(m.amount) as amount, sum(m.transaction_count) as transaction_count
+        from marts.fct_revenue_by_channel as m
+        inner join {w}
+            on m.website_id = w.website_id and m.business_date between w.date_from and w.date_to
+        group by m.website_id, m.channel, m.kind, month
+        order by m.website_id, m.channel, month
+        """,
+        params,
+    )
+    for site in sites:
+        start, end = spans[site.id]
+        channels: dict[tuple[str, str], dict[str, Any]] = {}
+        months: dict[str, dict[str, Any]] = {}
+        for row in (r for r in rows if r["website_id"] == site.id):
+            channel = channels.setdefault(
+                (row["channel"], row["kind"]),
+                {"channel": row["channel"], "kind": row["kind"], "amount": Decimal("0.00"),
+                 "transaction_count": 0, "monthly": []},
+            )
+            channel["amount"] += row["amount"]
+            channel["transaction_count"] += row["transaction_count"]
+            channel["monthly"].append({k: row[k] for k in ("month", "amount", "transaction_count")})
+            months.setdefault(row["month"], _month(row["month"], start, end))
+        listed = sorted(channels.values(), key=lambda c: (-c["amount"], c["channel"]))
+        revenue = sum((c["amount"] for c in listed if c["kind"] == "revenue"), Decimal("0.00"))
+        incentives = sum(
+            (c["amount"] for c in listed if c["kind"] == "incentive"), Decimal("0.00")
+        )
+        answer["websites"].append({
+            **site.head(),
+            "date_from": start.isoformat(),
+            "date_to": end.isoformat(),
+            "totals": {"revenue": revenue, "incentives": incentives, "net": revenue - incentives},
+            "channels": listed,
+            "months": sorted(months.values(), key=lambda m: m["month"]),
+        })
+    return ExactJSON(answer)
+
+
+def _month(month: str, start: dt.date, end: dt.date) -> dict[str, Any]:
+    """A calendar month of a window: the days of it the window covers, and whether that is
+    the whole month."""
+    first = dt.date.fromisoformat(month)
+    last = (first.replace(day=28) + dt.timedelta(days=4)).replace(day=1) - dt.timedelta(days=1)
+    covered_from, covered_to = max(first, start), min(last, end)
+    return {
+        "month": month,
+        "date_from": covered_from.isoformat(),
+        "date_to": covered_to.isoformat(),
+        "complete": (covered_from, covered_to) == (first, last),
+    }
+
+
+# ---------------------------------------------------------------------------------------
+# GET /customers
+
+
+@router.get(
+    "/customers",
+    response_class=ExactJSON,
+    responses={200: {"model": Customers}},
+    summary="Customers by VIP tier, LTV band and lifecycle; churn risk, repeat purchase, "
+    "retention cohorts",
+    description=(
+        "Per website (`?website=ID` for one), as of its as_of. Counts only: churn risk is "
+        "the number of customers at risk (last delivered order more than 60 days ago), "
+        "never a list of people. LTV bands are the `ltv_segments` seed's of the website's "
+        "currency, in its order (a band without customers is absent). Rates are over the "
+        "customers with a delivered order. Retention: monthly cohorts of first delivered "
+        "orders, the share active in each later month."
+    ),
+)
+def customers(token: Token, marts: Marts, website: WebsiteFilter = None) -> ExactJSON:
+    sites = _sites(token, marts, website)
+    answer: dict[str, Any] = {"websites": []}
+    if not sites:
+        return ExactJSON(answer)
+    ids = [site.id for site in sites]
+    scope = f"website_id in {_in(ids)}"
+    rates = {
+        row.pop("website_id"): row
+        for row in _query(
+            marts,
+            "select website_id, as_of_date, customers, ordering_customers, at_risk_customers, "
+            "churn_rate, repeat_customers, repeat_purchase_rate "
+            f"from marts.fct_customer_rates where {scope}",
+            ids,
+        )
+    }
+    groups = _query(
+        marts,
+        f"""
+        select website_id, 'vip_tier' as grouping, coalesce(vip_tier_current, 'none') as key,
+            null::integer as key_order, count(*) as customers
+        from marts.dim_customers where {scope} group by all
+        union all
+        select website_id, 'ltv_segment', ltv_segment, min(ltv_segment_order), count(*)
+        from marts.dim_customers where {scope} group by website_id, ltv_segment
+        union all
+        select website_id, 'lifecycle_stage', lifecycle_stage, null, count(*)
+        from marts.dim_customers where {scope} group by all
+        order by website_id, grouping, key_order, customers desc, key
+        """,
+        ids * 3,
+    )
+    cohorts = _by_site(_query(
+        marts,
+        "select website_id, cohort_month, month_number, cohort_size, active_customers, "
+        "retention_rate, is_partial_month "
+        f"from marts.fct_customer_cohorts where {scope} "
+        "order by website_id, cohort_month, month_number",
+        ids,
+    ))
+    for site in sites:
+        rate = rates.get(site.id) or {
+            "as_of_date": site.as_of.isoformat(), "customers": 0, "ordering_customers": 0,
+            "at_risk_customers": 0, "churn_rate": None, "repeat_customers": 0,
+            "repeat_purchase_rate": None,
+        }
+        mine = [g for g in groups if g["website_id"] == site.id]
+
+        def of(grouping: str, name: str, mine=mine) -> list[dict[str, Any]]:
+            return [
+                {name: g["key"], **({"order": g["key_order"]} if name == "ltv_segment" else {}),
+                 "customers": g["customers"]}
+                for g in mine if g["grouping"] == grouping
+            ]
+
+        answer["websites"].append({
+            **site.head(),
+            "as_of": rate["as_of_date"],
+            "customers": rate["customers"],
+            "ordering_customers": rate["ordering_customers"],
+            "vip_tiers": of("vip_tier", "vip_tier"),
+            "churn_risk": {"customers": rate["at_risk_customers"],
+                           "churn_rate": rate["churn_rate"]},
+            "ltv_segments": of("ltv_segment", "ltv_segment"),
+            "lifecycle_stages": of("lifecycle_stage", "lifecycle_stage"),
+            "repeat_purchase": {"customers": rate["repeat_customers"],
+                                "repeat_purchase_rate": rate["repeat_purchase_rate"]},
+            "retention": cohorts.get(site.id, []),
+        })
+    return ExactJSON(answer)
+
+
+# ---------------------------------------------------------------------------------------
+# GET /campaigns, /campaigns/{id}
+
+#: fct_campaign_performance's columns, as the views list them.
+CAMPAIGN_COLUMNS = (
+    "campaign_id", "campaign_name", "status", "start_date", "end_date", "budget",
+    "orders_influenced", "revenue_generated", "campaign_cost", "customers_reached",
+    "converted_customers", "conversion_rate", "roi", "budget_used", "is_over_budget",
+    "treated_recipients", "control_recipients", "treated_response_rate",
+    "control_response_rate", "treated_revenue_per_recipient", "control_revenue_per_recipient",
+    "incremental_orders", "incremental_revenue", "incremental_roi",
+)
+
+
+@router.get(
+    "/campaigns",
+    response_class=ExactJSON,
+    responses={200: {"model": Campaigns}},
+    summary="Campaigns with their performance and true effect, and their total budget",
+    description=(
+        "Per website (`?website=ID` for one), its campaigns (`?status=` draft, active, "
+        "paused or completed) with fct_campaign_performance's figures, including the "
+        "incremental (control-group) ones, and the total budget of those listed, in the "
+        "website's currency (NULL when none of them has a budget)."
+    ),
+)
+def campaigns(
+    token: Token,
+    marts: Marts,
+    status: Annotated[CampaignStatus | None, Query(description="only campaigns in it")] = None,
+    website: WebsiteFilter = None,
+) -> ExactJSON:
+    sites = _sites(token, marts, website)
+    answer: dict[str, Any] = {"status": status, "websites": []}
+    if not sites:
+        return ExactJSON(answer)
+    ids = [site.id for site in sites]
+    rows = _by_site(_query(
+        marts,
+        f"select website_id, {', '.join(CAMPAIGN_COLUMNS)} from marts.fct_campaign_performance "
+        f"where website_id in {_in(ids)} and (? is null or status = ?) "
+        "order by website_id, campaign_id",
+        [*ids, status, status],
+    ))
+    for site in sites:
+        listed = rows.get(site.id, [])
+        budgets = [c["budget"] for c in listed if c["budget"] is not None]
+        answer["websites"].append({
+            **site.head(),
+            "campaign_count": len(listed),
+            "total_budget": sum(budgets, Decimal("0.00")) if budgets else None,
+            "campaigns": listed,
+        })
+    return ExactJSON(answer)
+
+
+@router.get(
+    "/campaigns/{campaign_id}",
+    response_class=ExactJSON,
+    responses={200: {"model": CampaignDetail}},
+    summary="One campaign: its performance, its day-by-day history, variants and channels",
+)
+def campaign_detail(
+    token: Token,
+    marts: Marts,
+    campaign_id: Annotated[int, Path(ge=1, description="the campaign")],
+) -> ExactJSON:
+    found = _query(
+        marts,
+        f"select website_id, {', '.join(CAMPAIGN_COLUMNS)} "
+        "from marts.fct_campaign_performance where campaign_id = ?",
+        [campaign_id],
+    )
+    # Another website's campaign is as unknown as one that does not exist.
+    if not found or not token.sees(found[0]["website_id"]):
+        raise HTTPException(404, f"no campaign {campaign_id}")
+    campaign = found[0]
+    site = campaign.pop("website_id")
+    currency = _query(
+        marts, "select currency from marts.dim_websites where website_id = ?", [site]
+    )
+    key = "where campaign_id = ? and website_id = ?"
+    history = _query(
+        marts,
+        "select business_date as date, orders_influenced, revenue_generated, campaign_cost, "
+        "recipients_sent, cumulative_cost, budget_used, is_over_budget "
+        f"from marts.fct_campaign_days {key} order by business_date",
+        [campaign_id, site],
+    )
+    variants = _query(
+        marts,
+        "select variant, recipients, converters, conversion_rate, responding_orders, "
+        "responding_revenue, revenue_per_recipient, lift_over_control, z_score, p_value "
+        f"from marts.fct_campaign_variants {key} order by variant",
+        [campaign_id, site],
+    )
+    channels = _query(
+        marts,
+        "select channel, sent, opened, clicked, open_rate, click_rate "
+        f"from marts.fct_campaign_channels {key} order by channel nulls last",
+        [campaign_id, site],
+    )
+    return ExactJSON({
+        "website": site,
+        "currency": currency[0]["currency"] if currency else None,
+        "campaign": campaign,
+        "history": history,
+        "variants": variants,
+        "channels": channels,
+    })
+
+
+# ---------------------------------------------------------------------------------------
+# GET /metrics
+
+SNAPSHOT_COLUMNS = (
+    "total_orders", "gross_revenue", "total_discount", "unique_customers",
+    "average_order_value", "vip_orders", "subscription_orders", "cash_orders",
+    "mobile_money_orders", "bank_transfer_orders", "new_customers", "returning_customers",
+    "cancelled_orders", "collected_revenue", "refunds",
+)
+
+
+@router.get(
+    "/metrics",
+    response_class=ExactJSON,
+    responses={200: {"model": Metrics}},
+    summary="The latest figures per website: the daily snapshot of its as_of and headline KPIs",
+    description=(
+        "Request 000's api_metrics, compact: per website (`?website=ID` for one) the daily "
+        "snapshot of its as_of (request 000's DailyAnalyticsSnapshot), its customers' churn "
+        "and repeat rates, the loyalty points outstanding and active clients, subscriptions "
+        "and MRR at the end of as_of, and its campaigns by status."
+    ),
+)
+def metrics(token: Token, marts: Marts, website: WebsiteFilter = None) -> ExactJSON:
+    sites = _sites(token, marts, website)
+    answer: dict[str, Any] = {"websites": []}
+    if not sites:
+        return ExactJSON(answer)
+    w, params = _windows((s.id, s.as_of, s.as_of, s.as_of, s.as_of) for s in sites)
+    latest = f"inner join {w} on m.website_id = w.website_id and m.business_date = w.date_to"
+    snapshot = _query(
+        marts,
+        f"select m.website_id, {', '.join('m.' + c for c in SNAPSHOT_COLUMNS)} "
+        f"from marts.fct_daily_snapshot as m {latest}",
+        params,
+    )
+    loyalty = _query(
+        marts,
+        "select m.website_id, m.points_balance, m.active_clients, m.points_issued, "
+        f"m.points_redeemed from marts.fct_loyalty_points_daily as m {latest}",
+        params,
+    )
+    subscriptions = _query(
+        marts,
+        "select m.website_id, m.active_subscriptions, m.active_subscribers, m.mrr "
+        f"from marts.fct_subscriptions_daily as m {latest}",
+        params,
+    )
+    ids = [site.id for site in sites]
+    rates = _query(
+        marts,
+        "select website_id, customers, ordering_customers, at_risk_customers, churn_rate, "
+        "repeat_purchase_rate from marts.fct_customer_rates "
+        f"where website_id in {_in(ids)}",
+        ids,
+    )
+    campaigns_ = _query(
+        marts,
+        "select website_id, "
+        + ", ".join(f"count(*) filter (where status = '{s}') as {s}" for s in _STATUSES)
+        + f" from marts.fct_campaign_performance where website_id in {_in(ids)} "
+        "group by website_id",
+        ids,
+    )
+
+    def one(rows: list[dict[str, Any]], site: int, empty: dict[str, Any]) -> dict[str, Any]:
+        for row in rows:
+            if row["website_id"] == site:
+                return {k: v for k, v in row.items() if k != "website_id"}
+        return empty
+
+    for site in sites:
+        answer["websites"].append({
+            **site.head(),
+            "as_of": site.as_of.isoformat(),
+            "snapshot": one(snapshot, site.id, {}),
+            "customers": one(rates, site.id, {}),
+            "loyalty": one(loyalty, site.id, {}),
+            "subscriptions": one(subscriptions, site.id, {}),
+            "campaigns": one(campaigns_, site.id, dict.fromkeys(_STATUSES, 0)),
+        })
+    return ExactJSON(answer)
+
+
+_STATUSES = ("draft", "active", "paused", "completed")
