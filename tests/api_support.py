@@ -63,3 +63,31 @@ def serving(app, timeout_s: float = 20.0) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout_s)
+
+
+#: The marts request 000's analytics views read (pipelines/api/analytics.py), beside MARTS.
+ANALYTICS_MARTS = (
+    "+fct_order_status", "+fct_payment_methods", "+fct_item_sales", "+fct_discounts",
+    "+fct_customer_order_days", "+fct_revenue_by_channel", "+dim_customers",
+    "+fct_customer_rates", "+fct_customer_cohorts", "+fct_campaign_performance",
+    "+fct_campaign_days", "+fct_campaign_variants", "+fct_campaign_channels",
+    "+fct_loyalty_points_daily", "+fct_subscriptions_daily",
+)
+
+
+def build_analytics_warehouse(root: Path, days: int = 100) -> Path:
+    """Two websites, 150 customers, `days` days from START (long enough by default for
+    customers at churn risk, 60 days without an order), the analytics views' marts built
+    beside MARTS; as_of is the last day."""
+    source, warehouse = root / "operational.db", root / "warehouse.duckdb"
+    seeds.generate(
+        f"sqlite:///{source}", customers=150, days=days, seed=7, start=START, progress=False
+    )
+    assert not extract_all(f"sqlite:///{source}", str(warehouse)).errors
+    as_of = START + dt.timedelta(days=days - 1)
+    result = run_dbt(
+        warehouse, "build", "--select", *MARTS, *ANALYTICS_MARTS,
+        "--exclude", "resource_type:test", "resource_type:unit_test", as_of=as_of.isoformat(),
+    )
+    assert result.returncode == 0, result.stdout[-5000:]
+    return warehouse
