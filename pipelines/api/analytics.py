@@ -22,6 +22,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
@@ -31,6 +33,7 @@ import duckdb
 from fastapi import APIRouter, HTTPException, Path, Query
 from pydantic import BaseModel
 
+from pipelines.api.catalog import UNVERSIONED
 from pipelines.api.deps import ExactJSON, Marts, Token
 from pipelines.api.state import Token as StoredToken
 from pipelines.publish.data import PERIODS
@@ -224,8 +227,13 @@ def _query(marts, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
     """The rows of `sql` as dicts, dates as ISO text; a mart not published → 503."""
     try:
         cursor = marts.con.execute(sql, list(params))
-    except duckdb.CatalogException as exc:
-        raise HTTPException(503, f"a mart this view reads is not published: {exc}") from None
+    except (duckdb.CatalogException, duckdb.BinderException) as exc:
+        # A mart (or a column) this view reads is missing from the published version: a
+        # publication older than the marts the API expects.
+        raise HTTPException(
+            503, f"the published marts lack what this view reads ({type(exc).__name__}): "
+            f"{str(exc).splitlines()[0]}; publish again (`mealytics run`)",
+        ) from None
     names = [column[0] for column in cursor.description]
     return [{n: _plain(v) for n, v in zip(names, row, strict=True)} for row in cursor.fetchall()]
 
@@ -314,6 +322,83 @@ def _change(value, previous) -> dict[str, Any]:
 # GET /dashboard
 
 
+class VersionCache:
+    """Figures of a published version, which never change (a version is immutable), kept
+    for the next requests: at most `size` entries, the least recently used dropped first
+    (so those of old versions go). A catalog published before versioning ("unversioned")
+    can change in place: never cached."""
+
+    def __init__(self, size: int = 512) -> None:
+        self.size = size
+        self._lock = threading.Lock()
+        self._entries: OrderedDict[tuple, Any] = OrderedDict()
+
+    def get(self, version: str, key: tuple) -> Any | None:
+        with self._lock:
+            value = self._entries.get((version, key))
+            if value is not None:
+                self._entries.move_to_end((version, key))
+            return value
+
+    def put(self, version: str, key: tuple, value: Any) -> None:
+        if version == UNVERSIONED:
+            return
+        with self._lock:
+            self._entries[(version, key)] = value
+            self._entries.move_to_end((version, key))
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+
+
+#: Distinct customers per (version, website, period): a pass over each customer's whole
+#: history (their first order day), the one costly figure of the dashboard.
+CUSTOMER_COUNTS = VersionCache()
+
+
+def _customer_counts(marts, spans: dict[int, tuple], period: str) -> dict[int, dict]:
+    """Per website: distinct customers with a counted order in the window and in the
+    previous one, and the window's returning ones (who ordered in it on a day after their
+    first counted order day): `pipelines.publish.data`'s figures for the static page."""
+    out = {}
+    for website in spans:
+        cached = CUSTOMER_COUNTS.get(marts.version, (website, period))
+        if cached is not None:
+            out[website] = cached
+    missing = [span for website, span in spans.items() if website not in out]
+    if not missing:
+        return out
+    w, params = _windows(missing)
+    rows = _query(
+        marts,
+        f"""
+        with customer_days as (
+            select
+                c.website_id,
+                c.user_id,
+                min(c.business_date) as first_date,
+                max(c.business_date) filter (where c.business_date >= w.date_from) as last_in,
+                bool_or(c.business_date between w.prev_from and w.prev_to) as in_previous
+            from marts.fct_customer_order_days as c
+            inner join {w} on c.website_id = w.website_id and c.business_date <= w.date_to
+            group by c.website_id, c.user_id
+        )
+        select
+            website_id,
+            count(last_in) as customers,
+            count(*) filter (where in_previous) as customers_prev,
+            count(*) filter (where last_in > first_date) as returning
+        from customer_days
+        group by website_id
+        """,
+        params,
+    )
+    found = {row.pop("website_id"): row for row in rows}
+    for website, *_ in missing:
+        out[website] = found.get(website, {"customers": 0, "customers_prev": 0, "returning": 0})
+        CUSTOMER_COUNTS.put(marts.version, (website, period), out[website])
+    return out
+
+
 @router.get(
     "/dashboard",
     response_class=CompactJSON,
@@ -364,30 +449,7 @@ def dashboard(
         """,
         params,
     )
-    customers = _query(
-        marts,
-        f"""
-        with customer_days as (
-            select
-                c.website_id,
-                c.user_id,
-                min(c.business_date) as first_date,
-                max(c.business_date) filter (where c.business_date >= w.date_from) as last_in,
-                bool_or(c.business_date between w.prev_from and w.prev_to) as in_previous
-            from marts.fct_customer_order_days as c
-            inner join {w} on c.website_id = w.website_id and c.business_date <= w.date_to
-            group by c.website_id, c.user_id
-        )
-        select
-            website_id,
-            count(last_in) as customers,
-            count(*) filter (where in_previous) as customers_prev,
-            count(*) filter (where last_in > first_date) as returning
-        from customer_days
-        group by website_id
-        """,
-        params,
-    )
+    people = _customer_counts(marts, spans, period)
     in_window = (
         f"inner join {w} on m.website_id = w.website_id "
         "and m.business_date between w.date_from and w.date_to"
@@ -456,10 +518,9 @@ def dashboard(
         params,
     ))
     by_id = {row["website_id"]: row for row in figures}
-    people = {row["website_id"]: row for row in customers}
     for site in sites:
         f = by_id[site.id]
-        c = people.get(site.id, {"customers": 0, "customers_prev": 0, "returning": 0})
+        c = people[site.id]
         _, start, end, prev_from, prev_to = spans[site.id]
         cards = {
             "revenue": _change(f["revenue"], f["revenue_prev"]),

@@ -801,3 +801,58 @@ def test_bad_input_is_a_4xx_with_a_message(server, tokens, path, params, status)
     answer = get(server, f"{API}/{path}", tokens["admin"], **params)
     assert answer.status_code == status, answer.text
     assert answer.json()["detail"]
+
+
+# ---------------------------------------------------------------------------------------
+# The version cache, and a publication that lacks a mart
+
+
+def test_the_version_cache_is_bounded_and_skips_an_unversioned_catalog():
+    from pipelines.api.analytics import VersionCache
+
+    cache = VersionCache(size=2)
+    cache.put("v1", (1, "month"), {"customers": 1})
+    cache.put("v1", (2, "month"), {"customers": 2})
+    assert cache.get("v1", (1, "month")) == {"customers": 1}  # now the most recent
+    cache.put("v2", (1, "month"), {"customers": 3})
+    assert cache.get("v1", (2, "month")) is None  # the least recently used went
+    assert cache.get("v1", (1, "month")) == {"customers": 1}
+    assert cache.get("v2", (1, "month")) == {"customers": 3}
+    cache.put("unversioned", (1, "month"), {"customers": 4})
+    assert cache.get("unversioned", (1, "month")) is None
+
+
+def test_a_new_publication_is_read_by_the_dashboard(server, published, tokens):
+    from pipelines.api.analytics import CUSTOMER_COUNTS
+
+    before = get(server, f"{API}/dashboard", tokens["one"], period="week")
+    record = publish_version(published.warehouse, published.publish_folder)
+    after = get(server, f"{API}/dashboard", tokens["one"], period="week")
+    assert after.headers["x-mealytics-version"] == record["version"] != before.headers[
+        "x-mealytics-version"]
+    assert after.json() == before.json()  # the same marts, published again
+    site = before.json()["websites"][0]
+    assert CUSTOMER_COUNTS.get(record["version"], (1, "week")) == {
+        "customers": site["cards"]["customers"]["value"],
+        "customers_prev": site["cards"]["customers"]["previous"],
+        "returning": site["acquisition"]["returning_customers"],
+    }
+
+
+def test_a_mart_missing_from_the_publication_is_a_503_not_a_500():
+    from fastapi import HTTPException
+
+    from pipelines.api import analytics
+    from pipelines.api.catalog import Reading
+
+    con = duckdb.connect()
+    con.execute("create schema marts")
+    con.execute("create table marts.dim_websites as select 1::bigint as website_id, "
+                "'W' as website_name, 'UGX' as currency")
+    con.execute("create table marts.fct_daily_snapshot as select 1::bigint as website_id, "
+                "date '2026-01-01' as business_date")
+    admin = state.Token(1, "admin", (), dt.datetime.now(dt.UTC))
+    with pytest.raises(HTTPException) as raised:
+        analytics.customers(admin, Reading("v", con), None)
+    assert raised.value.status_code == 503 and "fct_customer_rates" in raised.value.detail
+    con.close()
