@@ -399,6 +399,144 @@ def _customer_counts(marts, spans: dict[int, tuple], period: str) -> dict[int, d
     return out
 
 
+#: The dashboard's cards summed from the daily snapshot: card name → its column.
+CARD_SUMS = {
+    "revenue": "gross_revenue",
+    "orders": "total_orders",
+    "discount": "total_discount",
+    "new_customers": "new_customers",
+    "daily_returning": "returning_customers",
+    "collected_revenue": "collected_revenue",
+    "refunds": "refunds",
+    "cancelled_orders": "cancelled_orders",
+}
+#: The dashboard's daily trend and breakdowns over the window (`{window}`: the join on it),
+#: each from the mart the static dashboard draws the same panel from.
+BREAKDOWNS = {
+    "trend": """
+        select m.website_id, m.business_date as date, m.total_orders, m.gross_revenue,
+            m.total_discount, m.average_order_value, m.unique_customers, m.new_customers,
+            m.returning_customers, m.cancelled_orders, m.collected_revenue, m.refunds,
+            m.vip_orders, m.subscription_orders
+        from marts.fct_daily_snapshot as m {window}
+        order by m.website_id, m.business_date""",
+    "order_status": """
+        select m.website_id, m.status, bool_and(m.is_counted) as is_counted,
+            sum(m.order_count) as order_count, sum(m.total_amount) as total_amount
+        from marts.fct_order_status as m {window}
+        group by m.website_id, m.status
+        order by m.website_id, order_count desc, m.status""",
+    "payment_methods": """
+        select m.website_id, m.payment_method,
+            any_value(m.payment_method_group) as payment_method_group,
+            sum(m.order_count) as order_count, sum(m.gross_revenue) as gross_revenue
+        from marts.fct_payment_methods as m {window}
+        group by m.website_id, m.payment_method
+        order by m.website_id, order_count desc, m.payment_method""",
+    # Ties: the lowest meal id first, as the static page.
+    "top_items": f"""
+        select m.website_id, m.meal_id,
+            any_value(m.meal_name order by m.business_date desc) as meal_name,
+            any_value(m.category order by m.business_date desc) as category,
+            sum(m.quantity_sold) as quantity_sold, sum(m.order_count) as order_count,
+            sum(m.line_total) as line_total
+        from marts.fct_item_sales as m {{window}}
+        group by m.website_id, m.meal_id
+        qualify row_number() over (
+            partition by m.website_id order by sum(m.quantity_sold) desc, m.meal_id
+        ) <= {TOP_ITEMS}
+        order by m.website_id, quantity_sold desc, m.meal_id""",
+    "discounts": """
+        select m.website_id, m.discount_type, sum(m.order_count) as order_count,
+            sum(m.discount_total) as discount_total
+        from marts.fct_discounts as m {window}
+        group by m.website_id, m.discount_type
+        order by m.website_id, discount_total desc, m.discount_type""",
+}
+
+
+def _card_sums(marts, w: str, params: list[Any]) -> dict[int, dict[str, Any]]:
+    """Per website, CARD_SUMS over the window and over the previous one (`<name>_prev`)."""
+    columns = [
+        f"coalesce(sum(d.{column}) filter (where d.business_date {op} w.date_from), 0) "
+        f"as {name}{suffix}"
+        for suffix, op in (("", ">="), ("_prev", "<"))
+        for name, column in CARD_SUMS.items()
+    ]
+    rows = _query(
+        marts,
+        f"""
+        select d.website_id, {", ".join(columns)}
+        from marts.fct_daily_snapshot as d
+        inner join {w}
+            on d.website_id = w.website_id and d.business_date between w.prev_from and w.date_to
+        group by d.website_id
+        """,
+        params,
+    )
+    return {row.pop("website_id"): row for row in rows}
+
+
+def _cards(f: dict[str, Any], people: dict[str, int]) -> dict[str, dict[str, Any]]:
+    """The cards of a website: each figure, the previous window's, and the change."""
+    def summed(name: str) -> dict[str, Any]:
+        return _change(f[name], f[f"{name}_prev"])
+
+    return {
+        "revenue": summed("revenue"),
+        "orders": summed("orders"),
+        "customers": _change(people["customers"], people["customers_prev"]),
+        "average_order_value": _change(
+            _ratio(f["revenue"], f["orders"]), _ratio(f["revenue_prev"], f["orders_prev"])
+        ),
+        "discount": summed("discount"),
+        "new_customers": summed("new_customers"),
+        "collected_revenue": summed("collected_revenue"),
+        "refunds": summed("refunds"),
+        "cancelled_orders": summed("cancelled_orders"),
+    }
+
+
+def _dashboard_block(
+    site: Site, span: tuple, f: dict[str, Any], people: dict[str, int],
+    parts: dict[str, list[dict[str, Any]]],
+) -> dict[str, Any]:
+    """One website's dashboard: its cards, trend and breakdowns, with their shares."""
+    _, start, end, prev_from, prev_to = span
+    all_orders = sum(row["order_count"] for row in parts["order_status"])
+    for row in parts["order_status"]:
+        row["share_of_orders_pct"] = _pct(row["order_count"], all_orders)
+    for row in parts["payment_methods"]:
+        row["share_of_orders_pct"] = _pct(row["order_count"], f["orders"])
+    for row in parts["discounts"]:
+        row["share_of_gross_revenue_pct"] = _pct(row["discount_total"], f["revenue"])
+    new, daily_returning = f["new_customers"], f["daily_returning"]
+    return {
+        **site.head(),
+        "as_of": site.as_of.isoformat(),
+        "window": {"date_from": start.isoformat(), "date_to": end.isoformat()},
+        "previous_window": {"date_from": prev_from.isoformat(), "date_to": prev_to.isoformat()},
+        "cards": _cards(f, people),
+        "trend": parts["trend"],
+        "order_status": parts["order_status"],
+        "payment_methods": parts["payment_methods"],
+        "top_items": parts["top_items"],
+        "discounts": {
+            "total": f["discount"],
+            "share_of_gross_revenue_pct": _pct(f["discount"], f["revenue"]),
+            "by_type": parts["discounts"],
+        },
+        "acquisition": {
+            "new_customers": new,
+            "returning_customers": people["returning"],
+            "new_share_of_daily_customers_pct": _pct(new, new + daily_returning),
+            # The window reaches back before the website's first order: every customer of
+            # the data is new in it.
+            "window_starts_before_data": start < site.first_date,
+        },
+    }
+
+
 @router.get(
     "/dashboard",
     response_class=CompactJSON,
@@ -424,149 +562,21 @@ def dashboard(
         spans[site.id] = (site.id, start, site.as_of, start - dt.timedelta(days=days),
                           start - dt.timedelta(days=1))
     w, params = _windows(spans.values())
-    current = "d.business_date >= w.date_from"
-    previous = "d.business_date < w.date_from"
-    sums = {
-        name: f"coalesce(sum(d.{column}) filter (where {{}}), 0)"
-        for name, column in (
-            ("revenue", "gross_revenue"), ("orders", "total_orders"),
-            ("discount", "total_discount"), ("new_customers", "new_customers"),
-            ("daily_returning", "returning_customers"),
-            ("collected_revenue", "collected_revenue"), ("refunds", "refunds"),
-            ("cancelled_orders", "cancelled_orders"),
-        )
-    }
-    figures = _query(
-        marts,
-        f"""
-        select d.website_id,
-            {", ".join(f"{sql.format(current)} as {name}" for name, sql in sums.items())},
-            {", ".join(f"{sql.format(previous)} as {name}_prev" for name, sql in sums.items())}
-        from marts.fct_daily_snapshot as d
-        inner join {w}
-            on d.website_id = w.website_id and d.business_date between w.prev_from and w.date_to
-        group by d.website_id
-        """,
-        params,
-    )
+    sums = _card_sums(marts, w, params)
     people = _customer_counts(marts, spans, period)
-    in_window = (
+    window = (
         f"inner join {w} on m.website_id = w.website_id "
         "and m.business_date between w.date_from and w.date_to"
     )
-    trend = _by_site(_query(
-        marts,
-        f"""
-        select m.website_id, m.business_date as date, m.total_orders, m.gross_revenue,
-            m.total_discount, m.average_order_value, m.unique_customers, m.new_customers,
-            m.returning_customers, m.cancelled_orders, m.collected_revenue, m.refunds,
-            m.vip_orders, m.subscription_orders
-        from marts.fct_daily_snapshot as m {in_window}
-        order by m.website_id, m.business_date
-        """,
-        params,
-    ))
-    statuses = _by_site(_query(
-        marts,
-        f"""
-        select m.website_id, m.status, bool_and(m.is_counted) as is_counted,
-            sum(m.order_count) as order_count, sum(m.total_amount) as total_amount
-        from marts.fct_order_status as m {in_window}
-        group by m.website_id, m.status
-        order by m.website_id, order_count desc, m.status
-        """,
-        params,
-    ))
-    methods = _by_site(_query(
-        marts,
-        f"""
-        select m.website_id, m.payment_method, any_value(m.payment_method_group) as
-            payment_method_group, sum(m.order_count) as order_count,
-            sum(m.gross_revenue) as gross_revenue
-        from marts.fct_payment_methods as m {in_window}
-        group by m.website_id, m.payment_method
-        order by m.website_id, order_count desc, m.payment_method
-        """,
-        params,
-    ))
-    items = _by_site(_query(
-        marts,
-        f"""
-        select m.website_id, m.meal_id,
-            any_value(m.meal_name order by m.business_date desc) as meal_name,
-            any_value(m.category order by m.business_date desc) as category,
-            sum(m.quantity_sold) as quantity_sold, sum(m.order_count) as order_count,
-            sum(m.line_total) as line_total
-        from marts.fct_item_sales as m {in_window}
-        group by m.website_id, m.meal_id
-        qualify row_number() over (
-            partition by m.website_id order by sum(m.quantity_sold) desc, m.meal_id
-        ) <= {TOP_ITEMS}
-        order by m.website_id, quantity_sold desc, m.meal_id
-        """,
-        params,
-    ))
-    discounts = _by_site(_query(
-        marts,
-        f"""
-        select m.website_id, m.discount_type, sum(m.order_count) as order_count,
-            sum(m.discount_total) as discount_total
-        from marts.fct_discounts as m {in_window}
-        group by m.website_id, m.discount_type
-        order by m.website_id, discount_total desc, m.discount_type
-        """,
-        params,
-    ))
-    by_id = {row["website_id"]: row for row in figures}
+    parts = {
+        name: _by_site(_query(marts, sql.format(window=window), params))
+        for name, sql in BREAKDOWNS.items()
+    }
     for site in sites:
-        f = by_id[site.id]
-        c = people[site.id]
-        _, start, end, prev_from, prev_to = spans[site.id]
-        cards = {
-            "revenue": _change(f["revenue"], f["revenue_prev"]),
-            "orders": _change(f["orders"], f["orders_prev"]),
-            "customers": _change(c["customers"], c["customers_prev"]),
-            "average_order_value": _change(
-                _ratio(f["revenue"], f["orders"]), _ratio(f["revenue_prev"], f["orders_prev"])
-            ),
-            "discount": _change(f["discount"], f["discount_prev"]),
-            "new_customers": _change(f["new_customers"], f["new_customers_prev"]),
-            "collected_revenue": _change(f["collected_revenue"], f["collected_revenue_prev"]),
-            "refunds": _change(f["refunds"], f["refunds_prev"]),
-            "cancelled_orders": _change(f["cancelled_orders"], f["cancelled_orders_prev"]),
-        }
-        all_orders = sum(row["order_count"] for row in statuses.get(site.id, []))
-        for row in statuses.get(site.id, []):
-            row["share_of_orders_pct"] = _pct(row["order_count"], all_orders)
-        for row in methods.get(site.id, []):
-            row["share_of_orders_pct"] = _pct(row["order_count"], f["orders"])
-        for row in discounts.get(site.id, []):
-            row["share_of_gross_revenue_pct"] = _pct(row["discount_total"], f["revenue"])
-        new, daily_returning = f["new_customers"], f["daily_returning"]
-        answer["websites"].append({
-            **site.head(),
-            "as_of": site.as_of.isoformat(),
-            "window": {"date_from": start.isoformat(), "date_to": end.isoformat()},
-            "previous_window": {"date_from": prev_from.isoformat(), "date_to": prev_to.isoformat()},
-            "cards": cards,
-            "trend": trend.get(site.id, []),
-            "order_status": statuses.get(site.id, []),
-            "payment_methods": methods.get(site.id, []),
-            "top_items": items.get(site.id, []),
-            "discounts": {
-                "total": f["discount"],
-                "share_of_gross_revenue_pct": _pct(f["discount"], f["revenue"]),
-                "by_type": discounts.get(site.id, []),
-            },
-            "acquisition": {
-                "new_customers": new,
-                "returning_customers": c["returning"],
-                "new_share_of_daily_customers_pct": _pct(new, new + daily_returning),
-                # The window reaches back before the website's first order: every customer
-                # of the data is new in it.
-                "window_starts_before_data": start < site.first_date,
-            },
-        })
+        mine = {name: rows.get(site.id, []) for name, rows in parts.items()}
+        answer["websites"].append(
+            _dashboard_block(site, spans[site.id], sums[site.id], people[site.id], mine)
+        )
     return CompactJSON(answer)
 
 
@@ -717,22 +727,7 @@ def customers(token: Token, marts: Marts, website: WebsiteFilter = None) -> Comp
             ids,
         )
     }
-    groups = _query(
-        marts,
-        f"""
-        select website_id, 'vip_tier' as grouping, coalesce(vip_tier_current, 'none') as key,
-            null::integer as key_order, count(*) as customers
-        from marts.dim_customers where {scope} group by all
-        union all
-        select website_id, 'ltv_segment', ltv_segment, min(ltv_segment_order), count(*)
-        from marts.dim_customers where {scope} group by website_id, ltv_segment
-        union all
-        select website_id, 'lifecycle_stage', lifecycle_stage, null, count(*)
-        from marts.dim_customers where {scope} group by all
-        order by website_id, grouping, key_order, customers desc, key
-        """,
-        ids * 3,
-    )
+    groups = _customer_groups(marts, ids)
     cohorts = _by_site(_query(
         marts,
         "select website_id, cohort_month, month_number, cohort_size, active_customers, "
@@ -747,30 +742,62 @@ def customers(token: Token, marts: Marts, website: WebsiteFilter = None) -> Comp
             "at_risk_customers": 0, "churn_rate": None, "repeat_customers": 0,
             "repeat_purchase_rate": None,
         }
-        mine = [g for g in groups if g["website_id"] == site.id]
-
-        def of(grouping: str, name: str, mine=mine) -> list[dict[str, Any]]:
-            return [
-                {name: g["key"], **({"order": g["key_order"]} if name == "ltv_segment" else {}),
-                 "customers": g["customers"]}
-                for g in mine if g["grouping"] == grouping
-            ]
-
         answer["websites"].append({
             **site.head(),
             "as_of": rate["as_of_date"],
             "customers": rate["customers"],
             "ordering_customers": rate["ordering_customers"],
-            "vip_tiers": of("vip_tier", "vip_tier"),
+            **groups.get(site.id, {"vip_tiers": [], "ltv_segments": [], "lifecycle_stages": []}),
             "churn_risk": {"customers": rate["at_risk_customers"],
                            "churn_rate": rate["churn_rate"]},
-            "ltv_segments": of("ltv_segment", "ltv_segment"),
-            "lifecycle_stages": of("lifecycle_stage", "lifecycle_stage"),
             "repeat_purchase": {"customers": rate["repeat_customers"],
                                 "repeat_purchase_rate": rate["repeat_purchase_rate"]},
             "retention": cohorts.get(site.id, []),
         })
     return CompactJSON(answer)
+
+
+def _customer_groups(marts, ids: list[int]) -> dict[int, dict[str, list[dict[str, Any]]]]:
+    """Per website, its customers counted by VIP tier ('none' without one; most first), by
+    LTV band (the seed's order for the website's currency) and by lifecycle stage (most
+    first), in one pass over dim_customers."""
+    rows = _query(
+        marts,
+        f"""
+        select
+            website_id,
+            grouping(vip_tier) = 0 as by_tier,
+            grouping(ltv_segment) = 0 as by_band,
+            coalesce(vip_tier, ltv_segment, lifecycle_stage) as key,
+            case when grouping(ltv_segment) = 0 then min(ltv_segment_order) end as band_order,
+            count(*) as customers
+        from (
+            select website_id, coalesce(vip_tier_current, 'none') as vip_tier, ltv_segment,
+                ltv_segment_order, lifecycle_stage
+            from marts.dim_customers where website_id in {_in(ids)}
+        )
+        group by grouping sets (
+            (website_id, vip_tier), (website_id, ltv_segment), (website_id, lifecycle_stage)
+        )
+        order by website_id, band_order, customers desc, key
+        """,
+        ids,
+    )
+    out: dict[int, dict[str, list[dict[str, Any]]]] = {}
+    for row in rows:
+        mine = out.setdefault(
+            row["website_id"], {"vip_tiers": [], "ltv_segments": [], "lifecycle_stages": []}
+        )
+        if row["by_tier"]:
+            mine["vip_tiers"].append({"vip_tier": row["key"], "customers": row["customers"]})
+        elif row["by_band"]:
+            mine["ltv_segments"].append({"ltv_segment": row["key"], "order": row["band_order"],
+                                         "customers": row["customers"]})
+        else:
+            mine["lifecycle_stages"].append(
+                {"lifecycle_stage": row["key"], "customers": row["customers"]}
+            )
+    return out
 
 
 # ---------------------------------------------------------------------------------------
