@@ -7,7 +7,7 @@ request reads (the `Marts` dependency), in a few SQL queries over every website 
 Scope: with `?website=ID` the answer is about that website (outside the token's scope it is
 as unknown as a website that does not exist: 404); without it, one block per website the
 token sees, ordered by website id, each with its currency. No figure is ever summed across
-websites (their currencies differ), and no row of a website outside the scope is read.
+websites (their currencies differ), and no figure of a website outside the scope is sent.
 
 Windows are the static dashboard's (`pipelines.publish.data.PERIODS`): a period of N
 business days ends at the website's as_of (the last date of its daily snapshot), and the
@@ -242,30 +242,71 @@ def _in(ids: Sequence[int]) -> str:
     return "(" + ", ".join("?" for _ in ids) + ")"
 
 
+class VersionCache:
+    """Figures of a published version, which never change (a version is immutable), kept
+    for the next requests: at most `size` entries, the least recently used dropped first
+    (so those of old versions go). A catalog published before versioning ("unversioned")
+    can change in place: never cached."""
+
+    def __init__(self, size: int = 512) -> None:
+        self.size = size
+        self._lock = threading.Lock()
+        self._entries: OrderedDict[tuple, Any] = OrderedDict()
+
+    def get(self, version: str, key: tuple) -> Any | None:
+        with self._lock:
+            value = self._entries.get((version, key))
+            if value is not None:
+                self._entries.move_to_end((version, key))
+            return value
+
+    def put(self, version: str, key: tuple, value: Any) -> None:
+        if version == UNVERSIONED:
+            return
+        with self._lock:
+            self._entries[(version, key)] = value
+            self._entries.move_to_end((version, key))
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+
+
+#: Every website the published version knows (its list of Site), per version.
+SITES = VersionCache(size=16)
+
+
 def _sites(token: StoredToken, marts, website: int | None) -> list[Site]:
     """The websites a request is about, in id order: `website` (404 outside the token's
-    scope or unknown, checked before any SQL), else every website the token sees that
-    the published marts know."""
+    scope, checked before any SQL, or unknown to the marts), else every website the token
+    sees that the published marts know."""
     if website is not None and not token.sees(website):
         raise HTTPException(404, f"no website {website}")
-    ids = [website] if website is not None else list(token.websites)
-    where = f"where website_id in {_in(ids)}" if ids else ""
+    known = SITES.get(marts.version, ("websites",))
+    if known is None:
+        known = _known_sites(marts)
+        SITES.put(marts.version, ("websites",), known)
+    wanted = {website} if website is not None else set(token.websites)
+    chosen = [site for site in known if not wanted or site.id in wanted]
+    if website is not None and not chosen:
+        raise HTTPException(404, f"no website {website}")
+    return chosen
+
+
+def _known_sites(marts) -> list[Site]:
+    """Every website of the marts with its currency and the dates its daily snapshot
+    covers (as_of: its last business date, as `deps.website_as_of`)."""
     rows = _query(
         marts,
-        f"""
+        """
         select websites.website_id, websites.website_name, websites.currency,
             snapshot.as_of, snapshot.first_date
         from marts.dim_websites as websites
         inner join (
             select website_id, max(business_date) as as_of, min(business_date) as first_date
-            from marts.fct_daily_snapshot {where} group by website_id
+            from marts.fct_daily_snapshot group by website_id
         ) as snapshot on websites.website_id = snapshot.website_id
         order by websites.website_id
         """,
-        ids,
     )
-    if website is not None and not rows:
-        raise HTTPException(404, f"no website {website}")
     return [
         Site(r["website_id"], r["website_name"], r["currency"],
              dt.date.fromisoformat(r["as_of"]), dt.date.fromisoformat(r["first_date"]))
@@ -320,34 +361,6 @@ def _change(value, previous) -> dict[str, Any]:
 
 # ---------------------------------------------------------------------------------------
 # GET /dashboard
-
-
-class VersionCache:
-    """Figures of a published version, which never change (a version is immutable), kept
-    for the next requests: at most `size` entries, the least recently used dropped first
-    (so those of old versions go). A catalog published before versioning ("unversioned")
-    can change in place: never cached."""
-
-    def __init__(self, size: int = 512) -> None:
-        self.size = size
-        self._lock = threading.Lock()
-        self._entries: OrderedDict[tuple, Any] = OrderedDict()
-
-    def get(self, version: str, key: tuple) -> Any | None:
-        with self._lock:
-            value = self._entries.get((version, key))
-            if value is not None:
-                self._entries.move_to_end((version, key))
-            return value
-
-    def put(self, version: str, key: tuple, value: Any) -> None:
-        if version == UNVERSIONED:
-            return
-        with self._lock:
-            self._entries[(version, key)] = value
-            self._entries.move_to_end((version, key))
-            while len(self._entries) > self.size:
-                self._entries.popitem(last=False)
 
 
 #: Distinct customers per (version, website, period): a pass over each customer's whole
