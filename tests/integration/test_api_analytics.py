@@ -419,9 +419,22 @@ def test_revenue_streams_of_a_range_and_its_months(server, published, tokens):
     assert months[-1]["date_to"] == end.isoformat()
     assert [m["month"] for m in months] == sorted(
         {c["month"] for ch in site["channels"] for c in ch["monthly"]})
-    inner = [m for m in months[1:-1]]
+    inner = months[1:-1]
     assert inner and all(m["complete"] for m in inner)
     assert all(m["date_from"] == m["month"] for m in inner)
+
+
+def test_revenue_streams_default_window_starts_no_earlier_than_the_data(server, published,
+                                                                         tokens):
+    first, _ = span(published, 2)
+    end = first + dt.timedelta(days=5)
+    (site,) = body(get(server, f"{API}/revenue-streams", tokens["two"],
+                       date_to=end.isoformat()))["websites"]
+    assert (site["date_from"], site["date_to"]) == (first.isoformat(), end.isoformat())
+    assert site["channels"] == _streams_expected(published, 2, first, end)
+    refused = get(server, f"{API}/revenue-streams", tokens["two"],
+                  date_from=(first - dt.timedelta(days=1)).isoformat())
+    assert refused.status_code == 400 and str(first) in refused.json()["detail"]
 
 
 # ---------------------------------------------------------------------------------------
