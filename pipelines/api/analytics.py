@@ -78,19 +78,97 @@ def _decimal_text(value: Any) -> str:
 
 
 # ---------------------------------------------------------------------------------------
-# Response models (for /docs; the answer itself is ExactJSON, decimals as written)
+# Response models (for /docs; the answer itself is CompactJSON, decimals as written;
+# test_api_analytics checks every answer against them).
+# Amounts: DECIMAL in the block's currency; *_pct and rates: percentages, 2 decimals.
+
+Amount = Decimal
+Pct = Decimal | None
 
 
 class Change(BaseModel):
     value: Decimal | int | None
     previous: Decimal | int | None
     change: Decimal | int | None
-    change_pct: Decimal | None
+    change_pct: Pct
+
+
+class Cards(BaseModel):
+    revenue: Change
+    orders: Change
+    customers: Change
+    average_order_value: Change
+    discount: Change
+    new_customers: Change
+    collected_revenue: Change
+    refunds: Change
+    cancelled_orders: Change
 
 
 class Window(BaseModel):
     date_from: dt.date
     date_to: dt.date
+
+
+class DailyFigures(BaseModel):
+    date: dt.date
+    total_orders: int
+    gross_revenue: Amount
+    total_discount: Amount
+    average_order_value: Amount | None
+    unique_customers: int
+    new_customers: int
+    returning_customers: int
+    cancelled_orders: int
+    collected_revenue: Amount
+    refunds: Amount
+    vip_orders: int
+    subscription_orders: int
+
+
+class OrderStatus(BaseModel):
+    status: str
+    is_counted: bool
+    order_count: int
+    total_amount: Amount
+    share_of_orders_pct: Pct
+
+
+class PaymentMethod(BaseModel):
+    payment_method: str
+    payment_method_group: str | None
+    order_count: int
+    gross_revenue: Amount
+    share_of_orders_pct: Pct
+
+
+class ItemSales(BaseModel):
+    meal_id: int
+    meal_name: str | None
+    category: str | None
+    quantity_sold: int
+    order_count: int
+    line_total: Amount
+
+
+class DiscountType(BaseModel):
+    discount_type: str
+    order_count: int
+    discount_total: Amount
+    share_of_gross_revenue_pct: Pct
+
+
+class DiscountImpact(BaseModel):
+    total: Amount
+    share_of_gross_revenue_pct: Pct
+    by_type: list[DiscountType]
+
+
+class Acquisition(BaseModel):
+    new_customers: int
+    returning_customers: int
+    new_share_of_daily_customers_pct: Pct
+    window_starts_before_data: bool
 
 
 class DashboardWebsite(BaseModel):
@@ -100,13 +178,13 @@ class DashboardWebsite(BaseModel):
     as_of: dt.date
     window: Window
     previous_window: Window
-    cards: dict[str, Change]
-    trend: list[dict[str, Any]]
-    order_status: list[dict[str, Any]]
-    payment_methods: list[dict[str, Any]]
-    top_items: list[dict[str, Any]]
-    discounts: dict[str, Any]
-    acquisition: dict[str, Any]
+    cards: Cards
+    trend: list[DailyFigures]
+    order_status: list[OrderStatus]
+    payment_methods: list[PaymentMethod]
+    top_items: list[ItemSales]
+    discounts: DiscountImpact
+    acquisition: Acquisition
 
 
 class Dashboard(BaseModel):
@@ -117,16 +195,29 @@ class Dashboard(BaseModel):
 
 class ChannelMonth(BaseModel):
     month: dt.date
-    amount: Decimal
+    amount: Amount
     transaction_count: int
 
 
 class Channel(BaseModel):
     channel: str
-    kind: str
-    amount: Decimal
+    kind: Literal["revenue", "incentive"]
+    amount: Amount
     transaction_count: int
     monthly: list[ChannelMonth]
+
+
+class StreamTotals(BaseModel):
+    revenue: Amount
+    incentives: Amount
+    net: Amount
+
+
+class StreamMonth(BaseModel):
+    month: dt.date
+    date_from: dt.date
+    date_to: dt.date
+    complete: bool
 
 
 class StreamsWebsite(BaseModel):
@@ -135,13 +226,48 @@ class StreamsWebsite(BaseModel):
     currency: str
     date_from: dt.date
     date_to: dt.date
-    totals: dict[str, Decimal]
+    totals: StreamTotals
     channels: list[Channel]
-    months: list[dict[str, Any]]
+    months: list[StreamMonth]
 
 
 class RevenueStreams(BaseModel):
     websites: list[StreamsWebsite]
+
+
+class VipTier(BaseModel):
+    vip_tier: str
+    customers: int
+
+
+class LtvBand(BaseModel):
+    ltv_segment: str
+    order: int | None
+    customers: int
+
+
+class LifecycleStage(BaseModel):
+    lifecycle_stage: str
+    customers: int
+
+
+class ChurnRisk(BaseModel):
+    customers: int
+    churn_rate: Pct
+
+
+class RepeatPurchase(BaseModel):
+    customers: int
+    repeat_purchase_rate: Pct
+
+
+class Cohort(BaseModel):
+    cohort_month: dt.date
+    month_number: int
+    cohort_size: int
+    active_customers: int
+    retention_rate: Pct
+    is_partial_month: bool
 
 
 class CustomersWebsite(BaseModel):
@@ -151,24 +277,52 @@ class CustomersWebsite(BaseModel):
     as_of: dt.date
     customers: int
     ordering_customers: int
-    vip_tiers: list[dict[str, Any]]
-    churn_risk: dict[str, Any]
-    ltv_segments: list[dict[str, Any]]
-    lifecycle_stages: list[dict[str, Any]]
-    repeat_purchase: dict[str, Any]
-    retention: list[dict[str, Any]]
+    vip_tiers: list[VipTier]
+    ltv_segments: list[LtvBand]
+    lifecycle_stages: list[LifecycleStage]
+    churn_risk: ChurnRisk
+    repeat_purchase: RepeatPurchase
+    retention: list[Cohort]
 
 
 class Customers(BaseModel):
     websites: list[CustomersWebsite]
 
 
+class Campaign(BaseModel):
+    campaign_id: int
+    campaign_name: str
+    status: str
+    start_date: dt.date
+    end_date: dt.date
+    budget: Amount | None
+    orders_influenced: int
+    revenue_generated: Amount
+    campaign_cost: Amount
+    customers_reached: int
+    converted_customers: int
+    conversion_rate: Pct
+    roi: Pct
+    budget_used: Pct
+    is_over_budget: bool
+    treated_recipients: int
+    control_recipients: int
+    treated_response_rate: Pct
+    control_response_rate: Pct
+    treated_revenue_per_recipient: Amount | None
+    control_revenue_per_recipient: Amount | None
+    incremental_orders: Decimal | None
+    incremental_revenue: Amount | None
+    incremental_roi: Pct
+
+
 class CampaignsWebsite(BaseModel):
     website: int
     name: str
     currency: str
-    total_budget: Decimal | None
-    campaigns: list[dict[str, Any]]
+    campaign_count: int
+    total_budget: Amount | None
+    campaigns: list[Campaign]
 
 
 class Campaigns(BaseModel):
@@ -176,13 +330,92 @@ class Campaigns(BaseModel):
     websites: list[CampaignsWebsite]
 
 
+class CampaignDay(BaseModel):
+    date: dt.date
+    orders_influenced: int
+    revenue_generated: Amount
+    campaign_cost: Amount
+    recipients_sent: int
+    cumulative_cost: Amount
+    budget_used: Pct
+    is_over_budget: bool
+
+
+class CampaignVariant(BaseModel):
+    variant: str
+    recipients: int
+    converters: int
+    conversion_rate: Pct
+    responding_orders: int
+    responding_revenue: Amount
+    revenue_per_recipient: Amount | None
+    lift_over_control: Pct
+    z_score: float | None
+    p_value: float | None
+
+
+class CampaignChannel(BaseModel):
+    channel: str | None
+    sent: int
+    opened: int
+    clicked: int
+    open_rate: Pct
+    click_rate: Pct
+
+
 class CampaignDetail(BaseModel):
     website: int
     currency: str
-    campaign: dict[str, Any]
-    history: list[dict[str, Any]]
-    variants: list[dict[str, Any]]
-    channels: list[dict[str, Any]]
+    campaign: Campaign
+    history: list[CampaignDay]
+    variants: list[CampaignVariant]
+    channels: list[CampaignChannel]
+
+
+class Snapshot(BaseModel):
+    total_orders: int
+    gross_revenue: Amount
+    total_discount: Amount
+    unique_customers: int
+    average_order_value: Amount | None
+    vip_orders: int
+    subscription_orders: int
+    cash_orders: int
+    mobile_money_orders: int
+    bank_transfer_orders: int
+    new_customers: int
+    returning_customers: int
+    cancelled_orders: int
+    collected_revenue: Amount
+    refunds: Amount
+
+
+class CustomerRates(BaseModel):
+    customers: int
+    ordering_customers: int
+    at_risk_customers: int
+    churn_rate: Pct
+    repeat_purchase_rate: Pct
+
+
+class LoyaltyToday(BaseModel):
+    points_balance: int
+    active_clients: int
+    points_issued: int
+    points_redeemed: int
+
+
+class SubscriptionsToday(BaseModel):
+    active_subscriptions: int
+    active_subscribers: int
+    mrr: Amount
+
+
+class CampaignCounts(BaseModel):
+    draft: int
+    active: int
+    paused: int
+    completed: int
 
 
 class MetricsWebsite(BaseModel):
@@ -190,11 +423,11 @@ class MetricsWebsite(BaseModel):
     name: str
     currency: str
     as_of: dt.date
-    snapshot: dict[str, Any]
-    customers: dict[str, Any]
-    loyalty: dict[str, Any]
-    subscriptions: dict[str, Any]
-    campaigns: dict[str, Any]
+    snapshot: Snapshot
+    customers: CustomerRates
+    loyalty: LoyaltyToday
+    subscriptions: SubscriptionsToday
+    campaigns: CampaignCounts
 
 
 class Metrics(BaseModel):

@@ -156,7 +156,37 @@ def test_docs_list_the_views_and_their_models(server):
         operation = spec["paths"][f"{API}/{path}"]["get"]
         assert "$ref" in json.dumps(operation["responses"]["200"]), path
     assert {"Dashboard", "RevenueStreams", "Customers", "Campaigns", "CampaignDetail",
-            "Metrics"} <= set(spec["components"]["schemas"])
+            "Metrics", "Cards", "DailyFigures", "ItemSales", "Campaign", "CampaignDay",
+            "Cohort"} <= set(spec["components"]["schemas"])
+
+
+def _shape(value: Any) -> Any:
+    """A JSON document's keys, nested, without its values."""
+    if isinstance(value, dict):
+        return {k: _shape(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_shape(v) for v in value]
+    return None
+
+
+def test_every_answer_fits_its_documented_model(server, published, tokens):
+    from pipelines.api import analytics
+
+    (campaign_id,) = sql(published, "select min(campaign_id) from marts.fct_campaign_performance "
+                         "where control_recipients > 0")[0]
+    for path, params, model in (
+        ("dashboard", {"period": "year"}, analytics.Dashboard),
+        ("dashboard", {"period": "day"}, analytics.Dashboard),
+        ("revenue-streams", {}, analytics.RevenueStreams),
+        ("customers", {}, analytics.Customers),
+        ("campaigns", {}, analytics.Campaigns),
+        (f"campaigns/{campaign_id}", {}, analytics.CampaignDetail),
+        ("metrics", {}, analytics.Metrics),
+    ):
+        document = body(get(server, f"{API}/{path}", tokens["admin"], **params))
+        fitted = model.model_validate(document)
+        # The model names every key of the answer, and nothing more.
+        assert _shape(fitted.model_dump()) == _shape(document), path
 
 
 @pytest.mark.parametrize("period", list(PERIODS))
