@@ -424,9 +424,9 @@ class MetricsWebsite(BaseModel):
     currency: str
     as_of: dt.date
     snapshot: Snapshot
-    customers: CustomerRates
-    loyalty: LoyaltyToday
-    subscriptions: SubscriptionsToday
+    customers: CustomerRates | None
+    loyalty: LoyaltyToday | None
+    subscriptions: SubscriptionsToday | None
     campaigns: CampaignCounts
 
 
@@ -1186,60 +1186,47 @@ def metrics(token: Token, marts: Marts, website: WebsiteFilter = None) -> Compac
     answer: dict[str, Any] = {"websites": []}
     if not sites:
         return CompactJSON(answer)
-    w, params = _windows((s.id, s.as_of, s.as_of, s.as_of, s.as_of) for s in sites)
-    latest = f"inner join {w} on m.website_id = w.website_id and m.business_date = w.date_to"
-    snapshot = _query(
-        marts,
-        f"select m.website_id, {', '.join('m.' + c for c in SNAPSHOT_COLUMNS)} "
-        f"from marts.fct_daily_snapshot as m {latest}",
-        params,
-    )
-    loyalty = _query(
-        marts,
-        "select m.website_id, m.points_balance, m.active_clients, m.points_issued, "
-        f"m.points_redeemed from marts.fct_loyalty_points_daily as m {latest}",
-        params,
-    )
-    subscriptions = _query(
-        marts,
-        "select m.website_id, m.active_subscriptions, m.active_subscribers, m.mrr "
-        f"from marts.fct_subscriptions_daily as m {latest}",
-        params,
-    )
     ids = [site.id for site in sites]
-    rates = _query(
+    sections = _latest_figures(marts, sites)
+    sections["customers"] = _by_site(_query(
         marts,
         "select website_id, customers, ordering_customers, at_risk_customers, churn_rate, "
         "repeat_purchase_rate from marts.fct_customer_rates "
         f"where website_id in {_in(ids)}",
         ids,
-    )
-    campaigns_ = _query(
+    ))
+    sections["campaigns"] = _by_site(_query(
         marts,
         "select website_id, "
         + ", ".join(f"count(*) filter (where status = '{s}') as {s}" for s in _STATUSES)
         + f" from marts.fct_campaign_performance where website_id in {_in(ids)} "
         "group by website_id",
         ids,
-    )
-
-    def one(rows: list[dict[str, Any]], site: int, empty: dict[str, Any]) -> dict[str, Any]:
-        for row in rows:
-            if row["website_id"] == site:
-                return {k: v for k, v in row.items() if k != "website_id"}
-        return empty
-
+    ))
     for site in sites:
-        answer["websites"].append({
-            **site.head(),
-            "as_of": site.as_of.isoformat(),
-            "snapshot": one(snapshot, site.id, {}),
-            "customers": one(rates, site.id, {}),
-            "loyalty": one(loyalty, site.id, {}),
-            "subscriptions": one(subscriptions, site.id, {}),
-            "campaigns": one(campaigns_, site.id, dict.fromkeys(_STATUSES, 0)),
-        })
+        # A section the marts have no row of (no loyalty program, no subscription yet):
+        # null; no campaign: zeros.
+        mine = {name: (rows.get(site.id) or [None])[0] for name, rows in sections.items()}
+        mine["campaigns"] = mine["campaigns"] or dict.fromkeys(_STATUSES, 0)
+        answer["websites"].append({**site.head(), "as_of": site.as_of.isoformat(), **mine})
     return CompactJSON(answer)
+
+
+def _latest_figures(marts, sites: list[Site]) -> dict[str, dict[int, list[dict[str, Any]]]]:
+    """Per website, the daily marts' rows of its as_of: the snapshot, the loyalty points
+    and the subscriptions."""
+    w, params = _windows((s.id, s.as_of, s.as_of, s.as_of, s.as_of) for s in sites)
+    latest = f"inner join {w} on m.website_id = w.website_id and m.business_date = w.date_to"
+    queries = {
+        "snapshot": f"select m.website_id, {', '.join('m.' + c for c in SNAPSHOT_COLUMNS)} "
+        "from marts.fct_daily_snapshot as m",
+        "loyalty": "select m.website_id, m.points_balance, m.active_clients, m.points_issued, "
+        "m.points_redeemed from marts.fct_loyalty_points_daily as m",
+        "subscriptions": "select m.website_id, m.active_subscriptions, m.active_subscribers, "
+        "m.mrr from marts.fct_subscriptions_daily as m",
+    }
+    return {name: _by_site(_query(marts, f"{sql} {latest}", params))
+            for name, sql in queries.items()}
 
 
 _STATUSES = ("draft", "active", "paused", "completed")
