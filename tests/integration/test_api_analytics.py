@@ -899,3 +899,26 @@ def test_a_mart_missing_from_the_publication_is_a_503_not_a_500():
         analytics.customers(admin, Reading("v", con), None)
     assert raised.value.status_code == 503 and "fct_customer_rates" in raised.value.detail
     con.close()
+
+
+def test_no_personal_data_in_any_view(server, published, tokens):
+    """No customer's email, phone or full name (the source's accounts_user) in any answer."""
+    import sqlite3
+
+    source = published.warehouse.parent / "operational.db"
+    with sqlite3.connect(source) as con:
+        people = con.execute(
+            "select email, phone, first_name || ' ' || last_name from accounts_user"
+        ).fetchall()
+    personal = {value for row in people for value in row if value}
+    assert len(personal) > 300
+    campaign_ids = [r[0] for r in sql(published, "select campaign_id from "
+                                                 "marts.fct_campaign_performance")]
+    paths = [*(f"dashboard?period={p}" for p in PERIODS), "revenue-streams", "customers",
+             "campaigns", "metrics", *(f"campaigns/{i}" for i in campaign_ids)]
+    for path in paths:
+        answer = httpx.get(f"{server[0]}{API}/{path}", timeout=30,
+                           headers={"Authorization": f"Bearer {tokens['admin']}"})
+        assert answer.status_code == 200, path
+        found = [value for value in personal if value in answer.text]
+        assert not found, (path, found[:3])
