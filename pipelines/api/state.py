@@ -6,7 +6,8 @@ file `data/api.db`), never in the warehouse (DESIGN.md).
   token itself is printed once and never stored), when it was created and revoked.
 - `loyalty_analytics`: request 003's stored `calculate` records, unique per website and
   date range, with the publication they were computed on.
-- `dashboard_widgets`: request 003's configurable widgets.
+- `dashboard_widgets`: request 003's configurable widgets (its seven types and one per panel
+  of the static dashboard: WIDGET_TYPES).
 
 SQLAlchemy Core only; the tables are created on first use (`open_state`).
 """
@@ -26,7 +27,7 @@ from pipelines.settings import DEFAULT_API_STATE_URL  # noqa: F401 (the default,
 
 ROLES = ("admin", "analyst")
 #: Request 003's seven widget types.
-WIDGET_TYPES = (
+REQUEST_003_WIDGET_TYPES = (
     "points_issued",
     "redemptions_trend",
     "tier_distribution",
@@ -35,6 +36,46 @@ WIDGET_TYPES = (
     "points_balance",
     "wallet_conversion",
 )
+#: One widget type per panel of the static dashboard that request 003's seven do not cover
+#: (the live dashboard with no widget stored shows every static panel, in the static page's
+#: order: pipelines/publish/static/dashboard.js, WIDGET_CHARTS). points_issued,
+#: tier_distribution, top_redemptions and engagement_rate are the static panels "Loyalty
+#: points", "Loyalty tiers", "Top redemption items" and "Engagement"; redemptions_trend,
+#: points_balance and wallet_conversion are drawn by the live dashboard only.
+PANEL_WIDGET_TYPES = (
+    "key_metrics",
+    "revenue_trend",
+    "revenue_by_channel",
+    "revenue_reconciliation",
+    "collection_health",
+    "payment_methods",
+    "order_status",
+    "top_items",
+    "acquisition_retention",
+    "discounts",
+    "vip_tiers",
+    "vip_tier_revenue",
+    "ltv_segments",
+    "churn_risk",
+    "predicted_value",
+    "retention_cohorts",
+    "subscriptions",
+    "mrr_movements",
+    "loyalty_members",
+    "points_liability",
+    "redemption_insights",
+    "campaigns",
+    "campaign_course",
+    "campaign_channels",
+    "referral_funnel",
+    "delivery_performance",
+    "kitchen",
+    "staff",
+    "health_goals",
+    "recent_orders",
+    "support_consultations",
+)
+WIDGET_TYPES = REQUEST_003_WIDGET_TYPES + PANEL_WIDGET_TYPES
 #: A token: this prefix, then 32 random bytes (URL-safe base64), so a leaked one is
 #: recognisable in a log or a repository.
 TOKEN_PREFIX = "mly_"
