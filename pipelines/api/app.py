@@ -13,7 +13,7 @@ import time
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from pipelines.api import loyalty, records, state, widgets
+from pipelines.api import dashboard, loyalty, records, state, widgets
 from pipelines.api.catalog import Catalog, NotPublishedError
 from pipelines.settings import Settings
 
@@ -80,6 +80,7 @@ def create_app(config: Settings | None = None) -> FastAPI:
     app.include_router(loyalty.router)
     app.include_router(records.router)  # after: `analytics/{id}/` after the named paths
     app.include_router(widgets.router)
+    app.include_router(dashboard.router)
     return app
 
 
