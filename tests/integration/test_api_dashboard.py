@@ -43,7 +43,7 @@ from pipelines.api import state
 from pipelines.api.app import create_app
 from pipelines.api.dashboard import NAME_QUERIES, PAYLOAD_PATH, scoped
 from pipelines.publish import data
-from pipelines.publish.version import publish_version
+from pipelines.publish.version import current_version, publish_version
 from pipelines.settings import Settings
 
 WIDGETS = "/api/v1/loyalty-management/dashboard-widgets/"
@@ -521,6 +521,109 @@ def test_the_panels_follow_the_stored_widgets(browser, server, tokens, warehouse
             caption = browser.eval("document.querySelector('.widget-window').textContent")
             assert f"{AS_OF - dt.timedelta(days=19)} – {AS_OF}" in caption
             assert not browser.errors
+    finally:
+        for widget in made:
+            httpx.delete(f"{server[0]}{WIDGETS}{widget['id']}/", timeout=30,
+                         headers={"Authorization": f"Bearer {tokens['admin']}"})
+
+
+def test_refresh_shows_a_new_publication(browser, server, published, warehouse, tokens):  # noqa: F811
+    open_live(browser, server, tokens["admin"])
+    before = browser.eval("document.body.dataset.version")
+    assert before and before in browser.eval("document.getElementById('version').textContent")
+    publish_version(warehouse, published.publish_dir)
+    renders = browser.eval("Number(document.body.dataset.renders)")
+    browser.eval("document.getElementById('refresh').click()")
+    wait(browser, f"Number(document.body.dataset.renders) > {renders} && {SETTLED}")
+    after = browser.eval("document.body.dataset.version")
+    assert after != before
+    assert after == current_version(published.publish_dir).name
+    assert after in browser.eval("document.getElementById('version').textContent")
+    assert browser.eval("document.querySelectorAll('.chart').length") > 30
+    assert not browser.errors
+
+
+def test_request_003s_seven_widgets_draw_as_configured(browser, server, tokens, warehouse):  # noqa: F811
+    """The seven types of request 003, each with a chart_type, over the year: drawn as
+    asked, figures equal to SQL on the marts."""
+    configured = [
+        ("points_issued", {"chart_type": "bar"}),
+        ("redemptions_trend", {"chart_type": "line"}),
+        ("tier_distribution", {"chart_type": "pie"}),
+        ("top_redemptions", {"chart_type": "table", "limit": 2}),
+        ("engagement_rate", {"chart_type": "metric"}),
+        ("points_balance", {"chart_type": "line"}),
+        ("wallet_conversion", {}),
+    ]
+    made = [
+        create(server, tokens["admin"], widget_type=kind, title=kind, position=k,
+               configuration=configuration)
+        for k, (kind, configuration) in enumerate(configured)
+    ]
+    try:
+        open_live(browser, server, tokens["admin"], "period=year")
+        assert browser.eval("document.body.dataset.period") == "year"
+        assert browser.eval("document.body.dataset.widgets").split() == [k for k, _ in configured]
+        charts = {c["name"]: c for c in browser.eval(READ_CHARTS)}
+        for chart in charts.values():
+            assert chart["error"] is None and chart["missing"] is None, chart
+        lo = AS_OF - dt.timedelta(days=364)
+        with duckdb.connect(str(warehouse), read_only=True) as con:
+            [(count, points)] = con.execute(
+                "select sum(redemption_count), sum(points_spent) from marts.fct_redemption_items "
+                "where business_date between ? and ?", [lo, AS_OF]).fetchall()
+            tiers = con.execute("""
+                select t.tier, t.threshold, sum(t.active_clients)
+                from marts.fct_loyalty_tier_daily as t
+                where t.business_date = (select max(business_date) from
+                    marts.fct_loyalty_tier_daily as l where l.website_id = t.website_id)
+                group by t.tier_rank, t.tier, t.threshold order by t.tier_rank""").fetchall()
+            top = con.execute("""
+                select any_value(item_name order by business_date desc), sum(redemption_count)
+                    as n
+                from marts.fct_redemption_items where business_date between ? and ?
+                group by redemption_item_id order by n desc, redemption_item_id limit 2""",
+                [lo, AS_OF]).fetchall()
+            wallet = con.execute("""
+                select w.currency, coalesce(sum(c.redemption_count), 0),
+                    coalesce(sum(c.points_spent), 0), coalesce(sum(c.value_amount), 0),
+                    (select sum(points_redeemed) from marts.fct_loyalty_points_daily as p
+                     inner join staging.stg_websites as pw using (website_id)
+                     where pw.currency = w.currency and p.business_date between ? and ?)
+                from staging.stg_websites as w
+                left join marts.fct_wallet_conversions as c on c.website_id = w.website_id
+                    and c.business_date between ? and ?
+                group by w.currency, w.website_id order by w.website_id""",
+                [lo, AS_OF, lo, AS_OF]).fetchall()
+        assert charts["redemptions_trend"]["stats"] == {
+            "redemptions": fmt_int(count or 0), "points spent": fmt_int(points or 0),
+            "per day (avg)": js_number(r2((count or 0) / 365)),
+        }
+        assert {(m["label"], m["value"]) for m in charts["loyalty_tiers"]["marks"]} == {
+            (f"{tier.capitalize()} ({fmt_int(threshold)}+)", float(n))
+            for tier, threshold, n in tiers if n
+        }
+        assert browser.eval(  # a pie: donut arcs, no bars
+            "document.querySelectorAll('[data-chart=loyalty_tiers] svg rect').length") == 0
+        assert top and count and any(n for _, n, *_ in wallet)  # the data has some
+        assert charts["top_redemptions"]["tables"] == [[[name, fmt_int(n)] for name, n in top]]
+        expected_wallet = {}
+        for currency, n, spent, value, redeemed in wallet:
+            c = f" ({currency})"
+            expected_wallet |= {
+                "conversions" + c: fmt_int(n), "points converted" + c: fmt_int(spent),
+                "wallet credit" + c: money(currency, value),
+                "share of points redeemed" + c:
+                    f"{Decimal(str(r2(100 * spent / redeemed))):,.2f}%" if redeemed else "n/a",
+            }
+        assert charts["wallet_conversion"]["stats"] == expected_wallet
+        assert charts["engagement"]["stats"]["loyalty engagement"].endswith("%")
+        assert not charts["engagement"]["marks"]  # a metric: figures, no bars
+        assert browser.eval(  # bars, not lines
+            "document.querySelectorAll('[data-chart=points] svg rect').length") > 0
+        assert browser.eval(
+            "document.querySelectorAll('[data-chart=points_balance] svg path').length") > 0
+        assert not browser.errors
     finally:
         for widget in made:
             httpx.delete(f"{server[0]}{WIDGETS}{widget['id']}/", timeout=30,
