@@ -628,3 +628,57 @@ def test_request_003s_seven_widgets_draw_as_configured(browser, server, tokens, 
         for widget in made:
             httpx.delete(f"{server[0]}{WIDGETS}{widget['id']}/", timeout=30,
                          headers={"Authorization": f"Bearer {tokens['admin']}"})
+
+
+@pytest.mark.parametrize(
+    "configuration",
+    [
+        {"date_from": "2026-03-01"},
+        {"date_from": "2026-03-10", "date_to": "2026-03-01"},
+        {"date_from": "2026-03-01", "date_to": "2026-03-10", "days": 7},
+        {"date_from": "March", "date_to": "2026-03-10"},
+    ],
+)
+def test_a_widget_window_is_validated(server, tokens, configuration):
+    answer = httpx.post(server[0] + WIDGETS, timeout=30,
+                        headers={"Authorization": f"Bearer {tokens['admin']}"},
+                        json={"widget_type": "revenue_trend", "title": "x",
+                              "configuration": configuration})
+    assert answer.status_code == 422 and answer.json()["detail"]
+
+
+def test_a_widget_keeps_its_own_window(browser, server, tokens, warehouse):  # noqa: F811
+    """Metric cards over a stored date range and the revenue trend over its last 7 days,
+    whatever the page's period: figures = SQL for each widget's own window."""
+    made = [
+        create(server, tokens["admin"], widget_type="key_metrics", title="Spring", position=1,
+               configuration={"date_from": LO.isoformat(), "date_to": HI.isoformat()}),
+        create(server, tokens["admin"], widget_type="revenue_trend", title="Last week",
+               position=2, configuration={"days": 7}),
+    ]
+    try:
+        open_live(browser, server, tokens["admin"], "period=year")
+        stored = httpx.get(server[0] + WIDGETS, timeout=30,
+                           headers={"Authorization": f"Bearer {tokens['admin']}"}).json()
+        assert [w["configuration"] for w in stored] == [
+            {"date_from": LO.isoformat(), "date_to": HI.isoformat()}, {"days": 7}]
+        check_cards(browser, warehouse, [1, 2])
+        shown = OnRange(warehouse, AS_OF - dt.timedelta(days=6), AS_OF, [1, 2])
+        try:
+            charts = read_charts(browser, AS_OF)
+            assert set(charts) == {"revenue_trend"}
+            expected_charts(shown)["revenue_trend"](charts["revenue_trend"])
+        finally:
+            shown.con.close()
+        captions = browser.eval(
+            "[...document.querySelectorAll('.widget-window')].map(p => p.textContent)")
+        assert f"{LO} – {HI}" in captions[0]
+        assert f"{AS_OF - dt.timedelta(days=6)} – {AS_OF}" in captions[1]
+        # the page's own window stays the year
+        assert f"{AS_OF - dt.timedelta(days=364)} – {AS_OF}" in browser.eval(
+            "document.getElementById('window').textContent")
+        assert not browser.errors
+    finally:
+        for widget in made:
+            httpx.delete(f"{server[0]}{WIDGETS}{widget['id']}/", timeout=30,
+                         headers={"Authorization": f"Bearer {tokens['admin']}"})
