@@ -163,9 +163,40 @@ def open_state(url: str) -> sa.Engine:
     engine = sa.create_engine(parsed)
     try:
         metadata.create_all(engine)
+        _widen_widget_types(engine)
     except sa.exc.SQLAlchemyError as exc:
         raise ApiStateError(f"cannot open the API state: {exc.__class__.__name__}") from None
     return engine
+
+
+def _widen_widget_types(engine: sa.Engine) -> None:
+    """A state created when there were fewer widget types (request 003's seven): its CHECK
+    on `widget_type` rewritten to WIDGET_TYPES, the widgets kept (SQLite cannot alter a
+    constraint: the table is copied into a new one)."""
+    checks = sa.inspect(engine).get_check_constraints(dashboard_widgets.name)
+    current = [c["sqltext"] for c in checks if c.get("name") == "dashboard_widgets_type"]
+    if current and all(f"'{kind}'" in current[0] for kind in WIDGET_TYPES):
+        return
+    constraint = next(
+        c for c in dashboard_widgets.constraints if c.name == "dashboard_widgets_type"
+    )
+    with engine.begin() as con:
+        if engine.dialect.name == "sqlite":
+            con.execute(sa.text("alter table dashboard_widgets rename to dashboard_widgets_old"))
+            dashboard_widgets.create(con)
+            names = ", ".join(c.name for c in dashboard_widgets.columns)
+            con.execute(sa.text(
+                f"insert into dashboard_widgets ({names}) select {names} from dashboard_widgets_old"
+            ))
+            con.execute(sa.text("drop table dashboard_widgets_old"))
+        else:
+            con.execute(sa.text(
+                "alter table dashboard_widgets drop constraint if exists dashboard_widgets_type"
+            ))
+            con.execute(sa.text(
+                f"alter table dashboard_widgets add constraint dashboard_widgets_type "
+                f"check ({constraint.sqltext})"
+            ))
 
 
 def _now() -> dt.datetime:

@@ -682,3 +682,42 @@ def test_a_widget_keeps_its_own_window(browser, server, tokens, warehouse):  # n
         for widget in made:
             httpx.delete(f"{server[0]}{WIDGETS}{widget['id']}/", timeout=30,
                          headers={"Authorization": f"Bearer {tokens['admin']}"})
+
+
+def test_a_state_made_with_the_seven_types_takes_the_new_ones(tmp_path):
+    """An API state created when the widget types were request 003's seven: opening it
+    rewrites the CHECK on widget_type; its widgets are kept."""
+    import sqlalchemy as sa
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    seven = ", ".join(f"'{kind}'" for kind in state.REQUEST_003_WIDGET_TYPES)
+    old = sa.create_engine(url)
+    with old.begin() as con:
+        con.execute(sa.text(f"""
+            create table dashboard_widgets (
+                id integer not null primary key, widget_type varchar(32) not null,
+                title varchar(200) not null, position integer not null,
+                is_visible boolean not null, configuration json not null,
+                created_at datetime not null, updated_at datetime not null,
+                constraint dashboard_widgets_type check (widget_type in ({seven})))"""))
+        con.execute(sa.text(
+            "insert into dashboard_widgets values (7, 'points_balance', 'kept', 3, 1, "
+            "'{\"days\": 30}', '2026-01-01 00:00:00', '2026-01-01 00:00:00')"))
+    with pytest.raises(sa.exc.IntegrityError):
+        with old.begin() as con:
+            con.execute(sa.text(
+                "insert into dashboard_widgets values (8, 'revenue_trend', 'x', 0, 1, '{}', "
+                "'2026-01-01 00:00:00', '2026-01-01 00:00:00')"))
+    old.dispose()
+    engine = state.open_state(url)
+    assert state.list_widgets(engine) == [{
+        "id": 7, "widget_type": "points_balance", "title": "kept", "position": 3,
+        "is_visible": True, "configuration": {"days": 30}}]
+    made = state.create_widget(engine, {"widget_type": "revenue_trend", "title": "new",
+                                        "position": 0, "is_visible": True, "configuration": {}})
+    assert made["widget_type"] == "revenue_trend"
+    with pytest.raises(sa.exc.IntegrityError):
+        state.create_widget(engine, {"widget_type": "nonsense", "title": "x", "position": 0,
+                                     "is_visible": True, "configuration": {}})
+    state.open_state(url)  # opened again: nothing to do
+    assert len(state.list_widgets(engine)) == 2
