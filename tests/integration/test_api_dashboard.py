@@ -336,6 +336,8 @@ def test_without_a_token_a_message_and_no_data(browser, server):
     assert "API token" in browser.eval("document.getElementById('message').textContent")
     assert browser.eval("document.querySelectorAll('.chart, .card').length") == 0
     assert browser.eval("document.getElementById('website').options.length") == 0
+    # the range's fields only once "Date range…" is picked
+    assert browser.eval("getComputedStyle(document.getElementById('range-form')).display") == "none"
     # A refused token: the same, and it is not kept.
     open_live(browser, server, "mly_not-a-token")
     assert browser.eval("document.body.dataset.state") == "invalid-token"
