@@ -245,6 +245,8 @@ def _parse_window(text: str) -> data.Window:
         raise HTTPException(422, f"window {text!r}: not a date") from None
     if start > end:
         raise HTTPException(422, f"window {text!r}: from is after to")
+    if (end - start).days >= MAX_TREND_DAYS:
+        raise HTTPException(422, f"window {text!r}: at most {MAX_TREND_DAYS} days")
     return end, (end - start).days + 1
 
 

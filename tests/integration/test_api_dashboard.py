@@ -254,6 +254,7 @@ def test_a_long_window_widens_the_history(server, tokens):
         ({"date_from": LO, "date_to": AS_OF + dt.timedelta(days=1)}, 400),
         ({"window": "0d"}, 422),
         ({"window": "yesterday"}, 422),
+        ({"window": "2000-01-01..2026-04-01"}, 422),
         ({"date_from": "not a date", "date_to": HI}, 422),
     ],
 )
