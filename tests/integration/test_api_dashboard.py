@@ -724,3 +724,18 @@ def test_a_state_made_with_the_seven_types_takes_the_new_ones(tmp_path):
                                      "is_visible": True, "configuration": {}})
     state.open_state(url)  # opened again: nothing to do
     assert len(state.list_widgets(engine)) == 2
+
+
+def test_usable_at_phone_width(browser, server, tokens):
+    open_live(browser, server, tokens["one"])
+    browser.viewport(390, 844, mobile=True)
+    try:
+        browser.drain(0.5)  # the charts redraw at the new width
+        assert browser.eval("document.documentElement.scrollWidth") <= 390
+        right = browser.eval(
+            "Math.max(...[...document.querySelectorAll('.chart svg, .live input, button')]"
+            ".map(n => n.getBoundingClientRect().right))")
+        assert right <= 390
+        assert not browser.errors
+    finally:
+        browser.send("Emulation.clearDeviceMetricsOverride")
