@@ -13,7 +13,7 @@ import time
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from pipelines.api import analytics, loyalty, records, state, widgets
+from pipelines.api import analytics, dashboard, loyalty, records, state, widgets
 from pipelines.api.catalog import Catalog, NotPublishedError
 from pipelines.settings import Settings
 
@@ -81,6 +81,7 @@ def create_app(config: Settings | None = None) -> FastAPI:
     app.include_router(records.router)  # after: `analytics/{id}/` after the named paths
     app.include_router(widgets.router)
     app.include_router(analytics.router)
+    app.include_router(dashboard.router)
     return app
 
 

@@ -6,7 +6,8 @@ file `data/api.db`), never in the warehouse (DESIGN.md).
   token itself is printed once and never stored), when it was created and revoked.
 - `loyalty_analytics`: request 003's stored `calculate` records, unique per website and
   date range, with the publication they were computed on.
-- `dashboard_widgets`: request 003's configurable widgets.
+- `dashboard_widgets`: request 003's configurable widgets (its seven types and one per panel
+  of the static dashboard: WIDGET_TYPES).
 
 SQLAlchemy Core only; the tables are created on first use (`open_state`).
 """
@@ -26,7 +27,7 @@ from pipelines.settings import DEFAULT_API_STATE_URL  # noqa: F401 (the default,
 
 ROLES = ("admin", "analyst")
 #: Request 003's seven widget types.
-WIDGET_TYPES = (
+REQUEST_003_WIDGET_TYPES = (
     "points_issued",
     "redemptions_trend",
     "tier_distribution",
@@ -35,6 +36,46 @@ WIDGET_TYPES = (
     "points_balance",
     "wallet_conversion",
 )
+#: One widget type per panel of the static dashboard that request 003's seven do not cover
+#: (the live dashboard with no widget stored shows every static panel, in the static page's
+#: order: pipelines/publish/static/dashboard.js, WIDGET_CHARTS). points_issued,
+#: tier_distribution, top_redemptions and engagement_rate are the static panels "Loyalty
+#: points", "Loyalty tiers", "Top redemption items" and "Engagement"; redemptions_trend,
+#: points_balance and wallet_conversion are drawn by the live dashboard only.
+PANEL_WIDGET_TYPES = (
+    "key_metrics",
+    "revenue_trend",
+    "revenue_by_channel",
+    "revenue_reconciliation",
+    "collection_health",
+    "payment_methods",
+    "order_status",
+    "top_items",
+    "acquisition_retention",
+    "discounts",
+    "vip_tiers",
+    "vip_tier_revenue",
+    "ltv_segments",
+    "churn_risk",
+    "predicted_value",
+    "retention_cohorts",
+    "subscriptions",
+    "mrr_movements",
+    "loyalty_members",
+    "points_liability",
+    "redemption_insights",
+    "campaigns",
+    "campaign_course",
+    "campaign_channels",
+    "referral_funnel",
+    "delivery_performance",
+    "kitchen",
+    "staff",
+    "health_goals",
+    "recent_orders",
+    "support_consultations",
+)
+WIDGET_TYPES = REQUEST_003_WIDGET_TYPES + PANEL_WIDGET_TYPES
 #: A token: this prefix, then 32 random bytes (URL-safe base64), so a leaked one is
 #: recognisable in a log or a repository.
 TOKEN_PREFIX = "mly_"
@@ -122,9 +163,40 @@ def open_state(url: str) -> sa.Engine:
     engine = sa.create_engine(parsed)
     try:
         metadata.create_all(engine)
+        _widen_widget_types(engine)
     except sa.exc.SQLAlchemyError as exc:
         raise ApiStateError(f"cannot open the API state: {exc.__class__.__name__}") from None
     return engine
+
+
+def _widen_widget_types(engine: sa.Engine) -> None:
+    """A state created when there were fewer widget types (request 003's seven): its CHECK
+    on `widget_type` rewritten to WIDGET_TYPES, the widgets kept (SQLite cannot alter a
+    constraint: the table is copied into a new one)."""
+    checks = sa.inspect(engine).get_check_constraints(dashboard_widgets.name)
+    current = [c["sqltext"] for c in checks if c.get("name") == "dashboard_widgets_type"]
+    if current and all(f"'{kind}'" in current[0] for kind in WIDGET_TYPES):
+        return
+    constraint = next(
+        c for c in dashboard_widgets.constraints if c.name == "dashboard_widgets_type"
+    )
+    with engine.begin() as con:
+        if engine.dialect.name == "sqlite":
+            con.execute(sa.text("alter table dashboard_widgets rename to dashboard_widgets_old"))
+            dashboard_widgets.create(con)
+            names = ", ".join(c.name for c in dashboard_widgets.columns)
+            con.execute(sa.text(
+                f"insert into dashboard_widgets ({names}) select {names} from dashboard_widgets_old"
+            ))
+            con.execute(sa.text("drop table dashboard_widgets_old"))
+        else:
+            con.execute(sa.text(
+                "alter table dashboard_widgets drop constraint if exists dashboard_widgets_type"
+            ))
+            con.execute(sa.text(
+                f"alter table dashboard_widgets add constraint dashboard_widgets_type "
+                f"check ({constraint.sqltext})"
+            ))
 
 
 def _now() -> dt.datetime:

@@ -4,14 +4,20 @@ Every token reads them; only an admin token creates, updates or deletes one (403
 otherwise). A widget has one of the seven types, a title, a position (the order on the
 dashboard), a visibility toggle and a JSON configuration, validated: unknown keys, an
 unknown type or out-of-range values are a 422 with a message.
+
+The types: request 003's seven and one per panel of the static dashboard
+(`state.WIDGET_TYPES`); the live dashboard (`/dashboard`) shows the visible widgets in
+position order, each over its configured window (`days`, or `date_from`..`date_to`) or, with
+neither, over the window picked on the page.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from pipelines.api import state
 from pipelines.api.deps import Token, current_token
@@ -23,19 +29,39 @@ WidgetType = Literal[state.WIDGET_TYPES]  # type: ignore[valid-type]
 
 
 class Configuration(BaseModel):
-    """What a widget may configure: how it is drawn and the window it shows."""
+    """What a widget may configure: how it is drawn and the window it shows. `days`: the
+    last N days up to each website's as_of; `date_from` and `date_to` (together, from <= to):
+    a fixed range; neither: the window picked on the dashboard. `chart_type` is honoured by
+    the loyalty widgets that can be drawn several ways (request 003's seven); `limit` by the
+    ranked lists (top items, top redemptions, churn risk, recent orders)."""
 
     model_config = ConfigDict(extra="forbid")
 
     chart_type: Literal["line", "bar", "pie", "table", "metric"] | None = None
     days: Annotated[int, Field(ge=1, le=MAX_TREND_DAYS)] | None = None
     limit: Annotated[int, Field(ge=1, le=MAX_LIMIT)] | None = None
+    date_from: dt.date | None = None
+    date_to: dt.date | None = None
+
+    @model_validator(mode="after")
+    def _one_window(self) -> Configuration:
+        if (self.date_from is None) != (self.date_to is None):
+            raise ValueError("date_from and date_to go together")
+        if self.date_from is not None:
+            if self.date_from > self.date_to:
+                raise ValueError("date_from is after date_to")
+            if self.days is not None:
+                raise ValueError("a widget shows either the last `days` or a date range")
+        return self
 
 
 class WidgetIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    widget_type: WidgetType
+    widget_type: Annotated[
+        WidgetType,
+        Field(description="request 003's seven types, and one per static dashboard panel"),
+    ]
     title: Annotated[str, Field(min_length=1, max_length=200)]
     position: Annotated[int, Field(ge=0, le=10_000)] = 0
     is_visible: bool = True
@@ -43,7 +69,7 @@ class WidgetIn(BaseModel):
 
     def fields(self) -> dict:
         values = self.model_dump()
-        values["configuration"] = self.configuration.model_dump(exclude_none=True)
+        values["configuration"] = self.configuration.model_dump(mode="json", exclude_none=True)
         return values
 
 

@@ -115,24 +115,49 @@ def _since(websites: Iterable[dict[str, Any]]) -> str:
     return (earliest - dt.timedelta(days=HISTORY_DAYS - 1)).isoformat()
 
 
-def _customer_counts(con: duckdb.DuckDBPyConnection, website_id: int, as_of: dt.date) -> dict:
-    """Per period: distinct ordering customers of the window ending at as_of and of the one
-    before, and the window's returning ones (who ordered in it on a day after their first
-    counted order day). One pass over the website's customer days for every period: the
-    first order day of each customer needs their whole history."""
-    starts = {p: as_of - dt.timedelta(days=days - 1) for p, days in PERIODS.items()}
-    # $1 website, $2 as_of, then each period's start and the previous window's start.
+#: A window of the page: (its last day, None for each website's as_of; its length in days).
+#: The periods are (None, PERIODS[p]); the live dashboard (pipelines/api/dashboard.py) asks
+#: for other lengths and for date ranges.
+Window = tuple[dt.date | None, int]
+
+
+def _period_windows() -> dict[str, Window]:
+    return {period: (None, days) for period, days in PERIODS.items()}
+
+
+def _bounds(window: Window, as_of: dt.date) -> tuple[dt.date, dt.date, dt.date]:
+    """(start, end, the previous window's start) of a window for a website of this as_of."""
+    end, days = window
+    end = as_of if end is None else end
+    start = end - dt.timedelta(days=days - 1)
+    return start, end, start - dt.timedelta(days=days)
+
+
+def _customer_counts(
+    con: duckdb.DuckDBPyConnection,
+    website_id: int,
+    as_of: dt.date,
+    windows: dict[str, Window] | None = None,
+) -> dict:
+    """Per window (default: the periods, ending at as_of): distinct ordering customers of the
+    window and of the one before, and the window's returning ones (who ordered in it on a
+    day after their first counted order day). One pass over the website's customer days for
+    every window: the first order day of each customer needs their whole history."""
+    windows = windows or _period_windows()
+    bounds = {key: _bounds(window, as_of) for key, window in windows.items()}
+    # $1 website, $2 the last end, then per window: start, end, previous start.
     counts = ", ".join(
-        f"count(distinct user_id) filter (where business_date >= ${3 + 2 * k}), "
-        f"count(distinct user_id) filter (where business_date >= ${4 + 2 * k} "
-        f"and business_date < ${3 + 2 * k}), "
-        f"count(distinct user_id) filter (where business_date >= ${3 + 2 * k} "
-        f"and business_date > first_date)"
-        for k in range(len(PERIODS))
+        f"count(distinct user_id) filter (where business_date between ${3 + 3 * k} "
+        f"and ${4 + 3 * k}), "
+        f"count(distinct user_id) filter (where business_date >= ${5 + 3 * k} "
+        f"and business_date < ${3 + 3 * k}), "
+        f"count(distinct user_id) filter (where business_date between ${3 + 3 * k} "
+        f"and ${4 + 3 * k} and business_date > first_date)"
+        for k in range(len(bounds))
     )
-    params: list[Any] = [website_id, as_of]
-    for period, days in PERIODS.items():
-        params += [starts[period], starts[period] - dt.timedelta(days=days)]
+    params: list[Any] = [website_id, max(end for _, end, _ in bounds.values())]
+    for start, end, previous in bounds.values():
+        params += [start, end, previous]
     row = con.execute(
         f"""
         with days as (
@@ -148,41 +173,76 @@ def _customer_counts(con: duckdb.DuckDBPyConnection, website_id: int, as_of: dt.
         params,
     ).fetchall()[0]
     return {
-        period: dict(
+        key: dict(
             zip(("customers", "customers_prev", "returning"), row[3 * k : 3 * k + 3], strict=True)
         )
-        for k, period in enumerate(PERIODS)
+        for k, key in enumerate(bounds)
     }
 
 
-def _window_figures(con: duckdb.DuckDBPyConnection, websites: list[dict[str, Any]]) -> dict:
-    """Per website and period: distinct ordering customers (this window and the previous
-    one), the distinct returning ones of the window (who ordered in it on a day after their
-    first counted order day: the customers behind the daily "returning" bars), and request
-    003's engagement stats for the window. None of them sums from daily rows.
+def window_figures(
+    con: duckdb.DuckDBPyConnection,
+    websites: list[dict[str, Any]],
+    windows: dict[str, Window] | None = None,
+) -> dict:
+    """Per website and window (default: the periods): distinct ordering customers (this
+    window and the previous one), the distinct returning ones of the window (who ordered in
+    it on a day after their first counted order day: the customers behind the daily
+    "returning" bars), and request 003's engagement stats for the window. None of them sums
+    from daily rows. Keyed `<website id>|<window key>`.
 
     Returning customers are not "customers - new customers": that is the customers acquired
     before the window, 0 for a window reaching back before the first order (a year of four
     months' data), while the daily bars show them coming back."""
+    windows = windows or _period_windows()
     out: dict[str, dict[str, Any]] = {}
     engagement = _has_macro(con, "loyalty_engagement_stats")
     for website in websites:
         as_of = dt.date.fromisoformat(website["as_of"])
-        counts = _customer_counts(con, website["id"], as_of)
-        for period, days in PERIODS.items():
-            figures: dict[str, Any] = dict(counts[period])
+        counts = _customer_counts(con, website["id"], as_of, windows)
+        for key, window in windows.items():
+            figures: dict[str, Any] = dict(counts[key])
             if engagement:
+                _, end, _ = _bounds(window, as_of)
                 stats = _table(
                     con,
                     "select total_clients, active_clients, clients_with_redemptions, "
                     "clients_with_transactions, engagement_rate, redemption_rate "
                     "from marts.loyalty_engagement_stats(?, days := ?, website := ?)",
-                    [as_of, days, website["id"]],
+                    [end, window[1], website["id"]],
                 )
                 if stats["rows"]:
                     figures["engagement"] = dict(zip(stats["cols"], stats["rows"][0], strict=True))
-            out[f"{website['id']}|{period}"] = figures
+            out[f"{website['id']}|{key}"] = figures
     return out
+
+
+def kitchen_hours(
+    con: duckdb.DuckDBPyConnection,
+    websites: list[dict[str, Any]],
+    windows: dict[str, Window] | None = None,
+) -> dict:
+    """Orders prepared per local hour, per website and window (default: the periods), summed
+    here (24 hours x every day would be too many rows): column `period` is the window key."""
+    rows = []
+    for website in websites:
+        as_of = dt.date.fromisoformat(website["as_of"])
+        for key, window in (windows or _period_windows()).items():
+            start, end, _ = _bounds(window, as_of)
+            for hour, prepared in con.execute(
+                "select local_hour, sum(orders_prepared) from marts.fct_kitchen_hourly "
+                "where website_id = ? and business_date between ? and ? "
+                "group by local_hour order by local_hour",
+                [website["id"], start, end],
+            ).fetchall():
+                rows.append([website["id"], key, hour, _plain(prepared)])
+    return {"cols": ["website_id", "period", "local_hour", "orders_prepared"], "rows": rows}
+
+
+def has_kitchen_hours(con: duckdb.DuckDBPyConnection, marts: set[str]) -> bool:
+    return "fct_kitchen_hourly" in marts and {"local_hour", "orders_prepared"} <= _columns(
+        con, "fct_kitchen_hourly"
+    )
 
 
 #: Daily marts embedded as rows (columns the page uses), each limited to the last
@@ -650,25 +710,8 @@ def _optional_panels(
         "predicted_value_12m",
     } <= _columns(con, "dim_customer_predictions"):
         payload["predictions"] = _table(con, PREDICTIONS_SQL)
-    if "fct_kitchen_hourly" in marts and {"local_hour", "orders_prepared"} <= _columns(
-        con, "fct_kitchen_hourly"
-    ):
-        rows = []
-        for website in websites:
-            as_of = dt.date.fromisoformat(website["as_of"])
-            for period, days in PERIODS.items():
-                start = as_of - dt.timedelta(days=days - 1)
-                for hour, prepared in con.execute(
-                    "select local_hour, sum(orders_prepared) from marts.fct_kitchen_hourly "
-                    "where website_id = ? and business_date between ? and ? "
-                    "group by local_hour order by local_hour",
-                    [website["id"], start, as_of],
-                ).fetchall():
-                    rows.append([website["id"], period, hour, _plain(prepared)])
-        payload["kitchen_hours"] = {
-            "cols": ["website_id", "period", "local_hour", "orders_prepared"],
-            "rows": rows,
-        }
+    if has_kitchen_hours(con, marts):
+        payload["kitchen_hours"] = kitchen_hours(con, websites)
 
 
 #: The mart behind each payload key, for the panel of one not built.
@@ -687,8 +730,10 @@ SOURCES: dict[str, str] = {
 }
 
 
-def collect(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
-    """The dashboard's payload from an open warehouse connection."""
+def collect(con: duckdb.DuckDBPyConnection, since: dt.date | None = None) -> dict[str, Any]:
+    """The dashboard's payload from an open warehouse connection: daily rows from `since`
+    (default: HISTORY_DAYS before the earliest as_of; an earlier one gives more history,
+    for the live dashboard's longer ranges, never less)."""
     marts = set(mart_tables(con))
     for required in ("fct_daily_snapshot", "dim_websites"):
         if required not in marts:
@@ -696,18 +741,18 @@ def collect(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
     websites = _websites(con)
     if not websites:
         raise LookupError("marts.fct_daily_snapshot has no rows: nothing to publish")
-    since = _since(websites)
+    history_from = min(_since(websites), since.isoformat()) if since else _since(websites)
     payload: dict[str, Any] = {
         "generated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "periods": PERIODS,
         "websites": websites,
-        "since": since,
+        "since": history_from,
         "marts": sorted(marts),
         "sources": SOURCES,
     }
     for key, sql in DAILY_QUERIES.items():
         if DAILY_SOURCES[key] in marts:
-            payload[key] = _table(con, sql, [since])
+            payload[key] = _table(con, sql, [history_from])
     if "fct_item_sales" in marts:
         payload["meal_names"] = _table(
             con,
@@ -715,7 +760,7 @@ def collect(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
             "from marts.fct_item_sales group by meal_id order by meal_id",
         )
     if "fct_customer_order_days" in marts:
-        payload["windows"] = _window_figures(con, websites)
+        payload["windows"] = window_figures(con, websites)
     _customer_panels(con, payload, marts)
     _loyalty_panels(con, payload, marts)
     _campaign_panels(con, payload, marts)

@@ -1,5 +1,10 @@
-/* Mealytics static dashboard: windows the embedded daily mart rows in the browser and draws
-   hand-written SVG charts. Every chart container gets data-rendered = the number of data
+/* Mealytics dashboard: windows the daily mart rows in the browser and draws hand-written SVG
+   charts. One script for two pages: the static file (the payload embedded at publish time,
+   the periods day / week / month / year) and the live page `mealytics serve` answers at
+   /dashboard (no payload embedded: it asks for an API token, fetches the payload and the
+   stored widgets from the API, arranges the panels by the widgets, and adds any date range).
+   A window is a period, the last N days (a widget's `days`) or a date range; every panel
+   draws over the window in force (`current()`). Every chart container gets data-rendered = the number of data
    points it drew (0: nothing in the window), or data-missing = the mart it needs when that
    mart is not built. Money is never added across currencies: with "all websites", money
    figures and charts are shown per currency. Every drawn figure carries what it shows, for
@@ -7,13 +12,16 @@
    and data-value (the unrounded number), stats data-name. */
 (function () {
   "use strict";
-  const D = JSON.parse(document.getElementById("payload").textContent);
+  const EMBEDDED = JSON.parse(document.getElementById("payload").textContent);
+  /* The live page: no payload in the file (the server writes null). */
+  const LIVE = EMBEDDED === null;
+  let D = EMBEDDED || { websites: [], periods: {}, marts: [] };
   const PALETTE = ["#2e6bd1", "#e07a1f", "#12805c", "#9b4dca", "#c0362c", "#0f9bb0", "#b58900", "#6b7280", "#d6457b", "#4b5bd6"];
   const SVGNS = "http://www.w3.org/2000/svg";
-  const state = { period: "month", website: "all" };
+  const state = { period: "month", website: "all", from: null, to: null };
 
   /* ---------- data access ---------- */
-  const cache = {};
+  let cache = {};
   function T(name) {
     if (!(name in cache)) {
       const t = D[name];
@@ -21,18 +29,39 @@
     }
     return cache[name];
   }
-  const sites = D.websites;
-  const siteById = Object.fromEntries(sites.map((s) => [String(s.id), s]));
+  let sites = D.websites;
+  let siteById = Object.fromEntries(sites.map((s) => [String(s.id), s]));
+  /* A new payload (the live page's fetches). */
+  function load(payload) {
+    D = payload;
+    cache = {};
+    sites = D.websites;
+    siteById = Object.fromEntries(sites.map((s) => [String(s.id), s]));
+  }
   function addDays(iso, n) {
     const d = new Date(iso + "T00:00:00Z");
     d.setUTCDate(d.getUTCDate() + n);
     return d.toISOString().slice(0, 10);
   }
+  function daysFrom(a, b) { return Math.round((Date.parse(b + "T00:00:00Z") - Date.parse(a + "T00:00:00Z")) / 864e5); }
+  /* Windows: {period} (D.periods[period] days up to each website's as_of), {days} (the last
+     N days up to as_of) or {from, to} (a date range, the same for every website). */
+  let drawing = null; // the window of the panel being drawn (a widget's own); null: the page's
+  let conf = {}; // the configuration of the widget being drawn
+  function pageWindow() { return state.period === "range" ? { from: state.from, to: state.to } : { period: state.period }; }
+  function current() { return drawing || pageWindow(); }
+  function spanOf(w) { return w.period ? D.periods[w.period] : w.days ? w.days : daysFrom(w.from, w.to) + 1; }
+  /* The window's key in the payload (`windows`, `kitchen_hours`): the period, `<N>d` or `<from>..<to>`. */
+  function keyOf(w) { return w.period ? w.period : w.days ? w.days + "d" : w.from + ".." + w.to; }
   function windowOf(site) {
-    const n = D.periods[state.period];
-    const end = site.as_of, start = addDays(end, -(n - 1));
+    const w = current(), n = spanOf(w);
+    const end = w.to || site.as_of, start = w.from || addDays(end, -(n - 1));
     return { start, end, prevStart: addDays(start, -n), prevEnd: addDays(start, -1) };
   }
+  /* The payload's figures of `site` for the window in force (distinct customers, engagement). */
+  function figuresOf(site) { return (D.windows || {})[`${site.id}|${keyOf(current())}`]; }
+  /* "at as_of", or the range's last day. */
+  function atEnd() { const w = current(); return w.to ? "at " + w.to : "at as_of"; }
   function selected() {
     return state.website === "all" ? sites : [siteById[state.website]];
   }
@@ -64,13 +93,14 @@
       return w && r.month >= w.start.slice(0, 8) + "01" && r.month <= w.end;
     });
   }
-  /* Each website's row of its last date up to as_of (a state at the end of a day). */
+  /* Each website's row of its last date up to the window's end (as_of for the periods: a
+     state at the end of a day). */
   function lastRows(name, list) {
-    return list.map((x) => (T(name) || []).filter((r) => String(r.website_id) === String(x.id) && r.business_date <= x.as_of).pop()).filter(Boolean);
+    return list.map((x) => { const end = windowOf(x).end; return (T(name) || []).filter((r) => String(r.website_id) === String(x.id) && r.business_date <= end).pop(); }).filter(Boolean);
   }
-  /* Each website's rows of the month of its as_of (monthly figures whose medians do not add up). */
+  /* Each website's rows of the month of the window's end (monthly figures whose medians do not add up). */
   function asOfMonthRows(name, list) {
-    const months = Object.fromEntries(list.map((x) => [String(x.id), x.as_of.slice(0, 8) + "01"]));
+    const months = Object.fromEntries(list.map((x) => [String(x.id), windowOf(x).end.slice(0, 8) + "01"]));
     return (T(name) || []).filter((r) => months[String(r.website_id)] === r.month);
   }
   const pctOf = (a, b) => (b ? fmtPct(r2((100 * a) / b)) : "n/a");
@@ -275,6 +305,33 @@
     return points;
   }
 
+  /* Names by id: the payload's table of every website (the static file, an admin), else the
+     one per website (a scoped token's payload has no table without a website). */
+  function namesOf(plain, perWebsite, idCol) {
+    if (D[plain]) return Object.fromEntries(D[plain].rows.map((r) => [String(r[0]), r[1]]));
+    const t = D[perWebsite];
+    if (!t) return {};
+    const at = t.cols.indexOf(idCol), site = t.cols.indexOf("website_id"), ids = new Set(selected().map((x) => String(x.id)));
+    return Object.fromEntries(t.rows.filter((r) => ids.has(String(r[site]))).map((r) => [String(r[at]), r[at + 1]]));
+  }
+  /* A ranked list as the widget asks (configuration chart_type): bars (default), a pie or a table. */
+  function rankedChart(t, items, fmt, head) {
+    if (conf.chart_type === "pie") return donut(t, items, fmt);
+    if (conf.chart_type === "table") {
+      items = items.filter((i) => i.value !== 0);
+      return items.length ? table(t, head, items.map((i) => [i.label, i.text != null ? i.text : fmt(i.value)])) : empty(t);
+    }
+    return hbars(t, items, fmt);
+  }
+  /* Series over dates as the widget asks: `line` (or the default `fallback`), `bar` or `table`. */
+  function seriesChart(t, labels, series, fmt, fallback) {
+    const kind = conf.chart_type || fallback || "line";
+    if (kind === "bar") return stacked(t, labels, series, fmt);
+    if (kind === "table") return table(t, ["date", ...series.map((x) => x.name)], labels.map((d, i) => [d, ...series.map((x) => fmt(x.values[i]))]));
+    return lineChart(t, labels, series, fmt);
+  }
+  const topN = () => conf.limit || 10;
+
   /* ---------- metric cards ---------- */
   function delta(cur, prev) {
     if (!prev) return { text: "no previous data", cls: "flat", value: "" };
@@ -289,9 +346,9 @@
     if (currency) f.setAttribute("data-currency", currency);
     box.append(f);
   }
-  function renderCards() {
+  function renderCards(root) {
     const list = selected();
-    const card = (m) => { const b = document.querySelector(`.card[data-metric="${m}"] .figures`); b.textContent = ""; return b; };
+    const card = (m) => { const b = root.querySelector(`.card[data-metric="${m}"] .figures`); b.textContent = ""; return b; };
     const rev = card("revenue"), aov = card("aov");
     for (const g of byCurrency(list)) {
       const cur = windowRows("daily", g.sites, false), prev = windowRows("daily", g.sites, true);
@@ -303,9 +360,8 @@
     }
     const oc = sum(windowRows("daily", list, false), "total_orders"), op = sum(windowRows("daily", list, true), "total_orders");
     figure(card("orders"), oc, fmtInt(oc), op);
-    const win = D.windows || {};
     let cc = 0, cp = 0;
-    for (const x of list) { const w = win[`${x.id}|${state.period}`] || {}; cc += w.customers || 0; cp += w.customers_prev || 0; }
+    for (const x of list) { const w = figuresOf(x) || {}; cc += w.customers || 0; cp += w.customers_prev || 0; }
     // Distinct customers come from the publish step's window figures; without them, say so.
     figure(card("customers"), cc, D.windows ? fmtInt(cc) : "n/a", cp);
   }
@@ -340,9 +396,9 @@
       return donut(t, [...by.entries()].map(([k, v]) => ({ label: k, value: v })).sort((a, b) => b.value - a.value), fmtInt);
     } },
     top_items: { mart: "items", draw: (t) => {
-      const names = Object.fromEntries((D.meal_names ? D.meal_names.rows : []).map((r) => [String(r[0]), r[1]]));
+      const names = namesOf("meal_names", "website_meal_names", "meal_id");
       const by = sumBy(windowRows("items", selected(), false), (r) => String(r.meal_id), "quantity_sold");
-      const top = [...by.entries()].sort((a, b) => b[1] - a[1] || Number(a[0]) - Number(b[0])).slice(0, 10);
+      const top = [...by.entries()].sort((a, b) => b[1] - a[1] || Number(a[0]) - Number(b[0])).slice(0, topN());
       return hbars(t, top.map(([id, v]) => ({ label: names[id] || "meal " + id, value: v })), fmtInt);
     } },
     acquisition: { mart: "daily", draw: (t) => {
@@ -355,7 +411,7 @@
       const totalNew = sum(rows, "new_customers"), dayReturning = sum(rows, "returning_customers");
       let returning = 0, known = true;
       for (const x of list) {
-        const w = (D.windows || {})[`${x.id}|${state.period}`] || {};
+        const w = figuresOf(x) || {};
         if (w.returning == null) known = false; else returning += w.returning;
       }
       stats(t, [["new customers", fmtInt(totalNew)], ["returning customers", known ? fmtInt(returning) : "n/a"],
@@ -447,9 +503,10 @@
     points: { mart: "points", draw: (t) => {
       const list = selected(), labels = dateAxis(list), rows = windowRows("points", list, false);
       const at = (c) => { const m = sumBy(rows, (r) => r.business_date, c); return labels.map((d) => m.get(d) || 0); };
-      const last = list.map((x) => (T("points") || []).filter((r) => String(r.website_id) === String(x.id) && r.business_date <= x.as_of).pop()).filter(Boolean);
-      stats(t, [["points issued", fmtInt(sum(rows, "points_issued"))], ["points redeemed", fmtInt(sum(rows, "points_redeemed"))], ["balance at as_of", fmtInt(sum(last, "points_balance"))], ["active clients", fmtInt(sum(last, "active_clients"))]]);
-      return lineChart(t, labels, [
+      const last = lastRows("points", list);
+      stats(t, [["points issued", fmtInt(sum(rows, "points_issued"))], ["points redeemed", fmtInt(sum(rows, "points_redeemed"))], ["balance " + atEnd(), fmtInt(sum(last, "points_balance"))], ["active clients", fmtInt(sum(last, "active_clients"))]]);
+      if (conf.chart_type === "metric") return 4;
+      return seriesChart(t, labels, [
         { name: "issued", values: at("points_issued"), color: PALETTE[2] },
         { name: "redeemed", values: at("points_redeemed"), color: PALETTE[1] },
         { name: "expired", values: at("points_expired"), color: PALETTE[4], dash: true },
@@ -463,14 +520,38 @@
         const [, tier, threshold] = k.split("|");
         return { label: `${tier[0].toUpperCase() + tier.slice(1)} (${fmtInt(Number(threshold))}+)`, value: v, color: ["#b87333", "#9ca3af", "#d4a017", "#5b6b8c"][i % 4], text: `${fmtInt(v)} · ${total ? fmtPct(r2((100 * v) / total)) : "n/a"}` };
       });
-      return hbars(t, items, fmtInt);
+      return rankedChart(t, items, fmtInt, ["tier", "active clients"]);
     } },
     top_redemptions: { mart: "redemptions", draw: (t) => {
-      const names = Object.fromEntries((D.redemption_item_names ? D.redemption_item_names.rows : []).map((r) => [String(r[0]), r[1]]));
+      const names = namesOf("redemption_item_names", "website_redemption_item_names", "redemption_item_id");
       const by = sumBy(windowRows("redemptions", selected(), false), (r) => String(r.redemption_item_id), "redemption_count");
-      const top = [...by.entries()].sort((a, b) => b[1] - a[1] || Number(a[0]) - Number(b[0])).slice(0, 10);
-      return hbars(t, top.map(([id, v]) => ({ label: names[id] || "item " + id, value: v, color: PALETTE[3] })), fmtInt);
+      const top = [...by.entries()].sort((a, b) => b[1] - a[1] || Number(a[0]) - Number(b[0])).slice(0, topN());
+      return rankedChart(t, top.map(([id, v]) => ({ label: names[id] || "item " + id, value: v, color: PALETTE[3] })), fmtInt, ["item", "redemptions"]);
     } },
+    /* ---------- request 003's widgets with no static panel (the live page's) ---------- */
+    redemptions_trend: { mart: "redemptions", draw: (t) => {
+      const list = selected(), labels = dateAxis(list), rows = windowRows("redemptions", list, false);
+      const count = sum(rows, "redemption_count"), by = sumBy(rows, (r) => r.business_date, "redemption_count");
+      stats(t, [["redemptions", fmtInt(count)], ["points spent", fmtInt(sum(rows, "points_spent"))], ["per day (avg)", String(r2(count / labels.length))]]);
+      if (conf.chart_type === "metric") return 3;
+      return seriesChart(t, labels, [{ name: "redemptions", values: labels.map((d) => by.get(d) || 0), color: PALETTE[3] }], fmtInt, "bar");
+    } },
+    points_balance: { mart: "points", draw: (t) => {
+      const list = selected(), labels = dateAxis(list), rows = windowRows("points", list, false), last = lastRows("points", list);
+      const balance = sum(last, "points_balance"), active = sum(last, "active_clients");
+      stats(t, [["balance " + atEnd(), fmtInt(balance)], ["active clients", fmtInt(active)], ["average per active client", active ? String(r2(balance / active)) : "n/a"]]);
+      if (!conf.chart_type || conf.chart_type === "metric") return 3;
+      const by = sumBy(rows, (r) => r.business_date, "points_balance");
+      return seriesChart(t, labels, [{ name: "balance", values: labels.map((d) => by.get(d) || 0), color: PALETTE[2] }], fmtInt);
+    } },
+    wallet_conversion: { mart: "wallet", draw: (t) => facets(t, (box, g) => {
+      const labels = dateAxis(g.sites), rows = windowRows("wallet", g.sites, false), c = ` (${g.currency})`;
+      const points = sum(rows, "points_spent"), redeemed = sum(windowRows("points", g.sites, false), "points_redeemed");
+      stats(box, [["conversions" + c, fmtInt(sum(rows, "redemption_count"))], ["points converted" + c, fmtInt(points)], ["wallet credit" + c, fmtMoney(sum(rows, "value_amount"), g.currency)], ["share of points redeemed" + c, pctOf(points, redeemed)]]);
+      if (conf.chart_type === "metric") return 4;
+      const by = sumBy(rows, (r) => r.business_date, "value_amount");
+      return seriesChart(box, labels, [{ name: "wallet credit", values: labels.map((d) => by.get(d) || 0), color: PALETTE[5] }], (v) => fmtMoney(v, g.currency));
+    }) },
     redemption_insights: { mart: "redemption_categories", draw: (t) => {
       const list = selected(), rows = windowRows("redemption_categories", list, false);
       const count = sum(rows, "redemption_count");
@@ -496,7 +577,7 @@
       const e = { total_clients: 0, active_clients: 0, clients_with_redemptions: 0, clients_with_transactions: 0 };
       let found = false;
       for (const x of list) {
-        const w = ((D.windows || {})[`${x.id}|${state.period}`] || {}).engagement;
+        const w = (figuresOf(x) || {}).engagement;
         if (w) { found = true; for (const k in e) e[k] += w[k] || 0; }
       }
       const rates = forSites("rates", list);
@@ -511,7 +592,8 @@
         items.push({ label: "churn", value: r2((100 * sum(rates, "at_risk_customers")) / ordering) });
       }
       if (found) stats(t, [["loyalty clients", fmtInt(e.total_clients)], ["with ledger activity", fmtInt(e.clients_with_transactions)], ["with redemptions", fmtInt(e.clients_with_redemptions)]]);
-      return hbars(t, items.map((x, i) => ({ ...x, color: PALETTE[(i + 5) % PALETTE.length] })), fmtPct);
+      if (conf.chart_type === "metric") { stats(t, items.map((x) => [x.label, fmtPct(x.value)])); return items.length; }
+      return rankedChart(t, items.map((x, i) => ({ ...x, color: PALETTE[(i + 5) % PALETTE.length] })), fmtPct, ["rate", "%"]);
     } },
     campaigns: { mart: "campaigns", draw: (t) => {
       const rows = forSites("campaigns", selected());
@@ -583,7 +665,7 @@
       const last = lastRows("reconciliation", g.sites), fm = (v) => fmtMoney(v, g.currency);
       const c = ` (${g.currency})`;
       stats(box, [["gross revenue" + c, fm(sum(rows, "gross_revenue"))], ["collected revenue" + c, fm(sum(rows, "collected_revenue"))],
-        ["refunds" + c, fm(sum(rows, "refunds"))], ["receivables at as_of" + c, last.length ? fm(sum(last, "receivables")) : "n/a"]]);
+        ["refunds" + c, fm(sum(rows, "refunds"))], ["receivables " + atEnd() + c, last.length ? fm(sum(last, "receivables")) : "n/a"]]);
       const at = (c) => { const m = sumBy(rows, (r) => r.business_date, c); return labels.map((d) => m.get(d) || 0); };
       return lineChart(box, labels, [
         { name: "gross revenue", values: at("gross_revenue"), color: PALETTE[0] },
@@ -607,7 +689,7 @@
       const labels = dateAxis(g.sites), rows = windowRows("subscriptions", g.sites, false), last = lastRows("subscriptions", g.sites);
       const fm = (v) => fmtMoney(v, g.currency);
       const c = ` (${g.currency})`;
-      stats(box, [["MRR at as_of" + c, last.length ? fm(sum(last, "mrr")) : "n/a"], ["active subscriptions" + c, fmtInt(sum(last, "active_subscriptions"))], ["subscribers" + c, fmtInt(sum(last, "active_subscribers"))]]);
+      stats(box, [["MRR " + atEnd() + c, last.length ? fm(sum(last, "mrr")) : "n/a"], ["active subscriptions" + c, fmtInt(sum(last, "active_subscriptions"))], ["subscribers" + c, fmtInt(sum(last, "active_subscribers"))]]);
       const mrr = sumBy(rows, (r) => r.business_date, "mrr");
       let n = lineChart(box, labels, [{ name: "MRR", values: labels.map((d) => mrr.get(d) || 0), color: PALETTE[3] }], fm);
       const plans = forSites("subscription_plans", g.sites);
@@ -680,7 +762,7 @@
         }
       });
       let n = lineChart(t, labels, series, (v) => r2(v) + " min");
-      const hours = forSites("kitchen_hours", list).filter((r) => r.period === state.period);
+      const hours = forSites("kitchen_hours", list).filter((r) => r.period === keyOf(current()));
       if (hours.length) {
         t.append(el("p", { cls: "facet-title", text: "Orders prepared by hour of confirmation (local)" }));
         const by = sumBy(hours, (r) => r.local_hour, "orders_prepared"), hs = Array.from({ length: 24 }, (_, h) => h);
@@ -690,8 +772,8 @@
     } },
     staff: { mart: "riders", draw: (t) => {
       const list = selected();
-      const month = [...new Set(list.map((x) => x.as_of.slice(0, 7)))].join(" / ");
-      t.append(el("p", { cls: "note", text: `Month of as_of (${month}, to date); medians per person and month.` }));
+      const month = [...new Set(list.map((x) => windowOf(x).end.slice(0, 7)))].join(" / ");
+      t.append(el("p", { cls: "note", text: `Month of ${current().to ? "the window's end" : "as_of"} (${month}, to date); medians per person and month.` }));
       const site = (r) => (siteById[String(r.website_id)] || {}).name || "";
       const byName = (a, b) => (a < b ? -1 : a > b ? 1 : 0);
       const riders = asOfMonthRows("riders", list).sort((a, b) => b.deliveries - a.deliveries || byName(a.rider_name, b.rider_name) || a.website_id - b.website_id);
@@ -754,7 +836,7 @@
     loyalty_liability: { mart: "loyalty_liability", draw: (t) => facets(t, (box, g) => {
       const labels = dateAxis(g.sites), rows = windowRows("loyalty_liability", g.sites, false), last = lastRows("loyalty_liability", g.sites);
       const c = ` (${g.currency})`;
-      const facts = [["points outstanding at as_of" + c, fmtInt(sum(last, "outstanding_points"))], ["liability at as_of" + c, last.length ? fmtMoney(sum(last, "liability"), g.currency) : "n/a"]];
+      const facts = [["points outstanding " + atEnd() + c, fmtInt(sum(last, "outstanding_points"))], ["liability " + atEnd() + c, last.length ? fmtMoney(sum(last, "liability"), g.currency) : "n/a"]];
       const eng = T("loyalty_engagement") ? windowRows("loyalty_engagement", g.sites, false) : [];
       if (T("loyalty_engagement")) facts.push(["redemptions in the window" + c, fmtInt(sum(eng, "redemptions"))]);
       stats(box, facts);
@@ -779,60 +861,97 @@
     }) },
   };
 
+  /* The window and configuration a panel draws with: its widget's (live page), else the page's. */
+  function withPanel(node, fn) {
+    const panel = node.closest("[data-widget]");
+    drawing = panel && panel.dataset.window ? JSON.parse(panel.dataset.window) : null;
+    conf = panel && panel.dataset.conf ? JSON.parse(panel.dataset.conf) : {};
+    try { return fn(); } finally { drawing = null; conf = {}; }
+  }
+
   function renderCharts() {
     for (const node of document.querySelectorAll(".chart")) {
       const name = node.dataset.chart, spec = CHARTS[name];
       node.textContent = "";
       node.removeAttribute("data-missing");
+      node.removeAttribute("data-error");
       const source = spec.mart;
       if (!D[source] || (source === "daily" && !D.daily)) {
-        const marts = { ...(D.sources || {}), campaigns: "fct_campaign_performance", deliveries: "fct_deliveries_daily", support: "fct_support_tickets_daily", windows: "fct_customer_order_days", rates: "fct_customer_rates", vip_tiers: "dim_customers", ltv_segments: "dim_customers", cohorts: "fct_customer_cohorts", loyalty_tiers: "fct_loyalty_tier_daily", points: "fct_loyalty_points_daily", redemptions: "fct_redemption_items", redemption_categories: "fct_redemption_categories", items: "fct_item_sales", payments: "fct_payment_methods", statuses: "fct_order_status", channels: "fct_revenue_by_channel", discounts: "fct_discounts" };
+        const marts = { ...(D.sources || {}), campaigns: "fct_campaign_performance", deliveries: "fct_deliveries_daily", support: "fct_support_tickets_daily", windows: "fct_customer_order_days", rates: "fct_customer_rates", vip_tiers: "dim_customers", ltv_segments: "dim_customers", cohorts: "fct_customer_cohorts", loyalty_tiers: "fct_loyalty_tier_daily", points: "fct_loyalty_points_daily", redemptions: "fct_redemption_items", redemption_categories: "fct_redemption_categories", items: "fct_item_sales", payments: "fct_payment_methods", statuses: "fct_order_status", channels: "fct_revenue_by_channel", discounts: "fct_discounts", wallet: "fct_wallet_conversions" };
         node.dataset.missing = marts[source] || source;
         node.dataset.rendered = "0";
         node.append(el("p", { cls: "empty", text: `Not available: ${node.dataset.missing} is not built yet.` }));
         continue;
       }
       try {
-        node.dataset.rendered = String(spec.draw(node) || 0);
+        node.dataset.rendered = String(withPanel(node, () => spec.draw(node)) || 0);
       } catch (err) {
         node.dataset.rendered = "0";
         node.dataset.error = String(err);
         console.error("chart " + name + " failed:", err);
       }
     }
+    for (const root of document.querySelectorAll(".cards")) withPanel(root, () => renderCards(root));
+  }
+
+  /* "Kampala: 2026-03-11 – 2026-04-09 (UGX) · …" for the window in force. */
+  function windowText(list) {
+    const wins = list.map(windowOf);
+    return list.map((x, i) => `${x.name}: ${wins[i].start} – ${wins[i].end} (${x.currency}${x.first_date && wins[i].start < x.first_date ? `; data from ${x.first_date}` : ""})`).join(" · ") +
+      ` · compared with the ${spanOf(current())} day(s) before`;
   }
 
   function render() {
     const list = selected();
-    const wins = list.map(windowOf);
-    document.getElementById("window").textContent = list.map((x, i) => `${x.name}: ${wins[i].start} – ${wins[i].end} (${x.currency}${x.first_date && wins[i].start < x.first_date ? `; data from ${x.first_date}` : ""})`).join(" · ") +
-      ` · compared with the ${D.periods[state.period]} day(s) before`;
-    renderCards();
+    document.getElementById("window").textContent = list.length ? windowText(list) : "";
+    for (const panel of document.querySelectorAll("[data-widget] .widget-window")) {
+      withPanel(panel, () => { panel.textContent = "This widget's window: " + windowText(list); });
+    }
     renderCharts();
     document.body.dataset.period = state.period;
     document.body.dataset.website = state.website;
   }
 
-  function init() {
+  /* The website picker, from the payload's websites (the selection kept when it still exists). */
+  function setupWebsites() {
     const pick = document.getElementById("website");
+    pick.textContent = "";
     pick.append(el("option", { value: "all", text: "All websites" + (new Set(sites.map((x) => x.currency)).size > 1 ? " (per currency)" : "") }));
     for (const x of sites) pick.append(el("option", { value: String(x.id), text: `${x.name} (${x.currency})` }));
-    const params = new URLSearchParams(location.hash.slice(1));
-    if (params.get("period") in D.periods) state.period = params.get("period");
-    if (params.get("website") && (params.get("website") === "all" || siteById[params.get("website")])) state.website = params.get("website");
-    const period = document.getElementById("period");
-    period.value = state.period;
+    if (state.website !== "all" && !siteById[state.website]) state.website = "all";
     pick.value = state.website;
+    const soFar = sites.some((x) => x.today_so_far) ? " (today so far)" : "";
+    document.getElementById("meta").textContent = `as of ${[...new Set(sites.map((x) => x.as_of))].join(" / ")}${soFar} · generated ${D.generated_at}`;
+  }
+
+  function hashState() {
+    const params = new URLSearchParams(location.hash.slice(1));
+    // (the live page checks the period against the payload's once it has one)
+    if (params.get("period") in D.periods || (LIVE && params.get("period") && (params.get("period") !== "range" || (params.get("from") && params.get("to"))))) state.period = params.get("period");
+    if (state.period === "range") { state.from = params.get("from"); state.to = params.get("to"); }
+    if (params.get("website")) state.website = params.get("website");
+  }
+  function writeHash() {
+    const range = state.period === "range" ? `&from=${state.from}&to=${state.to}` : "";
+    try { history.replaceState(null, "", `#period=${state.period}${range}&website=${state.website}`); } catch (e) { /* some file:// contexts refuse */ }
+  }
+
+  function wire(onRange) {
+    const period = document.getElementById("period"), pick = document.getElementById("website");
+    period.value = state.period;
     const change = () => {
+      if (period.value === "range") {
+        // The range applies with its own button (the live page fetches its figures).
+        document.getElementById("range-form").hidden = false;
+        return;
+      }
+      if (LIVE) document.getElementById("range-form").hidden = true;
       state.period = period.value; state.website = pick.value;
-      try { history.replaceState(null, "", `#period=${state.period}&website=${state.website}`); } catch (e) { /* some file:// contexts refuse */ }
+      writeHash();
       render();
     };
     period.addEventListener("change", change);
-    pick.addEventListener("change", change);
-    const soFar = sites.some((x) => x.today_so_far) ? " (today so far)" : "";
-    document.getElementById("meta").textContent = `as of ${[...new Set(sites.map((x) => x.as_of))].join(" / ")}${soFar} · generated ${D.generated_at}`;
-    document.getElementById("foot").textContent = `Data: DuckDB marts (${D.marts.length} tables) embedded at publish time. Amounts are in each website's currency and never added across currencies.`;
+    pick.addEventListener("change", () => { state.website = pick.value; writeHash(); render(); });
     let lastWidth = window.innerWidth, timer = null;
     window.addEventListener("resize", () => {
       if (window.innerWidth === lastWidth) return;
@@ -840,8 +959,203 @@
       clearTimeout(timer);
       timer = setTimeout(renderCharts, 120);
     });
+    if (onRange) onRange();
+  }
+
+  function initStatic() {
+    hashState();
+    setupWebsites();
+    wire(null);
+    document.getElementById("foot").textContent = `Data: DuckDB marts (${D.marts.length} tables) embedded at publish time. Amounts are in each website's currency and never added across currencies.`;
     render();
     document.body.dataset.ready = "1";
   }
-  init();
+
+  /* ---------- the live page (/dashboard of `mealytics serve`) ---------- */
+  const WIDGETS_URL = "/api/v1/loyalty-management/dashboard-widgets/";
+  const PAYLOAD_URL = "/api/v1/dashboard/payload";
+  const TOKEN_KEY = "mealytics-api-token";
+  /* Each widget type and the panel (chart) it draws; key_metrics: the metric cards. */
+  const WIDGET_CHARTS = {
+    key_metrics: "cards", revenue_trend: "revenue_trend", revenue_by_channel: "channels", revenue_reconciliation: "reconciliation",
+    collection_health: "payment_health", payment_methods: "payments", order_status: "statuses", top_items: "top_items",
+    acquisition_retention: "acquisition", discounts: "discounts", vip_tiers: "vip_tiers", vip_tier_revenue: "vip_tier_revenue",
+    ltv_segments: "ltv", churn_risk: "churn", predicted_value: "predictions", retention_cohorts: "cohorts",
+    subscriptions: "subscriptions", mrr_movements: "mrr_movements", points_issued: "points", tier_distribution: "loyalty_tiers",
+    loyalty_members: "loyalty_members", points_liability: "loyalty_liability", top_redemptions: "top_redemptions",
+    redemption_insights: "redemption_insights", engagement_rate: "engagement", campaigns: "campaigns",
+    campaign_course: "campaign_course", campaign_channels: "campaign_channels", referral_funnel: "referrals",
+    delivery_performance: "deliveries", kitchen: "kitchen", staff: "staff", health_goals: "health_goals",
+    recent_orders: "recent_orders", support_consultations: "operations",
+    redemptions_trend: "redemptions_trend", points_balance: "points_balance", wallet_conversion: "wallet_conversion",
+  };
+  /* Panels of request 003's widgets that the static page does not have. */
+  const LIVE_PANELS = {
+    redemptions_trend: ["Redemptions trend", "Completed redemptions per day in the window."],
+    points_balance: ["Points balance", "Points outstanding (ledger balance) at the window's end, and the clients holding them."],
+    wallet_conversion: ["Points to wallet", "Redemptions of wallet-credit items in the window: conversions, points and the credit given."],
+  };
+  const templates = {}, staticOrder = [];
+  function keepTemplates() {
+    const cards = document.querySelector(".cards");
+    templates.cards = cards;
+    staticOrder.push("key_metrics");
+    const byChart = Object.fromEntries(Object.entries(WIDGET_CHARTS).map(([k, v]) => [v, k]));
+    for (const section of document.querySelectorAll("main.grid > .panel")) {
+      const chart = section.querySelector(".chart").dataset.chart;
+      templates[chart] = section;
+      staticOrder.push(byChart[chart]);
+    }
+    for (const [type, [title, note]] of Object.entries(LIVE_PANELS)) {
+      templates[WIDGET_CHARTS[type]] = el("section", { cls: "panel" }, el("h2", { text: title }), el("p", { cls: "note", text: note }), el("div", { cls: "chart", "data-chart": WIDGET_CHARTS[type] }));
+    }
+    cards.remove();
+    document.querySelector("main.grid").textContent = "";
+  }
+  function widgetWindow(c) {
+    if (c.days) return { days: c.days };
+    if (c.date_from && c.date_to) return { from: c.date_from, to: c.date_to };
+    return null;
+  }
+  /* The panels of the visible widgets in position order; no widget stored: every static panel. */
+  function arrange(widgets) {
+    const grid = document.querySelector("main.grid");
+    grid.textContent = "";
+    const list = widgets.length
+      ? widgets.filter((w) => w.is_visible && WIDGET_CHARTS[w.widget_type]).sort((a, b) => a.position - b.position || a.id - b.id)
+      : staticOrder.map((type) => ({ id: "", widget_type: type, title: null, configuration: {} }));
+    for (const w of list) {
+      const panel = templates[WIDGET_CHARTS[w.widget_type]].cloneNode(true);
+      panel.dataset.widget = w.widget_type;
+      panel.dataset.widgetId = String(w.id);
+      panel.dataset.conf = JSON.stringify(w.configuration || {});
+      const own = widgetWindow(w.configuration || {});
+      if (own) panel.dataset.window = JSON.stringify(own);
+      if (w.widget_type === "key_metrics") {
+        panel.classList.add("full");
+        if (w.title) panel.prepend(el("h2", { cls: "widget-title", text: w.title }));
+      } else if (w.title) panel.querySelector("h2").textContent = w.title;
+      if (own) panel.append(el("p", { cls: "note widget-window" }));
+      grid.append(panel);
+    }
+    if (!list.length) grid.append(el("p", { cls: "empty", id: "no-widget", text: "No visible widget: an admin can show one (dashboard-widgets/)." }));
+    document.body.dataset.widgets = list.map((w) => w.widget_type).join(" ");
+  }
+
+  function token() { try { return sessionStorage.getItem(TOKEN_KEY) || ""; } catch (e) { return ""; } }
+  function setToken(value) { try { if (value) sessionStorage.setItem(TOKEN_KEY, value); else sessionStorage.removeItem(TOKEN_KEY); } catch (e) { /* storage refused: kept for this page only */ } }
+  function message(text, kind) {
+    const box = document.getElementById("message");
+    box.textContent = text || "";
+    box.dataset.kind = kind || "";
+    box.hidden = !text;
+  }
+  /* No data on the page: no token, or a token refused. */
+  function clearData(kind, text) {
+    load({ websites: [], periods: D.periods || {}, marts: [] });
+    document.querySelector("main.grid").textContent = "";
+    for (const id of ["window", "meta", "foot", "version"]) document.getElementById(id).textContent = "";
+    document.getElementById("website").textContent = "";
+    document.body.dataset.state = kind;
+    message(text, kind);
+  }
+  class Refused extends Error {}
+  async function api(path) {
+    const answer = await fetch(path, { headers: { Authorization: "Bearer " + token() }, cache: "no-store", credentials: "omit" });
+    if (answer.status === 401) throw new Refused("This API token is not valid (unknown or revoked): enter another one.");
+    let body = null;
+    try { body = await answer.json(); } catch (e) { /* not JSON */ }
+    if (!answer.ok) throw new Error((body && typeof body.detail === "string" ? body.detail : JSON.stringify(body && body.detail)) || answer.statusText);
+    return { body, version: answer.headers.get("X-Mealytics-Version") };
+  }
+  /* The windows the page needs besides the periods: its range and the widgets' own. */
+  function payloadQuery(widgets) {
+    const q = new URLSearchParams();
+    if (state.period === "range") { q.set("date_from", state.from); q.set("date_to", state.to); }
+    for (const w of widgets) {
+      const own = w.is_visible && widgetWindow(w.configuration || {});
+      if (own) q.append("window", keyOf(own));
+    }
+    return q.toString();
+  }
+  let loading = 0;
+  async function refresh() {
+    if (!token()) { clearData("no-token", "Enter an API token (`mealytics api token create`) to see the dashboard."); return; }
+    const mine = ++loading;
+    document.body.dataset.loading = "1";
+    try {
+      const widgets = (await api(WIDGETS_URL)).body;
+      const got = await api(PAYLOAD_URL + "?" + payloadQuery(widgets));
+      if (mine !== loading) return; // a newer refresh is under way
+      load(got.body);
+      if (state.period !== "range" && !(state.period in D.periods)) state.period = "month";
+      setupWebsites();
+      arrange(widgets);
+      document.getElementById("version").textContent = got.version ? "published version " + got.version : "";
+      document.body.dataset.version = got.version || "";
+      document.getElementById("foot").textContent = `Data: the published marts (version ${got.version || "?"}, ${D.marts.length} tables), read live for this token's websites. Amounts are in each website's currency and never added across currencies.`;
+      const dates = document.querySelectorAll("#range-form input[type=date]");
+      for (const d of dates) { d.min = sites.reduce((a, x) => (x.first_date < a ? x.first_date : a), "9999"); d.max = sites.reduce((a, x) => (x.as_of > a ? x.as_of : a), ""); }
+      document.getElementById("period").value = state.period;
+      document.getElementById("range-form").hidden = state.period !== "range";
+      message("", "");
+      writeHash();
+      render();
+      document.body.dataset.state = "ready";
+      document.body.dataset.ready = "1";
+      document.body.dataset.renders = String(Number(document.body.dataset.renders || 0) + 1);
+    } catch (err) {
+      if (err instanceof Refused) { setToken(""); clearData("invalid-token", err.message); }
+      else { message(err.message || String(err), "error"); document.body.dataset.state = D.websites.length ? "ready" : "error"; }
+      document.body.dataset.errors = String(Number(document.body.dataset.errors || 0) + 1);
+    } finally {
+      if (mine === loading) document.body.dataset.loading = "";
+    }
+  }
+  /* A range picked on the page: checked here (within the data, from <= to), then fetched. */
+  function applyRange() {
+    const from = document.getElementById("date-from").value, to = document.getElementById("date-to").value;
+    const first = sites.reduce((a, x) => (x.first_date < a ? x.first_date : a), "9999"), last = sites.reduce((a, x) => (x.as_of > a ? x.as_of : a), "");
+    let problem = null;
+    if (!from || !to) problem = "Pick both dates of the range.";
+    else if (from > to) problem = `The range starts (${from}) after it ends (${to}).`;
+    else if (sites.length && (from < first || to > last)) problem = `The data runs from ${first} to ${last}: pick a range within it.`;
+    if (problem) { message(problem, "error"); document.body.dataset.errors = String(Number(document.body.dataset.errors || 0) + 1); return; }
+    state.period = "range"; state.from = from; state.to = to;
+    refresh();
+  }
+  function initLive() {
+    keepTemplates();
+    document.body.dataset.live = "1";
+    // A token in the fragment (never sent to a server): kept for the session, then removed.
+    const tokenFromHash = () => {
+      const params = new URLSearchParams(location.hash.slice(1));
+      if (!params.get("token")) return false;
+      setToken(params.get("token"));
+      params.delete("token");
+      try { history.replaceState(null, "", location.pathname + location.search + (params.toString() ? "#" + params : "")); } catch (e) { /* ignore */ }
+      return true;
+    };
+    tokenFromHash();
+    window.addEventListener("hashchange", () => { if (tokenFromHash()) refresh(); });
+    hashState();
+    const period = document.getElementById("period");
+    period.append(el("option", { value: "range", text: "Date range…" }));
+    if (state.period === "range") { document.getElementById("date-from").value = state.from; document.getElementById("date-to").value = state.to; }
+    wire(() => {
+      document.getElementById("range-form").addEventListener("submit", (e) => { e.preventDefault(); applyRange(); });
+      document.getElementById("token-form").addEventListener("submit", (e) => {
+        e.preventDefault();
+        const field = document.getElementById("token");
+        setToken(field.value.trim());
+        field.value = "";
+        refresh();
+      });
+      document.getElementById("token-forget").addEventListener("click", () => { setToken(""); refresh(); });
+      document.getElementById("refresh").addEventListener("click", () => refresh());
+    });
+    refresh();
+  }
+
+  if (LIVE) initLive(); else initStatic();
 })();
