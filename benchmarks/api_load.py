@@ -131,7 +131,10 @@ def publish(warehouse: Path, out: Path) -> str:
                           cwd=ROOT)
     if done.returncode != 0:
         raise SystemExit(f"publishing {warehouse} failed: {done.stderr[-2000:]}")
-    return re.search(r"^version (\S+):", done.stdout, re.M).group(1)
+    found = re.search(r"version (\S+): \d+ marts", done.stdout)
+    if found is None:
+        raise SystemExit(f"publishing {warehouse}: no version in {done.stdout[-500:]!r}")
+    return found.group(1)
 
 
 def _rss_kib(pid: int) -> int:
@@ -285,14 +288,16 @@ class Sample:
 
 
 async def _client(n: int, base: str, tokens: dict[str, str], plan: list[Endpoint],
-                  stop_at: float, think_s: float, samples: list[Sample]) -> None:
+                  deadline: list[float], think_s: float, samples: list[Sample],
+                  published: asyncio.Event) -> None:
     import httpx
 
     order = plan[n % len(plan):] + plan[:n % len(plan)]  # each client starts elsewhere
     limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
     async with httpx.AsyncClient(base_url=base, timeout=30, limits=limits) as http:
         i = 0
-        while time.perf_counter() < stop_at:
+        # the time asked for, and at least 5 s more after the last publication
+        while time.perf_counter() < deadline[0] or not published.is_set():
             e = order[i % len(order)]
             i += 1
             headers = {"Authorization": f"Bearer {tokens[e.token]}"}
@@ -312,15 +317,19 @@ async def _client(n: int, base: str, tokens: dict[str, str], plan: list[Endpoint
 
 
 async def _publisher(warehouses: list[Path], out: Path, began: float, seconds: float,
-                     published: list[tuple[float, str]]) -> None:
-    for k, warehouse in enumerate(warehouses, 1):
-        delay = began + seconds * k / (len(warehouses) + 1) - time.perf_counter()
+                     published: list[tuple[float, str]], done: asyncio.Event) -> None:
+    """Publish each warehouse in turn: the first at 10 % of the time, the next ones a
+    quarter of the time later (or as soon as the previous one is done, if later), so that
+    each is served for a while before the end; then set `done`."""
+    for k, warehouse in enumerate(warehouses):
+        delay = began + seconds * (0.1 + 0.25 * k) - time.perf_counter()
         await asyncio.sleep(max(delay, 0))
         t = time.perf_counter()
         version = await asyncio.to_thread(publish, warehouse, out)
         published.append((round(t - began, 1), version, round(time.perf_counter() - t, 1)))
         print(f"  t={t - began:5.1f}s published {version} ({warehouse.name}) in "
               f"{time.perf_counter() - t:.1f} s", flush=True)
+    done.set()
 
 
 def _percentile(values: list[float], p: float) -> float:
@@ -373,11 +382,17 @@ def load(clients: int, seconds: float, warehouses: list[Path], workers: int = 1,
 
         async def main() -> float:
             began = time.perf_counter()
-            stop_at = began + seconds
-            tasks = [_client(n, server.url, tokens, plan, stop_at, think_ms / 1000, samples)
-                     for n in range(clients)]
-            await asyncio.gather(_publisher(later, folder / "publish", began, seconds,
-                                            published), *tasks)
+            deadline = [began + seconds]
+            done = asyncio.Event()
+
+            async def publisher() -> None:
+                await _publisher(later, folder / "publish", began, seconds, published, done)
+                # (no await between `done` and this: no client looks in between)
+                deadline[0] = max(deadline[0], time.perf_counter() + 5)
+
+            tasks = [_client(n, server.url, tokens, plan, deadline, think_ms / 1000, samples,
+                             done) for n in range(clients)]
+            await asyncio.gather(publisher(), *tasks)
             return time.perf_counter() - began
 
         print(f"{clients} clients x {seconds:.0f} s, {len(plan)} endpoints, website {website} "
