@@ -57,6 +57,10 @@ MEALYTICS = Path(sys.executable).parent / "mealytics"
 PYTHON = sys.executable
 DEFAULT_SOURCE = Path("/work/bench100k/operational.db")
 LOYALTY = "/api/v1/loyalty-management"
+#: The endpoints the target (p99 < 100 ms) is about.
+LOYALTY_READS = ("tier_distribution", "points_trend", "top_redemptions", "engagement_stats")
+#: The seconds after a publication's switch reported apart (a new version's cold cache).
+AFTER_S = 5.0
 
 
 # ----------------------------------------------------------------------------- prepare
@@ -285,11 +289,13 @@ class Sample:
     status: int | None
     version: str | None
     error: str | None = None
+    #: when the request was sent, in seconds from the start of the load
+    at: float = 0.0
 
 
 async def _client(n: int, base: str, tokens: dict[str, str], plan: list[Endpoint],
-                  deadline: list[float], think_s: float, samples: list[Sample],
-                  published: asyncio.Event) -> None:
+                  began_at: float, deadline: list[float], think_s: float,
+                  samples: list[Sample], published: asyncio.Event) -> None:
     import httpx
 
     order = plan[n % len(plan):] + plan[:n % len(plan)]  # each client starts elsewhere
@@ -308,10 +314,12 @@ async def _client(n: int, base: str, tokens: dict[str, str], plan: list[Endpoint
                 ms = (time.perf_counter() - began) * 1000
                 error = None if 200 <= answer.status_code < 300 else answer.text[:300]
                 samples.append(Sample(e.label, ms, answer.status_code,
-                                      answer.headers.get("x-mealytics-version"), error))
+                                      answer.headers.get("x-mealytics-version"), error,
+                                      began - began_at))
             except Exception as exc:  # noqa: BLE001 (every exception counts as an error)
                 ms = (time.perf_counter() - began) * 1000
-                samples.append(Sample(e.label, ms, None, None, f"{type(exc).__name__}: {exc}"))
+                samples.append(Sample(e.label, ms, None, None, f"{type(exc).__name__}: {exc}",
+                                      began - began_at))
             if think_s:
                 await asyncio.sleep(think_s)
 
@@ -390,8 +398,8 @@ def load(clients: int, seconds: float, warehouses: list[Path], workers: int = 1,
                 # (no await between `done` and this: no client looks in between)
                 deadline[0] = max(deadline[0], time.perf_counter() + 5)
 
-            tasks = [_client(n, server.url, tokens, plan, deadline, think_ms / 1000, samples,
-                             done) for n in range(clients)]
+            tasks = [_client(n, server.url, tokens, plan, began, deadline, think_ms / 1000,
+                             samples, done) for n in range(clients)]
             await asyncio.gather(publisher(), *tasks)
             return time.perf_counter() - began
 
@@ -461,6 +469,25 @@ def report(samples, plan, versions, published, wall, clients, seconds, think_ms,
     for row in rows:
         row["server_p50"], row["server_p99"] = server_ms.get(row["path_key"], (None, None))
         del row["path_key"]
+    # the four loyalty reads: steady, and in the AFTER_S seconds after each switch (the first
+    # requests on a new version find its cache empty and run the marts' SQL)
+    switches = [start + took for start, _, took in published]
+    phases: dict[str, dict[str, list[float]]] = {}
+    for s in samples:
+        if s.error is None and s.label.split()[0] in LOYALTY_READS:
+            after = any(0 <= s.at - t < AFTER_S for t in switches)
+            group = phases.setdefault(s.label.split()[0], {"steady": [], "after": []})
+            group["after" if after else "steady"].append(s.ms)
+    split = []
+    for name, group in phases.items():
+        row = {"endpoint": name}
+        for phase, values in group.items():
+            values.sort()
+            row[phase] = {"n": len(values), **({
+                "p50": round(_percentile(values, 50), 1),
+                "p99": round(_percentile(values, 99), 1),
+                "max": round(values[-1], 1)} if values else {})}
+        split.append(row)
     every = sorted(s.ms for s in samples)
     seen = sorted({s.version for s in samples if s.version})
     result = {
@@ -484,6 +511,7 @@ def report(samples, plan, versions, published, wall, clients, seconds, think_ms,
         "load_avg_before": [round(x, 1) for x in load_before],
         "load_avg_after": [round(x, 1) for x in os.getloadavg()],
         "note": note, "endpoints": rows,
+        "loyalty_steady_vs_after_publication": split, "after_publication_s": AFTER_S,
     }
     out_json.parent.mkdir(parents=True, exist_ok=True)
     out_json.write_text(json.dumps(result, indent=2) + "\n")
@@ -507,6 +535,14 @@ def print_table(result: dict) -> None:
     a = result["all"]
     print(f"| **all** | {result['requests']} | {a.get('p50')} | {a.get('p90')} | "
           f"{a.get('p99')} | {a.get('max')} | | |")
+    print(f"\nThe four loyalty reads (all variants): steady vs the {result['after_publication_s']}"
+          " s after each publication's switch")
+    print("\n| endpoint | n steady | p50 | p99 | max | n after | p50 | p99 | max |")
+    print("|---|--:|--:|--:|--:|--:|--:|--:|--:|")
+    for row in result["loyalty_steady_vs_after_publication"]:
+        a, b = row["steady"], row["after"]
+        print(f"| {row['endpoint']} | {a['n']} | {a.get('p50')} | {a.get('p99')} | {a.get('max')}"
+              f" | {b['n']} | {b.get('p50')} | {b.get('p99')} | {b.get('max')} |")
     for example in result["error_examples"]:
         print("error:", example)
 
