@@ -61,6 +61,11 @@ _VOLATILE = re.compile(
     re.IGNORECASE,
 )
 _READ = re.compile(r"^\s*(select|with|from|table|values)\b", re.IGNORECASE)
+#: A DuckDB cursor's ways to read a result other than fetchone/fetchmany/fetchall.
+_OTHER_RESULTS = frozenset({
+    "df", "fetchdf", "fetch_df", "fetch_df_chunk", "fetchnumpy", "arrow", "fetch_arrow_table",
+    "fetch_record_batch", "pl", "torch", "tf",
+})
 
 
 class NotPublishedError(MealyticsError):
@@ -158,6 +163,7 @@ class CachedCursor:
         self._cursor: duckdb.DuckDBPyConnection | None = None
         self._result: Result | None = None
         self._position = 0
+        self._last: tuple[str, Any] | None = None
 
     @property
     def cursor(self) -> duckdb.DuckDBPyConnection:
@@ -178,6 +184,7 @@ class CachedCursor:
         else:
             self._result = self._cache.get(key, lambda: self._run(sql, params))
         self._position = 0
+        self._last = (sql, params)
         return self
 
     @property
@@ -208,7 +215,17 @@ class CachedCursor:
             self._cursor.close()
             self._cursor = None
 
-    def __getattr__(self, name: str) -> Any:  # sql(), table(), … : the DuckDB cursor's own
+    def __getattr__(self, name: str) -> Any:
+        """Anything else is the DuckDB cursor's own (sql(), table(), …). A result in another
+        form (df(), arrow(), …) right after `execute` runs that query again on the cursor,
+        uncached, so it sees the same answer."""
+        if name in _OTHER_RESULTS and self._last is not None:
+            sql, params = self._last
+            self._last = None
+            if params is None:
+                self.cursor.execute(sql)
+            else:
+                self.cursor.execute(sql, params)
         return getattr(self.cursor, name)
 
 

@@ -53,6 +53,15 @@ def test_the_cursor_reads_as_duckdb_s(con):
     assert len(cursor.execute("select i from marts.t order by i").fetchall()) == 10
 
 
+def test_a_result_read_another_way_sees_the_same_answer(con):
+    cache = QueryCache()
+    CachedCursor(con, cache).execute("select i from marts.t where k = ? order by i", [2])
+    cursor = CachedCursor(con, cache)  # the next one is a hit: its DuckDB cursor ran nothing
+    frame = cursor.execute("select i from marts.t where k = ? order by i", [2]).df()
+    assert list(frame["i"]) == [2, 5, 8]
+    assert cursor.execute("select 7 as seven").fetchnumpy()["seven"].tolist() == [7]
+
+
 @pytest.mark.parametrize("sql", [
     "select now()", "select current_date", "select random()", "select uuid()",
     "pragma version", "set threads = 1",
