@@ -347,14 +347,17 @@ def _percentile(values: list[float], p: float) -> float:
 
 
 def load(clients: int, seconds: float, warehouses: list[Path], workers: int = 1,
-         think_ms: float = 0.0, out_json: Path | None = None, note: str = "") -> dict:
+         think_ms: float = 0.0, out_json: Path | None = None, note: str = "",
+         work: Path = WORK) -> dict:
+    """The load (see the module's docstring); its results, also written as JSON. `work`:
+    where the run's folder (publish folder, API state, the server's log) goes."""
     import httpx
 
     from pipelines.api import state
 
     first, later = warehouses[0], warehouses[1:4]
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
-    folder = WORK / f"run-{stamp}"
+    folder = work / f"run-{stamp}"
     folder.mkdir(parents=True)
     versions = [publish(first, folder / "publish")]
     server = Server(folder, first, workers)
