@@ -141,6 +141,22 @@ def publish(warehouse: Path, out: Path) -> str:
     return found.group(1)
 
 
+def _cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) used so far by `pid` and its children (uvicorn workers)."""
+    total = 0.0
+    pids = [pid]
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    if children.exists():
+        pids += [int(p) for p in children.read_text().split()]
+    for one in pids:
+        try:
+            fields = Path(f"/proc/{one}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        except (OSError, IndexError, ValueError):
+            pass
+    return total
+
+
 def _rss_kib(pid: int) -> int:
     """Resident memory of `pid` and its children (uvicorn workers), KiB."""
     total = 0
@@ -387,6 +403,7 @@ def load(clients: int, seconds: float, warehouses: list[Path], workers: int = 1,
                 if answer.status_code >= 300:
                     raise SystemExit(f"warm-up {e.label}: {answer.status_code} {answer.text}")
         rss_before = _rss_kib(server.process.pid)
+        cpu_before = _cpu_s(server.process.pid), time.process_time()
         samples: list[Sample] = []
         published: list[tuple] = []
         load_before = os.getloadavg()
@@ -413,11 +430,14 @@ def load(clients: int, seconds: float, warehouses: list[Path], workers: int = 1,
         window = (started, dt.datetime.now())
         versions += [version for _, version, _ in published]
         rss_after = _rss_kib(server.process.pid)
+        # cores used during the load: the server's, and this client process's
+        cpu = {"server_cores": round((_cpu_s(server.process.pid) - cpu_before[0]) / wall, 2),
+               "clients_cores": round((time.process_time() - cpu_before[1]) / wall, 2)}
     finally:
         server.stop()
     return report(samples, plan, versions, published, wall, clients, seconds, think_ms,
                   workers, server.rss, rss_before, rss_after, load_before, note,
-                  out_json or folder / "results.json", folder / "serve.log", window)
+                  out_json or folder / "results.json", folder / "serve.log", window, cpu)
 
 
 def _key(method: str, path: str) -> str:
@@ -448,7 +468,7 @@ def _server_times(log: Path, window: tuple[dt.datetime, dt.datetime]) -> dict:
 
 def report(samples, plan, versions, published, wall, clients, seconds, think_ms, workers,
            rss, rss_before, rss_after, load_before, note, out_json: Path, log: Path,
-           load_window: tuple[dt.datetime, dt.datetime]) -> dict:
+           load_window: tuple[dt.datetime, dt.datetime], cpu: dict | None = None) -> dict:
     by: dict[str, list[float]] = {e.label: [] for e in plan}
     errors = [s for s in samples if s.error is not None]
     # every answer read from the marts names the version it read; it must be one published
@@ -511,6 +531,7 @@ def report(samples, plan, versions, published, wall, clients, seconds, think_ms,
         if every else {},
         "server_rss_mib": {"before": round(rss_before / 1024), "after": round(rss_after / 1024),
                            "max": round(max(rss, default=0) / 1024)},
+        "cpu": cpu or {},
         "load_avg_before": [round(x, 1) for x in load_before],
         "load_avg_after": [round(x, 1) for x in os.getloadavg()],
         "note": note, "endpoints": rows,
@@ -528,7 +549,7 @@ def print_table(result: dict) -> None:
           f"{result['requests']} requests ({result['requests_per_s']} req/s), "
           f"errors {result['errors']}, unknown versions {result['unknown_versions']}, "
           f"versions seen {len(result['versions_seen'])} of {len(result['versions_published'])}"
-          f" published; server RSS {result['server_rss_mib']}; load "
+          f" published; server RSS {result['server_rss_mib']}; CPU cores {result['cpu']}; load "
           f"{result['load_avg_before']} -> {result['load_avg_after']}")
     print("\n| endpoint | n | p50 ms | p90 ms | p99 ms | max ms | server p50 | server p99 |")
     print("|---|--:|--:|--:|--:|--:|--:|--:|")
