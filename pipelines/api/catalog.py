@@ -21,7 +21,8 @@ the cache does not hold.
 A published version never changes, so the answer of a query to it is the same for as long
 as the version lives: each version keeps the results of its recent queries (`QueryCache`:
 keyed by the SQL text and its parameters, least recently used dropped beyond
-`CACHE_ENTRIES`, results over `CACHE_ROWS` rows or with mutable values not kept, queries
+`CACHE_ENTRIES` results or `CACHE_TOTAL_ROWS` rows in all, a result over `CACHE_ROWS`
+rows or with mutable values not kept, queries
 that read the clock or chance never kept), and drops them with its connection. Two
 requests asking the same uncached query at once run it once (the second waits for the
 first's result). Endpoints read through `Reading.con` as they would a DuckDB cursor
@@ -54,6 +55,8 @@ OPEN_TRIES = 3
 CACHE_ENTRIES = 512
 #: The most rows a kept result may have (a larger one is read afresh each time).
 CACHE_ROWS = 20_000
+#: The most rows kept per version, all results together (least recently used dropped first).
+CACHE_TOTAL_ROWS = 200_000
 #: Queries whose answer is not the version's alone (the clock, chance): never kept.
 _VOLATILE = re.compile(
     r"\b(now|current_date|current_time|current_timestamp|today|random|uuid|gen_random_uuid|"
@@ -88,8 +91,10 @@ class QueryCache:
     """One version's query results, bounded (least recently used out), thread-safe; the
     same uncached key asked by two threads at once is computed once."""
 
-    def __init__(self, entries: int = CACHE_ENTRIES, max_rows: int = CACHE_ROWS) -> None:
-        self.entries, self.max_rows = entries, max_rows
+    def __init__(self, entries: int = CACHE_ENTRIES, max_rows: int = CACHE_ROWS,
+                 total_rows: int = CACHE_TOTAL_ROWS) -> None:
+        self.entries, self.max_rows, self.total_rows = entries, max_rows, total_rows
+        self._rows = 0  # rows kept, all results together
         self._lock = threading.Lock()
         self._results: OrderedDict[tuple, Result] = OrderedDict()
         self._running: dict[tuple, threading.Event] = {}
@@ -139,9 +144,11 @@ class QueryCache:
             result = compute()
             if len(result.rows) <= self.max_rows and _immutable(result.rows):
                 with self._lock:
-                    self._results[key] = result
-                    while len(self._results) > self.entries:
-                        self._results.popitem(last=False)
+                    if key not in self._results:
+                        self._results[key] = result
+                        self._rows += len(result.rows)
+                    while len(self._results) > self.entries or self._rows > self.total_rows:
+                        self._rows -= len(self._results.popitem(last=False)[1].rows)
             return result
         finally:
             with self._lock:

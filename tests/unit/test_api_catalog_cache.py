@@ -87,6 +87,14 @@ def test_the_cache_is_bounded_least_recently_used_out(con):
     assert sorted(key[1][0][1] for key in cache._results) == [0, 2]
 
 
+def test_the_rows_kept_are_bounded_too(con):
+    cache = QueryCache(total_rows=6)
+    cursor = CachedCursor(con, cache)
+    for k in (0, 1, 2):  # 4, 3, 3 rows: 4 + 3 > 6, the first goes when the second comes
+        cursor.execute("select i from marts.t where k = ?", [k]).fetchall()
+    assert sorted(key[1][0][1] for key in cache._results) == [1, 2] and cache._rows == 6
+
+
 def test_the_same_query_at_once_runs_once():
     cache, calls, gate = QueryCache(), [], threading.Event()
 
