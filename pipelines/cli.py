@@ -209,7 +209,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     """The HTTP API over the published marts, until interrupted."""
     from pipelines.api.app import serve
 
-    serve(args.settings, host=args.host, port=args.port)
+    serve(args.settings, host=args.host, port=args.port, workers=args.workers)
     return 0
 
 
@@ -276,6 +276,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
     serve.add_argument("--port", type=_port, default=8000, help="TCP port (default 8000)")
+    serve.add_argument(
+        "--workers", type=_positive_int, default=1,
+        help="processes serving the port (default 1; each reads the publication on its own)",
+    )
     serve.set_defaults(func=_cmd_serve)
     return parser
 

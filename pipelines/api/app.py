@@ -85,14 +85,32 @@ def create_app(config: Settings | None = None) -> FastAPI:
     return app
 
 
-def serve(config: Settings, host: str = "127.0.0.1", port: int = 8000) -> None:
+def app_from_env() -> FastAPI:
+    """The app of the environment's settings: what each worker process of `serve --workers`
+    builds for itself (its own catalog and caches; nothing is shared between workers), logging
+    as the parent does (a worker is a fresh interpreter)."""
+    _log_to_stderr()
+    return create_app(Settings.from_env())
+
+
+def _log_to_stderr() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+
+
+def serve(config: Settings, host: str = "127.0.0.1", port: int = 8000, workers: int = 1) -> None:
     """Run the API under uvicorn until interrupted (its own access log off: `RequestLog`
-    logs every request, with the token's id)."""
+    logs every request, with the token's id). With `workers` > 1, that many processes share
+    the port; each builds its app from the environment (`app_from_env`), which is where
+    `config` came from (the CLI takes no setting of its own)."""
     import uvicorn
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    _log_to_stderr()
+    options = {"host": host, "port": port, "access_log": False, "log_level": "info"}
+    if workers > 1:
+        uvicorn.run("pipelines.api.app:app_from_env", factory=True, workers=workers, **options)
+        return
     app = create_app(config)
     try:
-        uvicorn.run(app, host=host, port=port, access_log=False, log_level="info")
+        uvicorn.run(app, **options)
     finally:
         app.state.catalog.close()

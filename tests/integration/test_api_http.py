@@ -206,7 +206,8 @@ def test_nothing_published_is_a_503(tmp_path, tokens):
     assert answer.status_code == 503 and "mealytics run" in answer.json()["detail"]
 
 
-def test_mealytics_serve_runs_uvicorn_and_logs_token_ids(published, tokens, tmp_path):
+@pytest.mark.parametrize("workers", [1, 2])
+def test_mealytics_serve_runs_uvicorn_and_logs_token_ids(published, tokens, tmp_path, workers):
     import os
     import signal
     import subprocess
@@ -225,7 +226,8 @@ def test_mealytics_serve_runs_uvicorn_and_logs_token_ids(published, tokens, tmp_
         "MEALYTICS_API_STATE": published.api_state,
     }
     process = subprocess.Popen(
-        [sys.executable, "-m", "pipelines.cli", "serve", "--port", str(port)],
+        [sys.executable, "-m", "pipelines.cli", "serve", "--port", str(port),
+         "--workers", str(workers)],
         cwd=tmp_path, env=env, stderr=subprocess.PIPE, text=True,
     )
     try:
@@ -238,9 +240,14 @@ def test_mealytics_serve_runs_uvicorn_and_logs_token_ids(published, tokens, tmp_
                 assert process.poll() is None and time.monotonic() < deadline
                 time.sleep(0.1)
         assert docs.status_code == 200 and "swagger" in docs.text.lower()
-        answer = httpx.get(url + f"{LOYALTY}/tier_distribution/",
-                           headers={"Authorization": f"Bearer {tokens['one']}"})
-        assert answer.status_code == 200 and answer.json()
+        # Several requests: with two workers, both may answer; each reads the publication.
+        answers = [
+            httpx.get(url + f"{LOYALTY}/tier_distribution/",
+                      headers={"Authorization": f"Bearer {tokens['one']}"})
+            for _ in range(4)
+        ]
+        assert {a.status_code for a in answers} == {200}
+        assert all(a.json() == answers[0].json() for a in answers)
     finally:
         process.send_signal(signal.SIGINT)
         _, err = process.communicate(timeout=30)
