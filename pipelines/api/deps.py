@@ -4,7 +4,10 @@ asked for within the token's scope, and JSON that keeps exact decimals."""
 from __future__ import annotations
 
 import datetime as dt
+import json
+import re
 from collections.abc import Iterator
+from decimal import Decimal
 from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Query, Request
@@ -77,7 +80,26 @@ def one_website(token: state.Token, marts: Reading, website: int | None) -> tupl
 
 
 class ExactJSON(JSONResponse):
-    """JSON in which a DECIMAL is written as the number it is (64.00 stays 64.00)."""
+    """Compact JSON in which a DECIMAL is written as the number it is (64.00 stays 64.00),
+    by the json module's C encoder: a DECIMAL goes out as a marked string (NUL, the digits,
+    NUL) and each mark is then replaced by its number. Should a text of the data look like
+    a mark (the replacements outnumber the decimals), the slow exact writer `to_json` is used
+    instead. Several times faster than `to_json` alone (a year's dashboard: ~9 ms, not ~42)."""
+
+    _NUMBER = re.compile(r'"\\u0000(-?[0-9]+(?:\.[0-9]+)?)\\u0000"')
 
     def render(self, content: Any) -> bytes:
-        return to_json(content).encode()
+        decimals = 0
+
+        def marked(value: Any) -> str:
+            nonlocal decimals
+            if isinstance(value, Decimal) and value.is_finite():
+                decimals += 1
+                return f"\x00{value:f}\x00"
+            raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+        text = json.dumps(content, ensure_ascii=False, separators=(",", ":"), default=marked)
+        text, replaced = self._NUMBER.subn(r"\1", text)
+        if replaced != decimals:
+            text = to_json(content)
+        return text.encode()
