@@ -105,3 +105,30 @@
         {{ return(dbt_spark.spark__datediff(first_date, second_date, datepart)) }}
     {%- endif -%}
 {%- endmacro %}
+
+{#- Catalog look-ups (macros/catalog.sql). Spark has no list of its time zones: the IANA
+    names of the tz database dbt ships (pytz), the one Java's zone rules also follow. -#}
+{% macro spark__time_zone_names() -%}
+    select name from values
+    {%- for zone in modules.pytz.all_timezones %}
+        ('{{ zone }}'){{ ',' if not loop.last }}
+    {%- endfor %} as zones(name)
+{%- endmacro %}
+
+{#- Spark has no information_schema: the columns of the schema's relations, listed (SHOW TABLES, no
+    temporary view; the adapter's DESCRIBE) as the test is compiled, written out as rows. -#}
+{% macro spark__schema_columns(schema_name) -%}
+    {%- set rows = [] -%}
+    {%- if execute -%}
+        {%- for listed in run_query('show tables in ' ~ schema_name) if not listed[2] -%}
+            {%- set relation = api.Relation.create(schema=schema_name, identifier=listed[1]) -%}
+            {%- for column in adapter.get_columns_in_relation(relation) -%}
+                {%- do rows.append("('" ~ relation.identifier ~ "', '" ~ column.name ~ "')") -%}
+            {%- endfor -%}
+        {%- endfor -%}
+    {%- endif -%}
+    {%- if not rows -%}
+        {%- do rows.append("(cast(null as string), cast(null as string))") -%}
+    {%- endif -%}
+    select table_name, column_name from values {{ rows | join(', ') }} as mart_columns(table_name, column_name)
+{%- endmacro %}

@@ -10,7 +10,7 @@
     {%- set names = {
         'varchar': 'string', 'text': 'string', 'string': 'string',
         'timestamptz': 'timestamp', 'timestamp with time zone': 'timestamp',
-        'timestamp': 'timestamp',
+        'timestamp': 'timestamp_ntz', 'timestamp without time zone': 'timestamp_ntz',
         'integer': 'int', 'int4': 'int', 'int8': 'bigint',
         'double precision': 'double', 'float8': 'double', 'real': 'float',
     } -%}
