@@ -20,7 +20,9 @@ import yaml
 
 from pipelines import duck
 
-SOURCES_YML = Path(__file__).resolve().parents[1] / "dbt_project" / "models" / "staging" / "_sources.yml"
+SOURCES_YML = (
+    Path(__file__).resolve().parents[1] / "dbt_project" / "models" / "staging" / "_sources.yml"
+)
 
 
 def source_tables() -> list[str]:

@@ -132,3 +132,19 @@
     {%- endif -%}
     select table_name, column_name from values {{ rows | join(', ') }} as mart_columns(table_name, column_name)
 {%- endmacro %}
+
+{#- percentile_cont (macros/percentile.sql): Spark 4 takes the ordered-set syntax too, but
+    `percentile(x, fraction)` is the same exact, interpolated percentile (both give 2.5 for
+    1, 2, 3, 10), returns the same DOUBLE, and is the form SQLFluff's sparksql dialect
+    parses. -#}
+{% macro spark__percentile_cont(fraction, expression) -%}
+    percentile({{ expression }}, {{ fraction }})
+{%- endmacro %}
+
+{#- dbt's dateadd: dbt-spark's nests unix-timestamp arithmetic several levels deep (too deep
+    for SQLFluff to parse); timestampadd keeps the time of day, clamps month ends as
+    DuckDB does (Jan 31 + 1 month = Feb 28) and, like DuckDB's date + interval, returns a
+    timestamp. -#}
+{% macro spark__dateadd(datepart, interval, from_date_or_timestamp) -%}
+    timestampadd({{ datepart }}, cast({{ interval }} as int), {{ from_date_or_timestamp }})
+{%- endmacro %}
