@@ -116,10 +116,11 @@
 {%- endmacro %}
 
 {#- Spark has no information_schema: the columns of the schema's relations, listed (SHOW TABLES, no
-    temporary view; the adapter's DESCRIBE) as the test is compiled, written out as rows. -#}
+    temporary view; the adapter's DESCRIBE) as the test is compiled, written out as rows
+    (none before the schema exists: a compile on an empty lake). -#}
 {% macro spark__schema_columns(schema_name) -%}
     {%- set rows = [] -%}
-    {%- if execute -%}
+    {%- if execute and run_query("show schemas like '" ~ schema_name ~ "'").rows | length > 0 -%}
         {%- for listed in run_query('show tables in ' ~ schema_name) if not listed[2] -%}
             {%- set relation = api.Relation.create(schema=schema_name, identifier=listed[1]) -%}
             {%- for column in adapter.get_columns_in_relation(relation) -%}
