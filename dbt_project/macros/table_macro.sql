@@ -26,6 +26,49 @@
     {{ return({'relations': []}) }}
 {% endmaterialization %}
 
+{#
+    Spark (4.x): a SQL table function, `create or replace function <schema>.<model>(<typed
+    parameters>) returns table return <SQL>`, called the same way
+    (`select * from marts.loyalty_calculate(date '2026-01-01', date '2026-01-31')`) and
+    stored in the metastore beside the marts. Spark's parameters are typed: the type of each
+    comes from its name (table_macro_parameter_type); `name := default` becomes
+    `name <type> default <default>`.
+#}
+{% materialization table_macro, adapter='spark' %}
+    {%- set parameters = [] -%}
+    {%- for parameter in config.get('parameters', []) -%}
+        {%- set parts = parameter.split(':=') -%}
+        {%- set name = parts[0] | trim -%}
+        {%- set typed = name ~ ' ' ~ table_macro_parameter_type(name) -%}
+        {%- if parts | length > 1 -%}
+            {%- set typed = typed ~ ' default ' ~ (parts[1] | trim) -%}
+        {%- endif -%}
+        {%- do parameters.append(typed) -%}
+    {%- endfor -%}
+    {{ run_hooks(pre_hooks) }}
+    {%- do adapter.create_schema(api.Relation.create(database=this.database, schema=this.schema)) -%}
+    {% call statement('main') -%}
+        create or replace function {{ this.schema }}.{{ this.identifier }}({{ parameters | join(', ') }})
+        returns table
+        return {{ sql }}
+    {%- endcall %}
+    {{ run_hooks(post_hooks) }}
+    {{ return({'relations': []}) }}
+{% endmaterialization %}
+
+{#- The SQL type of a table macro parameter, by its name (Spark's functions type theirs). -#}
+{% macro table_macro_parameter_type(name) -%}
+    {%- set types = {
+        'as_of': 'date', 'date_from': 'date', 'date_to': 'date',
+        'days': dbt.type_int(), 'lim': dbt.type_int(), 'website': dbt.type_bigint(),
+    } -%}
+    {%- if name not in types -%}
+        {{ exceptions.raise_compiler_error(
+            "table_macro: no type for parameter '" ~ name ~ "' (macros/table_macro.sql, table_macro_parameter_type)") }}
+    {%- endif -%}
+    {{- types[name] -}}
+{%- endmacro %}
+
 {% materialization table_macro, default %}
     {{ exceptions.raise_compiler_error(
         "table_macro is implemented for DuckDB only; on " ~ adapter.type()

@@ -33,9 +33,24 @@
 
 {% macro slices_schema() %}changes{% endmacro %}
 
+{#- Whether the adapter builds slices models change by change. Spark always builds whole
+    (the lake carries no change log): there every slices model is a full table
+    (macros/spark/materializations.sql), and the hooks and post-hooks do nothing. -#}
+{% macro slices_supported() -%}
+    {{ return(adapter.dispatch('slices_supported', 'mealytics')()) }}
+{%- endmacro %}
+
+{% macro default__slices_supported() -%}
+    {{ return(true) }}
+{%- endmacro %}
+
+{% macro spark__slices_supported() -%}
+    {{ return(false) }}
+{%- endmacro %}
+
 {#- on-run-start: the bookkeeping tables, and this invocation's batch number. -#}
 {% macro slices_begin_run() %}
-    {%- if execute and flags.WHICH in ('run', 'build') -%}
+    {%- if execute and flags.WHICH in ('run', 'build') and slices_supported() -%}
         {%- set statements -%}
         create schema if not exists {{ slices_schema() }};
         create table if not exists {{ slices_schema() }}._runs (
@@ -122,8 +137,10 @@
 {% macro slices_window(mapped=[]) %}
     {%- set window = {'model': this.identifier, 'slices': slices_relation(this.identifier),
                       'mapped': mapped, 'reason': ''} -%}
-    {%- if not execute or flags.WHICH not in ('run', 'build') or not graph.get('nodes') -%}
-        {#- Parsing, compiling, a unit test (its graph is empty): the whole model's SQL. -#}
+    {%- if not execute or flags.WHICH not in ('run', 'build') or not graph.get('nodes')
+        or not slices_supported() -%}
+        {#- Parsing, compiling, a unit test (its graph is empty), an adapter that builds
+            whole: the whole model's SQL. -#}
         {%- do window.update({'mode': 'full', 'fingerprint': ''}) -%}
         {{ return(window) }}
     {%- endif -%}
@@ -342,7 +359,7 @@
     strategy and the post-hook), a temporary table of that connection, and in mode 'changes'
     the affected slices (`slices_relation`), committed with the model's rows. -#}
 {% macro slices_stage(window, affected_sql) -%}
-    {%- if execute and flags.WHICH in ('run', 'build') -%}
+    {%- if execute and flags.WHICH in ('run', 'build') and slices_supported() -%}
         {%- do run_query(
             "create or replace temporary table " ~ slices_mode_relation(window.model)
             ~ " as select '" ~ window.mode ~ "' as mode, '" ~ window.reason | replace("'", "''")
@@ -423,7 +440,7 @@
     `_full` (the models downstream rebuild whole); after 'changes' the strategy wrote it.
 -#}
 {% macro slices_done() %}
-    {%- if not execute -%}{{ return('') }}{%- endif -%}
+    {%- if not execute or not slices_supported() -%}{{ return('') }}{%- endif -%}
     {%- set run = slices_batch() -%}
     {%- set how = slices_mode() -%}
     {%- set delta = delta_relation(this.identifier) -%}
@@ -445,7 +462,7 @@
     last success). Models no longer in the project are forgotten with their state.
 -#}
 {% macro slices_prune() %}
-    {%- if not execute or flags.WHICH not in ('run', 'build') -%}{{ return('') }}{%- endif -%}
+    {%- if not execute or flags.WHICH not in ('run', 'build') or not slices_supported() -%}{{ return('') }}{%- endif -%}
     {%- set names = [] -%}
     {%- for node in graph.nodes.values() -%}
         {%- if node.resource_type == 'model' and node.config.get('incremental_strategy') == 'slices' -%}
@@ -508,7 +525,7 @@
     this invocation; else none. -#}
 {% macro slices_tested_keys(relation) %}
     {%- if not execute or flags.WHICH not in ('run', 'build') or not graph.get('nodes')
-        or relation.identifier is none -%}
+        or relation.identifier is none or not slices_supported() -%}
         {{ return(none) }}
     {%- endif -%}
     {%- set tested = [] -%}

@@ -5,7 +5,8 @@ order value and predicted 12-month value, with the website's fitted parameters.
 A thin dbt Python model (run in dbt's own process): the computing is
 pipelines.predict.clv.predict_customers, a plain module the tests call directly.
 dim_customer_predictions is the contracted mart over it. A table rebuilt whole: the fit
-takes every customer of a website at once."""
+takes every customer of a website at once. On Spark it runs in the dbt process too, on the
+session's Spark (dbt_project/dbt_spark_session.py)."""
 
 import pandas as pd
 
@@ -14,7 +15,9 @@ from pipelines.predict import clv
 
 def model(dbt, session):
     dbt.config(materialized="table")
-    rfm = dbt.ref("int_customers_rfm_summarised").df()
+    # DuckDB hands a relation (.df()), Spark a DataFrame (.toPandas(): dbt_spark_session.py).
+    relation = dbt.ref("int_customers_rfm_summarised")
+    rfm = relation.toPandas() if hasattr(relation, "toPandas") else relation.df()
     frequency = rfm["frequency"].astype(float)
     repeat_total = rfm["repeat_total"].astype(float)
     inputs = pd.DataFrame({

@@ -1,6 +1,7 @@
 {#
     PII (email, phone, names) stays in staging: no column of a mart may carry it, unless
-    hashed (a name ending in _hash). Returns the offending mart columns.
+    hashed (a name ending in _hash). Returns the offending mart columns. The LIKE escape is
+    `!`: a backslash would open an escape in Spark's string literals.
 #}
 -- depends_on: {{ ref('dim_customers') }}
 -- depends_on: {{ ref('dim_websites') }}
@@ -19,8 +20,8 @@ final as (
     from mart_columns
     where
         column_name in ('email', 'phone', 'first_name', 'last_name', 'full_name', 'provider_reference')
-        or column_name like '%email%' and column_name not like '%\_hash' escape '\'
-        or column_name like '%phone%' and column_name not like '%\_hash' escape '\'
+        or column_name like '%email%' and column_name not like '%!_hash' escape '!'
+        or column_name like '%phone%' and column_name not like '%!_hash' escape '!'
 
 )
 

@@ -17,7 +17,7 @@ final as (
 
     select
         points_days.website_id,
-        points_days.business_date as "date",
+        points_days.business_date as {{ adapter.quote('date') }},
         points_days.points_issued as issued,
         points_days.points_redeemed as redeemed,
         points_days.points_expired as expired,

@@ -34,7 +34,7 @@ final as (
         tier_days.business_date,
         tier_days.tier,
         {{ dbt.concat(['upper(substr(tier_days.tier, 1, 1))', 'substr(tier_days.tier, 2)']) }} as tier_name,
-        tier_days.active_clients as "count",
+        tier_days.active_clients as {{ adapter.quote('count') }},
         tier_days.threshold,
         tier_days.percentage,
         tier_days.tier_rank
