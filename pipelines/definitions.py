@@ -77,6 +77,9 @@ def build_definitions(
                     artifacts_dir=artifacts,
                     keep_runs=config.dbt_keep_runs,
                     unit_tests=config.dbt_unit_tests,
+                    target=config.dbt_target,
+                    lake=_lake(config, resources),
+                    spark_master=config.spark_master,
                 )
             },
             executor=dg.in_process_executor,
@@ -96,3 +99,11 @@ def _dbt_artifacts(config: settings.Settings, resources: dict) -> Path:
     if isinstance(warehouse, Warehouse):
         return Path(warehouse.path).resolve().parent / "dbt"
     return config.dbt_artifacts
+
+
+def _lake(config: settings.Settings, resources: dict) -> str:
+    """The lake dbt reads on spark: the `warehouse` resource's (what the extraction writes)
+    when it names one, else the settings'."""
+    warehouse = resources.get("warehouse")
+    lake = getattr(warehouse, "lake", None)
+    return str(lake) if lake else str(config.lake_folder)

@@ -390,6 +390,29 @@ def _lake_rows(con: duckdb.DuckDBPyConnection, lake: Path, table: str) -> int:
     return con.execute(f"select count(*) from read_parquet([{listing}])").fetchone()[0]
 
 
+def _what_to_write(
+    con: duckdb.DuckDBPyConnection,
+    old: Manifest | None,
+    key: Sequence[str],
+    columns: dict[str, str],
+    through: int | None,
+    full: bool,
+) -> tuple[set[int] | None, str]:
+    """(the buckets to rewrite, None: the whole table; why whole)."""
+    if full:
+        return None, "full write asked"
+    if old is None:
+        return None, "no manifest"
+    if old.columns != columns:
+        return None, "raw's columns changed"
+    if old.key != (list(key) if _scheme(key, columns) != "whole" else []):
+        return None, "the key changed"
+    if old.scheme == "hash" and old.hash_probe != _hash_probe(con):
+        return None, "DuckDB hashes differently"
+    buckets = _changed_buckets(con, old, through)
+    return buckets, "" if buckets is not None else "the change log says the table changed whole"
+
+
 def _write_table(
     con: duckdb.DuckDBPyConnection,
     lake: Path,
@@ -404,22 +427,7 @@ def _write_table(
     folder.mkdir(parents=True, exist_ok=True)
     old = recover(lake, table)
     columns = raw_columns(con, table)
-    reason = ""
-    buckets: set[int] | None = None
-    if full:
-        reason = "full write asked"
-    elif old is None:
-        reason = "no manifest"
-    elif old.columns != columns:
-        reason = "raw's columns changed"
-    elif old.key != (list(key) if _scheme(key, columns) != "whole" else []):
-        reason = "the key changed"
-    elif old.scheme == "hash" and old.hash_probe != _hash_probe(con):
-        reason = "DuckDB hashes differently"
-    else:
-        buckets = _changed_buckets(con, old, through)
-        if buckets is None:
-            reason = "the change log says the table changed whole"
+    buckets, reason = _what_to_write(con, old, key, columns, through, full)
     if buckets is None:
         manifest = _plan_full(con, table, key, columns, rows_per_file, through)
         replaced = old.names() if old is not None else set()
@@ -480,7 +488,9 @@ def _connection(warehouse) -> Iterable[duckdb.DuckDBPyConnection]:
     if isinstance(warehouse, duckdb.DuckDBPyConnection):
         yield warehouse
         return
-    con = duck.connect(warehouse, read_only=True)
+    # Not read-only: a read-only connection cannot open a file this process already has
+    # open for writing (the run's other steps); nothing is written through it.
+    con = duck.connect(warehouse)
     try:
         con.execute("SET TimeZone = 'UTC'")
         con.execute("SET enable_progress_bar = false")
