@@ -80,3 +80,27 @@ def test_duckdb_target_has_the_same_assets_and_no_lake(source, tmp_path):
     result = duck.resolve_implicit_global_asset_job_def().execute_in_process()
     assert result.success and not _lake_checks(result)
     assert not (tmp_path / "lake").exists()
+
+
+def test_a_lake_left_behind_by_a_pruned_change_log_is_repaired_in_the_step(source, tmp_path):
+    """An update the change log no longer holds (pruned while the lake was not written):
+    the row counts agree, the content hash does not; the step writes that table whole."""
+    import sqlalchemy as sa
+
+    warehouse, lake_dir = str(tmp_path / "w.duckdb"), tmp_path / "lake"
+    job = _defs(source.url, warehouse, str(lake_dir)).resolve_implicit_global_asset_job_def()
+    assert job.execute_in_process().success
+    with sa.create_engine(source.url).begin() as conn:
+        conn.execute(
+            sa.text("UPDATE menu_meal SET name = 'renamed', updated_at = :u WHERE id = 1"),
+            {"u": source.tick().isoformat(sep=" ")},
+        )
+    duck = _defs(source.url, warehouse, None).resolve_implicit_global_asset_job_def()
+    assert duck.execute_in_process().success  # the duckdb target: the lake not written
+    con = duckdb.connect(warehouse)
+    con.execute("delete from meta._changes")  # as dbt's prune does on the duckdb target
+    con.close()
+    checks = _lake_checks(job.execute_in_process())
+    assert checks["menu_meal"][0] is True
+    assert checks["menu_meal"][1]["write"].value == "repaired"
+    assert checks["orders_order"][1]["write"].value == "unchanged"
