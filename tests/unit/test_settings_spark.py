@@ -66,3 +66,25 @@ def test_the_dbt_resource_gets_the_target_and_its_vars(tmp_path):
         "spark_master": "local[2]",
     }
     assert Path(spark.lake).is_absolute()
+
+
+def test_the_publish_step_reads_sparks_marts_on_the_spark_target(tmp_path, monkeypatch):
+    from pipelines.defs import publish as step
+    from pipelines.defs.resources import Warehouse
+    from pipelines.publish import spark
+
+    calls = []
+    monkeypatch.setattr(
+        spark,
+        "publish_from_spark",
+        lambda lake, out, **kw: calls.append(("spark", lake, kw["project_dir"].name)) or {},
+    )
+    monkeypatch.setattr(
+        step, "publish_version", lambda path, out, **kw: calls.append(("duckdb", path)) or {}
+    )
+    step._publish(Warehouse(path=str(tmp_path / "w.duckdb"), lake=str(tmp_path / "lake")), {})
+    step._publish(Warehouse(path=str(tmp_path / "w.duckdb")), {})
+    assert calls == [
+        ("spark", str(tmp_path / "lake"), "dbt_project"),
+        ("duckdb", str(tmp_path / "w.duckdb")),
+    ]
