@@ -494,6 +494,10 @@ def _connection(warehouse) -> Iterable[duckdb.DuckDBPyConnection]:
     try:
         con.execute("SET TimeZone = 'UTC'")
         con.execute("SET enable_progress_bar = false")
+        # The run's work memory (spills past it): at 1M customers the full write peaked at
+        # 3.7 GiB of RSS without it (benchmarks/lake_bench.py).
+        con.execute(f"SET memory_limit = '{duck.WORK_MEMORY_LIMIT}'")
+        con.execute("SET preserve_insertion_order = false")
         yield con
     finally:
         con.close()
