@@ -10,7 +10,10 @@ subprocess (its wall time and peak RSS, `wait4` rusage, are its own):
   order items deleted; the updates and deletes drawn from all rows, or with `--recent 0.05`
   from the newest 5 % of ids, as a business's changes are: today's orders get delivered),
   then `write`: only the buckets holding those keys are rewritten;
-- `verify`: `verify` (row counts and a content hash of every table, raw against lake).
+- `verify`: `verify` (row counts and a content hash of every table, raw against lake);
+- `spark`: a Spark session on local[2] (loopback, no UI) counts every table of the lake
+  (`spark.read.parquet` of its folder), compared with raw's counts. Peak RSS is this
+  process's: the JVM is a child of it, not counted.
 
     .venv/bin/python benchmarks/lake_bench.py \
         --warehouse benchmarks/work/extract_wh_sqlite_1000000.duckdb
@@ -43,6 +46,8 @@ def _phase(name: str, warehouse: Path, lake: Path, rows_per_file: int) -> dict:
             _a_day(warehouse, float(os.environ.get("LAKE_BENCH_RECENT", "1.0")))
             began = time.perf_counter()
         done = lk.write(warehouse, lake, rows_per_file=rows_per_file)
+    elif name == "spark":
+        return _spark_counts(warehouse, lake)
     else:
         checks = lk.verify(warehouse, lake)
         return {
@@ -61,6 +66,42 @@ def _phase(name: str, warehouse: Path, lake: Path, rows_per_file: int) -> dict:
         "files_removed": sum(r.files_removed for r in done.values()),
         "rows_written": sum(r.rows_written for r in done.values()),
         "rows": sum(r.rows for r in done.values()),
+    }
+
+
+def _spark_counts(warehouse: Path, lake: Path) -> dict:
+    """Spark local[2] (loopback, no UI) reads every table of the lake and counts its rows."""
+    os.environ["SPARK_LOCAL_IP"] = "127.0.0.1"
+    from pyspark.sql import SparkSession
+
+    from pipelines import duck
+    from pipelines import lake as lk
+
+    began = time.perf_counter()
+    spark = (
+        SparkSession.builder.master("local[2]")
+        .config("spark.ui.enabled", "false")
+        .config("spark.driver.host", "127.0.0.1")
+        .config("spark.driver.bindAddress", "127.0.0.1")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.driver.memory", "2g")
+        .getOrCreate()
+    )
+    started = time.perf_counter() - began
+    con = duck.connect(warehouse, read_only=True)
+    tables = lk.raw_tables(con)
+    counted = time.perf_counter()
+    counts = {t: spark.read.parquet(str(lk.table_folder(lake, t))).count() for t in tables}
+    seconds = time.perf_counter() - counted
+    raw = {t: con.execute(f'select count(*) from raw."{t}"').fetchone()[0] for t in tables}
+    con.close()
+    spark.stop()
+    return {
+        "seconds": round(seconds, 2),
+        "spark_start_s": round(started, 1),
+        "tables": len(tables),
+        "rows": sum(counts.values()),
+        "equal": counts == raw,
     }
 
 
@@ -107,8 +148,10 @@ def _a_day(warehouse: Path, recent: float) -> None:
             con.execute("drop table touched")
         if ins:
             con.execute(
-                f"create temp table fresh as select * replace (id + {top} as id) from raw.{table} "
-                f"using sample {int(n * ins)} rows (reservoir, 7)"
+                # New rows get the next ids, one after another, as a sequence gives them.
+                f"create temp table fresh as select * replace ({top} + row_number() over () "
+                f"as id) from (select * from raw.{table} "
+                f"using sample {int(n * ins)} rows (reservoir, 7))"
             )
             con.execute(log + "fresh", ["insert"])
             con.execute(f"insert into raw.{table} select * from fresh")

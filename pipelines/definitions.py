@@ -5,6 +5,11 @@ files and the static dashboard), with the raw
 reconciliation checks, the dbt tests as checks, freshness checks on the marts, a daily
 schedule and a run-failure sensor. `dagster dev -m pipelines.definitions` loads `defs`.
 
+The graph is the same on both dbt targets (`MEALYTICS_DBT_TARGET`): on spark the extraction
+step also writes the lake (raw as Parquet, `pipelines.lake`) and checks it, dbt runs with
+`--target spark`, and publishing reads Spark's marts; the dbt assets come from the same
+manifest (parsed on the default, duckdb, target).
+
 Steps run in one process, one after another: the warehouse is a DuckDB file with a single
 writer, so extraction, its checks and dbt must never overlap. Runs do not overlap either:
 each holds the warehouse's lock file while it uses the warehouse (`pipelines.warehouse_lock`,

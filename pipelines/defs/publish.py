@@ -11,6 +11,10 @@ another step has not finished, it fails with one line ("not published: check X o
 readers to it with one atomic rename (`pipelines.publish.version`); any failure before that
 rename leaves the previous version current, whole.
 
+On the spark target (the `warehouse` resource names a lake) the marts are read from Spark's
+Parquet tables in the lake instead of the build file (`pipelines.publish.spark`): the same
+files, catalog and dashboard come out.
+
 The files land in the `warehouse` resource's publish folder: beside the warehouse (by
 default `data/published.duckdb`, `data/parquet/`, `data/dashboard.html`, `data/publish/`),
 or under `MEALYTICS_PUBLISH_DIR`; the copy's reader path is `MEALYTICS_PUBLISHED` if set.
