@@ -88,3 +88,22 @@ def test_the_publish_step_reads_sparks_marts_on_the_spark_target(tmp_path, monke
         ("spark", str(tmp_path / "lake"), "dbt_project"),
         ("duckdb", str(tmp_path / "w.duckdb")),
     ]
+
+
+def test_the_spark_target_runs_dbt_through_the_projects_spark_entry_point(tmp_path):
+    import subprocess
+
+    from pipelines.defs.dbt.assets import SPARK_ENTRY, dbt_resource, spark_dbt_executable
+    from pipelines.defs.dbt.project import dbt_executable
+
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "dbt_project.yml").write_text("name: x\n")
+    assert spark_dbt_executable(project, tmp_path / "dbt") == dbt_executable()  # no entry point
+    (project / SPARK_ENTRY).write_text("import sys\nprint('entry', *sys.argv[1:])\n")
+    launcher = spark_dbt_executable(project, tmp_path / "dbt")
+    done = subprocess.run([launcher, "build", "--target", "spark"], capture_output=True, text=True)
+    assert done.stdout.strip() == "entry build --target spark"
+    resource = dbt_resource(str(project), artifacts_dir=tmp_path / "dbt", target="spark")
+    assert resource.dbt_executable == launcher
+    assert dbt_resource(str(project)).dbt_executable == dbt_executable()

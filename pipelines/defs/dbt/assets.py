@@ -133,7 +133,8 @@ class MealyticsDbt(DbtCliResource):
 
         from packaging import version
 
-        if Path(self.dbt_executable).parent == Path(sys.executable).parent:
+        ours = Path(self.dbt_executable).parent == Path(sys.executable).parent
+        if ours or Path(self.dbt_executable).name == SPARK_LAUNCHER:
             return version.parse(installed("dbt-core"))
         return super()._cli_version
 
@@ -167,9 +168,12 @@ def dbt_resource(
     """The dbt CLI for `project`, with the venv's dbt executable, on `target` ("duckdb":
     the profile's default output; "spark": its `spark` output)."""
     spark = target == "spark"
+    project_dir = getattr(project, "project_dir", project)
     return MealyticsDbt(
         project_dir=project,
-        dbt_executable=dbt_executable(),
+        dbt_executable=spark_dbt_executable(project_dir, artifacts_dir)
+        if spark
+        else dbt_executable(),
         as_of=as_of.isoformat() if as_of else None,
         artifacts_dir=str(artifacts_dir) if artifacts_dir else None,
         keep_runs=keep_runs,
@@ -178,6 +182,33 @@ def dbt_resource(
         lake=str(Path(lake).resolve()) if spark and lake else None,
         spark_master=spark_master if spark else None,
     )
+
+
+#: spark-dbt's entry point (dbt_project/): dbt with the project's Python models run in the
+#: session's Spark (dbt-spark's `session` method has no Python submission of its own).
+SPARK_ENTRY = "dbt_spark_session.py"
+SPARK_LAUNCHER = "dbt-spark-session"
+
+
+def spark_dbt_executable(project_dir: str | Path, folder: str | Path | None) -> str:
+    """The dbt executable of the spark target: a launcher (in `folder`, written now, owner
+    only) running the project's SPARK_ENTRY with this Python; plain dbt without one."""
+    import tempfile
+
+    entry = Path(project_dir).resolve() / SPARK_ENTRY
+    if not entry.exists():
+        return dbt_executable()
+    folder = Path(folder) if folder else Path(tempfile.gettempdir()) / "mealytics-dbt"
+    folder.mkdir(parents=True, exist_ok=True)
+    launcher = folder / SPARK_LAUNCHER
+    launcher.write_text(
+        f"#!{sys.executable}\n"
+        "import runpy, sys\n"
+        f"sys.argv[0] = {str(entry)!r}\n"
+        "runpy.run_path(sys.argv[0], run_name='__main__')\n"
+    )
+    launcher.chmod(0o700)
+    return str(launcher)
 
 
 def target_vars(dbt: MealyticsDbt, warehouse: Warehouse) -> dict[str, str]:
