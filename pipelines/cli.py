@@ -115,6 +115,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
         + (" (full refresh)" if full_refresh else "")
         + (f", as of {as_of or config.as_of}" if as_of or config.as_of else "")
         + (", today so far" if today else "")
+        + (
+            f"; dbt on Spark ({config.spark_master}), lake {config.lake_folder}"
+            if config.on_spark
+            else ""
+        )
     )
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
     report = run.execute(

@@ -5,6 +5,11 @@ files and the static dashboard), with the raw
 reconciliation checks, the dbt tests as checks, freshness checks on the marts, a daily
 schedule and a run-failure sensor. `dagster dev -m pipelines.definitions` loads `defs`.
 
+The graph is the same on both dbt targets (`MEALYTICS_DBT_TARGET`): on spark the extraction
+step also writes the lake (raw as Parquet, `pipelines.lake`) and checks it, dbt runs with
+`--target spark`, and publishing reads Spark's marts; the dbt assets come from the same
+manifest (parsed on the default, duckdb, target).
+
 Steps run in one process, one after another: the warehouse is a DuckDB file with a single
 writer, so extraction, its checks and dbt must never overlap. Runs do not overlap either:
 each holds the warehouse's lock file while it uses the warehouse (`pipelines.warehouse_lock`,
@@ -77,6 +82,9 @@ def build_definitions(
                     artifacts_dir=artifacts,
                     keep_runs=config.dbt_keep_runs,
                     unit_tests=config.dbt_unit_tests,
+                    target=config.dbt_target,
+                    lake=_lake(config, resources),
+                    spark_master=config.spark_master,
                 )
             },
             executor=dg.in_process_executor,
@@ -96,3 +104,11 @@ def _dbt_artifacts(config: settings.Settings, resources: dict) -> Path:
     if isinstance(warehouse, Warehouse):
         return Path(warehouse.path).resolve().parent / "dbt"
     return config.dbt_artifacts
+
+
+def _lake(config: settings.Settings, resources: dict) -> str:
+    """The lake dbt reads on spark: the `warehouse` resource's (what the extraction writes)
+    when it names one, else the settings'."""
+    warehouse = resources.get("warehouse")
+    lake = getattr(warehouse, "lake", None)
+    return str(lake) if lake else str(config.lake_folder)

@@ -581,7 +581,12 @@ def _read_outputs(report: RunReport, resource) -> None:
     marts = sorted(
         name.split("/", 1)[1] for name in report.materialized if name.startswith("marts/")
     )
-    report.marts = _mart_rows(str(resource.path), marts)
+    if resource.lake:  # the spark target: Spark's marts in the lake
+        from pipelines.publish.spark import mart_rows
+
+        report.marts = mart_rows(resource.lake, marts)
+    else:
+        report.marts = _mart_rows(str(resource.path), marts)
     report.outputs = _published_outputs(resource, report.materialized)
 
 

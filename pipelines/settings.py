@@ -101,6 +101,14 @@ DEFAULT_DBT_KEEP_RUNS = 10
 #: How changed rows are found on PostgreSQL (`pipelines.extract.xmin`): the row's xmin
 #: (every committed change), or `updated_at` (the cursor of every other source).
 PG_CHANGE_CURSORS = ("xmin", "updated_at")
+LAKE_VAR = "MEALYTICS_LAKE"
+DBT_TARGET_VAR = "MEALYTICS_DBT_TARGET"
+SPARK_MASTER_VAR = "MEALYTICS_SPARK_MASTER"
+#: The engines dbt builds on (DESIGN.md): DuckDB on one machine, or Spark through dbt-spark.
+DBT_TARGETS = ("duckdb", "spark")
+#: dbt_project/profiles.yml's output of each target (DuckDB's is the profile's default).
+DBT_PROFILE_TARGETS = {"duckdb": "dev", "spark": "spark"}
+DEFAULT_SPARK_MASTER = "local[2]"
 
 
 @dataclass(frozen=True)
@@ -152,6 +160,14 @@ class Settings:
     dbt_unit_tests: bool = False
     #: SQLAlchemy URL of the API's state (`MEALYTICS_API_STATE`; may hold a password).
     api_state: str = DEFAULT_API_STATE_URL
+    #: The raw layer as Parquet for Spark (`MEALYTICS_LAKE`, `pipelines.lake`); None:
+    #: `lake/` beside the warehouse.
+    lake: Path | None = None
+    #: The engine dbt builds on (`MEALYTICS_DBT_TARGET`): "duckdb" or "spark".
+    dbt_target: str = "duckdb"
+    #: Spark's master on the spark target (`MEALYTICS_SPARK_MASTER`): `local[2]`, a
+    #: `spark://host:7077` cluster, …
+    spark_master: str = DEFAULT_SPARK_MASTER
 
     def __post_init__(self) -> None:
         check_duckdb_file(self.warehouse, "MEALYTICS_WAREHOUSE")
@@ -195,6 +211,9 @@ class Settings:
             dbt_keep_runs=_keep_runs(env.get(DBT_KEEP_RUNS_VAR)),
             dbt_unit_tests=_flag(env.get(DBT_UNIT_TESTS_VAR), DBT_UNIT_TESTS_VAR),
             api_state=env.get(API_STATE_VAR) or DEFAULT_API_STATE_URL,
+            lake=Path(env[LAKE_VAR]) if env.get(LAKE_VAR, "").strip() else None,
+            dbt_target=dbt_target(env.get(DBT_TARGET_VAR)),
+            spark_master=(env.get(SPARK_MASTER_VAR) or DEFAULT_SPARK_MASTER).strip(),
         )
 
     @property
@@ -206,6 +225,15 @@ class Settings:
     def published_file(self) -> Path:
         """`published`, else `published.duckdb` in the publish folder."""
         return self.published or self.publish_folder / "published.duckdb"
+
+    @property
+    def lake_folder(self) -> Path:
+        """`lake`, else `lake/` in the warehouse's folder (absolute)."""
+        return (self.lake or self.warehouse.resolve().parent / "lake").resolve()
+
+    @property
+    def on_spark(self) -> bool:
+        return self.dbt_target == "spark"
 
     @property
     def dbt_artifacts(self) -> Path:
@@ -221,6 +249,17 @@ class Settings:
     @property
     def masked_source_url(self) -> str:
         return mask_url(self.source_url)
+
+
+def dbt_target(text: str | None) -> str:
+    """MEALYTICS_DBT_TARGET: `duckdb` (unset: the default) or `spark`, any case."""
+    value = (text or "duckdb").strip().lower() or "duckdb"
+    if value not in DBT_TARGETS:
+        raise SettingsError(
+            f"{DBT_TARGET_VAR}={text!r}: the dbt target is 'duckdb' (the default: one "
+            "machine) or 'spark' (dbt-spark; MEALYTICS_SPARK_MASTER, MEALYTICS_LAKE)"
+        )
+    return value
 
 
 def _as_of(text: str | None) -> dt.date | None:

@@ -11,6 +11,10 @@ another step has not finished, it fails with one line ("not published: check X o
 readers to it with one atomic rename (`pipelines.publish.version`); any failure before that
 rename leaves the previous version current, whole.
 
+On the spark target (the `warehouse` resource names a lake) the marts are read from Spark's
+Parquet tables in the lake instead of the build file (`pipelines.publish.spark`): the same
+files, catalog and dashboard come out.
+
 The files land in the `warehouse` resource's publish folder: beside the warehouse (by
 default `data/published.duckdb`, `data/parquet/`, `data/dashboard.html`, `data/publish/`),
 or under `MEALYTICS_PUBLISH_DIR`; the copy's reader path is `MEALYTICS_PUBLISHED` if set.
@@ -105,16 +109,34 @@ def _publish_asset(deps: list[dg.AssetKey]) -> dg.AssetsDefinition:
                 allow_retries=False,
             )
         began = time.perf_counter()
-        info = publish_version(
-            warehouse.path,
-            warehouse.publish_folder,
-            published=warehouse.published_file,
-            details={"run_id": context.run.run_id},
-        )
+        info = _publish(warehouse, {"run_id": context.run.run_id})
         context.log.info(f"version {info['version']} published in {warehouse.publish_folder}")
         yield from _results(info, warehouse, round(time.perf_counter() - began, 3))
 
     return publish
+
+
+def _publish(warehouse: Warehouse, details: dict) -> dict:
+    """A new version from the build's marts: the DuckDB file's schema marts, or on the spark
+    target (the resource names a lake) Spark's Parquet marts in the lake
+    (`pipelines.publish.spark`, the table macros compiled from the dbt project for DuckDB)."""
+    if warehouse.lake:
+        from pipelines.defs.dbt.project import DBT_PROJECT_DIR
+        from pipelines.publish.spark import publish_from_spark
+
+        return publish_from_spark(
+            warehouse.lake,
+            warehouse.publish_folder,
+            published=warehouse.published_file,
+            details=details,
+            project_dir=DBT_PROJECT_DIR,
+        )
+    return publish_version(
+        warehouse.path,
+        warehouse.publish_folder,
+        published=warehouse.published_file,
+        details=details,
+    )
 
 
 def _results(info: dict, warehouse: Warehouse, duration: float):

@@ -71,6 +71,9 @@ class Warehouse(dg.ConfigurableResource):
     #: The published copy readers open (`MEALYTICS_PUBLISHED`); None: `published.duckdb`
     #: in the publish folder.
     published: str | None = None
+    #: The lake (`MEALYTICS_LAKE`, `pipelines.lake`) the extraction writes after raw on the
+    #: spark target (`MEALYTICS_DBT_TARGET=spark`); None: not written (the duckdb target).
+    lake: str | None = None
 
     @pydantic.field_validator("path")
     @classmethod
@@ -128,6 +131,7 @@ def default_resources(config: Settings | None = None) -> dict[str, dg.Configurab
             lock_timeout_s=config.lock_timeout_s,
             publish_dir=str(config.publish_dir) if config.publish_dir else None,
             published=str(config.published) if config.published else None,
+            lake=str(config.lake_folder) if config.on_spark else None,
         ),
     }
 

@@ -31,7 +31,16 @@ def _parser() -> argparse.ArgumentParser:
 def publish(config: settings.Settings) -> dict:
     """Publish what the `publish` step publishes, for `config`'s warehouse and folders."""
     out = config.publish_folder
-    info = publish_version(config.warehouse, out, published=config.published_file)
+    if config.on_spark:  # MEALYTICS_DBT_TARGET=spark: Spark's marts in the lake
+        from pipelines.defs.dbt.project import DBT_PROJECT_DIR
+        from pipelines.publish.spark import publish_from_spark
+
+        info = publish_from_spark(
+            config.lake_folder, out, published=config.published_file,
+            project_dir=DBT_PROJECT_DIR,
+        )
+    else:
+        info = publish_version(config.warehouse, out, published=config.published_file)
     print(f"version {info['version']}: {info['marts']} marts")
     print(f"published warehouse: {config.published_file}")
     print(
@@ -61,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     try:
         publish(config)
-    except (LookupError, MealyticsError) as exc:
+    except (LookupError, MealyticsError, FileNotFoundError, RuntimeError) as exc:
         print(str(exc), file=sys.stderr)
         return 1
     return 0

@@ -33,7 +33,7 @@ from pipelines.defs.dbt.project import dbt_executable, prune_runs, seed_partial_
 from pipelines.defs.raw.assets import asset_key as raw_asset_key
 from pipelines.defs.resources import Warehouse
 from pipelines.publish.docs import dbt_docs_url
-from pipelines.settings import DEFAULT_DBT_KEEP_RUNS
+from pipelines.settings import DBT_PROFILE_TARGETS, DEFAULT_DBT_KEEP_RUNS
 
 DBT_ASSETS_NAME = "dbt_models"
 #: The folder of the artifacts folder holding one folder per dbt invocation.
@@ -115,6 +115,15 @@ class MealyticsDbt(DbtCliResource):
     keep_runs: int = DEFAULT_DBT_KEEP_RUNS
     #: Whether `dbt build` runs the unit tests too (`MEALYTICS_DBT_UNIT_TESTS`; CI does).
     unit_tests: bool = False
+    #: On the spark target (`target="spark"`, `MEALYTICS_DBT_TARGET=spark`): the lake
+    #: (`MEALYTICS_LAKE`, absolute) and Spark's master (`MEALYTICS_SPARK_MASTER`), passed
+    #: to dbt as the vars `lake` and `spark_master` (the profile's spark output reads them).
+    lake: str | None = None
+    spark_master: str | None = None
+
+    @property
+    def on_spark(self) -> bool:
+        return self.target == DBT_PROFILE_TARGETS["spark"]
 
     @functools.cached_property
     def _cli_version(self):
@@ -124,7 +133,8 @@ class MealyticsDbt(DbtCliResource):
 
         from packaging import version
 
-        if Path(self.dbt_executable).parent == Path(sys.executable).parent:
+        ours = Path(self.dbt_executable).parent == Path(sys.executable).parent
+        if ours or Path(self.dbt_executable).name == SPARK_LAUNCHER:
             return version.parse(installed("dbt-core"))
         return super()._cli_version
 
@@ -150,16 +160,66 @@ def dbt_resource(
     artifacts_dir: str | Path | None = None,
     keep_runs: int = DEFAULT_DBT_KEEP_RUNS,
     unit_tests: bool = False,
+    *,
+    target: str = "duckdb",
+    lake: str | Path | None = None,
+    spark_master: str | None = None,
 ) -> MealyticsDbt:
-    """The dbt CLI for `project`, with the venv's dbt executable."""
+    """The dbt CLI for `project`, with the venv's dbt executable, on `target` ("duckdb":
+    the profile's default output; "spark": its `spark` output)."""
+    spark = target == "spark"
+    project_dir = getattr(project, "project_dir", project)
     return MealyticsDbt(
         project_dir=project,
-        dbt_executable=dbt_executable(),
+        dbt_executable=spark_dbt_executable(project_dir, artifacts_dir)
+        if spark
+        else dbt_executable(),
         as_of=as_of.isoformat() if as_of else None,
         artifacts_dir=str(artifacts_dir) if artifacts_dir else None,
         keep_runs=keep_runs,
         unit_tests=unit_tests,
+        target=DBT_PROFILE_TARGETS["spark"] if spark else None,
+        lake=str(Path(lake).resolve()) if spark and lake else None,
+        spark_master=spark_master if spark else None,
     )
+
+
+#: spark-dbt's entry point (dbt_project/): dbt with the project's Python models run in the
+#: session's Spark (dbt-spark's `session` method has no Python submission of its own).
+SPARK_ENTRY = "dbt_spark_session.py"
+SPARK_LAUNCHER = "dbt-spark-session"
+
+
+def spark_dbt_executable(project_dir: str | Path, folder: str | Path | None) -> str:
+    """The dbt executable of the spark target: a launcher (in `folder`, written now, owner
+    only) running the project's SPARK_ENTRY with this Python; plain dbt without one."""
+    import tempfile
+
+    entry = Path(project_dir).resolve() / SPARK_ENTRY
+    if not entry.exists():
+        return dbt_executable()
+    folder = Path(folder) if folder else Path(tempfile.gettempdir()) / "mealytics-dbt"
+    folder.mkdir(parents=True, exist_ok=True)
+    launcher = folder / SPARK_LAUNCHER
+    launcher.write_text(
+        f"#!{sys.executable}\n"
+        "import runpy, sys\n"
+        f"sys.argv[0] = {str(entry)!r}\n"
+        "runpy.run_path(sys.argv[0], run_name='__main__')\n"
+    )
+    launcher.chmod(0o700)
+    return str(launcher)
+
+
+def target_vars(dbt: MealyticsDbt, warehouse: Warehouse) -> dict[str, str]:
+    """The vars naming where the target's data is: the DuckDB file always (the duckdb
+    output's path; on spark, the extraction's warehouse), and on spark the lake and master."""
+    variables = {"warehouse": str(Path(warehouse.path).resolve())}
+    if dbt.on_spark:
+        variables["lake"] = dbt.lake or str(Path(warehouse.path).resolve().parent / "lake")
+        if dbt.spark_master:
+            variables["spark_master"] = dbt.spark_master
+    return variables
 
 
 def exclude_nodes(args: list[str], names: list[str]) -> list[str]:
@@ -181,7 +241,7 @@ def dbt_invocation_args(config: DbtBuildConfig, dbt: MealyticsDbt, warehouse: Wa
     return dbt_build_args(
         full_refresh=config.full_refresh,
         as_of=config.as_of or dbt.as_of,
-        extra_vars={"warehouse": str(Path(warehouse.path).resolve())},
+        extra_vars=target_vars(dbt, warehouse),
         unit_tests=dbt.unit_tests,
         today_so_far=config.today_so_far,
     )
@@ -205,12 +265,20 @@ def build_plan(
     project: DbtProject,
 ) -> changed.Plan:
     """What this run's dbt build must do (`pipelines.defs.dbt.changed.plan`)."""
+    if dbt.on_spark:
+        # The change-driven selection compares with the last DuckDB build (its state is in
+        # the DuckDB file): on Spark every run builds every node, not recorded, so the
+        # DuckDB target's reference stays its own.
+        return changed.Plan(
+            changed.ALL, "spark target: every model (the change-driven selection is DuckDB's)",
+            record=False,
+        )
     selected = context.selected_asset_keys
     whole = selected == set(context.assets_def.keys)
     as_of = parse_as_of(config.as_of or dbt.as_of)
     variables = dbt_vars(
         as_of=as_of,
-        extra={"warehouse": str(Path(warehouse.path).resolve())},
+        extra=target_vars(dbt, warehouse),
         today_so_far=config.today_so_far,
     )
     return changed.plan(

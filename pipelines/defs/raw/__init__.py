@@ -49,7 +49,9 @@ def build_raw_defs(
     warehouse = resources.get("warehouse")
     plans = discover(url, selection, getattr(warehouse, "path", None))
     return dg.Definitions(
-        assets=build_raw_assets(url, selection=selection, plans=plans),
+        assets=build_raw_assets(
+            url, selection=selection, plans=plans, lake=bool(getattr(warehouse, "lake", None))
+        ),
         asset_checks=[*build_raw_checks(plans), *build_quality_checks(plans)],
         resources=resources,
     )

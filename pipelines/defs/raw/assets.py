@@ -31,6 +31,7 @@ import dagster as dg
 import sqlalchemy as sa
 
 from pipelines import secrets
+from pipelines.defs.raw.lake import lake_check_specs, write_lake
 from pipelines.defs.resources import SourceDatabase, Warehouse
 from pipelines.errors import ContractBrokenError, MassDeleteError, TableNotInSourceError
 from pipelines.extract import (
@@ -333,6 +334,7 @@ def build_raw_assets(
     *,
     selection: TableSelection | None = None,
     plans: list[TablePlan] | None = None,
+    lake: bool = False,
 ) -> list[dg.AssetsDefinition]:
     """The raw assets for the tables of the source at `source_url` (reflected now).
 
@@ -348,7 +350,8 @@ def build_raw_assets(
     @dg.multi_asset(
         name="raw_tables",
         specs=[_spec(p, kinds) for p in plans],
-        check_specs=_check_specs(plans),
+        check_specs=_check_specs(plans)
+        + (lake_check_specs(plans, asset_key) if lake else []),
         can_subset=True,
     )
     def raw_tables(
@@ -387,6 +390,12 @@ def _extract(context, config, source, warehouse, selection):
             else:
                 yield _materialization(context, outcome, src.url)
             yield from _guard_results(context, outcome)
+        if warehouse.lake:
+            loaded = [t for t in tables if t not in failures]
+            yield from write_lake(
+                context, warehouse.path, warehouse.lake, {p.name: p for p in plans}, loaded,
+                full=config.full_refresh, asset_key=asset_key,
+            )
     except SourceUnavailableError as exc:
         raise dg.Failure(description=secrets.redact(str(exc))) from exc
     finally:
