@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The two system programs the test suite drives for real: a PostgreSQL server (started by
-# the tests on loopback) and headless Chromium (the dashboard test). Installed from
+# The system programs the test suite drives for real: a PostgreSQL server (started by the
+# tests on loopback), headless Chromium (the dashboard tests) and a Java runtime (Spark on
+# local[2], the spark target's equality test). Installed from
 # Debian's packages when missing and we may (root, or passwordless sudo); otherwise a
 # clear note, and the tests that need them fail naming what to install.
 set -euo pipefail
@@ -9,6 +10,7 @@ missing=()
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1 \
     || missing+=(postgresql)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
+command -v java >/dev/null 2>&1 || missing+=(openjdk-17-jre-headless)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 if [ "$(id -u)" -eq 0 ]; then
