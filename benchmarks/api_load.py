@@ -248,9 +248,9 @@ class Endpoint:
 
 def _as_of(warehouse: Path) -> tuple[int, dt.date]:
     """(the website with the most loyalty accounts, its as_of) in `warehouse`."""
-    import duckdb
+    from pipelines import duck
 
-    con = duckdb.connect(str(warehouse), read_only=True)
+    con = duck.connect(str(warehouse), read_only=True)
     try:
         website = con.execute(
             "select website_id from marts.dim_loyalty_accounts group by 1 "

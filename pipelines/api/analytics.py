@@ -31,6 +31,7 @@ import duckdb
 from fastapi import APIRouter, HTTPException, Path, Query
 from pydantic import BaseModel
 
+from models.enums import CAMPAIGN_STATUSES
 from pipelines.api.catalog import UNVERSIONED
 from pipelines.api.deps import ExactJSON, Marts, Token
 from pipelines.api.state import Token as StoredToken
@@ -39,7 +40,7 @@ from pipelines.publish.data import PERIODS
 router = APIRouter(prefix="/api/v1/analytics", tags=["analytics"])
 
 Period = Literal["day", "week", "month", "year"]
-CampaignStatus = Literal["draft", "active", "paused", "completed"]
+CampaignStatus = Literal[CAMPAIGN_STATUSES]
 #: The days of the revenue-streams window when no date_from is given (request 000: the
 #: last 30 days, counted as the dashboard's month).
 STREAM_DAYS = PERIODS["month"]
@@ -1174,7 +1175,7 @@ def metrics(token: Token, marts: Marts, website: WebsiteFilter = None) -> ExactJ
     sections["campaigns"] = _by_site(_query(
         marts,
         "select website_id, "
-        + ", ".join(f"count(*) filter (where status = '{s}') as {s}" for s in _STATUSES)
+        + ", ".join(f"count(*) filter (where status = '{s}') as {s}" for s in CAMPAIGN_STATUSES)
         + f" from marts.fct_campaign_performance where website_id in {_in(ids)} "
         "group by website_id",
         ids,
@@ -1183,7 +1184,7 @@ def metrics(token: Token, marts: Marts, website: WebsiteFilter = None) -> ExactJ
         # A section the marts have no row of (no loyalty program, no subscription yet):
         # null; no campaign: zeros.
         mine = {name: (rows.get(site.id) or [None])[0] for name, rows in sections.items()}
-        mine["campaigns"] = mine["campaigns"] or dict.fromkeys(_STATUSES, 0)
+        mine["campaigns"] = mine["campaigns"] or dict.fromkeys(CAMPAIGN_STATUSES, 0)
         answer["websites"].append({**site.head(), "as_of": site.as_of.isoformat(), **mine})
     return ExactJSON(answer)
 
@@ -1205,4 +1206,3 @@ def _latest_figures(marts, sites: list[Site]) -> dict[str, dict[int, list[dict[s
             for name, sql in queries.items()}
 
 
-_STATUSES = ("draft", "active", "paused", "completed")

@@ -372,7 +372,13 @@ def test_postgres_connection_dropped_mid_stream_is_retried_from_scratch(
         hook.admin.dispose()
     assert hook.terminated, "no backend to terminate"
     assert result.success
-    assert len(result.retries) == 1 and "terminating connection" in result.retries[0].lower()
+    # The backend's notice ("terminating connection due to administrator command") may
+    # arrive or not before the socket closes, depending on timing: either is the drop.
+    assert len(result.retries) == 1
+    assert any(
+        sign in result.retries[0].lower()
+        for sign in ("terminating connection", "server closed the connection unexpectedly")
+    ), result.retries
     # The dropped attempt handed DuckDB some batches (those read ahead before the drop),
     # not all; the retry streamed the table again from its first row.
     assert 10 <= hook.rows_per_attempt[0] < source_rows
