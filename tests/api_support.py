@@ -65,6 +65,41 @@ def serving(app, timeout_s: float = 20.0) -> Iterator[str]:
         thread.join(timeout_s)
 
 
+def publish_for_api(warehouse: Path, root: Path):
+    """Publish `warehouse` into `root/out`, with an API state of its own in `root`: the
+    settings the API under test serves."""
+    from pipelines.publish.version import publish_version
+    from pipelines.settings import Settings
+
+    publish_version(warehouse, root / "out")
+    return Settings(
+        warehouse=warehouse, publish_dir=root / "out", api_state=f"sqlite:///{root / 'api.db'}"
+    )
+
+
+@contextlib.contextmanager
+def served(settings) -> Iterator[tuple[str, object]]:
+    """The API of `settings` under uvicorn (`serving`): (its base URL, the app); the app's
+    catalog closed afterwards."""
+    from pipelines.api.app import create_app
+
+    app = create_app(settings)
+    try:
+        with serving(app) as url:
+            yield url, app
+    finally:
+        app.state.catalog.close()
+
+
+def make_tokens(settings, roles: dict[str, tuple[str, tuple[int, ...]]]) -> dict[str, str]:
+    """{name: the token's secret} for tokens created as `roles` says ({name: (role, websites)})."""
+    from pipelines.api import state
+
+    engine = state.open_state(settings.api_state)
+    return {name: state.create_token(engine, role, websites)[1]
+            for name, (role, websites) in roles.items()}
+
+
 #: The marts request 000's analytics views read (pipelines/api/analytics.py), beside MARTS.
 ANALYTICS_MARTS = (
     "+fct_order_status", "+fct_payment_methods", "+fct_item_sales", "+fct_discounts",

@@ -19,11 +19,10 @@ from typing import Any
 import duckdb
 import httpx
 import pytest
-from api_support import build_analytics_warehouse, serving
+from api_support import build_analytics_warehouse, make_tokens, publish_for_api, served
 
 from pipelines import duck
 from pipelines.api import state
-from pipelines.api.app import create_app
 from pipelines.publish import data
 from pipelines.publish.version import publish_version
 from pipelines.settings import Settings
@@ -37,31 +36,20 @@ PERIODS = {"day": 1, "week": 7, "month": 30, "year": 365}
 @pytest.fixture(scope="module")
 def published(tmp_path_factory):
     root = tmp_path_factory.mktemp("analytics")
-    warehouse = build_analytics_warehouse(root)
-    publish_version(warehouse, root / "out")
-    return Settings(
-        warehouse=warehouse, publish_dir=root / "out", api_state=f"sqlite:///{root / 'api.db'}"
-    )
+    return publish_for_api(build_analytics_warehouse(root), root)
 
 
 @pytest.fixture(scope="module")
 def server(published):
-    app = create_app(published)
-    with serving(app) as url:
-        yield url, app
-    app.state.catalog.close()
+    with served(published) as both:
+        yield both
 
 
 @pytest.fixture(scope="module")
 def tokens(published):
+    made = make_tokens(published, {"admin": ("admin", ()), "one": ("analyst", (1,)),
+                                   "two": ("analyst", (2,)), "both": ("analyst", (1, 2))})
     engine = state.open_state(published.api_state)
-    made = {
-        name: state.create_token(engine, role, websites)[1]
-        for name, role, websites in (
-            ("admin", "admin", ()), ("one", "analyst", (1,)), ("two", "analyst", (2,)),
-            ("both", "analyst", (1, 2)),
-        )
-    }
     token, made["revoked"] = state.create_token(engine, "admin")
     state.revoke(engine, token.id)
     made["nobody"] = None

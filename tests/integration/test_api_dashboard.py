@@ -22,7 +22,7 @@ from pathlib import Path
 import duckdb
 import httpx
 import pytest
-from api_support import serving
+from api_support import make_tokens, publish_for_api, served
 from cdp import CHROMIUM, Chromium
 from test_publish import (  # the static dashboard's data and checks, reused on a range
     AS_OF,
@@ -40,7 +40,6 @@ from test_publish import (  # the static dashboard's data and checks, reused on 
 
 from pipelines import duck
 from pipelines.api import state
-from pipelines.api.app import create_app
 from pipelines.api.dashboard import NAME_QUERIES, PAYLOAD_PATH, scoped
 from pipelines.publish import data
 from pipelines.publish.version import current_version, publish_version
@@ -54,28 +53,18 @@ LO, HI = dt.date(2026, 3, 12), dt.date(2026, 4, 6)
 
 @pytest.fixture(scope="module")
 def published(warehouse, tmp_path_factory):  # noqa: F811
-    root = tmp_path_factory.mktemp("dash")
-    publish_version(warehouse, root / "out")
-    return Settings(
-        warehouse=warehouse, publish_dir=root / "out", api_state=f"sqlite:///{root / 'api.db'}"
-    )
+    return publish_for_api(warehouse, tmp_path_factory.mktemp("dash"))
 
 
 @pytest.fixture(scope="module")
 def server(published):
-    app = create_app(published)
-    with serving(app) as url:
-        yield url, app
-    app.state.catalog.close()
+    with served(published) as both:
+        yield both
 
 
 @pytest.fixture(scope="module")
 def tokens(published):
-    engine = state.open_state(published.api_state)
-    return {
-        name: state.create_token(engine, role, websites)[1]
-        for name, role, websites in (("admin", "admin", ()), ("one", "analyst", (1,)))
-    }
+    return make_tokens(published, {"admin": ("admin", ()), "one": ("analyst", (1,))})
 
 
 def get(server, path: str, token: str | None = None, **params) -> httpx.Response:

@@ -16,7 +16,7 @@ from decimal import Decimal
 import duckdb
 import httpx
 import pytest
-from api_support import build_warehouse, serving
+from api_support import build_warehouse, make_tokens, publish_for_api, served, serving
 
 from pipelines.api import state
 from pipelines.api.app import create_app
@@ -29,31 +29,19 @@ LOYALTY = "/api/v1/loyalty-management/analytics"
 @pytest.fixture(scope="module")
 def published(tmp_path_factory):
     root = tmp_path_factory.mktemp("api")
-    warehouse = build_warehouse(root)
-    publish_version(warehouse, root / "out")
-    return Settings(
-        warehouse=warehouse, publish_dir=root / "out", api_state=f"sqlite:///{root / 'api.db'}"
-    )
+    return publish_for_api(build_warehouse(root), root)
 
 
 @pytest.fixture(scope="module")
 def server(published):
-    app = create_app(published)
-    with serving(app) as url:
-        yield url, app
-    app.state.catalog.close()
+    with served(published) as both:
+        yield both
 
 
 @pytest.fixture(scope="module")
 def tokens(published):
-    engine = state.open_state(published.api_state)
-    return {
-        name: state.create_token(engine, role, websites)[1]
-        for name, role, websites in (
-            ("admin", "admin", ()), ("one", "analyst", (1,)), ("two", "analyst", (2,)),
-            ("both", "analyst", (1, 2)),
-        )
-    }
+    return make_tokens(published, {"admin": ("admin", ()), "one": ("analyst", (1,)),
+                                   "two": ("analyst", (2,)), "both": ("analyst", (1, 2))})
 
 
 def get(server, path: str, token: str | None = None, **params) -> httpx.Response:
