@@ -54,6 +54,9 @@ CATERING_STATUSES = (
     "delivered", "pending",
 )
 CATERING_ORDERS = 24
+#: Support tickets the catering customers open (whatever the demo drew).
+TICKETS = 3
+TICKET_CATEGORIES = ("late_delivery", "missing_item", "quality")
 #: The first platter's price; a later `update()` sets the issue's example, 272731.28.
 FIRST_PLATTER_PRICE = Decimal("249999.99")
 CAMPAIGN_DISCOUNT = Decimal("15000.00")
@@ -159,6 +162,16 @@ def populate(db: DjangoDatabase, rows: dict[str, list[dict]], *, seed: int = 3) 
                 campaign_id=campaign.id if i % 3 == 0 else None,
             )
         business.orders.setdefault(status, []).append(order.id)
+    # The demo draws its support tickets at random, so some start dates give none: the
+    # catering customers open their own (the saves behaviour resolves one).
+    Ticket = MODELS["support_ticket"]
+    for k, user in enumerate(users[:TICKETS]):
+        opened_at = start + dt.timedelta(days=2 * k + 1, hours=rng.randrange(8, 18))
+        with clock_at(opened_at):
+            Ticket.objects.using(a).create(
+                website_id=website.id, user_id=user.id, category=TICKET_CATEGORIES[k],
+                priority="normal", status="open", created_at=opened_at,
+            )
     return business
 
 
