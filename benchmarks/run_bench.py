@@ -39,6 +39,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -120,8 +121,14 @@ def run(label: str, phase: str, env: dict, as_of: dt.date, extra: tuple = ()) ->
     load = os.getloadavg()
     began = time.perf_counter()
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    done = subprocess.run([str(MEALYTICS), "-q", "run", "--as-of", as_of.isoformat(), *extra],
-                          env=env, capture_output=True, text=True)
+    process = subprocess.Popen(
+        [str(MEALYTICS), "-q", "run", "--as-of", as_of.isoformat(), *extra],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    tree = TreeMemory(process.pid)
+    tree.start()
+    stdout, stderr = process.communicate()
+    tree.stop()
+    done = subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
     wall = time.perf_counter() - began
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     if done.returncode != 0:
@@ -132,6 +139,8 @@ def run(label: str, phase: str, env: dict, as_of: dt.date, extra: tuple = ()) ->
         "label": label, "phase": phase, "as_of": as_of.isoformat(), "wall_s": round(wall, 1),
         # ru_maxrss only grows: a run below an earlier peak reports none of its own
         "peak_rss_mib": round(peak / 1024) if peak > before else None,
+        # the whole process tree at once (dbt, its DuckDB, Spark's JVM), sampled every 0.5 s
+        "peak_tree_rss_mib": round(tree.peak / 2**20),
         "steps": steps, "dbt_plan": kind, "raw_rows_changed": changed_rows,
         "load": [round(load[0], 1), round(os.getloadavg()[0], 1)],
         "code": code_version(), "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
@@ -142,6 +151,47 @@ def run(label: str, phase: str, env: dict, as_of: dt.date, extra: tuple = ()) ->
         out.write(json.dumps(result) + "\n")
     print(json.dumps(result), flush=True)
     return result
+
+
+class TreeMemory(threading.Thread):
+    """The largest sum of resident memory over a process and all its descendants, sampled
+    every half second from /proc (Spark's JVM is a grandchild that `RUSAGE_CHILDREN` never
+    sees: pyspark does not wait for it)."""
+
+    def __init__(self, pid: int) -> None:
+        super().__init__(daemon=True)
+        self.pid, self.peak, self._done = pid, 0, threading.Event()
+
+    def stop(self) -> None:
+        self._done.set()
+        self.join()
+
+    def run(self) -> None:
+        while not self._done.wait(0.5):
+            self.peak = max(self.peak, self.sample())
+
+    def sample(self) -> int:
+        parents: dict[int, int] = {}
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                try:
+                    stat = (entry / "stat").read_text()
+                except OSError:
+                    continue
+                parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+        tree, grew = {self.pid}, True
+        while grew:
+            more = {pid for pid, parent in parents.items() if parent in tree} - tree
+            tree |= more
+            grew = bool(more)
+        total = 0
+        for pid in tree:
+            try:
+                pages = int((Path("/proc") / str(pid) / "statm").read_text().split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            total += pages * os.sysconf("SC_PAGE_SIZE")
+        return total
 
 
 def step_times(env: dict) -> tuple[dict, str | None, int]:
@@ -245,7 +295,9 @@ def report() -> None:
               + " ".join(f"| {s.get(k, 0)} s" for k in ("extract", "dbt", "raw checks",
                                                          "reconcile", "publish",
                                                          "checks (freshness)"))
-              + f" | {row['peak_rss_mib'] or '≤ above'} MiB | "
+              + f" | {row['peak_rss_mib'] or '≤ above'} MiB"
+              + (f" (tree {row['peak_tree_rss_mib']:,} MiB)" if row.get("peak_tree_rss_mib")
+                 else "") + " | "
               + (f"{ratio:.1%}" if ratio is not None else "") + f" | {row['load']} |")
 
 
