@@ -65,8 +65,12 @@ def _not_published(_request: Request, exc: NotPublishedError) -> JSONResponse:
     return JSONResponse({"detail": str(exc)}, status_code=503)
 
 
-def create_app(config: Settings | None = None) -> FastAPI:
-    """The API over `config`'s published marts and API state (default: the environment)."""
+def create_app(config: Settings | None = None, *, warm: bool = True) -> FastAPI:
+    """The API over `config`'s published marts and API state (default: the environment).
+
+    `warm`: a newly published version is read by requests once it is warm (the previous
+    version's queries and dashboard answers asked of it in the background, `Catalog`);
+    without, from the first request that finds it."""
     config = config or Settings.from_env()
     app = FastAPI(
         title="Mealytics API",
@@ -74,7 +78,11 @@ def create_app(config: Settings | None = None) -> FastAPI:
         docs_url="/docs",
     )
     app.state.api_state = state.open_state(config.api_state)
-    app.state.catalog = Catalog(config.publish_folder, config.published_file)
+    app.state.catalog = catalog = Catalog(config.publish_folder, config.published_file,
+                                          warm=warm)
+    payloads = dashboard.cache_of(app)
+    catalog.add_warmer(dashboard.warmer(app))
+    catalog.on_switch(payloads.retain)
     app.add_exception_handler(NotPublishedError, _not_published)
     app.add_middleware(RequestLog)
     app.include_router(loyalty.router)

@@ -32,8 +32,10 @@ first's result). Endpoints read through `Reading.con` as they would a DuckDB cur
 from __future__ import annotations
 
 import contextlib
+import logging
 import re
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -97,6 +99,7 @@ class QueryCache:
         self._rows = 0  # rows kept, all results together
         self._lock = threading.Lock()
         self._results: OrderedDict[tuple, Result] = OrderedDict()
+        self._recipes: dict[tuple, tuple[str, Any]] = {}  # key -> (sql, params) as asked
         self._running: dict[tuple, threading.Event] = {}
         self.hits = self.misses = 0
 
@@ -117,7 +120,8 @@ class QueryCache:
             return None
         return (sql, tuple((type(p).__name__, p) for p in params) if params else ())
 
-    def get(self, key: tuple, compute: Callable[[], Result]) -> Result:
+    def get(self, key: tuple, compute: Callable[[], Result],
+            recipe: tuple[str, Any] | None = None) -> Result:
         while True:
             with self._lock:
                 found = self._results.get(key)
@@ -147,8 +151,12 @@ class QueryCache:
                     if key not in self._results:
                         self._results[key] = result
                         self._rows += len(result.rows)
+                        if recipe is not None:
+                            self._recipes[key] = recipe
                     while len(self._results) > self.entries or self._rows > self.total_rows:
-                        self._rows -= len(self._results.popitem(last=False)[1].rows)
+                        dropped, result_dropped = self._results.popitem(last=False)
+                        self._rows -= len(result_dropped.rows)
+                        self._recipes.pop(dropped, None)
             return result
         finally:
             with self._lock:
@@ -157,6 +165,13 @@ class QueryCache:
     def __len__(self) -> int:
         with self._lock:
             return len(self._results)
+
+    def recipes(self, limit: int) -> list[tuple[str, Any]]:
+        """The (sql, params) of the kept results, the most recently used first (at most
+        `limit`): what a new version is warmed with."""
+        with self._lock:
+            keys = list(reversed(self._results))[:limit]
+            return [self._recipes[k] for k in keys if k in self._recipes]
 
 
 class CachedCursor:
@@ -189,7 +204,7 @@ class CachedCursor:
         if key is None:
             self._result = self._run(sql, params)
         else:
-            self._result = self._cache.get(key, lambda: self._run(sql, params))
+            self._result = self._cache.get(key, lambda: self._run(sql, params), (sql, params))
         self._position = 0
         self._last = (sql, params)
         return self
@@ -244,24 +259,68 @@ class Reading:
     con: CachedCursor
 
 
+#: A new version is warmed with at most this many of the previous version's kept queries.
+WARM_QUERIES = CACHE_ENTRIES
+#: Warming a new version stops after this long (seconds): it is served then, warm or not.
+WARM_SECONDS = 30.0
+#: After a new version failed to open, how long the previous one is served before trying
+#: again (seconds).
+WARM_RETRY_SECONDS = 5.0
+
+#: A warmer: given the version served until now and a reading of the new one, asks the new
+#: one what the previous one was asked (the dashboard's payloads, …). Runs off the request
+#: threads, before any request reads the new version.
+Warmer = Callable[[str, "Reading"], None]
+
+LOG = logging.getLogger("mealytics.api")
+
+
 class Catalog:
     """The published versions this process has open, how many requests use each, and each
-    one's query cache."""
+    one's query cache.
+
+    With `warm` (what `mealytics serve` does), a newly published version is not read by
+    requests the moment it appears: a background thread opens it and asks it, most
+    recently used first, the queries the version served until now has kept (and what each
+    registered `Warmer` asks: the dashboard's payloads), while requests go on reading the
+    previous version, whose caches are warm; then every new request reads the new version.
+    A publication thus costs no request a cold cache (the stalls of a switch: each request
+    running its own queries at once, and the dashboard's payload built in a request). The
+    switch waits at most WARM_SECONDS. Without `warm`, a request reads whatever is current
+    when it starts. `settle()` waits until requests read what is current."""
 
     def __init__(
         self,
         publish_folder: str | Path,
         published_file: str | Path,
         cache_entries: int = CACHE_ENTRIES,
+        *,
+        warm: bool = False,
+        warm_seconds: float = WARM_SECONDS,
     ) -> None:
         self.publish_folder = Path(publish_folder)
         self.published_file = Path(published_file)
         self.cache_entries = cache_entries
+        self.warm, self.warm_seconds = warm, warm_seconds
         self._lock = threading.Lock()
+        self._switched = threading.Condition(self._lock)
         self._open: dict[str, duckdb.DuckDBPyConnection] = {}
         self._caches: dict[str, QueryCache] = {}
         self._users: dict[str, int] = {}
         self._current: str | None = None
+        self._warming: str | None = None
+        self._failed: tuple[str, float] | None = None  # (version, when) that did not open
+        self._warmers: list[Warmer] = []
+        self._on_switch: list[Callable[[str], None]] = []
+        self.warmed: list[tuple[str, int, float]] = []  # (version, queries asked, seconds)
+
+    def add_warmer(self, warmer: Warmer) -> None:
+        """Ask `warmer` to warm each new version (see `Warmer`)."""
+        self._warmers.append(warmer)
+
+    def on_switch(self, listener: Callable[[str], None]) -> None:
+        """Call `listener(version)` when requests start reading a new version."""
+        self._on_switch.append(listener)
 
     def resolve(self) -> tuple[str, Path]:
         """(version id, its catalog file) of what is published now."""
@@ -274,26 +333,134 @@ class Catalog:
             f"nothing is published in {self.publish_folder}: run `mealytics run` first"
         )
 
+    def _serve_previous(self, version: str, path: Path) -> bool:
+        """Whether a request should read the version served until now while `version`
+        (newer) warms; starts warming it when nothing does (lock held)."""
+        previous = self._current
+        if (not self.warm or previous is None or previous == version
+                or UNVERSIONED in (previous, version) or previous not in self._open):
+            return False
+        if self._warming is None:
+            failed = self._failed
+            if failed is not None and failed[0] == version and \
+                    time.monotonic() - failed[1] < WARM_RETRY_SECONDS:
+                return True
+            self._warming = version
+            threading.Thread(
+                target=self._warm, args=(version, path, previous), daemon=True,
+                name=f"mealytics-warm-{version}",
+            ).start()
+        return True
+
     def _acquire(self) -> tuple[str, duckdb.DuckDBPyConnection, QueryCache | None]:
         for attempt in range(OPEN_TRIES):
             version, path = self.resolve()
+            switched = False
             with self._lock:
+                if self._serve_previous(version, path):
+                    version = self._current
+                    self._users[version] += 1
+                    return version, self._open[version], self._caches.get(version)
                 try:
                     con = self._open.get(version) or duck.connect(path, read_only=True)
                 except duckdb.Error as exc:
                     if attempt + 1 < OPEN_TRIES:
                         continue
                     raise NotPublishedError(f"cannot open the published catalog: {exc}") from None
-                if version not in self._open:
-                    self._open[version] = con
-                    # the unversioned file may be rewritten in place: nothing is kept for it
-                    if self.cache_entries and version != UNVERSIONED:
-                        self._caches[version] = QueryCache(self.cache_entries)
+                self._register(version, con)
                 self._users[version] = self._users.get(version, 0) + 1
+                switched = self._current not in (None, version)
                 self._current = version
                 self._close_unused()
-                return version, con, self._caches.get(version)
+                cache = self._caches.get(version)
+            if switched:
+                self._switch_done(version)
+            return version, con, cache
         raise AssertionError("unreachable")
+
+    def _register(self, version: str, con: duckdb.DuckDBPyConnection) -> None:
+        if version not in self._open:
+            self._open[version] = con
+            # the unversioned file may be rewritten in place: nothing is kept for it
+            if self.cache_entries and version != UNVERSIONED:
+                self._caches[version] = QueryCache(self.cache_entries)
+
+    def _warm(self, version: str, path: Path, previous: str) -> None:
+        """Open `version`, ask it what `previous` was asked, then switch requests to it."""
+        began = time.monotonic()
+        try:
+            con = duck.connect(path, read_only=True)
+        except duckdb.Error as exc:  # pruned meanwhile, or broken: serve the previous one
+            LOG.warning("version %s: cannot open it (%s); serving %s", version, exc, previous)
+            with self._lock:
+                self._warming, self._failed = None, (version, time.monotonic())
+            return
+        with self._lock:
+            self._register(version, con)
+            self._users[version] = self._users.get(version, 0) + 1
+            old = self._caches.get(previous)
+            cache = self._caches.get(version)
+        asked = 0
+        cursor = CachedCursor(con, cache)
+        try:
+            deadline = began + self.warm_seconds
+            for sql, params in (old.recipes(WARM_QUERIES) if old is not None else []):
+                if time.monotonic() > deadline:
+                    break
+                try:
+                    cursor.execute(sql, params)
+                    asked += 1
+                except duckdb.Error:
+                    pass  # the new version may lack what the previous one had
+            for warmer in self._warmers:
+                if time.monotonic() > deadline:
+                    break
+                try:
+                    warmer(previous, Reading(version, cursor))
+                except Exception:  # noqa: BLE001 (a warmer's failure only costs warmth)
+                    LOG.exception("version %s: a warmer failed", version)
+        finally:
+            cursor.close()
+            with self._lock:
+                self._users[version] -= 1
+                self._warming, self._failed = None, None
+                self._current = version
+                self._close_unused()
+                self._switched.notify_all()
+            seconds = time.monotonic() - began
+            self.warmed.append((version, asked, round(seconds, 3)))
+            LOG.info("version %s: warmed (%d queries, %.1f s), now served", version, asked,
+                     seconds)
+            self._switch_done(version)
+
+    def _switch_done(self, version: str) -> None:
+        for listener in self._on_switch:
+            listener(version)
+
+    def settle(self, timeout: float = 60.0) -> str:
+        """Wait until requests read the version that is current now (warmed, when warming);
+        returns it."""
+        version, _ = self.resolve()
+        deadline = time.monotonic() + timeout
+        with self.reading():  # starts warming it when it is new
+            pass
+        with self._lock:
+            while self._current != version:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError(f"version {version} not served after {timeout} s")
+                if self._warming is None:  # warming ended without switching: try again
+                    self._lock.release()
+                    try:
+                        with self.reading():
+                            pass
+                    finally:
+                        self._lock.acquire()
+                    if self._current != version:
+                        self._switched.wait(0.1)
+                    continue
+                self._switched.wait(min(left, 0.5))
+        return version
 
     def _release(self, version: str) -> None:
         with self._lock:
@@ -301,16 +468,17 @@ class Catalog:
             self._close_unused()
 
     def _close_unused(self) -> None:
-        """Close the versions no longer current that no request reads, and drop their
-        cached results (lock held)."""
-        for version in [v for v, n in self._users.items() if n == 0 and v != self._current]:
+        """Close the versions no longer current that no request reads (nor warming), and
+        drop their cached results (lock held)."""
+        for version in [v for v, n in self._users.items()
+                        if n == 0 and v not in (self._current, self._warming)]:
             self._open.pop(version).close()
             self._caches.pop(version, None)
             del self._users[version]
 
     @contextlib.contextmanager
     def reading(self) -> Iterator[Reading]:
-        """A cursor on the current version, for one request."""
+        """A cursor on the version served now, for one request."""
         version, con, cache = self._acquire()
         cursor = CachedCursor(con, cache)
         try:

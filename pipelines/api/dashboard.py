@@ -54,6 +54,8 @@ METADATA = ("generated_at", "periods", "since", "marts", "sources")
 MAX_PAYLOADS = 4
 #: Figures of extra windows kept (per version).
 MAX_WINDOWS = 256
+#: JSON bodies kept (by version, scope and windows asked).
+MAX_BODIES = 64
 #: Extra windows one request may ask for (the page's range and the widgets' own windows).
 MAX_WINDOWS_PER_REQUEST = 24
 #: A window asked for: `<N>d` (the last N days up to each website's as_of) or
@@ -162,23 +164,21 @@ def _window_site(key: str) -> int | None:
 
 class PayloadCache:
     """What one published version's payload costs to compute, computed once: base payloads
-    by history (`since`), and extra windows' figures by window. Bounded (least recently
-    used out); emptied when a request reads another version than the cached one."""
+    by history (`since`), extra windows' figures by window, and the JSON bodies answered
+    (by scope and windows). Bounded (least recently used out), for at most two versions at
+    once (the one served and the one warming); `retain` drops the others (when requests
+    switch to a new version)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self.version: str | None = None
         self._entries: OrderedDict[tuple, Any] = OrderedDict()
         self._computing: dict[tuple, threading.Lock] = {}
-        self.computed = 0  # how many entries were computed (the tests count them)
+        self.computed = 0  # payloads and windows computed (the tests count them)
+        self.rendered = 0  # bodies written
 
     def get(self, version: str, key: tuple, compute: Callable[[], Any]) -> Any:
         entry = (version, *key)
         with self._lock:
-            if version != self.version:
-                self._entries.clear()
-                self._computing.clear()
-                self.version = version
             if entry in self._entries:
                 self._entries.move_to_end(entry)
                 return self._entries[entry]
@@ -189,18 +189,36 @@ class PayloadCache:
                     return self._entries[entry]
             value = compute()
             with self._lock:
-                self.computed += 1
+                if key[0] == "body":
+                    self.rendered += 1
+                else:
+                    self.computed += 1
                 self._computing.pop(entry, None)
-                if version == self.version:
-                    self._entries[entry] = value
-                    self._trim()
+                self._entries[entry] = value
+                self._trim()
         return value
 
     def _trim(self) -> None:
-        for kind, most in (("payload", MAX_PAYLOADS), ("window", MAX_WINDOWS)):
+        newest = list(dict.fromkeys(k[0] for k in reversed(self._entries)))
+        for k in [k for k in self._entries if k[0] not in newest[:2]]:
+            del self._entries[k]
+        for kind, most in (("payload", MAX_PAYLOADS), ("window", MAX_WINDOWS),
+                           ("body", MAX_BODIES)):
             keys = [k for k in self._entries if k[1] == kind]
             for k in keys[: max(len(keys) - most, 0)]:
                 del self._entries[k]
+
+    def retain(self, version: str) -> None:
+        """Drop what is kept for any other version."""
+        with self._lock:
+            for k in [k for k in self._entries if k[0] != version]:
+                del self._entries[k]
+
+    def keys(self, version: str, kind: str) -> list[tuple]:
+        """The keys kept for `version` of one kind ("payload", "window", "body"), the most
+        recently used first."""
+        with self._lock:
+            return [k[1:] for k in reversed(self._entries) if k[0] == version and k[1] == kind]
 
     def versions(self) -> set[str]:
         with self._lock:
@@ -295,7 +313,6 @@ def dashboard_payload(
     date_to: Annotated[dt.date | None, Query(description="last day of the range")] = None,
     window: Annotated[list[str] | None, Query(description="`<N>d` or `<from>..<to>`")] = None,
 ) -> Response:
-    cache = cache_of(request.app)
     if (date_from is None) != (date_to is None):
         raise HTTPException(422, "date_from and date_to go together")
     texts = list(dict.fromkeys(window or []))
@@ -305,18 +322,37 @@ def dashboard_payload(
         texts.insert(0, f"{date_from.isoformat()}..{date_to.isoformat()}")
     if len(texts) > MAX_WINDOWS_PER_REQUEST:
         raise HTTPException(422, f"at most {MAX_WINDOWS_PER_REQUEST} windows")
-    windows = {text: _parse_window(text) for text in dict.fromkeys(texts)}
+    for text in texts:
+        _parse_window(text)
+    body = answer(cache_of(request.app), marts, tuple(token.websites), tuple(texts),
+                  (date_from, date_to) if date_from is not None else None)
+    return Response(body, media_type="application/json", headers={"Cache-Control": "no-store"})
 
+
+def answer(cache: PayloadCache, marts, websites: tuple[int, ...], texts: tuple[str, ...],
+           picked: tuple[dt.date, dt.date] | None) -> bytes:
+    """The payload's JSON for a token of `websites` (empty: every website) with the
+    windows `texts` (validated) and the range picked on the page, if any: written once per
+    version and question (`PayloadCache`, kind "body")."""
+    return cache.get(
+        marts.version, ("body", websites, texts, picked),
+        lambda: _render(cache, marts, websites, texts, picked),
+    )
+
+
+def _render(cache: PayloadCache, marts, websites: tuple[int, ...], texts: tuple[str, ...],
+            picked: tuple[dt.date, dt.date] | None) -> bytes:
+    windows = {text: _parse_window(text) for text in texts}
     version = marts.version
     try:
         base = cache.get(version, ("payload", None), lambda: _base(marts.con, None))
     except LookupError as exc:  # marts missing or empty: nothing to show yet
         raise HTTPException(503, str(exc)) from None
-    mine = [w for w in base["websites"] if token.sees(w["id"])]
+    mine = [w for w in base["websites"] if not websites or w["id"] in websites]
     if not mine:
         raise HTTPException(404, "no published website is within this token's scope")
-    if date_from is not None:
-        _check_range(date_from, date_to, mine)
+    if picked is not None:
+        _check_range(*picked, mine)
     since = _history_needed(windows, base["websites"])
     if since is not None:
         base = cache.get(version, ("payload", since), lambda: _base(marts.con, since))
@@ -340,8 +376,27 @@ def dashboard_payload(
             payload["windows"] = figures
         if hours is not None:
             payload["kitchen_hours"] = hours
-    body = json.dumps(scoped(payload, token.websites), separators=(",", ":"), allow_nan=False)
-    return Response(body, media_type="application/json", headers={"Cache-Control": "no-store"})
+    return json.dumps(
+        scoped(payload, websites), separators=(",", ":"), allow_nan=False
+    ).encode()
+
+
+def warmer(app: FastAPI) -> Callable[[str, Any], None]:
+    """The catalog's warmer of the dashboard (`Catalog.add_warmer`): the new version gets the
+    payloads and the answers the previous one was asked for, before any request reads it."""
+
+    def warm(previous: str, marts) -> None:
+        cache = cache_of(app)
+        for _, since in cache.keys(previous, "payload"):
+            cache.get(marts.version, ("payload", since),
+                      lambda since=since: _base(marts.con, since))
+        for _, websites, texts, picked in cache.keys(previous, "body"):
+            try:
+                answer(cache, marts, websites, texts, picked)
+            except HTTPException:  # not answerable on the new version: asked again later
+                continue
+
+    return warm
 
 
 def _window(con, base: dict, marts: set[str], key: str, spec: data.Window) -> dict:

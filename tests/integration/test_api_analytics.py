@@ -861,6 +861,7 @@ def test_a_new_publication_is_read_by_the_dashboard(server, published, tokens):
 
     before = get(server, f"{API}/dashboard", tokens["one"], period="week")
     record = publish_version(published.warehouse, published.publish_folder)
+    server[1].state.catalog.settle()
     after = get(server, f"{API}/dashboard", tokens["one"], period="week")
     assert after.headers["x-mealytics-version"] == record["version"] != before.headers[
         "x-mealytics-version"]

@@ -159,3 +159,61 @@ def test_a_cache_can_be_turned_off(tmp_path):
     assert catalog.cache_of("v1") is None
     catalog.close()
 
+
+
+def test_a_new_version_is_read_once_warm_with_the_previous_version_s_queries(tmp_path):
+    """With `warm`, requests go on reading v1 while v2 is asked v1's kept queries (most
+    recently used first) and what the warmers ask, off the request threads; then v2."""
+    _publish(tmp_path, "v1", 1)
+    catalog = Catalog(tmp_path, tmp_path / "published.duckdb", warm=True)
+    release, asked, switched = threading.Event(), [], []
+
+    def slow_warmer(previous: str, reading) -> None:
+        asked.append((previous, reading.version,
+                      reading.con.execute("select value * 10 from marts.v").fetchone()))
+        release.wait(10)
+
+    catalog.add_warmer(slow_warmer)
+    catalog.on_switch(switched.append)
+    with catalog.reading() as reading:
+        reading.con.execute("select value from marts.v").fetchone()
+        reading.con.execute("select value + ? from marts.v", [5]).fetchone()
+    _publish(tmp_path, "v2", 2)
+    with catalog.reading() as during:  # v2 warms in the background: v1 answers, warm
+        assert during.version == "v1"
+        assert during.con.execute("select value from marts.v").fetchone() == (1,)
+    deadline = time.monotonic() + 10
+    while not asked and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert asked == [("v1", "v2", (20,))]
+    with catalog.reading() as still:
+        assert still.version == "v1"
+    assert switched == []
+    release.set()
+    assert catalog.settle() == "v2" and switched == ["v2"]
+    cache = catalog.cache_of("v2")
+    # v1's two queries, answered by v2 before any request read it, and the warmer's own
+    assert len(cache) == 3 and (cache.hits, cache.misses) == (0, 3)
+    with catalog.reading() as after:
+        assert after.version == "v2"
+        assert after.con.execute("select value + ? from marts.v", [5]).fetchone() == (7,)
+    assert cache.hits == 1
+    assert catalog.open_versions() == ["v2"]  # v1 closed: no request reads it
+    assert catalog.warmed[0][:2] == ("v2", 2)
+    catalog.close()
+
+
+def test_a_version_that_cannot_be_opened_leaves_the_previous_one_served(tmp_path):
+    _publish(tmp_path, "v1", 1)
+    catalog = Catalog(tmp_path, tmp_path / "published.duckdb", warm=True)
+    with catalog.reading() as reading:
+        assert reading.version == "v1"
+    _publish(tmp_path, "v2", 2)
+    (tmp_path / versions.VERSIONS_DIR / "v2" / versions.DATABASE).write_bytes(b"not duckdb")
+    with catalog.reading() as reading:
+        assert reading.con.execute("select value from marts.v").fetchone() == (1,)
+    with pytest.raises(TimeoutError, match="v2"):
+        catalog.settle(timeout=1)
+    with catalog.reading() as reading:  # still v1, still answering
+        assert reading.version == "v1"
+    catalog.close()
