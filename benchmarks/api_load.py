@@ -512,6 +512,14 @@ def report(samples, plan, versions, published, wall, clients, seconds, think_ms,
                 "max": round(values[-1], 1)} if values else {})}
         split.append(row)
     every = sorted(s.ms for s in samples)
+    # when the slow requests happened: per second of the run, and the slowest ones
+    buckets: dict[int, list[float]] = {}
+    for s in samples:
+        buckets.setdefault(int(s.at), []).append(s.ms)
+    timeline = [{"second": k, "n": len(v), "p50": round(_percentile(sorted(v), 50), 1),
+                 "max": round(max(v), 1)} for k, v in sorted(buckets.items())]
+    slowest = [{"at": round(s.at, 2), "endpoint": s.label, "ms": round(s.ms, 1),
+                "version": s.version} for s in sorted(samples, key=lambda s: -s.ms)[:20]]
     seen = sorted({s.version for s in samples if s.version})
     result = {
         "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
@@ -536,6 +544,7 @@ def report(samples, plan, versions, published, wall, clients, seconds, think_ms,
         "load_avg_after": [round(x, 1) for x in os.getloadavg()],
         "note": note, "endpoints": rows,
         "loyalty_steady_vs_after_publication": split, "after_publication_s": AFTER_S,
+        "timeline": timeline, "slowest": slowest,
     }
     out_json.parent.mkdir(parents=True, exist_ok=True)
     out_json.write_text(json.dumps(result, indent=2) + "\n")

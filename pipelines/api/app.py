@@ -7,6 +7,8 @@ request is logged on the `mealytics.api` logger with its token's id, never the t
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import time
 
@@ -72,7 +74,15 @@ def create_app(config: Settings | None = None, *, warm: bool = True) -> FastAPI:
     version's queries and dashboard answers asked of it in the background, `Catalog`);
     without, from the first request that finds it."""
     config = config or Settings.from_env()
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI):
+        # what is published is warmed before the first request (the dashboard's payload)
+        if warm:
+            await asyncio.to_thread(app.state.catalog.prime)
+        yield
+
     app = FastAPI(
+        lifespan=lifespan,
         title="Mealytics API",
         summary="The owners' analytics over the published marts, scoped per website",
         docs_url="/docs",

@@ -269,8 +269,9 @@ WARM_RETRY_SECONDS = 5.0
 
 #: A warmer: given the version served until now and a reading of the new one, asks the new
 #: one what the previous one was asked (the dashboard's payloads, …). Runs off the request
-#: threads, before any request reads the new version.
-Warmer = Callable[[str, "Reading"], None]
+#: threads, before any request reads the new version; at the server's start (`prime`) the
+#: previous version is None: it asks what is most often asked.
+Warmer = Callable[[str | None, "Reading"], None]
 
 LOG = logging.getLogger("mealytics.api")
 
@@ -432,6 +433,20 @@ class Catalog:
             LOG.info("version %s: warmed (%d queries, %.1f s), now served", version, asked,
                      seconds)
             self._switch_done(version)
+
+    def prime(self) -> str | None:
+        """Warm what is published now with the warmers (the server's start, before it takes
+        requests); the version, or None when nothing is published yet."""
+        try:
+            with self.reading() as reading:
+                for warmer in self._warmers:
+                    try:
+                        warmer(None, reading)
+                    except Exception:  # noqa: BLE001 (a warmer's failure only costs warmth)
+                        LOG.exception("version %s: a warmer failed", reading.version)
+                return reading.version
+        except NotPublishedError:
+            return None
 
     def _switch_done(self, version: str) -> None:
         for listener in self._on_switch:

@@ -385,12 +385,16 @@ def warmer(app: FastAPI) -> Callable[[str, Any], None]:
     """The catalog's warmer of the dashboard (`Catalog.add_warmer`): the new version gets the
     payloads and the answers the previous one was asked for, before any request reads it."""
 
-    def warm(previous: str, marts) -> None:
+    def warm(previous: str | None, marts) -> None:
         cache = cache_of(app)
-        for _, since in cache.keys(previous, "payload"):
+        if previous is None:  # the server's start: the default payload, every website's
+            payloads, bodies = [("payload", None)], [("body", (), (), None)]
+        else:
+            payloads, bodies = cache.keys(previous, "payload"), cache.keys(previous, "body")
+        for _, since in payloads:
             cache.get(marts.version, ("payload", since),
                       lambda since=since: _base(marts.con, since))
-        for _, websites, texts, picked in cache.keys(previous, "body"):
+        for _, websites, texts, picked in bodies:
             try:
                 answer(cache, marts, websites, texts, picked)
             except HTTPException:  # not answerable on the new version: asked again later

@@ -217,3 +217,15 @@ def test_a_version_that_cannot_be_opened_leaves_the_previous_one_served(tmp_path
     with catalog.reading() as reading:  # still v1, still answering
         assert reading.version == "v1"
     catalog.close()
+
+
+def test_prime_warms_what_is_published_with_the_warmers(tmp_path):
+    catalog = Catalog(tmp_path, tmp_path / "published.duckdb", warm=True)
+    asked = []
+    catalog.add_warmer(lambda previous, reading: asked.append(
+        (previous, reading.con.execute("select value from marts.v").fetchone())))
+    assert catalog.prime() is None and asked == []  # nothing published yet: nothing to warm
+    _publish(tmp_path, "v1", 4)
+    assert catalog.prime() == "v1" and asked == [(None, (4,))]
+    assert len(catalog.cache_of("v1")) == 1  # what the warmer asked is kept
+    catalog.close()
