@@ -304,7 +304,8 @@ def _add_source_commands(commands) -> None:
         "--start",
         type=_date,
         default=None,
-        help="first business day (default: DAYS days before today, UTC)",
+        help="first business day (default: DAYS days ending on the websites' latest "
+        "yesterday, the day the marts' default as_of describes)",
     )
     generate.add_argument("--url", help="SQLAlchemy URL (default: MEALYTICS_SOURCE_URL)")
     generate.add_argument(

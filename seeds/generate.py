@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import sqlalchemy as sa
@@ -45,6 +46,29 @@ def to_us(day: dt.date) -> int:
     return int(dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC).timestamp()) * 1_000_000
 
 
+def utc_now() -> dt.datetime:
+    """The clock the default `start` reads (a test freezes it)."""
+    return dt.datetime.now(dt.UTC)
+
+
+def latest_yesterday(now: dt.datetime | None = None) -> dt.date:
+    """The latest of the websites' yesterdays (each in its own zone) at `now` (default: the
+    clock): the day the marts' default `as_of` describes for the website furthest east.
+    From 21:00 UTC on, Kampala's (UTC+3) yesterday is UTC's today."""
+    now = now or utc_now()
+    return max(now.astimezone(ZoneInfo(site.timezone)).date() for site in catalog.WEBSITES) - (
+        dt.timedelta(days=1)
+    )
+
+
+def default_start(days: int, now: dt.datetime | None = None) -> dt.date:
+    """The first business day when none is given: `days` days that end on the latest
+    website's yesterday (`latest_yesterday`), so the default `as_of` of every website is a
+    day the demo has complete data for, whatever the hour (the snapshot is taken at 21:00
+    UTC of the last day: midnight in Kampala)."""
+    return latest_yesterday(now) - dt.timedelta(days=days - 1)
+
+
 def validate(customers: int, days: int, seed: int) -> None:
     for name, value, least in (("customers", customers, 1), ("days", days, 1), ("seed", seed, 0)):
         if not isinstance(value, int) or isinstance(value, bool) or value < least:
@@ -57,7 +81,7 @@ def generate(url: str, *, customers: int = 5000, days: int = 180, seed: int = 42
     """Write the demo operational database at `url` (see the module docstring)."""
     validate(customers, days, seed)
     if start is None:
-        start = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=days)
+        start = default_start(days)
     if isinstance(start, dt.datetime):
         start = start.date()
     elif isinstance(start, str):

@@ -298,15 +298,48 @@ def _check_kitchen_row(row, figures: tuple) -> None:
     assert _dec(row.share_within_20_min) == figures[5], row
 
 
+def _local_dates(frame: pd.DataFrame, column: str, zones: dict) -> list:
+    return [None if t is None else t.date() for t in _local(frame[column], frame.website_id, zones)]
+
+
+def _operations_calendar(owners_build, source, zones) -> dict[int, list[dt.date]]:
+    """int_operations_days_spined, independently: per website, every day from its first
+    order placed or confirmed, ticket opened or resolved, or consultation scheduled (local
+    dates, on or after the website's opening) to as_of."""
+    as_of = owners_build.as_of
+    sites = _read(source, "select id as website_id, created_at from accounts_website")
+    sites["created_at"] = _utc(sites.created_at)
+    opened = dict(zip(sites.website_id, _local_dates(sites, "created_at", zones), strict=True))
+    orders = _read(source, "select website_id, created_at, confirmed_at from orders_order")
+    tickets = _read(source, "select website_id, created_at, resolved_at from support_ticket")
+    consultations = _read(source, "select website_id, scheduled_at from nutrition_consultation")
+    activity = defaultdict(list)
+    for frame, columns in (
+        (orders, ("created_at", "confirmed_at")),
+        (tickets, ("created_at", "resolved_at")),
+        (consultations, ("scheduled_at",)),
+    ):
+        for column in columns:
+            frame[column] = _utc(frame[column])
+            for website, day in zip(
+                frame.website_id, _local_dates(frame, column, zones), strict=True
+            ):
+                if day is not None and day >= opened[int(website)]:
+                    activity[int(website)].append(day)
+    return {
+        website: [min(days) + dt.timedelta(days=i) for i in range((as_of - min(days)).days + 1)]
+        for website, days in activity.items()
+    }
+
+
 def test_kitchen_daily_matches_the_source(owners_build, source, mart, zones):
     kitchen = _kitchen(owners_build, source, zones)
     got = mart("select * from marts.fct_kitchen_daily")
-    orders = _orders(source, zones, owners_build.as_of)
-    for website, first in orders.groupby("website_id").created_date.min().items():
+    calendar = _operations_calendar(owners_build, source, zones)
+    assert set(got.website_id) == set(calendar)
+    for website, expected_days in calendar.items():
         days = got[got.website_id == website].business_date.dt.date
-        assert sorted(days) == [
-            first + dt.timedelta(days=i) for i in range((owners_build.as_of - first).days + 1)
-        ]
+        assert sorted(days) == expected_days
     by_day = {key: group for key, group in kitchen.groupby(["website_id", "day"])}
     for row in got.itertuples():
         group = by_day.get((row.website_id, row.business_date.date()))
@@ -343,6 +376,53 @@ def test_kitchen_hourly_matches_the_source(owners_build, source, mart, zones):
             & (got.local_hour == order.hour)
         ]
         assert len(hour) == 1 and hour.iloc[0].orders_prepared >= 1
+
+
+def test_operations_daily_marts_keep_every_day_of_their_activity(owners_build, source, mart, zones):
+    """The support, consultation and kitchen daily marts share the operations calendar
+    (first order, confirmation, ticket or consultation to as_of), which starts on or before
+    the orders' calendar: a ticket opened before the website's first order keeps its day,
+    so the daily tickets add up to every ticket opened up to as_of (as the agents' mart
+    counts them) and the consultations to every one scheduled up to as_of."""
+    as_of = owners_build.as_of
+    calendar = _operations_calendar(owners_build, source, zones)
+    orders = _orders(source, zones, as_of)
+    for table in ("fct_support_tickets_daily", "fct_consultations_daily", "fct_kitchen_daily"):
+        got = mart(f"select website_id, business_date from marts.{table}")
+        days = {w: sorted(g.business_date.dt.date) for w, g in got.groupby("website_id")}
+        assert days == calendar, table
+    for website, first_order in orders.groupby("website_id").created_date.min().items():
+        assert calendar[website][0] <= first_order
+
+    tickets = _read(source, "select website_id, created_at, resolved_at from support_ticket")
+    for column in ("created_at", "resolved_at"):
+        tickets[column] = _utc(tickets[column])
+    tickets["opened"] = _local_dates(tickets, "created_at", zones)
+    tickets["resolved"] = _local_dates(tickets, "resolved_at", zones)
+    consultations = _read(source, "select website_id, scheduled_at from nutrition_consultation")
+    consultations["scheduled_at"] = _utc(consultations.scheduled_at)
+    consultations["day"] = _local_dates(consultations, "scheduled_at", zones)
+    support = mart(
+        "select website_id, sum(tickets_opened) as opened, sum(tickets_resolved) as resolved"
+        " from marts.fct_support_tickets_daily group by website_id"
+    ).set_index("website_id")
+    booked = mart(
+        "select website_id, sum(consultations) as consultations"
+        " from marts.fct_consultations_daily group by website_id"
+    ).set_index("website_id")
+    for website, days in calendar.items():
+        mine = tickets[tickets.website_id == website]
+        assert support.opened[website] == int((mine.opened <= as_of).sum()) > 0
+        resolved = [d for d in mine.resolved if d is not None and days[0] <= d <= as_of]
+        assert support.resolved[website] == len(resolved) > 0
+        scheduled = consultations[
+            (consultations.website_id == website) & (consultations.day <= as_of)
+        ]
+        assert booked.consultations[website] == len(scheduled) > 0
+    # Nothing between the two marts is lost (what assert_staff_and_kitchen_marts_add_up
+    # checks month by month): the agents' tickets are the daily mart's opened tickets.
+    agents = mart("select sum(tickets) as n from marts.fct_support_agents_monthly").n[0]
+    assert agents == support.opened.sum()
 
 
 def _goal_customers(source, as_of_end) -> pd.DataFrame:

@@ -6,7 +6,9 @@
     Incremental by website and business day (macros/incremental/slices.sql): it grows with
     the history and reads every order, so a run rebuilds the confirmation days of the orders
     int_orders_enriched changed (before and after the change) and the days that joined or
-    left the calendar.
+    left the calendar (int_operations_days_spined, shared with the support and consultation
+    marts; tickets and consultations reach this model only through it: their changes are
+    mapped by calendar_changed).
 -#}
 {{ config(
     materialized='incremental',
@@ -16,18 +18,20 @@
     post_hook="{{ slices_done() }}",
 ) }}
 
-{%- set window = slices_window(mapped=['int_orders_enriched', 'orders_order']) -%}
+{%- set window = slices_window(mapped=[
+    'int_orders_enriched', 'orders_order', 'support_ticket', 'nutrition_consultation',
+]) -%}
 {%- set affected -%}
     {{ kitchen_days_changed(window) }}
     union
-    {{ calendar_changed(ref('int_website_days_spined'), this, ['website_id', 'business_date']) }}
+    {{ calendar_changed(ref('int_operations_days_spined'), this, ['website_id', 'business_date']) }}
 {%- endset -%}
 {%- do slices_stage(window, affected) -%}
 
 with
 
 days as (
-    select changed.* from {{ ref('int_website_days_spined') }} as changed
+    select changed.* from {{ ref('int_operations_days_spined') }} as changed
     where {{ slices_filter(window, {'website_id': 'changed.website_id', 'business_date': 'changed.business_date'}) }}
 ),
 prepared as (

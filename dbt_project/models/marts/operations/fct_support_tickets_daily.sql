@@ -1,7 +1,10 @@
 {#-
     Incremental by website and business day (macros/incremental/slices.sql): a run rebuilds
     the days changed tickets were opened and resolved on (before and after the change) and
-    the days that joined or left the calendar.
+    the days that joined or left the calendar (int_operations_days_spined: it starts at the
+    first order, confirmation, ticket or consultation, so a ticket opened before the
+    website's first order keeps its day). Orders and consultations reach this model only
+    through the calendar: their changes are mapped by calendar_changed.
 -#}
 {{ config(
     materialized='incremental',
@@ -11,18 +14,20 @@
     post_hook="{{ slices_done() }}",
 ) }}
 
-{%- set window = slices_window(mapped=['support_ticket', 'orders_order']) -%}
+{%- set window = slices_window(mapped=[
+    'support_ticket', 'orders_order', 'nutrition_consultation', 'int_orders_enriched',
+]) -%}
 {%- set affected -%}
     {{ raw_days_changed(window, 'support_ticket', ['created_at', 'resolved_at']) }}
     union
-    {{ calendar_changed(ref('int_website_days_spined'), this, ['website_id', 'business_date']) }}
+    {{ calendar_changed(ref('int_operations_days_spined'), this, ['website_id', 'business_date']) }}
 {%- endset -%}
 {%- do slices_stage(window, affected) -%}
 
 with
 
 days as (
-    select changed.* from {{ ref('int_website_days_spined') }} as changed
+    select changed.* from {{ ref('int_operations_days_spined') }} as changed
     where {{ slices_filter(window, {'website_id': 'changed.website_id', 'business_date': 'changed.business_date'}) }}
 ),
 tickets as (select * from {{ ref('int_support_tickets_dated') }}),
