@@ -234,12 +234,18 @@ def exclude_nodes(args: list[str], names: list[str]) -> list[str]:
     return [*out, "--exclude", " ".join(names)]
 
 
-def dbt_invocation_args(config: DbtBuildConfig, dbt: MealyticsDbt, warehouse: Warehouse) -> list:
+def dbt_invocation_args(
+    config: DbtBuildConfig,
+    dbt: MealyticsDbt,
+    warehouse: Warehouse,
+    plan: changed.Plan | None = None,
+) -> list:
     """The `dbt build` arguments of a run: the run config's `as_of`, else the resource's;
     the warehouse file the `warehouse` resource names, absolute (dbt runs in dbt_project/),
-    as a var the profile reads, so nothing is passed through the environment."""
+    as a var the profile reads, so nothing is passed through the environment;
+    `--full-refresh` when the run config or the `plan` asks for it (a stale reference)."""
     return dbt_build_args(
-        full_refresh=config.full_refresh,
+        full_refresh=config.full_refresh or (plan is not None and plan.full_refresh),
         as_of=config.as_of or dbt.as_of,
         extra_vars=target_vars(dbt, warehouse),
         unit_tests=dbt.unit_tests,
@@ -267,11 +273,13 @@ def build_plan(
     """What this run's dbt build must do (`pipelines.defs.dbt.changed.plan`)."""
     if dbt.on_spark:
         # The change-driven selection compares with the last DuckDB build (its state is in
-        # the DuckDB file): on Spark every run builds every node, not recorded, so the
-        # DuckDB target's reference stays its own.
-        return changed.Plan(
-            changed.ALL, "spark target: every model (the change-driven selection is DuckDB's)",
-            record=False,
+        # the DuckDB file): on Spark every run builds every node, not recorded. The change
+        # log's rows the lake has read are pruned first, and the DuckDB reference then
+        # marked stale (the next DuckDB run is a full refresh): `changed.spark_plan`.
+        return changed.spark_plan(
+            warehouse.path,
+            target_vars(dbt, warehouse)["lake"],
+            run_id=context.run.run_id if context.run is not None else None,
         )
     selected = context.selected_asset_keys
     whole = selected == set(context.assets_def.keys)
@@ -362,7 +370,7 @@ def build_dbt_assets(project: DbtProject, docs_url: str | None = None) -> dg.Ass
         if plan.kind == changed.NONE:
             _record(warehouse, plan, 0)
             return
-        args = dbt_invocation_args(config, dbt, warehouse)
+        args = dbt_invocation_args(config, dbt, warehouse, plan)
         if plan.kind == changed.SOME:
             args = exclude_nodes(args, plan.exclude)
         context.log.info(f"dbt {' '.join(args)}")

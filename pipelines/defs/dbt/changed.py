@@ -6,7 +6,7 @@ of the last build that succeeded whole would write the same rows, and is skipped
 
 - `BuildState`: what a build consumed, stored in `meta._dbt_builds` (one row per build that
   succeeded whole: every node of the project built and tested, no test failed, WARN
-  included): the change
+  included; and the spark target's STALE marks, below): the change
   log's position (`changes_through`, the highest `meta._changes.seq` when it started), the
   effective `as_of` of every website zone (the date dbt's `as_of_date` gives: the var, or
   today/yesterday in the zone), the project's code fingerprint and the run's dbt vars.
@@ -19,6 +19,17 @@ of the last build that succeeded whole would write the same rows, and is skipped
 
 What is left out is reported as unchanged (`mealytics/unchanged` metadata) and its tests
 are not run again: they passed on the same rows in the build named there.
+
+On the spark target (`spark_plan`) every run builds every node (Spark reads the lake, which
+carries no change log) and is not a reference. The change log's only reader there is the
+lake writer (`pipelines.lake`), so each spark run prunes the rows the lake has read (per
+table, up to its manifest's seq): the log does not grow while runs are on Spark. The DuckDB
+build's reference (this table's newest row, and each slices model's `changes._state`) then
+no longer matches what the log holds, so the prune writes, in the same transaction, a row
+of kind STALE in `meta._dbt_builds`; the next DuckDB run finds it newest and builds with
+`--full-refresh` (`Plan.full_refresh`), which equals a clean build, instead of an
+incremental one from a window whose changes are gone. A spark run that prunes nothing
+leaves the reference valid.
 """
 
 from __future__ import annotations
@@ -47,6 +58,13 @@ ASSET_TYPES = ("model", "seed", "snapshot")
 RAW_SOURCE = "raw"
 
 ALL, SOME, NONE = "all", "some", "none"
+#: The kind of a `meta._dbt_builds` row a spark run writes when it pruned the change log:
+#: the DuckDB build's reference is stale, the next DuckDB run is a full refresh.
+STALE = "stale"
+STALE_REASON = (
+    "full refresh: a spark-target run pruned the change log since the last DuckDB build "
+    "(its reference no longer matches the log)"
+)
 
 
 #: The Python the dbt Python models import (models/**/*.py: `from pipelines.predict …`):
@@ -95,6 +113,8 @@ class BuildState:
     vars: str
     run_id: str | None = None
     finished_at: dt.datetime | None = None
+    #: The kind of the stored row (ALL, SOME, NONE, or STALE); None: not stored yet.
+    kind: str | None = None
 
     def same_inputs(self, other: BuildState) -> str | None:
         """Why `other` cannot reuse what this build wrote, or None when only raw may differ."""
@@ -123,6 +143,10 @@ class Plan:
     exclude: list[str] = field(default_factory=list)
     #: whether a successful build is stored as the next run's reference (not for a subset)
     record: bool = True
+    #: build with `--full-refresh` (the reference is stale: STALE)
+    full_refresh: bool = False
+    #: change-log rows this run pruned (spark: the rows the lake has read)
+    pruned: int = 0
 
 
 def ensure_table(con: duckdb.DuckDBPyConnection) -> None:
@@ -144,17 +168,18 @@ def ensure_table(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def last_build(con: duckdb.DuckDBPyConnection) -> BuildState | None:
-    """The newest build that succeeded whole, or None (none yet, or an older warehouse)."""
+    """The newest build that succeeded whole, or a spark run's STALE mark written after
+    it (`kind`); None: none yet, or an older warehouse."""
     try:
         row = con.execute(
-            f"select changes_through, as_of, fingerprint, vars, run_id, finished_at "
+            f"select changes_through, as_of, fingerprint, vars, run_id, finished_at, kind "
             f"from {BUILDS} order by finished_at desc limit 1"
         ).fetchone()
     except duckdb.CatalogException:
         return None
     if row is None:
         return None
-    return BuildState(row[0], json.loads(row[1]), row[2], row[3], row[4], row[5])
+    return BuildState(row[0], json.loads(row[1]), row[2], row[3], row[4], row[5], row[6])
 
 
 def record_build(
@@ -277,13 +302,17 @@ def plan(
         state = BuildState(through or 0, dates, fingerprint, vars_, run_id)
         if full_refresh:
             return Plan(ALL, "full refresh", state)
+        previous = last_build(con)
+        if previous is not None and previous.kind == STALE:
+            # Whatever else differs: an incremental model would read a window of the log
+            # whose rows are gone. A subset is refreshed too, and the mark stays.
+            return Plan(ALL, STALE_REASON, state, previous, record=whole, full_refresh=True)
         if not whole:
             return Plan(ALL, "a chosen subset of assets", state, record=False)
         if not only_changed:
             return Plan(ALL, "every model asked for (only_changed off)", state)
         if through is None:
             return Plan(ALL, "no change log in the warehouse yet", state)
-        previous = last_build(con)
         if previous is None:
             return Plan(ALL, "no earlier build that succeeded whole", state)
         why = previous.same_inputs(state)
@@ -294,6 +323,14 @@ def plan(
         tables = changed_tables(con, previous.changes_through, through)
     finally:
         con.close()
+    return _selection(manifest, tables, state, previous)
+
+
+def _selection(
+    manifest: Mapping[str, Any], tables: list[str], state: BuildState, previous: BuildState
+) -> Plan:
+    """The plan of a run whose inputs equal the last build's but for the raw `tables`
+    changed since: the nodes downstream of them (SOME), all, or none."""
     nodes = asset_nodes(manifest)
     reach = downstream(manifest, tables)
     unchanged = topological(manifest, (uid for uid in nodes if uid not in reach))
@@ -308,3 +345,72 @@ def plan(
     exclude = sorted(nodes[uid]["name"] for uid in unchanged)
     return Plan(SOME, f"{len(tables)} raw table(s) changed: {', '.join(tables)}", state,
                 previous, tables, unchanged, exclude)
+
+
+# -- the spark target --------------------------------------------------------------------------
+
+
+def lake_positions(lake: str | Path) -> dict[str, int]:
+    """{raw table: the change log's seq its lake files reflect} (`pipelines.lake`'s
+    manifests); tables without a readable manifest, or written before any log, are left out."""
+    from pipelines import lake as lake_files
+
+    folder = Path(lake) / lake_files.RAW
+    positions = {}
+    for manifest_path in sorted(folder.glob(f"*/{lake_files.MANIFEST}")):
+        manifest = lake_files.Manifest.load(manifest_path)
+        if manifest is not None and manifest.seq is not None:
+            positions[manifest.table] = int(manifest.seq)
+    return positions
+
+
+def prune_read_by_lake(
+    con: duckdb.DuckDBPyConnection, positions: Mapping[str, int], through: int
+) -> int:
+    """Delete the change rows the lake has read: of each table in `positions`, those up to
+    its seq (and never past `through`, the log's position now). How many. The caller holds
+    the transaction."""
+    pruned = 0
+    for table, seq in sorted(positions.items()):
+        (count,) = con.execute(
+            f"delete from {CHANGES} where table_name = ? and seq <= ?", [table, min(seq, through)]
+        ).fetchone()
+        pruned += int(count)
+    return pruned
+
+
+def spark_plan(warehouse: str | Path, lake: str | Path, *, run_id: str | None = None) -> Plan:
+    """The spark target's build: every node, not a reference (the change-driven selection is
+    DuckDB's). Before it, the change-log rows the lake has read are pruned and, when any
+    were, the DuckDB build's reference is marked STALE, in one transaction (see the module's
+    docstring): the log does not grow while runs are on Spark, and the next DuckDB run is a
+    full refresh."""
+    reason = "spark target: every model (the change-driven selection is DuckDB's)"
+    con = duck.connect(warehouse)
+    try:
+        through = changes_through(con)
+        if through is None:
+            return Plan(ALL, f"{reason}; no change log", record=False)
+        positions = lake_positions(lake)
+        con.execute("begin transaction")
+        try:
+            pruned = prune_read_by_lake(con, positions, through)
+            if pruned:
+                state = BuildState(through, {}, "", "", run_id)
+                record_build(con, state, STALE, 0)
+            con.execute("commit")
+        except BaseException:
+            con.execute("rollback")
+            raise
+    finally:
+        con.close()
+    if not pruned:
+        return Plan(ALL, f"{reason}; the change log holds nothing the lake has read",
+                    record=False)
+    return Plan(
+        ALL,
+        f"{reason}; {pruned} change-log row(s) the lake has read pruned, so the next "
+        "DuckDB run is a full refresh",
+        record=False,
+        pruned=pruned,
+    )
