@@ -38,6 +38,7 @@ import asyncio
 import datetime as dt
 import json
 import os
+import random
 import re
 import shutil
 import signal
@@ -309,14 +310,27 @@ class Sample:
     at: float = 0.0
 
 
-async def _client(n: int, base: str, tokens: dict[str, str], plan: list[Endpoint],
-                  began_at: float, deadline: list[float], think_s: float,
-                  samples: list[Sample], published: asyncio.Event) -> None:
+def http_client(base: str):
+    """One simulated user's HTTP client: one connection, kept alive. Made before the load
+    starts: making one costs the event loop tens of milliseconds (httpx builds an SSL
+    context), which would otherwise be counted in the latency of requests under way."""
     import httpx
 
-    order = plan[n % len(plan):] + plan[:n % len(plan)]  # each client starts elsewhere
     limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
-    async with httpx.AsyncClient(base_url=base, timeout=30, limits=limits) as http:
+    return httpx.AsyncClient(base_url=base, timeout=30, limits=limits)
+
+
+async def _client(n: int, http, tokens: dict[str, str], plan: list[Endpoint],
+                  began_at: float, deadline: list[float], think_s: float,
+                  samples: list[Sample], published: asyncio.Event, clients: int = 1) -> None:
+    order = plan[n % len(plan):] + plan[:n % len(plan)]  # each client starts elsewhere
+    # With a think time, users arrive as users do, not all at once: the clients start spread
+    # over one think time, and each pause is drawn between half and one and a half of it
+    # (a closed loop without think time starts every client at once, as before).
+    jitter = random.Random(n)
+    if think_s:
+        await asyncio.sleep(think_s * n / max(clients, 1))
+    async with http:
         i = 0
         # the time asked for, and at least 5 s more after the last publication
         while time.perf_counter() < deadline[0] or not published.is_set():
@@ -337,7 +351,7 @@ async def _client(n: int, base: str, tokens: dict[str, str], plan: list[Endpoint
                 samples.append(Sample(e.label, ms, None, None, f"{type(exc).__name__}: {exc}",
                                       began - began_at))
             if think_s:
-                await asyncio.sleep(think_s)
+                await asyncio.sleep(think_s * jitter.uniform(0.5, 1.5))
 
 
 async def _publisher(warehouses: list[Path], out: Path, began: float, seconds: float,
@@ -409,6 +423,7 @@ def load(clients: int, seconds: float, warehouses: list[Path], workers: int = 1,
         load_before = os.getloadavg()
 
         async def main() -> float:
+            https = [http_client(server.url) for _ in range(clients)]
             began = time.perf_counter()
             deadline = [began + seconds]
             done = asyncio.Event()
@@ -418,8 +433,8 @@ def load(clients: int, seconds: float, warehouses: list[Path], workers: int = 1,
                 # (no await between `done` and this: no client looks in between)
                 deadline[0] = max(deadline[0], time.perf_counter() + 5)
 
-            tasks = [_client(n, server.url, tokens, plan, began, deadline, think_ms / 1000,
-                             samples, done) for n in range(clients)]
+            tasks = [_client(n, https[n], tokens, plan, began, deadline, think_ms / 1000,
+                             samples, done, clients) for n in range(clients)]
             await asyncio.gather(publisher(), *tasks)
             return time.perf_counter() - began
 
@@ -527,7 +542,8 @@ def report(samples, plan, versions, published, wall, clients, seconds, think_ms,
                                capture_output=True, text=True).stdout.strip(),
         "clients": clients, "seconds": seconds, "wall_s": round(wall, 1),
         "client_model": "closed loop, no think time" if not think_ms
-        else f"closed loop, {think_ms:g} ms think time",
+        else f"closed loop, {think_ms:g} ms think time (each pause 0.5-1.5x, starts spread "
+             "over one think time)",
         "workers": workers, "requests": len(samples),
         "requests_per_s": round(len(samples) / wall, 1),
         "errors": len(errors), "error_examples": sorted({f"{s.label}: {s.status} {s.error}"
