@@ -139,6 +139,15 @@ def log_raw_change(con: duckdb.DuckDBPyConnection, table: str, ids: list[int], o
     )
 
 
+def query(warehouse: Path, sql: str, *params) -> list[tuple]:
+    """The rows of `sql` on a DuckDB file, opened read-only for this query only."""
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        return con.execute(sql, list(params)).fetchall()
+    finally:
+        con.close()
+
+
 def mart_hashes(warehouse: Path) -> dict[str, tuple[int, str]]:
     """{mart: (rows, order-independent hash of every row)} of the marts: the tables of schema
     marts in a build file, its views (over Parquet) in the published catalog."""

@@ -25,7 +25,7 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 import pytest
-from dbt_helpers import mart_hashes, run_dbt
+from dbt_helpers import mart_hashes, query, run_dbt
 
 import seeds
 from pipelines import run
@@ -44,16 +44,8 @@ SPARK_ROUNDS = 2
 LAST_AS_OF = FIRST_AS_OF + dt.timedelta(days=SPARK_ROUNDS + 1)
 
 
-def _query(path: Path, sql: str) -> list[tuple]:
-    con = duckdb.connect(str(path), read_only=True)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
-
-
 def _log_size(path: Path) -> int:
-    return _query(path, "select count(*) from meta._changes")[0][0]
+    return query(path, "select count(*) from meta._changes")[0][0]
 
 
 def _clean_copy(warehouse: Path, clean: Path) -> None:
@@ -103,7 +95,7 @@ def test_spark_runs_then_a_duckdb_run_equals_a_clean_build(business):
     report = run.execute(as_of=FIRST_AS_OF, defs=duck_defs,
                          instance=dg.DagsterInstance.ephemeral(), progress=False)
     _assert_succeeded(report)
-    assert _query(warehouse, "select kind from meta._dbt_builds "
+    assert query(warehouse, "select kind from meta._dbt_builds "
                              "order by finished_at desc limit 1") == [("all",)]
 
     # The spark target's extraction step (raw, then the lake) and its dbt asset's plan.
@@ -127,7 +119,7 @@ def test_spark_runs_then_a_duckdb_run_equals_a_clean_build(business):
                           Warehouse(path=str(warehouse), lake=str(lake_dir)), None)
         assert (plan.kind, plan.record, plan.pruned) == ("all", False, logged)
         assert _log_size(warehouse) == 0, f"round {round_}: the log keeps what the lake read"
-    assert _query(warehouse, "select kind, run_id from meta._dbt_builds "
+    assert query(warehouse, "select kind, run_id from meta._dbt_builds "
                              "order by finished_at desc limit 1") == [("stale", "spark-1")]
 
     # Back on DuckDB, a day later: a full refresh, equal to a clean build.
@@ -136,9 +128,9 @@ def test_spark_runs_then_a_duckdb_run_equals_a_clean_build(business):
                          instance=dg.DagsterInstance.ephemeral(), progress=False)
     _assert_succeeded(report)
     assert not report.unchanged
-    modes = dict(_query(warehouse, "select model, mode from changes._state"))
+    modes = dict(query(warehouse, "select model, mode from changes._state"))
     assert modes and set(modes.values()) == {"full"}, modes
-    assert _query(warehouse, "select kind from meta._dbt_builds "
+    assert query(warehouse, "select kind from meta._dbt_builds "
                              "order by finished_at desc limit 1") == [("all",)]
 
     clean = business.root / "clean.duckdb"

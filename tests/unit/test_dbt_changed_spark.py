@@ -15,6 +15,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from dbt_helpers import query
 
 from pipelines import lake
 from pipelines.defs.dbt import changed
@@ -71,21 +72,13 @@ def _log(path: Path, *tables: str) -> None:
     con.close()
 
 
-def _query(path: Path, sql: str) -> list[tuple]:
-    con = duckdb.connect(str(path), read_only=True)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
-
-
 def _log_rows(path: Path) -> list[tuple[int, str]]:
-    return _query(path, "select seq, table_name from meta._changes order by seq")
+    return query(path, "select seq, table_name from meta._changes order by seq")
 
 
 def _write_lake(lake_dir: Path, path: Path, *tables: str) -> None:
     """What the lake writer commits for `tables`: a manifest at the log's position now."""
-    (seq,) = _query(path, "select max(seq) from meta._changes")[0]
+    (seq,) = query(path, "select max(seq) from meta._changes")[0]
     for table in tables:
         folder = lake.table_folder(lake_dir, table)
         folder.mkdir(parents=True, exist_ok=True)
@@ -119,7 +112,7 @@ def test_a_spark_run_prunes_what_the_lake_read_and_the_next_duckdb_run_is_a_full
         assert (plan.kind, plan.record, plan.pruned) == ("all", False, 3)
         assert "3 change-log row(s) the lake has read pruned" in plan.reason
         assert _log_rows(warehouse) == []  # the log does not grow across spark runs
-    assert _query(warehouse, "select kind, run_id from meta._dbt_builds "
+    assert query(warehouse, "select kind, run_id from meta._dbt_builds "
                              "order by finished_at desc limit 1") == [("stale", "spark-1")]
 
     # Back on DuckDB with a change the log still holds: not an incremental SOME build of b
@@ -163,7 +156,7 @@ def test_a_spark_run_that_prunes_nothing_leaves_the_duckdb_reference_valid(wareh
     plan = changed.spark_plan(warehouse, lake_dir)  # no lake written yet
     assert (plan.kind, plan.pruned, plan.record) == ("all", 0, False)
     assert "holds nothing the lake has read" in plan.reason
-    assert _query(warehouse, "select kind from meta._dbt_builds") == [("all",)]
+    assert query(warehouse, "select kind from meta._dbt_builds") == [("all",)]
     _log(warehouse, "b")
     assert changed.plan(warehouse, MANIFEST, **ARGS).changed_tables == ["b"]
 
@@ -203,4 +196,4 @@ def test_the_spark_dbt_asset_plans_with_the_lake_it_passes_dbt(warehouse, tmp_pa
     context = types.SimpleNamespace(run=types.SimpleNamespace(run_id="run-42"))
     plan = build_plan(context, DbtBuildConfig(), dbt, Warehouse(path=str(warehouse)), None)
     assert (plan.kind, plan.pruned, plan.full_refresh) == ("all", 1, False)
-    assert _query(warehouse, "select kind, run_id from meta._dbt_builds") == [("stale", "run-42")]
+    assert query(warehouse, "select kind, run_id from meta._dbt_builds") == [("stale", "run-42")]
